@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CoreConfig(AppConfig):
+    """The shared kernel: money, errors, health, the page shells and the demo-data runner.
+
+    It imports no other app of ours; every other app may import it.
+    """
+
+    name = "core"
+    verbose_name = _("基础")

@@ -1,0 +1,69 @@
+"""The back-office shell: who may enter (/backoffice/ is staff only) and its dashboard.
+
+Store-level scoping (a clerk sees only their stores) is the stores app's mechanism; this module
+only decides "staff or not".
+"""
+
+from datetime import timedelta
+from functools import wraps
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.shortcuts import render
+from django.utils import timezone
+
+
+def staff_required(view):
+    """Anonymous visitors go to the login page; logged-in non-staff get 403, not a login loop."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not (user.is_active and user.is_staff):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+class StaffRequiredMixin:
+    @classmethod
+    def as_view(cls, **initkwargs):
+        return staff_required(super().as_view(**initkwargs))
+
+
+def signups_by_day(days=14):
+    """New accounts per local day for the last `days` days, zero-filled, oldest first."""
+    today = timezone.localdate()
+    start = today - timedelta(days=days - 1)
+    rows = (
+        get_user_model()
+        .objects.filter(date_joined__date__gte=start)
+        .annotate(day=TruncDate("date_joined"))
+        .values("day")
+        .annotate(n=Count("id"))
+    )
+    counts = {row["day"]: row["n"] for row in rows}
+    return [
+        {"day": (start + timedelta(days=i)).isoformat(), "n": counts.get(start + timedelta(days=i), 0)}
+        for i in range(days)
+    ]
+
+
+@staff_required
+def dashboard(request):
+    series = signups_by_day()
+    return render(
+        request,
+        "backoffice/dashboard.html",
+        {
+            "signups": series,
+            "signup_total": sum(point["n"] for point in series),
+            "member_count": get_user_model().objects.count(),
+        },
+    )

@@ -1,0 +1,40 @@
+from django.http import HttpResponse, HttpResponseNotFound, HttpResponseServerError, JsonResponse
+from django.template import loader
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import requires_csrf_token
+
+from . import health
+
+
+@never_cache
+def healthz(request):
+    """Database, cache and broker reachability: 200 when all are up, 503 naming what is down."""
+    results = health.run_checks()
+    down = {name: reason for name, reason in results.items() if reason}
+    body = {
+        "status": "ok" if not down else "down",
+        "checks": {name: ("ok" if not reason else "down") for name, reason in results.items()},
+    }
+    if down:
+        body["down"] = sorted(down)
+    return JsonResponse(body, status=503 if down else 200)
+
+
+def bench_hello(request):
+    """The benchmarks' baseline: the cheapest response Django can give through the full stack."""
+    return HttpResponse(b"hello", content_type="text/plain")
+
+
+@requires_csrf_token
+def page_not_found(request, exception=None):
+    html = loader.render_to_string("404.html", {"path": request.path}, request=request)
+    return HttpResponseNotFound(html)
+
+
+def server_error(request):
+    # No request context: a failing context processor or database must not break the error page.
+    try:
+        html = loader.get_template("500.html").render({})
+    except Exception:  # the error page itself must never fail
+        html = "<h1>500</h1><p>系统繁忙，请稍后再试 / Please try again later.</p>"
+    return HttpResponseServerError(html)

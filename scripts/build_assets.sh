@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install the pinned front-end libraries from the npm registry and copy the files the pages load
+# into static/vendor/ (git-ignored). Runs again only when package-lock.json changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+stamp=static/vendor/.stamp
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(sha1sum package-lock.json | cut -d' ' -f1)" ]; then
+  exit 0
+fi
+command -v npm >/dev/null || { echo "npm is needed to build the front-end assets (Node.js 18+)" >&2; exit 1; }
+npm ci --no-audit --no-fund --loglevel=error
+rm -rf static/vendor
+mkdir -p static/vendor/weui static/vendor/htmx static/vendor/echarts
+cp node_modules/weui/dist/style/weui.min.css static/vendor/weui/
+cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx/
+cp node_modules/echarts/dist/echarts.min.js static/vendor/echarts/
+sha1sum package-lock.json | cut -d' ' -f1 > "$stamp"
+echo "front-end assets copied into static/vendor/"
