@@ -54,10 +54,11 @@ lock:
 	.lock-venv/bin/pip freeze --exclude pip > requirements.lock
 	rm -rf .lock-venv
 
-# Refresh the English catalogue after changing translatable strings (needs gettext).
+# Refresh the English catalogue after changing translatable strings (makemessages needs gettext):
+# collects every msgid, fills English from locale/en/*.tsv, compiles django.mo (committed).
 messages: install
-	$(PY) manage.py makemessages -l en --ignore=.venv --ignore=node_modules --ignore=var
-	$(PY) manage.py compilemessages -l en --ignore=.venv
+	$(PY) manage.py makemessages -l en --no-location --ignore=.venv --ignore=node_modules --ignore=var --ignore=tests --ignore=bench
+	$(PY) scripts/po_fill.py
 
 clean:
 	rm -rf var static/vendor node_modules
