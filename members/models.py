@@ -12,6 +12,7 @@ class User(AbstractUser):
     """
 
     phone = models.CharField(_("手机号"), max_length=20, unique=True, null=True, blank=True)
+    phone_verified = models.BooleanField(_("手机号已验证"), default=False)
     nickname = models.CharField(_("昵称"), max_length=64, blank=True)
     avatar = models.ImageField(_("头像"), upload_to="avatars/%Y/%m/", blank=True)
 
