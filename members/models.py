@@ -1,6 +1,10 @@
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from .validators import validate_mainland_mobile
 
 
 class User(AbstractUser):
@@ -34,3 +38,237 @@ class User(AbstractUser):
             return ""
         digits = self.phone.removeprefix("+86")
         return f"{digits[:3]}****{digits[-4:]}" if len(digits) >= 7 else digits
+
+
+class MemberLevel(models.Model):
+    """A membership tier (普通 / 银卡 / 金卡 / 钻石 by default). Staff may edit or add tiers.
+
+    A member reaches a level when their growth value is at least `growth_threshold`. The lowest
+    rank is the level every new member starts at.
+    """
+
+    name = models.CharField(_("等级名称"), max_length=32, unique=True)
+    rank = models.PositiveSmallIntegerField(_("等级序号"), unique=True, help_text=_("数字越大等级越高"))
+    growth_threshold = models.PositiveIntegerField(_("成长值门槛"), default=0)
+    discount_percent = models.DecimalField(
+        _("会员折扣(%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=100,
+        help_text=_("参与会员价商品按此百分比付款，例如 95 表示 95 折"),
+    )
+    points_multiplier = models.DecimalField(_("积分倍率"), max_digits=4, decimal_places=2, default=1)
+    flash_sale_early_minutes = models.PositiveIntegerField(
+        _("秒杀提前购(分钟)"), default=0, help_text=_("0 表示不能提前进入秒杀")
+    )
+    description = models.CharField(_("权益说明"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["rank"]
+        verbose_name = _("会员等级")
+        verbose_name_plural = _("会员等级")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(discount_percent__gt=0) & Q(discount_percent__lte=100),
+                name="memberlevel_discount_range",
+            ),
+            models.CheckConstraint(condition=Q(points_multiplier__gte=0), name="memberlevel_multiplier_gte_0"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Member(models.Model):
+    """The shopper side of a User: profile, level, growth value and the points balance.
+
+    `points_balance` always equals the sum of this member's PointsEntry rows; it only changes
+    through members.services, by conditional UPDATE, in the transaction that writes the entry.
+    """
+
+    class Gender(models.TextChoices):
+        UNKNOWN = "unknown", _("未知")
+        MALE = "male", _("男")
+        FEMALE = "female", _("女")
+
+    class Source(models.TextChoices):
+        PHONE = "phone", _("手机号注册")
+        WECHAT = "wechat", _("微信授权")
+        REFERRAL = "referral", _("推荐链接")
+        ADMIN = "admin", _("后台创建")
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="member", verbose_name=_("用户")
+    )
+    gender = models.CharField(_("性别"), max_length=8, choices=Gender.choices, default=Gender.UNKNOWN)
+    birthday = models.DateField(_("生日"), null=True, blank=True)
+    source = models.CharField(_("注册来源"), max_length=16, choices=Source.choices, default=Source.PHONE)
+    referrer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="referred_members",
+        verbose_name=_("推荐人"),
+    )
+    level = models.ForeignKey(
+        MemberLevel, on_delete=models.PROTECT, null=True, blank=True, related_name="members", verbose_name=_("等级")
+    )
+    growth = models.PositiveIntegerField(_("成长值"), default=0)
+    points_balance = models.IntegerField(_("积分余额"), default=0)
+    sign_in_streak = models.PositiveIntegerField(_("连续签到天数"), default=0)
+    last_sign_in_on = models.DateField(_("最近签到日"), null=True, blank=True)
+    expiry_notified_for = models.DateTimeField(_("已提醒的积分过期时间"), null=True, blank=True)
+    created_at = models.DateTimeField(_("注册时间"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("会员")
+        verbose_name_plural = _("会员")
+        constraints = [
+            models.CheckConstraint(condition=Q(points_balance__gte=0), name="member_points_balance_gte_0"),
+        ]
+
+    def __str__(self):
+        return str(self.user)
+
+
+class PointsEntry(models.Model):
+    """One line of the append-only points ledger. Never updated, never deleted.
+
+    `reference` makes earning idempotent: one entry per (member, kind, reference) when non-empty,
+    e.g. one purchase earn per order, one sign-in per local day.
+    """
+
+    class Kind(models.TextChoices):
+        PURCHASE = "purchase", _("购物获得")
+        SIGN_IN = "sign_in", _("每日签到")
+        REVIEW = "review", _("商品评价")
+        SHARE = "share", _("分享")
+        EXCHANGE = "exchange", _("积分兑换")
+        CHECKOUT = "checkout", _("下单抵扣")
+        EXPIRE = "expire", _("积分过期")
+        ADJUST = "adjust", _("后台调整")
+        REFUND = "refund", _("退款退回")
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="points_entries", verbose_name=_("会员"))
+    delta = models.IntegerField(_("变动"))
+    balance_after = models.IntegerField(_("变动后余额"))
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
+    reference = models.CharField(_("业务单号"), max_length=64, blank=True)
+    reason = models.CharField(_("说明"), max_length=200, blank=True)
+    expires_at = models.DateTimeField(_("过期时间"), null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("操作人"),
+    )
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("积分明细")
+        verbose_name_plural = _("积分明细")
+        indexes = [models.Index(fields=["member", "-id"], name="points_member_recent")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "kind", "reference"],
+                condition=~Q(reference=""),
+                name="points_entry_once_per_reference",
+            ),
+            models.CheckConstraint(condition=~Q(delta=0), name="points_entry_delta_not_zero"),
+            models.CheckConstraint(condition=Q(balance_after__gte=0), name="points_entry_balance_after_gte_0"),
+        ]
+
+    def __str__(self):
+        return f"{self.member_id} {self.kind} {self.delta:+d}"
+
+
+class GrowthEntry(models.Model):
+    """Append-only growth-value ledger: one entry per (member, reference), so an order counts once."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="growth_entries", verbose_name=_("会员"))
+    delta = models.IntegerField(_("变动"))
+    balance_after = models.PositiveIntegerField(_("变动后成长值"))
+    reference = models.CharField(_("业务单号"), max_length=64)
+    reason = models.CharField(_("说明"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("成长值明细")
+        verbose_name_plural = _("成长值明细")
+        constraints = [
+            models.UniqueConstraint(fields=["member", "reference"], name="growth_entry_once_per_reference"),
+        ]
+
+    def __str__(self):
+        return f"{self.member_id} {self.delta:+d}"
+
+
+class LevelChange(models.Model):
+    """Every level change, automatic (upgrade by growth) or by staff (with a reason)."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="level_changes", verbose_name=_("会员"))
+    from_level = models.ForeignKey(
+        MemberLevel, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("原等级")
+    )
+    to_level = models.ForeignKey(MemberLevel, on_delete=models.PROTECT, related_name="+", verbose_name=_("新等级"))
+    reason = models.CharField(_("原因"), max_length=200)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("操作人"),
+    )
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("等级变更")
+        verbose_name_plural = _("等级变更")
+
+    def __str__(self):
+        return f"{self.member_id} -> {self.to_level_id}"
+
+
+class Address(models.Model):
+    """A shipping address. A user has several and at most one default (enforced by the database)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="addresses", verbose_name=_("用户")
+    )
+    receiver = models.CharField(_("收货人"), max_length=32)
+    phone = models.CharField(_("手机号"), max_length=11, validators=[validate_mainland_mobile])
+    province = models.CharField(_("省份"), max_length=32)
+    city = models.CharField(_("城市"), max_length=32)
+    district = models.CharField(_("区县"), max_length=32)
+    detail = models.CharField(_("详细地址"), max_length=200)
+    is_default = models.BooleanField(_("默认地址"), default=False)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        ordering = ["-is_default", "-updated_at", "-id"]
+        verbose_name = _("收货地址")
+        verbose_name_plural = _("收货地址")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(is_default=True), name="address_one_default_per_user"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.receiver} {self.full_address}"
+
+    @property
+    def full_address(self):
+        return f"{self.province}{self.city}{self.district}{self.detail}"
+
+    @property
+    def masked_phone(self):
+        return f"{self.phone[:3]}****{self.phone[-4:]}" if len(self.phone) == 11 else self.phone

@@ -6,3 +6,19 @@ from django.core import management
 def clear_expired_sessions():
     """Delete expired database sessions (a no-op with cache sessions, which expire by themselves)."""
     management.call_command("clearsessions")
+
+
+@shared_task(name="members.tasks.expire_points")
+def expire_points():
+    """Expire unspent points whose expiry has passed (idempotent; see services.expire_points)."""
+    from .services import expire_points as run
+
+    return run()
+
+
+@shared_task(name="members.tasks.notify_expiring_points")
+def notify_expiring_points():
+    """Tell members, once per expiry date, about points expiring within POINTS_EXPIRY_NOTICE_DAYS."""
+    from .services import notify_expiring_points as run
+
+    return run()
