@@ -8,6 +8,7 @@
     var x = el.dataset.x, y = el.dataset.y;
     var chart = window.echarts.init(el);
     chart.setOption({
+      animation: false,
       tooltip: { trigger: "axis" },
       grid: { left: 40, right: 16, top: 16, bottom: 32 },
       xAxis: { type: "category", data: rows.map(function (r) { return r[x]; }) },
