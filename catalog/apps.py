@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class CatalogConfig(AppConfig):
     name = "catalog"
     verbose_name = _("商品")
+
+    def ready(self):
+        from . import receivers  # noqa: F401

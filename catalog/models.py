@@ -19,6 +19,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from mptt.models import MPTTModel, TreeForeignKey
 
+from .validators import validate_image_file
+
 PRICE_LIMIT = Decimal("1000000.00")
 price_validators = [
     MinValueValidator(Decimal("0.00"), message=_("价格不能为负数")),
@@ -33,7 +35,9 @@ class Category(MPTTModel):
     parent = TreeForeignKey(
         "self", verbose_name=_("上级分类"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
-    icon = models.ImageField(_("图标"), upload_to="catalog/categories/%Y/%m/", blank=True)
+    icon = models.ImageField(
+        _("图标"), upload_to="catalog/categories/%Y/%m/", blank=True, validators=[validate_image_file]
+    )
     sort_order = models.PositiveIntegerField(_("排序"), default=0, help_text=_("数字越小越靠前"))
     is_active = models.BooleanField(_("启用"), default=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
@@ -146,7 +150,11 @@ class ProductImage(models.Model):
 
     product = models.ForeignKey(Product, verbose_name=_("商品"), on_delete=models.CASCADE, related_name="images")
     image = models.ImageField(
-        _("图片"), upload_to="catalog/products/%Y/%m/", width_field="width", height_field="height"
+        _("图片"),
+        upload_to="catalog/products/%Y/%m/",
+        width_field="width",
+        height_field="height",
+        validators=[validate_image_file],
     )
     width = models.PositiveIntegerField(_("宽"), default=0, editable=False)
     height = models.PositiveIntegerField(_("高"), default=0, editable=False)

@@ -6,4 +6,8 @@ app_name = "catalog"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("categories/", views.categories, name="categories"),
+    path("categories/<int:pk>/", views.category_products, name="category"),
+    path("search/", views.search, name="search"),
+    path("products/<int:pk>/", views.product_detail, name="product"),
 ]

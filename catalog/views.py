@@ -1,6 +1,164 @@
+"""Shopper pages of the catalogue: home, categories, product lists, search, product detail.
+
+Views are thin: they parse the query string, call a selector, render. The list grid is cached
+as rendered HTML per (category or search, sort, page, language) under the catalogue version, so
+any visible change shows at once (catalog.cache).
+"""
+
+import hashlib
+from urllib.parse import urlencode
+
+from django.core.cache import cache
+from django.http import Http404
 from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
+
+from . import cache as catalog_cache
+from . import selectors
+from .models import Product
 
 
 def home(request):
-    """The shop's home page (首页). The catalogue issue fills it with categories and products."""
-    return render(request, "shop/home.html", {"active_tab": "home"})
+    """The shop's home page (首页): search bar, first-level categories, recommended products.
+
+    Hook for the stores app: when the context has `home_store_partial` (set by a context
+    processor of stores), home.html includes that template as the chosen-store banner."""
+    key = catalog_cache.key("home", get_language())
+    recommended = cache.get(key)
+    if recommended is None:
+        recommended = selectors.recommended_products(limit=10)
+        cache.set(key, recommended, catalog_cache.FRAGMENT_TIMEOUT)
+    return render(
+        request,
+        "shop/home.html",
+        {"active_tab": "home", "top_categories": selectors.top_categories()[:10], "recommended": recommended},
+    )
+
+
+def categories(request):
+    """分类: first level as a side rail, the chosen one's children as a grid."""
+    roots = selectors.top_categories()
+    current = None
+    try:
+        wanted = int(request.GET.get("c", 0))
+    except ValueError:
+        wanted = 0
+    for root in roots:
+        if root["id"] == wanted:
+            current = root
+    if current is None and roots:
+        current = roots[0]
+    template = "catalog/partials/_category_panel.html" if request.headers.get("HX-Request") else "catalog/categories.html"
+    return render(request, template, {"active_tab": "category", "roots": roots, "current": current})
+
+
+def _list_grid(request, cache_parts, queryset_factory, base_url, sort, extra_query=""):
+    """Rendered cards of one page plus the "load more" button, from cache when warm."""
+    page = request.GET.get("page", "1")
+    key = catalog_cache.key("grid", *cache_parts, sort, str(page)[:8], get_language())
+    html = cache.get(key)
+    if html is not None:
+        return mark_safe(html)  # our own rendered template, cached as is
+    products, has_more, page_number = selectors.page_of(queryset_factory(), page)
+    html = render_to_string(
+        "catalog/partials/_product_grid.html",
+        {
+            "products": products,
+            "has_more": has_more,
+            "next_page": page_number + 1,
+            "base_url": base_url,
+            "sort": sort,
+            "extra_query": extra_query,
+            "first_page": page_number == 1,
+        },
+    )
+    cache.set(key, str(html), catalog_cache.FRAGMENT_TIMEOUT)
+    return html
+
+
+def _sort_param(request):
+    """The page's sort tab state: price toggles between up and down."""
+    sort = request.GET.get("sort", "default")
+    if sort == "price":
+        sort = "price_asc"
+    return sort if sort in selectors.SORTS else "default"
+
+
+def category_products(request, pk):
+    node = selectors.get_category(pk)
+    if node is None:
+        raise Http404
+    sort = _sort_param(request)
+    base_url = request.path
+    grid = _list_grid(
+        request, ("cat", pk), lambda: selectors.products_in_category(node, sort), base_url, sort
+    )
+    if request.headers.get("HX-Request") and request.GET.get("page"):
+        return render(request, "catalog/partials/_grid_only.html", {"grid": grid})
+    tree = selectors.category_tree()
+    children = [tree["by_id"][i] for i in tree["children"].get(pk, [])]
+    return render(
+        request,
+        "catalog/product_list.html",
+        {
+            "active_tab": "category",
+            "category": node,
+            "children": children,
+            "grid": grid,
+            "sort": sort,
+            "base_url": base_url,
+            "title": node["name"],
+        },
+    )
+
+
+def search(request):
+    query = (request.GET.get("q") or "").strip()[:100]
+    sort = _sort_param(request)
+    extra = urlencode({"q": query})
+    grid = ""
+    if query:
+        grid = _list_grid(
+            request, ("q", hashlib.sha1(query.encode()).hexdigest()), lambda: selectors.search_products(query, sort),
+            request.path, sort, extra,
+        )
+    if request.headers.get("HX-Request") and request.GET.get("page"):
+        return render(request, "catalog/partials/_grid_only.html", {"grid": grid})
+    return render(
+        request,
+        "catalog/search.html",
+        {"active_tab": "category", "query": query, "grid": grid, "sort": sort, "base_url": request.path,
+         "extra_query": extra},
+    )
+
+
+def product_detail(request, pk):
+    """Product page: carousel, price range, SKU picker sheet with each SKU's price and stock state.
+
+    Stock comes from selectors.sku_stock_for() (settings.CATALOG_STOCK_PROVIDER, set by the stores
+    app); without a provider the picker says "有货". A draft or delisted product is a 404."""
+    try:
+        product = selectors.get_listed_product(pk)
+    except Product.DoesNotExist:
+        raise Http404 from None
+    skus = product.enabled_skus
+    sku_stock = selectors.sku_stock_for(request, product, skus)
+    images = list(product.images.all())
+    by_id = {image.pk: image for image in images}
+    for sku in skus:
+        image = by_id.get(sku.image_id)
+        sku.image_url = image.thumb("card")[0] if image else ""
+    return render(
+        request,
+        "catalog/product_detail.html",
+        {
+            "product": product,
+            "images": images,
+            "skus": skus,
+            "sku_stock": sku_stock,
+            "single_sku": skus[0] if len(skus) == 1 else None,
+            "hide_tabbar": True,
+        },
+    )

@@ -1,0 +1,45 @@
+"""Keep derived catalogue data in step however a row is saved (services, admin, CSV import).
+
+- a SKU saved or deleted: the product's price range is recomputed;
+- an image saved: its thumbnails are generated once (skipped when they exist for that file) and
+  the product's cover is refreshed; an image deleted: the cover is refreshed;
+- anything shoppers see changed: the catalogue cache version is bumped.
+"""
+
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from . import cache as catalog_cache
+from .models import Category, Product, ProductImage, Sku
+
+
+@receiver([post_save, post_delete], sender=Category, dispatch_uid="catalog_category_changed")
+@receiver([post_save, post_delete], sender=Product, dispatch_uid="catalog_product_changed")
+def catalogue_changed(sender, raw=False, **kwargs):
+    catalog_cache.bump()
+
+
+@receiver([post_save, post_delete], sender=Sku, dispatch_uid="catalog_sku_changed")
+def sku_changed(sender, instance, raw=False, **kwargs):
+    if raw:
+        return
+    from .services import refresh_price_range
+
+    refresh_price_range(Product(pk=instance.product_id))
+
+
+@receiver(post_save, sender=ProductImage, dispatch_uid="catalog_image_saved")
+def image_saved(sender, instance, raw=False, **kwargs):
+    if raw:
+        return
+    from .services import generate_thumbnails, refresh_cover
+
+    generate_thumbnails(instance)
+    refresh_cover(Product(pk=instance.product_id))
+
+
+@receiver(post_delete, sender=ProductImage, dispatch_uid="catalog_image_deleted")
+def image_deleted(sender, instance, **kwargs):
+    from .services import refresh_cover
+
+    refresh_cover(Product(pk=instance.product_id))

@@ -1,0 +1,212 @@
+"""Read queries of the catalogue, for shopper pages and for the apps that sell (cart, checkout).
+
+The listing rule lives here and only here: a product is shown and sold when its status is
+"listed", its scheduled listing time (if any) has come, its scheduled delisting time (if any) has
+not, and it has at least one enabled SKU (price_min is set). A SKU is sellable when its product
+is and the SKU itself is enabled. Draft or delisted products are never shown or sold.
+"""
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.storage import default_storage
+from django.db import connection
+from django.db.models import F, Prefetch, Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from . import cache as catalog_cache
+from .errors import NotSellable
+from .models import Category, Product, ProductImage, Sku
+
+PAGE_SIZE = 20
+
+
+def _listed_q(prefix="", now=None):
+    now = now or timezone.now()
+    return (
+        Q(**{f"{prefix}status": Product.Status.LISTED})
+        & (Q(**{f"{prefix}list_at__isnull": True}) | Q(**{f"{prefix}list_at__lte": now}))
+        & (Q(**{f"{prefix}delist_at__isnull": True}) | Q(**{f"{prefix}delist_at__gt": now}))
+    )
+
+
+def listed_products(now=None):
+    """Products shoppers may see and buy now (listed, within schedule, with an enabled SKU).
+
+    Use it for every shopper list, search and detail query; orders use sellable_skus()."""
+    return Product.objects.filter(_listed_q(now=now), price_min__isnull=False)
+
+
+def sellable_skus(now=None):
+    """SKUs that may be put in a cart and checked out now: enabled, of a listed product within
+    its schedule. `select_related("product")` is applied so callers can show the name."""
+    return Sku.objects.filter(_listed_q("product__", now=now), is_enabled=True).select_related("product")
+
+
+def get_sellable_sku(sku_id, now=None):
+    """The SKU with its product, if it can be sold now; otherwise NotSellable (code
+    "not_sellable") for a draft/delisted/out-of-schedule product, a disabled SKU or an unknown id.
+    Orders call it when adding to the cart and again at checkout."""
+    try:
+        return sellable_skus(now=now).get(pk=int(sku_id))
+    except (Sku.DoesNotExist, TypeError, ValueError):
+        raise NotSellable() from None
+
+
+def sellable_sku_ids(sku_ids, now=None):
+    """Of the given SKU ids, the set that can be sold now: one query for a whole cart, so the cart
+    can show the other lines as unavailable."""
+    ids = [int(i) for i in sku_ids]
+    if not ids:
+        return set()
+    return set(sellable_skus(now=now).filter(pk__in=ids).values_list("pk", flat=True))
+
+
+# --- categories -------------------------------------------------------------------------------
+def _icon(category):
+    if not category.icon:
+        return ""
+    try:
+        return default_storage.url(category.icon.name)
+    except ValueError:
+        return ""
+
+
+def category_tree():
+    """Active categories as nested dicts {id, name, icon, lft, rght, tree_id, level, children},
+    cached until the catalogue changes (one query when cold, none when warm)."""
+    key = catalog_cache.key("tree")
+    tree = cache.get(key)
+    if tree is not None:
+        return tree
+    nodes = {}
+    roots = []
+    for category in Category.objects.filter(is_active=True).order_by("tree_id", "lft"):
+        node = {
+            "id": category.pk,
+            "name": category.name,
+            "icon": _icon(category),
+            "lft": category.lft,
+            "rght": category.rght,
+            "tree_id": category.tree_id,
+            "level": category.level,
+            "parent_id": category.parent_id,
+            "children": [],
+        }
+        nodes[category.pk] = node
+        if category.parent_id is None:
+            roots.append(node)
+        elif category.parent_id in nodes:
+            nodes[category.parent_id]["children"].append(node)
+        # a child of an inactive parent is hidden with it
+    roots.sort(key=lambda n: n["tree_id"])
+    tree = {"roots": roots, "by_id": {pk: {k: v for k, v in n.items() if k != "children"} for pk, n in nodes.items()}}
+    tree["children"] = {pk: [c["id"] for c in n["children"]] for pk, n in nodes.items()}
+    cache.set(key, tree, 3600)
+    return tree
+
+
+def top_categories():
+    return category_tree()["roots"]
+
+
+def get_category(category_id):
+    """The cached node of an active category, or None."""
+    return category_tree()["by_id"].get(category_id)
+
+
+# --- product lists ----------------------------------------------------------------------------
+SORTS = {
+    "default": ("-sort_weight", "-id"),
+    "sales": ((F("sales_base") + F("sales_count")).desc(), "-sort_weight", "-id"),
+    "price_asc": ("price_min", "-sort_weight", "-id"),
+    "price_desc": (F("price_min").desc(), "-sort_weight", "-id"),
+    "new": (F("listed_at").desc(nulls_last=True), "-id"),
+}
+CARD_FIELDS = (
+    "id", "name", "subtitle", "price_min", "price_max", "sales_base", "sales_count", "tags",
+    "cover__id", "cover__image", "cover__width", "cover__height", "cover__thumbnails", "cover__alt",
+)
+
+
+def product_cards(queryset, sort="default"):
+    """Card data for a list: the cover comes by join (no query per product), nothing else."""
+    ordering = SORTS.get(sort, SORTS["default"])
+    return queryset.select_related("cover").only(*CARD_FIELDS).order_by(*ordering)
+
+
+def products_in_category(node, sort="default", now=None):
+    """Listed products of a category and all its descendants (one range query on the tree)."""
+    products = listed_products(now).filter(
+        category__tree_id=node["tree_id"], category__lft__gte=node["lft"], category__rght__lte=node["rght"]
+    )
+    return product_cards(products, sort)
+
+
+def search_products(query, sort="default", now=None):
+    """Listed products whose name, subtitle or tags contain every word of `query`.
+
+    On PostgreSQL the contains match is backed by trigram GIN indexes (migration 0002) and also
+    accepts near matches of the name (pg_trgm word similarity, for typos in Latin words); on
+    SQLite a plain case-insensitive contains. The query is always a bound parameter."""
+    words = [w for w in (query or "").split() if w][:5]
+    products = listed_products(now)
+    if not words:
+        return product_cards(products.none(), sort)
+    condition = Q()
+    for word in words[:5]:
+        word = word[:50]
+        match = Q(name__icontains=word) | Q(subtitle__icontains=word) | Q(tags__icontains=word)
+        if connection.vendor == "postgresql" and len(word) >= 3:
+            match |= Q(name__trigram_word_similar=word)
+        condition &= match
+    return product_cards(products.filter(condition), sort)
+
+
+def page_of(queryset, page):
+    """One page of cards and whether there is another, without a COUNT query."""
+    try:
+        page = max(1, int(page))
+    except (TypeError, ValueError):
+        page = 1
+    start = (page - 1) * PAGE_SIZE
+    rows = list(queryset[start : start + PAGE_SIZE + 1])
+    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE, page
+
+
+def recommended_products(limit=10, now=None):
+    """The home page's picks: listed products by sort weight."""
+    return list(product_cards(listed_products(now), "default")[:limit])
+
+
+# --- product detail ---------------------------------------------------------------------------
+def get_listed_product(product_id, now=None):
+    """A listed product with everything its page shows, in a fixed number of queries (5):
+    product+category+cover, images, option types, option values, enabled SKUs.
+    Raises Product.DoesNotExist for a draft, delisted or unknown product."""
+    from .models import OptionType, OptionValue
+
+    return (
+        listed_products(now)
+        .select_related("category", "cover")
+        .prefetch_related(
+            Prefetch("images", queryset=ProductImage.objects.order_by("sort_order", "id")),
+            Prefetch(
+                "option_types",
+                queryset=OptionType.objects.order_by("sort_order", "id").prefetch_related(
+                    Prefetch("values", queryset=OptionValue.objects.order_by("sort_order", "id"))
+                ),
+            ),
+            Prefetch("skus", queryset=Sku.objects.filter(is_enabled=True).order_by("sort_order", "id"), to_attr="enabled_skus"),
+        )
+        .get(pk=product_id)
+    )
+
+
+def sku_stock_for(request, product, skus):
+    """Per-SKU stock states from the provider named in settings.CATALOG_STOCK_PROVIDER
+    (the stores app), or {} when none is configured: pages then show "有货" as a neutral state."""
+    provider = getattr(settings, "CATALOG_STOCK_PROVIDER", None)
+    if not provider:
+        return {}
+    return import_string(provider)(request, product, skus) or {}
