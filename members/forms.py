@@ -1,0 +1,126 @@
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from . import regions
+from .models import Address, Member, MemberLevel
+from .validators import normalize_mainland_mobile
+
+MAX_AVATAR_BYTES = 2 * 1024 * 1024
+
+
+def _weui(fields):
+    """WeUI classes on the widgets, so templates render fields with {{ field }}."""
+    for field in fields.values():
+        widget = field.widget
+        if isinstance(widget, forms.CheckboxInput):
+            css = "weui-switch"
+        elif isinstance(widget, forms.Select):
+            css = "weui-select"
+        else:
+            css = "weui-input"
+        widget.attrs["class"] = css
+
+
+class AddressForm(forms.ModelForm):
+    """Receiver, mainland mobile, province/city/district from the dataset, street address."""
+
+    province = forms.ChoiceField(label=_("省份"))
+    city = forms.ChoiceField(label=_("城市"))
+    district = forms.ChoiceField(label=_("区县"))
+    phone = forms.CharField(label=_("手机号"), max_length=20)
+    make_default = forms.BooleanField(label=_("设为默认地址"), required=False)
+
+    class Meta:
+        model = Address
+        fields = ["receiver", "phone", "province", "city", "district", "detail"]
+        widgets = {"detail": forms.TextInput(attrs={"placeholder": _("街道、楼牌号等")})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        data = self.data if self.is_bound else {}
+        province = data.get("province") or (self.instance.province if self.instance.pk else "")
+        city = data.get("city") or (self.instance.city if self.instance.pk else "")
+        blank = [("", _("请选择"))]
+        self.fields["province"].choices = blank + [(p, p) for p in regions.provinces()]
+        self.fields["city"].choices = blank + [(c, c) for c in regions.cities(province)]
+        self.fields["district"].choices = blank + [(d, d) for d in regions.districts(province, city)]
+        self.fields["province"].widget.attrs["data-region"] = "province"
+        self.fields["city"].widget.attrs["data-region"] = "city"
+        self.fields["district"].widget.attrs["data-region"] = "district"
+        self.fields["phone"].widget.attrs.update({"inputmode": "tel", "autocomplete": "tel"})
+        if self.instance.pk:
+            self.fields["make_default"].initial = self.instance.is_default
+        _weui(self.fields)
+
+    def clean_phone(self):
+        return normalize_mainland_mobile(self.cleaned_data["phone"])
+
+    def clean_receiver(self):
+        receiver = self.cleaned_data["receiver"].strip()
+        if not receiver:
+            raise ValidationError(_("请填写收货人"))
+        return receiver
+
+    def clean(self):
+        cleaned = super().clean()
+        province, city, district = (cleaned.get(k) for k in ("province", "city", "district"))
+        if province and city and district and not regions.is_valid(province, city, district):
+            raise ValidationError(_("省市区不匹配，请重新选择"), code="invalid_region")
+        return cleaned
+
+
+class ProfileForm(forms.Form):
+    nickname = forms.CharField(label=_("昵称"), max_length=64)
+    avatar = forms.ImageField(label=_("头像"), required=False)
+    gender = forms.ChoiceField(label=_("性别"), choices=Member.Gender.choices)
+    birthday = forms.DateField(label=_("生日"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _weui(self.fields)
+
+    def clean_nickname(self):
+        nickname = self.cleaned_data["nickname"].strip()
+        if not nickname:
+            raise ValidationError(_("请填写昵称"))
+        return nickname
+
+    def clean_avatar(self):
+        avatar = self.cleaned_data.get("avatar")
+        if avatar and avatar.size > MAX_AVATAR_BYTES:
+            raise ValidationError(_("头像不能超过 2MB"))
+        if avatar and getattr(avatar, "image", None) is not None:
+            if (avatar.image.format or "").upper() not in {"JPEG", "PNG", "GIF", "WEBP"}:
+                raise ValidationError(_("头像只支持 JPG、PNG、GIF、WEBP 图片"))
+        return avatar
+
+
+class PointsAdjustForm(forms.Form):
+    delta = forms.IntegerField(
+        label=_("调整积分"), help_text=_("正数增加，负数扣减"), min_value=-10_000_000, max_value=10_000_000
+    )
+    reason = forms.CharField(label=_("原因"), max_length=200)
+
+    def clean_delta(self):
+        delta = self.cleaned_data["delta"]
+        if delta == 0:
+            raise ValidationError(_("调整数量必须是非零整数"))
+        return delta
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise ValidationError(_("请填写原因"))
+        return reason
+
+
+class LevelChangeForm(forms.Form):
+    level = forms.ModelChoiceField(label=_("新等级"), queryset=MemberLevel.objects.order_by("rank"))
+    reason = forms.CharField(label=_("原因"), max_length=200)
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise ValidationError(_("请填写原因"))
+        return reason

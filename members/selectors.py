@@ -1,0 +1,96 @@
+"""Read queries of the members app: each page's data in a fixed, small number of queries."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import F, Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils.module_loading import import_string
+
+from .models import Address, Member, MemberLevel, PointsEntry
+from .services import ensure_member
+
+POINTS_PAGE_SIZE = 20
+
+
+@dataclass
+class LevelProgress:
+    level: MemberLevel | None
+    next_level: MemberLevel | None
+    growth: int
+    needed: int
+    percent: int
+
+
+def member_with_level(user):
+    """The member profile with its level, in one query (creates a missing profile)."""
+    member = Member.objects.select_related("level").filter(user=user).first()
+    return member or ensure_member(user)
+
+
+def level_progress(member):
+    """Where the member stands: current level, the next one and the growth still needed (1 query)."""
+    level = member.level
+    rank = level.rank if level else -1
+    next_level = MemberLevel.objects.filter(rank__gt=rank).order_by("rank").first()
+    if next_level is None:
+        return LevelProgress(level, None, member.growth, 0, 100)
+    floor = level.growth_threshold if level else 0
+    span = max(1, next_level.growth_threshold - floor)
+    done = min(span, max(0, member.growth - floor))
+    return LevelProgress(
+        level, next_level, member.growth, max(0, next_level.growth_threshold - member.growth), done * 100 // span
+    )
+
+
+def points_page(member, before=None, size=POINTS_PAGE_SIZE):
+    """One page of the ledger, newest first, keyset-paginated by id (no COUNT). Returns (rows, next_cursor)."""
+    rows = PointsEntry.objects.filter(member=member).order_by("-id")
+    if before:
+        rows = rows.filter(id__lt=before)
+    rows = list(rows[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return rows, (rows[-1].id if more and rows else None)
+
+
+def address_summary(user):
+    """(the default address or None, how many addresses) in one query (a user keeps at most 20)."""
+    addresses = list(Address.objects.filter(user=user).only("id", "is_default", "province", "city", "district"))
+    return (addresses[0] if addresses else None), len(addresses)
+
+
+def addresses_for(user):
+    return list(Address.objects.filter(user=user))
+
+
+def member_centre_extras(request):
+    """Context from higher apps (coupons, promoter status), through settings.MEMBER_CENTRE_EXTRAS."""
+    extras = {}
+    for dotted in getattr(settings, "MEMBER_CENTRE_EXTRAS", []):
+        extras.update(import_string(dotted)(request) or {})
+    return extras
+
+
+def member_list(query="", level_id=None):
+    """Back-office member list: search by phone or nickname, filter by level."""
+    rows = Member.objects.select_related("user", "level").order_by("-id")
+    query = (query or "").strip()
+    if query:
+        rows = rows.filter(
+            Q(user__phone__icontains=query) | Q(user__nickname__icontains=query) | Q(user__username__icontains=query)
+        )
+    if level_id:
+        rows = rows.filter(level_id=level_id)
+    return rows
+
+
+def points_mismatches():
+    """Members whose balance differs from the sum of their ledger: [(member_id, balance, ledger_sum)]."""
+    rows = (
+        Member.objects.annotate(ledger=Coalesce(Sum("points_entries__delta"), 0))
+        .exclude(points_balance=F("ledger"))
+        .values_list("id", "points_balance", "ledger")
+        .order_by("id")
+    )
+    return list(rows)
