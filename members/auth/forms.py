@@ -1,0 +1,71 @@
+"""allauth's forms with our phone field and Chinese labels; the staff form keeps the password."""
+
+from allauth.account.forms import LoginForm, SignupForm
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .phones import PhoneField
+
+
+class PhoneLoginForm(LoginForm):
+    """Shopper login: a phone number; allauth then texts a code (login by code, no password)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["login"] = PhoneField()
+        self.fields.pop("password", None)
+
+    def user_credentials(self):
+        return {"phone": self.cleaned_data["login"]}
+
+
+class StaffLoginForm(LoginForm):
+    """Staff login: username + password through allauth (rate limits on failed attempts included)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["login"] = forms.CharField(
+            label=_("用户名"),
+            max_length=150,
+            widget=forms.TextInput(
+                attrs={"autocomplete": "username", "placeholder": _("请输入用户名"), "class": "weui-input"}
+            ),
+        )
+        self.fields["password"].label = _("密码")
+        self.fields["password"].widget.attrs.update({"placeholder": _("请输入密码"), "class": "weui-input"})
+        self.order_fields(["login", "password"])
+
+    def _setup_password_field(self):
+        # allauth drops the password when signup has no password field; staff keep theirs
+        pass
+
+    def user_credentials(self):
+        return {"username": self.cleaned_data["login"], "password": self.cleaned_data.get("password")}
+
+
+class PhoneSignupForm(SignupForm):
+    """Shopper signup: the phone is required (allauth's setting keeps it optional, see settings)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["phone"].required = True
+
+
+class BindPhoneForm(forms.Form):
+    phone = PhoneField()
+
+
+class PhoneCodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("验证码"),
+        max_length=12,
+        error_messages={"required": _("请输入验证码")},
+        widget=forms.TextInput(
+            attrs={
+                "inputmode": "numeric",
+                "autocomplete": "one-time-code",
+                "placeholder": _("6位数字验证码"),
+                "class": "weui-input",
+            }
+        ),
+    )

@@ -1,0 +1,145 @@
+"""The pages allauth does not have: shopper login with WeChat first, staff login, bind phone, and the
+development SMS outbox. Everything that checks a code or a password is allauth's machinery."""
+
+from allauth.account.internal.flows.phone_verification import ChangePhoneVerificationProcess
+from allauth.account.forms import VerifyPhoneForm
+from allauth.account.utils import get_next_redirect_url
+from allauth.account.views import LoginView
+from allauth.core.exceptions import ImmediateHttpResponse, RateLimited
+from allauth.core.ratelimit import consume
+from allauth.socialaccount.adapter import get_adapter as get_social_adapter
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+
+from core import sms
+
+from .forms import BindPhoneForm, PhoneCodeForm, StaffLoginForm
+from .phones import mask_phone
+from .weixin import is_wechat_browser
+
+
+def wechat_login_available(request) -> bool:
+    """Inside WeChat and with an app configured (WECHAT_APP_ID/SECRET or a SocialApp row)."""
+    if not is_wechat_browser(request):
+        return False
+    return bool(get_social_adapter(request).list_apps(request, provider="weixin"))
+
+
+class PhoneLoginView(LoginView):
+    """allauth's login (phone -> code), with "微信一键登录" first when opened inside WeChat."""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(hide_tabbar=True, wechat_login=wechat_login_available(self.request))
+        return context
+
+
+class StaffLoginView(LoginView):
+    template_name = "account/staff_login.html"
+
+    def get_form_class(self):
+        return StaffLoginForm
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["hide_tabbar"] = True
+        return context
+
+
+def _bind_url(next_url):
+    url = reverse("account_bind_phone")
+    return f"{url}?{urlencode({'next': next_url})}" if next_url else url
+
+
+@never_cache
+@login_required
+def bind_phone(request):
+    """Bind (or change to) a phone number, proven by an SMS code: allauth's change-phone process.
+
+    Step 1 asks for the number and texts a code (rate-limited per user, per number and per IP);
+    step 2 checks the code (3 attempts, 5 minutes). A number already bound to another account is
+    refused only after its code is entered, so the page cannot be used to probe who is registered.
+    """
+    next_url = get_next_redirect_url(request)
+    user = request.user
+    process = ChangePhoneVerificationProcess.resume(request)
+    action = request.POST.get("action") if request.method == "POST" else None
+
+    if process and action == "restart":
+        process.abort()
+        return HttpResponseRedirect(_bind_url(next_url))
+
+    if process:
+        form = PhoneCodeForm(request.POST if action == "verify" else None)
+        if action == "verify" and form.is_valid():
+            verify = VerifyPhoneForm(
+                {"code": form.cleaned_data["code"]}, code=process.code, phone=process.phone, user=user
+            )
+            if verify.is_valid():
+                try:
+                    process.finish()
+                except ValidationError as exc:
+                    process.abort()
+                    messages.error(request, exc.messages[0])
+                    return HttpResponseRedirect(_bind_url(next_url))
+                messages.success(request, _("手机号绑定成功"))
+                return HttpResponseRedirect(next_url or reverse("account_bind_phone"))
+            if not process.record_invalid_attempt():
+                messages.error(request, _("验证码错误次数过多，请重新获取"))
+                return HttpResponseRedirect(_bind_url(next_url))
+            for error in verify.errors.get("code", []):
+                form.add_error("code", error)
+        return render(
+            request,
+            "account/bind_phone.html",
+            {"step": "code", "form": form, "phone": mask_phone(process.phone), "next": next_url, "hide_tabbar": True},
+        )
+
+    form = BindPhoneForm(request.POST if action == "send" else None)
+    if action == "send" and form.is_valid():
+        phone = form.cleaned_data["phone"]
+        if user.phone == phone and user.phone_verified:
+            form.add_error("phone", _("这已经是您绑定的手机号"))
+        elif not consume(request, action="change_phone", user=user):
+            form.add_error("phone", _("操作过于频繁，请稍后再试"))
+        else:
+            try:
+                ChangePhoneVerificationProcess.initiate(request, phone)
+            except RateLimited:
+                form.add_error("phone", _("验证码发送过于频繁，请稍后再试"))
+            except ImmediateHttpResponse as exc:  # reauthentication, when turned on
+                return exc.response
+            else:
+                return HttpResponseRedirect(_bind_url(next_url))
+    return render(
+        request,
+        "account/bind_phone.html",
+        {
+            "step": "phone",
+            "form": form,
+            "next": next_url,
+            "current_phone": mask_phone(user.phone) if user.phone and user.phone_verified else "",
+            "hide_tabbar": True,
+        },
+    )
+
+
+@never_cache
+def dev_sms_outbox(request):
+    """Development only (404 unless DEBUG): the last texts sent, so one can log in without a phone."""
+    if not settings.DEBUG:
+        raise Http404
+    if settings.SMS_BACKEND == "locmem":
+        items = list(reversed(sms.outbox))[: sms.DEV_OUTBOX_SIZE]
+    else:
+        items = sms.dev_outbox()
+    rows = [{"phone": mask_phone(m.phone), "full_phone": m.phone, "text": m.text, "sent_at": m.sent_at} for m in items]
+    return render(request, "account/dev_sms_outbox.html", {"rows": rows, "hide_tabbar": True})
