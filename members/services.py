@@ -491,7 +491,7 @@ def earn_for_completed_order(member, order_ref, paid_amount):
 
 
 # --- expiry -----------------------------------------------------------------------------------
-def _expiry_totals(until, member_ids=None):
+def _expiry_totals(until, member_ids=None, now=None):
     """Per member: points earned that expire by `until`, and all debits so far (negative)."""
     rows = PointsEntry.objects.all()
     if member_ids is not None:
@@ -501,9 +501,10 @@ def _expiry_totals(until, member_ids=None):
         .annotate(
             expiring=Sum("delta", filter=Q(delta__gt=0, expires_at__lte=until)),
             debits=Sum("delta", filter=Q(delta__lt=0)),
-            next_at=Min("expires_at", filter=Q(delta__gt=0, expires_at__gt=timezone.now(), expires_at__lte=until)),
+            next_at=Min("expires_at", filter=Q(delta__gt=0, expires_at__gt=now or until, expires_at__lte=until)),
         )
         .filter(expiring__gt=0)
+        .order_by("member_id")
     )
 
 
@@ -540,7 +541,8 @@ def notify_expiring_points(now=None, days=None):
     """
     now = now or timezone.now()
     days = int(days if days is not None else _setting("POINTS_EXPIRY_NOTICE_DAYS", 30))
-    rows = {row["member_id"]: row for row in _expiry_totals(now + timedelta(days=days)) if _unspent(row) > 0}
+    horizon = now + timedelta(days=days)
+    rows = {row["member_id"]: row for row in _expiry_totals(horizon, now=now) if _unspent(row) > 0}
     told = 0
     members = Member.objects.filter(pk__in=rows).select_related("user")
     for member in members:
