@@ -71,6 +71,8 @@ def create_product(*, name, category, price=None, **fields):
     SKU (a product without options has exactly one SKU). The description is sanitised."""
     product = Product(name=name, category=category, **fields)
     product.description = sanitize_description(product.description)
+    if product.status == Product.Status.LISTED and product.listed_at is None:
+        product.listed_at = timezone.now()
     _full_clean(product)
     product.save()
     if price is not None:
