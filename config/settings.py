@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.postgres",
     "mptt",
     "import_export",
     "easy_thumbnails",
@@ -197,6 +198,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 # Every timed job lives here; each app adds its own entries (see DESIGN.md).
 CELERY_BEAT_SCHEDULE = {
+    "catalog.apply_listing_schedule": {
+        "task": "catalog.tasks.apply_listing_schedule",
+        "schedule": 60,
+    },
     "members.clear_expired_sessions": {
         "task": "members.tasks.clear_expired_sessions",
         "schedule": 24 * 3600,
@@ -224,9 +229,43 @@ SMS_ACCESS_KEY_SECRET = env.str("SMS_ACCESS_KEY_SECRET", default="")
 SMS_SIGN_NAME = env.str("SMS_SIGN_NAME", default="")
 SMS_TEMPLATE_CODE = env.str("SMS_TEMPLATE_CODE", default="")
 
+# --- catalogue --------------------------------------------------------------------------------
+# Thumbnails are generated once on upload (catalog.services.generate_thumbnails), never per request.
+THUMBNAIL_ALIASES = {
+    "": {
+        "card": {"size": (360, 360), "crop": "smart", "quality": 85},
+        "detail": {"size": (750, 750), "crop": False, "quality": 85},
+    }
+}
+# django-import-export: a CSV either imports completely or reports its errors and saves nothing.
+IMPORT_EXPORT_USE_TRANSACTIONS = True
+IMPORT_EXPORT_SKIP_ADMIN_LOG = False
+# Dotted path of a function (request, product, skus) -> {sku_id: {"available": int, "state":
+# "in_stock"|"low"|"out"}} giving the product page its stock states; None shows "有货" (unknown).
+# The stores app sets it (catalog must not import stores).
+CATALOG_STOCK_PROVIDER = env.str("CATALOG_STOCK_PROVIDER", default="") or None
+
+# --- stores -----------------------------------------------------------------------------------
+# Messages to staff (low stock...): core.notify sends through each of these classes in turn.
+# Add "core.notify.WeChatTemplateNotifier" (needs WECHAT_NOTIFY_TEMPLATE_ID) or "core.notify.SmsNotifier".
+NOTIFIER_BACKENDS = env.list("NOTIFIER_BACKENDS", default=["core.notify.LogNotifier"])
+WECHAT_NOTIFY_TEMPLATE_ID = env.str("WECHAT_NOTIFY_TEMPLATE_ID", default="")
+NOTIFIER_SMS_TEMPLATE = "staff_notice"
+try:
+    SMS_TEMPLATES.setdefault(
+        "staff_notice",
+        {"code": env.str("SMS_TEMPLATE_STAFF_NOTICE", default=""), "optional": True, "text": "{subject}：{body}"},
+    )
+except NameError:  # core.sms's template table not defined
+    pass
+# Product pages show availability in the shopper's chosen store (catalog calls this; see stores.selectors).
+if not globals().get("CATALOG_STOCK_PROVIDER"):
+    CATALOG_STOCK_PROVIDER = "stores.selectors.stock_for_product"
+
 # --- demo data ------------------------------------------------------------------------------
 # seed_demo calls each of these in order; every app that has demo data adds its seeder here.
 DEMO_SEEDERS = [
+    "catalog.demo.seed",
     "members.demo.seed",
 ]
 
