@@ -1,0 +1,372 @@
+"""Stores, their hours and staff; stock per store x SKU with its append-only ledger; transfers;
+low-stock alerts and back-office notifications.
+
+Stock invariants (enforced by the database where it can): on_hand >= 0, reserved >= 0,
+reserved <= on_hand, low_threshold >= 0, one row per (store, sku), on_hand == sum of the
+row's StockMovement.quantity and reserved == sum of its reserved_delta (checked by
+`manage.py check_stock`). Only stores.services changes stock.
+"""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Store(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", _("营业")
+        PAUSED = "paused", _("暂停营业")
+        CLOSED = "closed", _("停业")
+
+    name = models.CharField(_("门店名称"), max_length=64)
+    code = models.SlugField(_("门店编码"), max_length=32, unique=True)
+    cover = models.ImageField(_("封面图"), upload_to="stores/%Y/%m/", blank=True)
+    province = models.CharField(_("省"), max_length=32)
+    city = models.CharField(_("市"), max_length=32, db_index=True)
+    district = models.CharField(_("区"), max_length=32, blank=True)
+    street = models.CharField(_("详细地址"), max_length=128)
+    latitude = models.FloatField(
+        _("纬度"), validators=[MinValueValidator(-90), MaxValueValidator(90)]
+    )
+    longitude = models.FloatField(
+        _("经度"), validators=[MinValueValidator(-180), MaxValueValidator(180)]
+    )
+    phone = models.CharField(_("电话"), max_length=32, blank=True)
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    pickup_enabled = models.BooleanField(_("支持自提"), default=True)
+    delivery_enabled = models.BooleanField(_("支持配送"), default=False)
+    delivery_radius_km = models.DecimalField(
+        _("配送半径（公里）"), max_digits=6, decimal_places=2, default=0,
+        validators=[MinValueValidator(0)],
+    )
+    is_archived = models.BooleanField(
+        _("已归档"), default=False,
+        help_text=_("有订单或库存记录的门店删除时归档，不再对顾客显示"),
+    )
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("门店")
+        verbose_name_plural = _("门店")
+        ordering = ["city", "name"]
+        permissions = [("hq_all_stores", _("总部：查看和管理所有门店"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(latitude__gte=-90, latitude__lte=90), name="store_latitude_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(longitude__gte=-180, longitude__lte=180), name="store_longitude_range"
+            ),
+            models.CheckConstraint(condition=Q(delivery_radius_km__gte=0), name="store_radius_gte_0"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def address(self):
+        return f"{self.province}{self.city if self.city != self.province else ''}{self.district}{self.street}"
+
+    @property
+    def map_url(self):
+        """A plain Amap marker link: opens the map app or web page, no API key needed."""
+        from urllib.parse import urlencode
+
+        query = urlencode({"position": f"{self.longitude},{self.latitude}", "name": self.name, "src": "mendian"})
+        return f"https://uri.amap.com/marker?{query}"
+
+    @property
+    def accepts_orders(self):
+        return self.status == self.Status.OPEN and not self.is_archived
+
+
+class StoreHours(models.Model):
+    """One opening range on one weekday. A weekday with no range is a closed day; a range whose
+    closing time is not after its opening time runs overnight into the next day (22:00-02:00),
+    and 00:00-00:00 means open around the clock."""
+
+    class Weekday(models.IntegerChoices):
+        MON = 0, _("周一")
+        TUE = 1, _("周二")
+        WED = 2, _("周三")
+        THU = 3, _("周四")
+        FRI = 4, _("周五")
+        SAT = 5, _("周六")
+        SUN = 6, _("周日")
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="hours", verbose_name=_("门店"))
+    weekday = models.PositiveSmallIntegerField(_("星期"), choices=Weekday.choices)
+    opens = models.TimeField(_("开门"))
+    closes = models.TimeField(_("关门"))
+
+    class Meta:
+        verbose_name = _("营业时间")
+        verbose_name_plural = _("营业时间")
+        ordering = ["weekday", "opens"]
+        constraints = [
+            models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="storehours_weekday_range"),
+            models.UniqueConstraint(fields=["store", "weekday", "opens"], name="storehours_unique_start"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
+
+    @property
+    def overnight(self):
+        return self.closes <= self.opens
+
+
+class StoreStaff(models.Model):
+    class Role(models.TextChoices):
+        MANAGER = "manager", _("店长")
+        CLERK = "clerk", _("店员")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="store_roles", verbose_name=_("用户")
+    )
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="staff", verbose_name=_("门店"))
+    role = models.CharField(_("角色"), max_length=16, choices=Role.choices, default=Role.CLERK)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("门店员工")
+        verbose_name_plural = _("门店员工")
+        constraints = [models.UniqueConstraint(fields=["user", "store"], name="storestaff_unique_user_store")]
+
+    def __str__(self):
+        return f"{self.user} @ {self.store} ({self.get_role_display()})"
+
+
+class Stock(models.Model):
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="stock", verbose_name=_("门店"))
+    sku = models.ForeignKey("catalog.Sku", on_delete=models.CASCADE, related_name="store_stock", verbose_name=_("SKU"))
+    on_hand = models.IntegerField(_("在库"), default=0)
+    reserved = models.IntegerField(_("已预留"), default=0)
+    low_threshold = models.IntegerField(_("低库存阈值"), default=5)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("门店库存")
+        verbose_name_plural = _("门店库存")
+        ordering = ["store_id", "sku_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["store", "sku"], name="stock_unique_store_sku"),
+            models.CheckConstraint(condition=Q(on_hand__gte=0), name="stock_on_hand_gte_0"),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="stock_reserved_gte_0"),
+            models.CheckConstraint(condition=Q(reserved__lte=F("on_hand")), name="stock_reserved_lte_on_hand"),
+            models.CheckConstraint(condition=Q(low_threshold__gte=0), name="stock_threshold_gte_0"),
+        ]
+
+    def __str__(self):
+        return f"{self.store} / {self.sku}"
+
+    @property
+    def available(self):
+        return self.on_hand - self.reserved
+
+    @property
+    def is_low(self):
+        return self.available < self.low_threshold
+
+
+class StockMovement(models.Model):
+    """Append-only: a row is never updated or deleted. `quantity` is the signed change of on_hand,
+    `reserved_delta` the signed change of reserved; the *_after columns are the row's values right
+    after this movement (read by the same UPDATE ... RETURNING that applied it)."""
+
+    class Reason(models.TextChoices):
+        RECEIVE = "receive", _("入库")
+        SALE = "sale", _("销售")
+        RETURN = "return", _("退货入库")
+        ADJUST = "adjust", _("盘点调整")
+        TRANSFER_OUT = "transfer_out", _("调拨出库")
+        TRANSFER_IN = "transfer_in", _("调拨入库")
+        RESERVE = "reserve", _("预留")
+        RELEASE = "release", _("释放预留")
+
+    stock = models.ForeignKey(Stock, on_delete=models.PROTECT, related_name="movements", verbose_name=_("库存"))
+    reason = models.CharField(_("类型"), max_length=16, choices=Reason.choices)
+    quantity = models.IntegerField(_("在库变化"), default=0)
+    reserved_delta = models.IntegerField(_("预留变化"), default=0)
+    on_hand_after = models.IntegerField(_("变动后在库"))
+    reserved_after = models.IntegerField(_("变动后预留"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", verbose_name=_("操作人"),
+    )
+    note = models.CharField(_("备注"), max_length=255, blank=True)
+    reference = models.CharField(_("关联单据"), max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("库存流水")
+        verbose_name_plural = _("库存流水")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["stock", "-id"], name="stockmove_stock_id_desc")]
+
+    def __str__(self):
+        return f"{self.get_reason_display()} {self.quantity:+d}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise ValidationError(_("库存流水只能追加，不能修改"))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError(_("库存流水只能追加，不能删除"))
+
+
+class Transfer(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("草稿")
+        DISPATCHED = "dispatched", _("已发出")
+        RECEIVED = "received", _("已收货")
+        CANCELLED = "cancelled", _("已取消")
+
+    # allowed next states, one place (as oscar's pipeline)
+    PIPELINE = {
+        Status.DRAFT: {Status.DISPATCHED, Status.CANCELLED},
+        Status.DISPATCHED: {Status.RECEIVED, Status.CANCELLED},
+        Status.RECEIVED: set(),
+        Status.CANCELLED: set(),
+    }
+
+    source = models.ForeignKey(
+        Store, on_delete=models.PROTECT, related_name="transfers_out", verbose_name=_("调出门店")
+    )
+    destination = models.ForeignKey(
+        Store, on_delete=models.PROTECT, related_name="transfers_in", verbose_name=_("调入门店")
+    )
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.DRAFT)
+    note = models.CharField(_("备注"), max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("创建人")
+    )
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("调拨单")
+        verbose_name_plural = _("调拨单")
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(source=F("destination")), name="transfer_distinct_stores"),
+        ]
+
+    def __str__(self):
+        return f"DB{self.pk:06d}" if self.pk else "DB------"
+
+    @property
+    def reference(self):
+        return f"transfer:{self.pk}"
+
+
+class TransferLine(models.Model):
+    transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="lines", verbose_name=_("调拨单"))
+    sku = models.ForeignKey("catalog.Sku", on_delete=models.PROTECT, related_name="+", verbose_name=_("SKU"))
+    quantity = models.PositiveIntegerField(_("调拨数量"))
+    quantity_received = models.PositiveIntegerField(_("实收数量"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("调拨明细")
+        verbose_name_plural = _("调拨明细")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["transfer", "sku"], name="transferline_unique_sku"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="transferline_quantity_gt_0"),
+            models.CheckConstraint(
+                condition=Q(quantity_received__isnull=True) | Q(quantity_received__lte=F("quantity")),
+                name="transferline_received_lte_sent",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.sku_id} x {self.quantity}"
+
+    @property
+    def shortage(self):
+        if self.quantity_received is None:
+            return None
+        return self.quantity - self.quantity_received
+
+
+class TransferEvent(models.Model):
+    transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="events", verbose_name=_("调拨单"))
+    status = models.CharField(_("状态"), max_length=16, choices=Transfer.Status.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("操作人")
+    )
+    note = models.CharField(_("备注"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("调拨记录")
+        verbose_name_plural = _("调拨记录")
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.transfer_id} {self.status}"
+
+
+class LowStockAlert(models.Model):
+    """At most one open alert per stock row (a partial unique index): raised in the transaction
+    of the movement that took available under the threshold, closed by the one that restored it."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("待补货")
+        CLOSED = "closed", _("已恢复")
+
+    stock = models.ForeignKey(Stock, on_delete=models.CASCADE, related_name="alerts", verbose_name=_("库存"))
+    status = models.CharField(_("状态"), max_length=8, choices=Status.choices, default=Status.OPEN)
+    available_at_open = models.IntegerField(_("触发时可用"))
+    threshold = models.IntegerField(_("阈值"))
+    opened_at = models.DateTimeField(_("触发时间"), auto_now_add=True)
+    closed_at = models.DateTimeField(_("恢复时间"), null=True, blank=True)
+    notified_at = models.DateTimeField(_("通知时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("低库存预警")
+        verbose_name_plural = _("低库存预警")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stock"], condition=Q(status="open"), name="lowstockalert_one_open_per_stock"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.stock} ({self.get_status_display()})"
+
+
+class StoreNotification(models.Model):
+    """A message to one staff member in the back office (the unread ones make the menu badge)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="store_notifications", verbose_name=_("接收人")
+    )
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("门店"))
+    alert = models.ForeignKey(
+        LowStockAlert, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications",
+        verbose_name=_("预警"),
+    )
+    kind = models.CharField(_("类型"), max_length=32, default="low_stock")
+    title = models.CharField(_("标题"), max_length=128)
+    body = models.TextField(_("内容"), blank=True)
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True)
+    read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("门店通知")
+        verbose_name_plural = _("门店通知")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["user", "read_at"], name="storenotif_user_unread")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "alert"], name="storenotif_one_per_user_alert"),
+        ]
+
+    def __str__(self):
+        return self.title

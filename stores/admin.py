@@ -1,0 +1,219 @@
+"""Admin for stores, staff, stock, ledger, transfers and alerts; all scoped by stores.scope.
+
+Stock quantities are read-only here: they change only through services (the back office's
+adjustment form, transfers, orders), so the ledger stays complete. Deleting a store that has
+history archives it instead (see services.delete_or_archive_store).
+"""
+
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+
+from . import services
+from .models import (
+    LowStockAlert,
+    Stock,
+    StockMovement,
+    Store,
+    StoreHours,
+    StoreNotification,
+    StoreStaff,
+    Transfer,
+    TransferEvent,
+    TransferLine,
+)
+from .scope import StoreScopedAdminMixin, is_hq
+
+
+class StoreHoursInline(admin.TabularInline):
+    model = StoreHours
+    extra = 0
+
+
+class StoreStaffInline(admin.TabularInline):
+    model = StoreStaff
+    extra = 0
+    autocomplete_fields = ["user"]
+
+    def has_add_permission(self, request, obj=None):
+        return is_hq(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return is_hq(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_hq(request.user)
+
+
+@admin.register(Store)
+class StoreAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
+    store_field = "pk"
+    staff_may_add = False
+    list_display = ["name", "code", "city", "district", "status", "pickup_enabled", "delivery_enabled", "is_archived"]
+    list_filter = ["status", "city", "is_archived", "pickup_enabled", "delivery_enabled"]
+    search_fields = ["name", "code", "street", "phone"]
+    inlines = [StoreHoursInline, StoreStaffInline]
+    actions = ["pause_stores", "open_stores"]
+    fieldsets = [
+        (None, {"fields": ["name", "code", "cover", "phone", "status", "is_archived"]}),
+        (_("地址"), {"fields": ["province", "city", "district", "street", ("latitude", "longitude")]}),
+        (_("服务"), {"fields": ["pickup_enabled", "delivery_enabled", "delivery_radius_km"]}),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        if is_hq(request.user):
+            return []
+        # store staff see their store but cannot rename, move or reopen it
+        return [f.name for f in Store._meta.fields if f.name != "id"]
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and is_hq(request.user)
+
+    def get_deleted_objects(self, objs, request):
+        # a store with history is archived, not refused: services.delete_or_archive_store decides
+        to_delete, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        return to_delete, model_count, perms_needed, []
+
+    def delete_model(self, request, obj):
+        if services.delete_or_archive_store(obj, by=request.user) == "archived":
+            self.message_user(request, _("门店“%(name)s”有订单或库存记录，已归档而不是删除。") % {"name": obj.name},
+                              messages.WARNING)
+
+    def delete_queryset(self, request, queryset):
+        archived = [s.name for s in queryset if services.delete_or_archive_store(s, by=request.user) == "archived"]
+        if archived:
+            self.message_user(request, _("以下门店有记录，已归档：%(names)s") % {"names": "、".join(archived)},
+                              messages.WARNING)
+
+    @admin.action(description=_("暂停营业"), permissions=["change"])
+    def pause_stores(self, request, queryset):
+        queryset.update(status=Store.Status.PAUSED)
+
+    @admin.action(description=_("恢复营业"), permissions=["change"])
+    def open_stores(self, request, queryset):
+        queryset.filter(is_archived=False).update(status=Store.Status.OPEN)
+
+
+@admin.register(StoreStaff)
+class StoreStaffAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["user", "store", "role", "created_at"]
+    list_filter = ["role", "store"]
+    search_fields = ["user__username", "user__phone", "store__name"]
+    autocomplete_fields = ["user"]
+    staff_may_add = False
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and is_hq(request.user)
+
+
+@admin.register(Stock)
+class StockAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["store", "sku_code", "sku", "on_hand", "reserved", "available_display", "low_threshold"]
+    list_filter = ["store"]
+    search_fields = ["sku__code", "sku__product__name", "store__name"]
+    list_select_related = ["store", "sku__product"]
+    readonly_fields = ["store", "sku", "on_hand", "reserved", "updated_at"]
+    fields = ["store", "sku", "on_hand", "reserved", "low_threshold", "updated_at"]
+    staff_may_add = False
+
+    @admin.display(description=_("SKU编码"), ordering="sku__code")
+    def sku_code(self, obj):
+        return obj.sku.code
+
+    @admin.display(description=_("可用"))
+    def available_display(self, obj):
+        return obj.available
+
+    def has_add_permission(self, request):
+        return False  # rows are created by receiving stock (services.receive_stock)
+
+    def save_model(self, request, obj, form, change):
+        # only the threshold is editable; it goes through the service so alerts follow
+        services.set_threshold(obj, form.cleaned_data["low_threshold"], by=request.user)
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
+    store_field = "stock__store"
+    list_display = ["created_at", "stock", "reason", "quantity", "reserved_delta", "on_hand_after",
+                    "reserved_after", "reference", "actor"]
+    list_filter = ["reason", "stock__store"]
+    search_fields = ["reference", "stock__sku__code", "note"]
+    list_select_related = ["stock__store", "stock__sku__product", "actor"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class TransferLineInline(admin.TabularInline):
+    model = TransferLine
+    extra = 0
+    readonly_fields = ["sku", "quantity", "quantity_received"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class TransferEventInline(admin.TabularInline):
+    model = TransferEvent
+    extra = 0
+    readonly_fields = ["status", "actor", "note", "created_at"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Transfer)
+class TransferAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
+    """Read-only view of transfers: they are created and moved in the back office
+    (/backoffice/stores/transfers/), where each step checks which store may take it."""
+
+    store_field = ("source", "destination")
+    list_display = ["__str__", "source", "destination", "status", "created_by", "created_at"]
+    list_filter = ["status"]
+    list_select_related = ["source", "destination", "created_by"]
+    readonly_fields = ["source", "destination", "status", "note", "created_by", "created_at"]
+    inlines = [TransferLineInline, TransferEventInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(LowStockAlert)
+class LowStockAlertAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
+    store_field = "stock__store"
+    list_display = ["stock", "status", "available_at_open", "threshold", "opened_at", "closed_at", "notified_at"]
+    list_filter = ["status", "stock__store"]
+    list_select_related = ["stock__store", "stock__sku__product"]
+    readonly_fields = ["stock", "status", "available_at_open", "threshold", "opened_at", "closed_at", "notified_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StoreNotification)
+class StoreNotificationAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "user", "store", "title", "read_at"]
+    list_select_related = ["user", "store"]
+    readonly_fields = ["user", "store", "alert", "kind", "title", "body", "created_at", "read_at"]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs if is_hq(request.user) else qs.filter(user=request.user)
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,306 @@
+"""Back-office pages for stock, transfers and alerts. Every row is loaded through stores.scope, so
+another store's id answers 404 exactly like a missing one."""
+
+import csv
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from core.backoffice import staff_required
+from core.errors import DomainError
+
+from . import selectors, services
+from .forms import AdjustForm, ThresholdForm, TransferForm
+from .models import LowStockAlert, Stock, Store, StoreNotification, Transfer
+from .scope import get_scoped_object_or_404, is_hq, scope_queryset, stores_for
+
+PAGE_SIZE = 50
+
+
+def _current_store(request):
+    """The store chosen in ?store=, checked against the user's scope; default their first."""
+    stores = list(stores_for(request.user).filter(is_archived=False).order_by("city", "name"))
+    raw = request.GET.get("store") or request.POST.get("store")
+    if raw:
+        try:
+            chosen = next(s for s in stores if str(s.pk) == str(raw))
+        except StopIteration as exc:
+            raise Http404 from exc
+        return chosen, stores
+    return (stores[0] if stores else None), stores
+
+
+@staff_required
+def stock_page(request):
+    store, stores = _current_store(request)
+    if store is None:
+        return render(request, "stores/backoffice/no_store.html", {})
+    from catalog.models import Category
+
+    low_only = request.GET.get("low") == "1"
+    category = request.GET.get("category") or None
+    if category and not str(category).isdigit():
+        category = None
+    q = request.GET.get("q", "")[:64]
+    qs = selectors.backoffice_stock(store, low_only=low_only, category=category, q=q)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "store": store,
+        "stores": stores,
+        "rows": page.object_list,
+        "page_obj": page,
+        "low_only": low_only,
+        "category": int(category) if category else None,
+        "categories": list(Category.objects.filter(is_active=True).order_by("tree_id", "lft").values("pk", "name", "level")),
+        "q": q,
+        "querystring": request.GET.urlencode(),
+    }
+    return render(request, "stores/backoffice/stock.html", context)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@staff_required
+def stock_export(request):
+    store, _stores = _current_store(request)
+    if store is None:
+        raise Http404
+    low_only = request.GET.get("low") == "1"
+    category = request.GET.get("category")
+    category = category if category and category.isdigit() else None
+    rows = selectors.backoffice_stock(store, low_only=low_only, category=category, q=request.GET.get("q", "")[:64])
+    writer = csv.writer(_Echo())
+
+    def generate():
+        yield "\ufeff"  # Excel opens UTF-8 Chinese correctly with a BOM
+        yield writer.writerow([_("门店"), _("SKU编码"), _("商品"), _("规格"), _("在库"), _("已预留"), _("可用"), _("阈值")])
+        for row in rows.iterator(chunk_size=500):
+            yield writer.writerow([
+                store.code, row.sku.code, row.sku.product.name, row.sku.spec_text,
+                row.on_hand, row.reserved, row.avail, row.low_threshold,
+            ])
+
+    response = StreamingHttpResponse(generate(), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localtime().strftime("%Y%m%d%H%M")
+    response["Content-Disposition"] = f'attachment; filename="stock-{store.code}-{stamp}.csv"'
+    return response
+
+
+def _scoped_stock(request, pk):
+    return get_scoped_object_or_404(
+        Stock.objects.select_related("store", "sku__product"), request.user, "store", pk=pk
+    )
+
+
+@staff_required
+def stock_history(request, pk):
+    stock = _scoped_stock(request, pk)
+    return render(
+        request,
+        "stores/backoffice/stock_history.html",
+        {"stock": stock, "movements": selectors.movements_for(stock)},
+    )
+
+
+def _row_response(request, stock, *, form=None, threshold_form=None, status=200):
+    stock = Stock.objects.select_related("store", "sku__product").get(pk=stock.pk)
+    stock.avail = stock.available
+    return render(
+        request,
+        "stores/backoffice/partials/_stock_row.html",
+        {"row": stock, "store": stock.store, "form": form, "threshold_form": threshold_form},
+        status=status,
+    )
+
+
+@staff_required
+@require_POST
+def stock_adjust(request, pk):
+    stock = _scoped_stock(request, pk)
+    form = AdjustForm(request.POST)
+    if form.is_valid():
+        try:
+            services.adjust_stock(stock, form.cleaned_data["delta"], reason=form.cleaned_data["reason"], by=request.user)
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+    if request.headers.get("HX-Request"):
+        return _row_response(request, stock, form=form if form.errors else None, status=200)
+    if form.errors:
+        messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
+    else:
+        messages.success(request, _("库存已调整"))
+    return redirect(f"{reverse('stores_bo:stock')}?store={stock.store_id}")
+
+
+@staff_required
+@require_POST
+def stock_threshold(request, pk):
+    stock = _scoped_stock(request, pk)
+    form = ThresholdForm(request.POST)
+    if form.is_valid():
+        try:
+            services.set_threshold(stock, form.cleaned_data["low_threshold"], by=request.user)
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+    if request.headers.get("HX-Request"):
+        return _row_response(request, stock, threshold_form=form if form.errors else None)
+    if form.errors:
+        messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
+    return redirect(f"{reverse('stores_bo:stock')}?store={stock.store_id}")
+
+
+# --- transfers --------------------------------------------------------------------------------
+TRANSFER_SCOPE = ("source", "destination")
+
+
+@staff_required
+def transfer_list(request):
+    qs = scope_queryset(Transfer.objects.select_related("source", "destination", "created_by"), request.user,
+                        TRANSFER_SCOPE)
+    status = request.GET.get("status")
+    if status in Transfer.Status.values:
+        qs = qs.filter(status=status)
+    page = Paginator(qs.order_by("-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "stores/backoffice/transfer_list.html",
+        {"page_obj": page, "transfers": page.object_list, "status": status, "statuses": Transfer.Status.choices},
+    )
+
+
+@staff_required
+def transfer_create(request):
+    source_stores = stores_for(request.user).filter(is_archived=False)
+    all_stores = Store.objects.filter(is_archived=False)
+    form = TransferForm(request.POST or None, source_stores=source_stores, all_stores=all_stores)
+    if request.method == "POST" and form.is_valid():
+        try:
+            transfer = services.create_transfer(
+                form.cleaned_data["source"], form.cleaned_data["destination"], form.cleaned_data["lines"],
+                by=request.user, note=form.cleaned_data["note"],
+            )
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("调拨单已创建"))
+            return redirect("stores_bo:transfer_detail", pk=transfer.pk)
+    return render(request, "stores/backoffice/transfer_form.html", {"form": form})
+
+
+def _scoped_transfer(request, pk):
+    return get_scoped_object_or_404(
+        Transfer.objects.select_related("source", "destination", "created_by"), request.user, TRANSFER_SCOPE, pk=pk
+    )
+
+
+@staff_required
+def transfer_detail(request, pk):
+    transfer = _scoped_transfer(request, pk)
+    from .scope import user_can_work_on
+
+    lines = list(transfer.lines.select_related("sku__product"))
+    events = list(transfer.events.select_related("actor"))
+    hq = is_hq(request.user)
+    on_source = hq or user_can_work_on(request.user, transfer.source_id)
+    on_destination = hq or user_can_work_on(request.user, transfer.destination_id)
+    return render(
+        request,
+        "stores/backoffice/transfer_detail.html",
+        {
+            "transfer": transfer,
+            "lines": lines,
+            "events": events,
+            "can_dispatch": on_source and transfer.status == Transfer.Status.DRAFT,
+            "can_cancel": on_source and transfer.status in (Transfer.Status.DRAFT, Transfer.Status.DISPATCHED),
+            "can_receive": on_destination and transfer.status == Transfer.Status.DISPATCHED,
+        },
+    )
+
+
+def _transfer_action(request, pk, action):
+    transfer = _scoped_transfer(request, pk)
+    try:
+        if action == "dispatch":
+            services.dispatch_transfer(transfer, by=request.user)
+            messages.success(request, _("已发货"))
+        elif action == "receive":
+            received = {}
+            for line in transfer.lines.all():
+                key = f"received_{line.pk}"
+                if key in request.POST:
+                    received[line.pk] = request.POST[key]
+            services.receive_transfer(transfer, received, by=request.user, note=request.POST.get("note", "")[:200])
+            messages.success(request, _("已收货"))
+        elif action == "cancel":
+            services.cancel_transfer(transfer, by=request.user, note=request.POST.get("note", "")[:200])
+            messages.success(request, _("调拨已取消"))
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    return redirect("stores_bo:transfer_detail", pk=transfer.pk)
+
+
+@staff_required
+@require_POST
+def transfer_dispatch(request, pk):
+    return _transfer_action(request, pk, "dispatch")
+
+
+@staff_required
+@require_POST
+def transfer_receive(request, pk):
+    return _transfer_action(request, pk, "receive")
+
+
+@staff_required
+@require_POST
+def transfer_cancel(request, pk):
+    return _transfer_action(request, pk, "cancel")
+
+
+# --- alerts and notifications -----------------------------------------------------------------
+@staff_required
+def alert_list(request):
+    status = request.GET.get("status", LowStockAlert.Status.OPEN)
+    alerts = scope_queryset(
+        LowStockAlert.objects.select_related("stock__store", "stock__sku__product"), request.user, "stock__store"
+    )
+    if status in LowStockAlert.Status.values:
+        alerts = alerts.filter(status=status)
+    page = Paginator(alerts.order_by("-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    notifications = list(
+        StoreNotification.objects.filter(user=request.user).select_related("store").order_by("-id")[:30]
+    )
+    return render(
+        request,
+        "stores/backoffice/alerts.html",
+        {"page_obj": page, "alerts": page.object_list, "status": status, "notifications": notifications,
+         "statuses": LowStockAlert.Status.choices},
+    )
+
+
+@staff_required
+def alert_detail(request, pk):
+    alert = get_scoped_object_or_404(
+        LowStockAlert.objects.select_related("stock__store", "stock__sku__product"), request.user, "stock__store",
+        pk=pk,
+    )
+    return redirect(f"{reverse('stores_bo:stock_history', args=[alert.stock_id])}?alert={alert.pk}")
+
+
+@staff_required
+@require_POST
+def notifications_read(request):
+    ids = [int(i) for i in request.POST.getlist("id") if i.isdigit()] or None
+    services.mark_notifications_read(request.user, ids)
+    if request.headers.get("HX-Request"):
+        return HttpResponse(status=204, headers={"HX-Refresh": "true"})
+    return redirect("stores_bo:alerts")

@@ -1,0 +1,22 @@
+from django.urls import path
+
+from . import backoffice
+
+app_name = "stores_bo"
+
+urlpatterns = [
+    path("", backoffice.stock_page, name="stock"),
+    path("stock/export.csv", backoffice.stock_export, name="stock_export"),
+    path("stock/<int:pk>/", backoffice.stock_history, name="stock_history"),
+    path("stock/<int:pk>/adjust/", backoffice.stock_adjust, name="stock_adjust"),
+    path("stock/<int:pk>/threshold/", backoffice.stock_threshold, name="stock_threshold"),
+    path("transfers/", backoffice.transfer_list, name="transfers"),
+    path("transfers/new/", backoffice.transfer_create, name="transfer_create"),
+    path("transfers/<int:pk>/", backoffice.transfer_detail, name="transfer_detail"),
+    path("transfers/<int:pk>/dispatch/", backoffice.transfer_dispatch, name="transfer_dispatch"),
+    path("transfers/<int:pk>/receive/", backoffice.transfer_receive, name="transfer_receive"),
+    path("transfers/<int:pk>/cancel/", backoffice.transfer_cancel, name="transfer_cancel"),
+    path("alerts/", backoffice.alert_list, name="alerts"),
+    path("alerts/<int:pk>/", backoffice.alert_detail, name="alert_detail"),
+    path("notifications/read/", backoffice.notifications_read, name="notifications_read"),
+]

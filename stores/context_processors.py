@@ -1,0 +1,57 @@
+"""Template context for every page, both lazy: a page that does not use them runs no query.
+
+- ``chosen_store``: the shopper's chosen store (or None), read when a template first asks.
+- ``store_unread_notifications``: the back-office menu badge, for staff only (one COUNT query).
+"""
+
+from django.utils.functional import SimpleLazyObject
+
+CHOSEN_SESSION_KEY = "stores.chosen_store_id"
+CHOSEN_COOKIE = "md_store"
+
+
+class _Lazy:
+    """Resolved once, on first use, by a template (templates call callables)."""
+
+    def __init__(self, func):
+        self._func = func
+        self._done = False
+        self._value = None
+
+    def __call__(self):
+        if not self._done:
+            self._value = self._func()
+            self._done = True
+        return self._value
+
+
+def get_chosen_store(request):
+    cached = getattr(request, "_stores_chosen", False)
+    if cached is not False:
+        return cached
+    from .selectors import chosen_store_id, visible_stores
+
+    store_id = chosen_store_id(request)
+    store = visible_stores().filter(pk=store_id).first() if store_id else None
+    request._stores_chosen = store
+    return store
+
+
+def chosen_store(request):
+    # home_store_partial: catalog's home.html includes it as the chosen-store line in its header
+    return {
+        "chosen_store": _Lazy(lambda: get_chosen_store(request)),
+        "home_store_partial": "stores/partials/_home_store.html",
+    }
+
+
+def store_notifications(request):
+    def count():
+        user = getattr(request, "user", None)
+        if user is None or not (user.is_authenticated and user.is_staff):
+            return 0
+        from .models import StoreNotification
+
+        return StoreNotification.objects.filter(user_id=user.pk, read_at__isnull=True).count()
+
+    return {"store_unread_notifications": SimpleLazyObject(count)}

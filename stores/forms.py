@@ -1,0 +1,76 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import Store
+
+
+class AdjustForm(forms.Form):
+    delta = forms.IntegerField(label=_("调整数量"), help_text=_("正数增加，负数减少"))
+    reason = forms.CharField(label=_("原因"), max_length=200)
+
+    def clean_delta(self):
+        delta = self.cleaned_data["delta"]
+        if delta == 0:
+            raise forms.ValidationError(_("调整数量不能为 0"))
+        return delta
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError(_("请填写调整原因"))
+        return reason
+
+
+class ThresholdForm(forms.Form):
+    low_threshold = forms.IntegerField(label=_("低库存阈值"), min_value=0, max_value=1_000_000)
+
+
+class TransferForm(forms.Form):
+    source = forms.ModelChoiceField(label=_("调出门店"), queryset=Store.objects.none())
+    destination = forms.ModelChoiceField(label=_("调入门店"), queryset=Store.objects.none())
+    lines = forms.CharField(
+        label=_("商品"),
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_("每行一个：SKU编码 数量，例如 TEA-001 5"),
+    )
+    note = forms.CharField(label=_("备注"), max_length=200, required=False)
+
+    def __init__(self, *args, source_stores, all_stores, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["source"].queryset = source_stores
+        self.fields["destination"].queryset = all_stores
+
+    def clean_lines(self):
+        from catalog.models import Sku
+
+        parsed = []
+        for number, raw in enumerate(self.cleaned_data["lines"].splitlines(), start=1):
+            parts = raw.replace(",", " ").replace("，", " ").split()
+            if not parts:
+                continue
+            if len(parts) != 2:
+                raise forms.ValidationError(_("第 %(n)s 行格式应为：SKU编码 数量"), params={"n": number})
+            code, quantity = parts
+            try:
+                quantity = int(quantity)
+            except ValueError as exc:
+                raise forms.ValidationError(_("第 %(n)s 行数量不是整数"), params={"n": number}) from exc
+            if quantity <= 0:
+                raise forms.ValidationError(_("第 %(n)s 行数量必须大于 0"), params={"n": number})
+            parsed.append((code, quantity))
+        if not parsed:
+            raise forms.ValidationError(_("请至少添加一个商品"))
+        codes = [code for code, _q in parsed]
+        if len(set(codes)) != len(codes):
+            raise forms.ValidationError(_("同一 SKU 只能出现一次"))
+        skus = dict(Sku.objects.filter(code__in=codes).values_list("code", "pk"))
+        missing = [code for code in codes if code not in skus]
+        if missing:
+            raise forms.ValidationError(_("找不到 SKU：%(codes)s"), params={"codes": ", ".join(missing)})
+        return [(skus[code], quantity) for code, quantity in parsed]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("source") and data.get("destination") and data["source"] == data["destination"]:
+            self.add_error("destination", _("调出和调入不能是同一门店"))
+        return data

@@ -1,0 +1,58 @@
+"""Opening hours as pure functions: no database, no clock of their own (pass `at`).
+
+A store's week is a list of ranges ``(weekday, opens, closes)`` with Monday = 0. A weekday with
+no range is a closed day. ``closes <= opens`` is an overnight range: 22:00-02:00 on Friday keeps
+the store open until 02:00 on Saturday; 00:00-00:00 is open all day.
+"""
+
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from django.utils.translation import gettext as _
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _ranges(hours):
+    for item in hours:
+        if isinstance(item, tuple | list):
+            yield int(item[0]), item[1], item[2]
+        else:
+            yield int(item.weekday), item.opens, item.closes
+
+
+def is_open_at(hours, at: datetime, *, status="open", archived=False):
+    """Whether a store with these hours and this status is open at the aware datetime `at`,
+    read on the Asia/Shanghai wall clock."""
+    if status != "open" or archived:
+        return False
+    if at.tzinfo is None:
+        raise ValueError("`at` must be timezone-aware")
+    local = at.astimezone(SHANGHAI)
+    today, now = local.weekday(), local.time()
+    yesterday = (today - 1) % 7
+    for weekday, opens, closes in _ranges(hours):
+        overnight = closes <= opens
+        if weekday == today:
+            if overnight and now >= opens:
+                return True
+            if not overnight and opens <= now < closes:
+                return True
+        if weekday == yesterday and overnight and now < closes:
+            return True
+    return False
+
+
+def week_table(hours):
+    """[(weekday, [(opens, closes), ...]), ...] for Monday..Sunday; an empty list is a closed day."""
+    table = {day: [] for day in range(7)}
+    for weekday, opens, closes in _ranges(hours):
+        table[weekday].append((opens, closes))
+    return [(day, sorted(table[day])) for day in range(7)]
+
+
+def format_range(opens: time, closes: time):
+    if opens == closes:
+        return "00:00-24:00"
+    suffix = _("次日") if closes < opens else ""
+    return f"{opens:%H:%M}-{suffix}{closes:%H:%M}"

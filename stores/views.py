@@ -1,0 +1,150 @@
+"""Shopper pages: the store list (nearest first), a store's page, choosing a store, and the
+WeChat JS-SDK config used to ask for the location inside WeChat."""
+
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.paginator import Paginator
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.crypto import get_random_string
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from . import selectors
+from .context_processors import CHOSEN_COOKIE, CHOSEN_SESSION_KEY
+from .hours import week_table
+from .models import Store, StoreHours
+from .wechat import jsapi_signature
+
+PAGE_SIZE = 20
+LOCATION_SESSION_KEY = "stores.location"
+
+
+def _location(request):
+    """(lat, lng) from the query string (remembered in the session) or from the session."""
+    coords = selectors.valid_coordinates(request.GET.get("lat"), request.GET.get("lng"))
+    if coords:
+        request.session[LOCATION_SESSION_KEY] = list(coords)
+        return coords
+    if "lat" in request.GET or "lng" in request.GET:
+        return None  # bad coordinates: ignore them, fall back to the city
+    saved = request.session.get(LOCATION_SESSION_KEY)
+    return tuple(saved) if saved else None
+
+
+@require_GET
+def store_list(request):
+    coords = _location(request)
+    city = request.GET.get("city", "").strip()[:32] or None
+    qs = selectors.store_list(lat=coords[0] if coords else None, lng=coords[1] if coords else None, city=city)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    stores = selectors.decorate(list(page.object_list))
+    context = {
+        "stores": stores,
+        "page_obj": page,
+        "located": bool(coords),
+        "city": city or "",
+        "cities": selectors.cities(),
+        "chosen_id": selectors.chosen_store_id(request),
+        "active_tab": "home",
+        "wechat_jssdk": bool(settings.WECHAT_APP_ID),
+    }
+    if request.headers.get("HX-Request"):
+        return render(request, "stores/partials/_store_list.html", context)
+    return render(request, "stores/store_list.html", context)
+
+
+@require_GET
+def store_detail(request, pk):
+    try:
+        store = selectors.store_detail(pk)
+    except Store.DoesNotExist as exc:
+        raise Http404 from exc
+    hours = list(store.hours.all())
+    selectors.decorate([store])
+    saved = request.session.get(LOCATION_SESSION_KEY)
+    if saved:
+        store.distance_km = selectors.haversine_km(saved[0], saved[1], store.latitude, store.longitude)
+    weekday_names = dict(StoreHours.Weekday.choices)
+    context = {
+        "store": store,
+        "week": [(weekday_names[day], ranges) for day, ranges in week_table(hours)],
+        "today": timezone.localdate().weekday(),
+        "stock": selectors.store_stock(store),
+        "chosen_id": selectors.chosen_store_id(request),
+        "active_tab": "home",
+        "hide_tabbar": False,
+    }
+    return render(request, "stores/store_detail.html", context)
+
+
+@require_POST
+def choose_store(request, pk):
+    """Remember the shopper's store: in the session, and a year-long cookie for when it expires."""
+    if not selectors.visible_stores().filter(pk=pk).exists():
+        raise Http404
+    request.session[CHOSEN_SESSION_KEY] = pk
+    target = request.POST.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        target = "/"
+    response = redirect(target)
+    if request.headers.get("HX-Request"):
+        response.status_code = 204
+        response["HX-Redirect"] = target
+    response.set_cookie(CHOSEN_COOKIE, str(pk), max_age=365 * 24 * 3600, samesite="Lax",
+                        secure=request.is_secure(), httponly=True)
+    from django.contrib import messages
+
+    messages.success(request, _("已选择门店"))
+    return response
+
+
+JSAPI_TICKET_CACHE_KEY = "stores.wechat.jsapi_ticket"
+
+
+def get_jsapi_ticket(client=None):
+    """The JS-SDK ticket, shared by every worker through Django's cache (Redis in production)."""
+    ticket = cache.get(JSAPI_TICKET_CACHE_KEY)
+    if ticket:
+        return ticket
+    if client is None:
+        from wechatpy import WeChatClient
+
+        client = WeChatClient(settings.WECHAT_APP_ID, settings.WECHAT_APP_SECRET)
+    response = client.jsapi.get_ticket()
+    ticket = response["ticket"]
+    cache.set(JSAPI_TICKET_CACHE_KEY, ticket, max(60, int(response.get("expires_in", 7200)) - 300))
+    return ticket
+
+
+@never_cache
+@require_GET
+def wechat_jssdk_config(request):
+    """wx.config parameters for the page URL given in ?url= (the page's own URL, fragment removed).
+    404 when WeChat is not configured: the page then uses the browser's location."""
+    if not (settings.WECHAT_APP_ID and settings.WECHAT_APP_SECRET):
+        raise Http404
+    url = request.GET.get("url", "").split("#", 1)[0]
+    if not url or not url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}):
+        return JsonResponse({"error": "bad_url"}, status=400)
+    try:
+        ticket = get_jsapi_ticket()
+    except Exception:  # WeChat unreachable or refused: the page falls back to the browser
+        return JsonResponse({"error": "unavailable"}, status=503)
+    timestamp = int(time.time())
+    nonce = get_random_string(16)
+    return JsonResponse(
+        {
+            "appId": settings.WECHAT_APP_ID,
+            "timestamp": timestamp,
+            "nonceStr": nonce,
+            "signature": jsapi_signature(ticket, nonce, timestamp, url),
+            "jsApiList": ["getLocation", "openLocation"],
+        }
+    )
