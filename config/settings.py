@@ -79,6 +79,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "core.context_processors.site",
+                "stores.context_processors.chosen_store",
+                "stores.context_processors.store_notifications",
             ],
         },
     },
@@ -198,6 +200,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 # Every timed job lives here; each app adds its own entries (see DESIGN.md).
 CELERY_BEAT_SCHEDULE = {
+    "stores.sweep_low_stock": {
+        "task": "stores.tasks.sweep_low_stock",
+        "schedule": 10 * 60,
+    },
     "catalog.apply_listing_schedule": {
         "task": "catalog.tasks.apply_listing_schedule",
         "schedule": 60,
@@ -266,6 +272,7 @@ if not globals().get("CATALOG_STOCK_PROVIDER"):
 # seed_demo calls each of these in order; every app that has demo data adds its seeder here.
 DEMO_SEEDERS = [
     "catalog.demo.seed",
+    "stores.demo.seed",
     "members.demo.seed",
 ]
 

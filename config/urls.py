@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("backoffice/", include("core.backoffice_urls")),
+    path("backoffice/stores/", include("stores.backoffice_urls")),
     path("members/", include("members.urls")),
     path("stores/", include("stores.urls")),
     path("marketing/", include("marketing.urls")),
