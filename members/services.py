@@ -420,7 +420,7 @@ def add_growth(member, amount, reference, *, reason=""):
     member = _member(member)
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise InvalidPoints(_("成长值必须是正整数"))
-    locked = Member.objects.select_for_update().select_related("level").get(pk=member.pk)
+    locked = Member.objects.select_for_update(of=("self",)).select_related("level").get(pk=member.pk)
     existing = GrowthEntry.objects.filter(member=member, reference=reference).first()
     if existing:
         return existing
