@@ -1,0 +1,176 @@
+import re
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from catalog import services
+from catalog.models import Product, ProductImage, Sku
+
+from .factories import category, product
+
+pytestmark = pytest.mark.django_db
+
+MAX_QUERIES = 8
+
+
+def make_products(cat, count, prefix="商品"):
+    """Listed products with a cover image row (thumbnails already made), in bulk."""
+    products = Product.objects.bulk_create(
+        Product(
+            name=f"{prefix}{i}", category=cat, status=Product.Status.LISTED,
+            price_min=Decimal("10.00") + i, price_max=Decimal("20.00") + i, sort_weight=i,
+        )
+        for i in range(count)
+    )
+    Sku.objects.bulk_create(
+        Sku(product=p, code=f"T{p.pk}", price=p.price_min) for p in products
+    )
+    images = ProductImage.objects.bulk_create(
+        ProductImage(
+            product=p, image=f"catalog/products/x{p.pk}.jpg", width=600, height=600,
+            thumbnails={"source": f"catalog/products/x{p.pk}.jpg",
+                        "card": {"name": f"t/x{p.pk}.card.jpg", "width": 360, "height": 360}},
+        )
+        for p in products
+    )
+    for p, image in zip(products, images, strict=True):
+        Product.objects.filter(pk=p.pk).update(cover=image)
+    return products
+
+
+@pytest.mark.parametrize("count", [10, 100])
+def test_category_list_query_budget_same_for_few_and_many(client, django_assert_max_num_queries, count):
+    top = category("食品饮料")
+    child = category("休闲零食", parent=top)
+    make_products(child, count)
+    with django_assert_max_num_queries(MAX_QUERIES):
+        response = client.get(f"/categories/{top.pk}/")
+    assert response.status_code == 200
+    assert response.content.count(b'class="shop-card"') == min(count, 20)
+    assert b'width="360" height="360"' in response.content
+
+
+def test_category_list_query_count_identical_for_10_and_100(client):
+    small, large = category("小"), category("大")
+    make_products(small, 10, "小")
+    make_products(large, 100, "大")
+    client.get(f"/categories/{small.pk}/")  # warm the category tree
+    counts = []
+    for cat in (small, large):
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(f"/categories/{cat.pk}/?sort=sales").status_code == 200
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1] <= MAX_QUERIES
+
+
+def test_load_more_returns_next_cards_only(client):
+    cat = category()
+    make_products(cat, 45)
+    response = client.get(f"/categories/{cat.pk}/?page=2", HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert body.count('class="shop-card"') == 20
+    assert "<html" not in body and 'page=3' in body
+    last = client.get(f"/categories/{cat.pk}/?page=3", HTTP_HX_REQUEST="true").content.decode()
+    assert last.count('class="shop-card"') == 5 and "page=4" not in last
+
+
+@pytest.mark.parametrize("sort,first", [("default", "商品44"), ("price_asc", "商品0"), ("price_desc", "商品44")])
+def test_sorting(client, sort, first):
+    cat = category()
+    make_products(cat, 45)
+    body = client.get(f"/categories/{cat.pk}/?sort={sort}").content.decode()
+    assert re.findall(r'shop-card__name">([^<]+)<', body)[0] == first
+
+
+def test_bad_sort_and_page_do_not_500(client):
+    cat = category()
+    make_products(cat, 3)
+    for query in ("?sort=drop table", "?page=abc", "?page=-5", "?page=99999"):
+        assert client.get(f"/categories/{cat.pk}/{query}").status_code == 200
+    assert client.get("/categories/999999/").status_code == 404
+
+
+def test_delisted_product_vanishes_from_list_search_and_detail_at_once(client):
+    item = product(name="白桃气泡水", tags="饮料,无糖")
+    cat_url = f"/categories/{item.category_id}/"
+    assert "白桃气泡水" in client.get(cat_url).content.decode()
+    assert "白桃气泡水" in client.get("/search/?q=气泡").content.decode()
+    assert client.get(f"/products/{item.pk}/").status_code == 200
+    services.delist_products([item])
+    assert "白桃气泡水" not in client.get(cat_url).content.decode()
+    assert "白桃气泡水" not in client.get("/search/?q=气泡").content.decode()
+    assert client.get(f"/products/{item.pk}/").status_code == 404
+
+
+def test_draft_product_detail_is_404(client):
+    item = product(status=Product.Status.DRAFT)
+    assert client.get(f"/products/{item.pk}/").status_code == 404
+
+
+def test_search_matches_name_subtitle_and_tags(client):
+    cat = category()
+    product(name="五常大米", cat=cat, subtitle="东北新米", tags="主食")
+    product(name="花生油", cat=cat, subtitle="压榨", tags="粮油")
+    assert "五常大米" in client.get("/search/?q=新米").content.decode()
+    assert "花生油" in client.get("/search/?q=粮油").content.decode()
+    body = client.get("/search/?q=大米 主食").content.decode()
+    assert "五常大米" in body and "花生油" not in body
+    # input is a parameter, never SQL
+    assert client.get("/search/?q=%27%20OR%201%3D1--").status_code == 200
+    assert client.get("/search/?q=").status_code == 200
+
+
+@pytest.mark.parametrize("options", [None, {"颜色": ["红", "蓝", "绿", "黑", "白"], "尺码": ["S", "M", "L", "XL", "XXL", "3XL"]}])
+def test_detail_query_budget_does_not_grow_with_skus(client, django_assert_max_num_queries, options):
+    item = product(options=options, image=True)
+    with django_assert_max_num_queries(MAX_QUERIES):
+        response = client.get(f"/products/{item.pk}/")
+    assert response.status_code == 200
+    assert response.content.count(b'name="sku_id"') == (30 if options else 1)
+
+
+def test_detail_never_shows_cost_price(client):
+    item = product(price="50.00")
+    Sku.objects.filter(product=item).update(cost_price=Decimal("12.34"))
+    body = client.get(f"/products/{item.pk}/").content.decode()
+    assert "12.34" not in body and "50.00" in body
+
+
+def test_detail_reads_stock_from_provider(client, settings):
+    item = product(options={"颜色": ["红色", "蓝色"]}, price="10.00")
+    red, blue = item.skus.order_by("id")
+    settings.CATALOG_STOCK_PROVIDER = "tests.catalog.test_views.fake_stock"
+    fake_stock.data = {red.pk: {"available": 0, "state": "out"}, blue.pk: {"available": 2, "state": "low"}}
+    body = client.get(f"/products/{item.pk}/").content.decode()
+    assert "catalog-stock--out" in body and "catalog-stock--low" in body
+    settings.CATALOG_STOCK_PROVIDER = None
+    body = client.get(f"/products/{item.pk}/").content.decode()
+    assert "catalog-stock--unknown" in body and "catalog-stock--out" not in body
+
+
+def fake_stock(request, product, skus):
+    return fake_stock.data
+
+
+@pytest.mark.parametrize("count", [10, 100])
+def test_home_and_category_pages_query_budget(client, django_assert_max_num_queries, count):
+    top = category("生鲜")
+    for i in range(4):
+        category(f"水果{i}", parent=top)
+    make_products(top, count)
+    with django_assert_max_num_queries(MAX_QUERIES):
+        assert client.get("/").status_code == 200
+    with django_assert_max_num_queries(MAX_QUERIES):
+        response = client.get("/categories/")
+    assert response.status_code == 200 and "水果3" in response.content.decode()
+    with django_assert_max_num_queries(MAX_QUERIES):
+        assert client.get(f"/categories/?c={top.pk}", HTTP_HX_REQUEST="true").status_code == 200
+
+
+def test_home_shows_categories_and_recommended(client):
+    item = product(name="有机西兰花")
+    body = client.get(reverse("catalog:home")).content.decode()
+    assert "有机西兰花" in body and item.category.name in body
