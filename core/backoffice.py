@@ -7,6 +7,7 @@ only decides "staff or not".
 from datetime import timedelta
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -23,7 +24,7 @@ def staff_required(view):
     def wrapper(request, *args, **kwargs):
         user = request.user
         if not user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
+            return redirect_to_login(request.get_full_path(), login_url=settings.STAFF_LOGIN_URL)
         if not (user.is_active and user.is_staff):
             raise PermissionDenied
         return view(request, *args, **kwargs)

@@ -71,6 +71,17 @@ def _media_root(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def sms_outbox(settings):
+    """Texts go to core.sms.outbox (like django.core.mail.outbox), emptied for every test."""
+    from core import sms
+
+    settings.SMS_BACKEND = "locmem"
+    sms.outbox.clear()
+    yield sms.outbox
+    sms.outbox.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     from django.core.cache import cache
 

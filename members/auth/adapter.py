@@ -83,6 +83,8 @@ class AccountAdapter(DefaultAccountAdapter):
 
     # --- users --------------------------------------------------------------------------------
     def save_user(self, request, user, form, commit=True):
+        # read by members.receivers when the Member profile is created with the user
+        user.registration_source = "phone"
         self._signup_phone = form.cleaned_data.get("phone")
         try:
             return super().save_user(request, user, form, commit=commit)
@@ -115,6 +117,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         user = super().populate_user(request, sociallogin, data)
         extra = sociallogin.account.extra_data or {}
         user.nickname = (extra.get("nickname") or "")[:64]
+        user.registration_source = "wechat"  # read by members.receivers (Member.Source.WECHAT)
         user.first_name = ""
         user.last_name = ""
         # ASCII username from the openid; populate_username makes it unique

@@ -6,7 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-MAINLAND_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+MAINLAND_MOBILE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
 INVALID_PHONE = _("请输入正确的11位手机号码")
 
 

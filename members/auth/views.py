@@ -1,8 +1,8 @@
 """The pages allauth does not have: shopper login with WeChat first, staff login, bind phone, and the
 development SMS outbox. Everything that checks a code or a password is allauth's machinery."""
 
-from allauth.account.internal.flows.phone_verification import ChangePhoneVerificationProcess
 from allauth.account.forms import VerifyPhoneForm
+from allauth.account.internal.flows.phone_verification import ChangePhoneVerificationProcess
 from allauth.account.utils import get_next_redirect_url
 from allauth.account.views import LoginView
 from allauth.core.exceptions import ImmediateHttpResponse, RateLimited

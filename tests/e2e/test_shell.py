@@ -29,7 +29,7 @@ def test_back_office_after_login(live_server, page, screenshot):
     get_user_model().objects.create_user("hq", password="hq-pass-2026x", is_staff=True)
     page.set_viewport_size({"width": 1280, "height": 800})
     page.goto(live_server.url + "/backoffice/")
-    assert "/accounts/login/" in page.url
+    assert "/accounts/staff-login/" in page.url
     page.fill("input[name=login]", "hq")
     page.fill("input[name=password]", "hq-pass-2026x")
     page.locator("form button[type=submit]").last.click()
