@@ -1,11 +1,44 @@
-"""Demo accounts. The passwords are published in the README: demo only."""
+"""Demo accounts and members. The passwords are published in the README: demo only.
+
+200 demo members across the levels with points history (ledger rows written in bulk with their
+running balance, so balance == sum(ledger) holds), and one demo shopper who logs in by phone + SMS
+code (the code appears in the development SMS outbox / console).
+"""
+
+import random
+from datetime import timedelta
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from .models import Address, GrowthEntry, LevelChange, Member, MemberLevel, PointsEntry
 
 DEMO_ADMIN = {"username": "admin", "password": "admin-demo-2026"}
+DEMO_SHOPPER = {"username": "demo-shopper", "phone": "+8613800138000", "nickname": "演示会员"}
+DEMO_MEMBER_COUNT = 200
+SEED = 20261125
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
+GIVEN = ["小明", "晓燕", "建国", "丽丽", "伟", "芳", "静", "磊", "婷婷", "浩然", "子涵", "欣怡", "宇轩", "思雨", "嘉怡"]
+CITIES = [
+    ("上海市", "上海市", ["徐汇区", "静安区", "浦东新区", "闵行区"]),
+    ("浙江省", "杭州市", ["西湖区", "上城区", "滨江区", "余杭区"]),
+    ("江苏省", "南京市", ["玄武区", "鼓楼区", "建邺区"]),
+    ("北京市", "北京市", ["朝阳区", "海淀区", "东城区"]),
+    ("广东省", "深圳市", ["南山区", "福田区", "宝安区"]),
+]
 
 
 def seed(out):
+    changed = _seed_admin(out)
+    changed += _seed_members(out)
+    changed += _seed_shopper(out)
+    return changed
+
+
+def _seed_admin(out):
     User = get_user_model()
     admin, created = User.objects.get_or_create(
         username=DEMO_ADMIN["username"],
@@ -16,3 +49,185 @@ def seed(out):
         admin.save(update_fields=["password"])
     out(f"  HQ admin: {DEMO_ADMIN['username']} / {DEMO_ADMIN['password']}  (/admin/ and /backoffice/)")
     return int(created)
+
+
+def _target_growth(rng):
+    roll = rng.random()
+    if roll < 0.5:
+        return rng.randint(0, 999)
+    if roll < 0.75:
+        return rng.randint(1000, 4999)
+    if roll < 0.92:
+        return rng.randint(5000, 19999)
+    return rng.randint(20000, 40000)
+
+
+def _seed_members(out):
+    User = get_user_model()
+    if User.objects.filter(username="demo-member-001").exists():
+        return 0
+    rng = random.Random(SEED)
+    now = timezone.now()
+    levels = list(MemberLevel.objects.order_by("rank"))
+    base = levels[0]
+    users = []
+    for i in range(1, DEMO_MEMBER_COUNT + 1):
+        user = User(
+            username=f"demo-member-{i:03d}",
+            phone=f"+86139{i:08d}",
+            phone_verified=True,
+            nickname=rng.choice(SURNAMES) + rng.choice(GIVEN),
+            date_joined=now - timedelta(days=rng.randint(0, 180), minutes=rng.randint(0, 1439)),
+        )
+        user.set_unusable_password()
+        users.append(user)
+    # bulk_create sends no post_save, so the profiles are created here, in bulk too
+    User.objects.bulk_create(users)
+    users = list(User.objects.filter(username__startswith="demo-member-").order_by("username"))
+    members, plans = [], []
+    for user in users:
+        growth = _target_growth(rng)
+        level = max((lv for lv in levels if lv.growth_threshold <= growth), key=lambda lv: lv.rank)
+        members.append(
+            Member(
+                user=user,
+                gender=rng.choice(Member.Gender.values),
+                birthday=None if rng.random() < 0.3 else (now - timedelta(days=rng.randint(18 * 365, 60 * 365))).date(),
+                source=rng.choices(Member.Source.values, weights=[5, 8, 3, 0])[0],
+                level=level,
+                growth=growth,
+            )
+        )
+        plans.append((user, growth, level))
+    Member.objects.bulk_create(members)
+    Member.objects.filter(user__username__startswith="demo-member-").update(
+        created_at=Subquery(User.objects.filter(pk=OuterRef("user_id")).values("date_joined")[:1])
+    )
+    members = {m.user_id: m for m in Member.objects.filter(user__username__startswith="demo-member-")}
+
+    entries, growth_entries, level_changes, balances = [], [], [], {}
+    for user, growth, level in plans:
+        member = members[user.pk]
+        history = _history(rng, member, growth, level, user.date_joined, now)
+        balance = 0
+        for when, kind, delta, reference, reason, _paid in history:
+            if delta < 0 and balance + delta < 0:
+                continue
+            balance += delta
+            entries.append(
+                PointsEntry(
+                    member=member,
+                    delta=delta,
+                    balance_after=balance,
+                    kind=kind,
+                    reference=reference,
+                    reason=reason,
+                    created_at=when,
+                    expires_at=_expiry(when) if delta > 0 else None,
+                )
+            )
+        balances[member.pk] = balance
+        running = 0
+        for when, reference, paid in _purchases(history):
+            running += paid
+            growth_entries.append(
+                GrowthEntry(member=member, delta=paid, balance_after=running, reference=f"order:{reference}", created_at=when)
+            )
+        if level.pk != base.pk:
+            level_changes.append(
+                LevelChange(member=member, from_level=base, to_level=level, reason="演示数据：成长值达到门槛")
+            )
+    created = PointsEntry.objects.bulk_create(entries, batch_size=1000)
+    # auto_now_add overrode created_at on insert; put the history back in time
+    for entry, original in zip(created, entries, strict=True):
+        entry.created_at = original.created_at
+    PointsEntry.objects.bulk_update(created, ["created_at"], batch_size=1000)
+    GrowthEntry.objects.bulk_create(growth_entries, batch_size=1000)
+    LevelChange.objects.bulk_create(level_changes)
+    for pk, balance in balances.items():
+        Member.objects.filter(pk=pk).update(points_balance=balance)
+    # growth on the profile equals the growth ledger
+    totals = {}
+    for entry in growth_entries:
+        totals[entry.member_id] = totals.get(entry.member_id, 0) + entry.delta
+    for member in members.values():
+        Member.objects.filter(pk=member.pk).update(growth=totals.get(member.pk, 0))
+    out(f"  {DEMO_MEMBER_COUNT} demo members (demo-member-001 … {DEMO_MEMBER_COUNT:03d}) with points history")
+    return len(users) + len(members) + len(entries) + len(growth_entries) + len(level_changes)
+
+
+def _expiry(when):
+    from .services import points_expiry_for
+
+    return points_expiry_for(when)
+
+
+def _history(rng, member, growth, level, joined, now):
+    """Time-ordered (when, kind, delta, reference, reason) for one member; purchases sum to `growth`."""
+    span = max(1, int((now - joined).total_seconds()))
+    events = []
+    remaining, n = growth, 0
+    while remaining > 0:
+        n += 1
+        paid = remaining if remaining < 300 else rng.randint(100, min(remaining, 3000))
+        remaining -= paid
+        when = joined + timedelta(seconds=rng.randint(0, span))
+        points = int(Decimal(paid) * level.points_multiplier)
+        events.append((when, PointsEntry.Kind.PURCHASE, points, f"DEMO-{member.pk}-{n}", f"订单 DEMO-{member.pk}-{n} 完成", paid))
+    for d in range(rng.randint(0, 8)):
+        day = (now - timedelta(days=d + 1)).date()
+        when = timezone.make_aware(timezone.datetime.combine(day, timezone.datetime.min.time())) + timedelta(hours=9)
+        if when > joined:
+            events.append((when, PointsEntry.Kind.SIGN_IN, 5 + min(d, 5), day.isoformat(), "每日签到", 0))
+    for r in range(rng.randint(0, 3)):
+        events.append(
+            (joined + timedelta(seconds=rng.randint(0, span)), PointsEntry.Kind.REVIEW, 10, f"DEMO-R-{member.pk}-{r}", "商品评价", 0)
+        )
+    if rng.random() < 0.4:
+        events.append(
+            (joined + timedelta(seconds=rng.randint(0, span)), PointsEntry.Kind.EXCHANGE, -rng.choice([100, 200, 500]), f"DEMO-X-{member.pk}", "兑换优惠券", 0)
+        )
+    events.sort(key=lambda e: e[0])
+    return events
+
+
+def _purchases(history):
+    return [(when, ref, paid) for when, kind, _delta, ref, _reason, paid in history if kind == PointsEntry.Kind.PURCHASE]
+
+
+def _seed_shopper(out):
+    from . import services
+
+    User = get_user_model()
+    out(
+        f"  Demo shopper: phone {DEMO_SHOPPER['phone']} ({DEMO_SHOPPER['nickname']}): log in at /accounts/login/ "
+        "with an SMS code from the development outbox / console"
+    )
+    if User.objects.filter(username=DEMO_SHOPPER["username"]).exists():
+        return 0
+    user = User(
+        username=DEMO_SHOPPER["username"],
+        phone=DEMO_SHOPPER["phone"],
+        phone_verified=True,
+        nickname=DEMO_SHOPPER["nickname"],
+    )
+    user.registration_source = Member.Source.PHONE
+    user.set_unusable_password()
+    user.save()
+    member = services.ensure_member(user)
+    today = timezone.localdate()
+    for d in range(4, 0, -1):
+        services.sign_in(member, today - timedelta(days=d))
+    services.earn_for_completed_order(member, "DEMO-SHOPPER-1", Decimal("1288.00"))
+    services.earn_for_completed_order(member, "DEMO-SHOPPER-2", Decimal("356.50"))
+    services.award_review(member, "DEMO-SHOPPER-R1")
+    services.spend_points(member, 200, PointsEntry.Kind.EXCHANGE, "DEMO-SHOPPER-X1", reason="兑换 5 元优惠券")
+    services.save_address(
+        user,
+        Address(receiver="演示会员", phone="13800138000", province="上海市", city="上海市", district="徐汇区", detail="漕溪北路 88 号 8 楼"),
+    )
+    services.save_address(
+        user,
+        Address(receiver="演示会员", phone="13800138000", province="浙江省", city="杭州市", district="西湖区", detail="文三路 100 号"),
+    )
+    return 1 + PointsEntry.objects.filter(member=member).count() + 2
