@@ -1,6 +1,6 @@
 """allauth's forms with our phone field and Chinese labels; the staff form keeps the password."""
 
-from allauth.account.forms import LoginForm, SignupForm
+from allauth.account.forms import ConfirmLoginCodeForm, LoginForm, SignupForm, VerifyPhoneForm
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -55,8 +55,8 @@ class BindPhoneForm(forms.Form):
     phone = PhoneField()
 
 
-class PhoneCodeForm(forms.Form):
-    code = forms.CharField(
+def code_field():
+    return forms.CharField(
         label=_("验证码"),
         max_length=12,
         error_messages={"required": _("请输入验证码")},
@@ -69,3 +69,19 @@ class PhoneCodeForm(forms.Form):
             }
         ),
     )
+
+
+class PhoneCodeForm(forms.Form):
+    code = code_field()
+
+
+class ConfirmCodeForm(ConfirmLoginCodeForm):
+    """allauth's login-code check with our 6-digit input."""
+
+    code = code_field()
+
+
+class VerifyPhoneCodeForm(VerifyPhoneForm):
+    """allauth's phone verification check (signup) with our 6-digit input."""
+
+    code = code_field()

@@ -1,0 +1,70 @@
+"""Phone login in a phone-size chromium with WeChat's user agent: code read from the SMS outbox."""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+User = get_user_model()
+
+
+def test_log_in_with_phone_and_sms_code(live_server, page, screenshot, sms_outbox, wechat_app):
+    user = User.objects.create_user("m13800138000", phone="+8613800138000", phone_verified=True)
+    page.goto(live_server.url + "/accounts/login/?next=/")
+    assert page.get_by_role("button", name="微信一键登录").is_visible()  # inside WeChat, configured
+    assert not page.locator(".shop-tabbar").count()
+    screenshot("auth-login-wechat")
+
+    page.fill("input[name=login]", "1380013800")  # one digit short
+    page.get_by_role("button", name="获取验证码").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("请输入正确的11位手机号码").is_visible()
+    assert not sms_outbox
+    screenshot("auth-login-bad-phone")
+
+    page.fill("input[name=login]", "138 0013 8000")
+    page.get_by_role("button", name="获取验证码").click()
+    page.wait_for_url("**/accounts/login/code/confirm/**")
+    assert page.get_by_text("验证码已发送至 13800138000").is_visible()
+    screenshot("auth-confirm-code")
+    page.fill("input[name=code]", sms_outbox[-1].params["code"])
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(live_server.url + "/")
+    assert page.context.cookies()[0]["name"] in ("sessionid", "csrftoken")
+    assert any(c["name"] == "sessionid" for c in page.context.cookies())
+    assert User.objects.get(pk=user.pk).last_login is not None
+
+
+def test_signup_staff_and_bind_pages_look_right(live_server, page, screenshot, sms_outbox):
+    page.goto(live_server.url + "/accounts/signup/")
+    screenshot("auth-signup")
+    page.fill("input[name=phone]", "13900139000")
+    page.get_by_role("button", name="获取验证码并注册").click()
+    page.wait_for_url("**/accounts/phone/verify/")
+    screenshot("auth-signup-verify")
+    page.fill("input[name=code]", sms_outbox[-1].params["code"])
+    page.get_by_role("button", name="完成验证").click()
+    page.wait_for_url(live_server.url + "/")
+    assert User.objects.get(phone="+8613900139000").phone_verified
+
+    # a WeChat-only user binding a phone
+    page.context.clear_cookies()
+    wx = User.objects.create_user("wx_abc", nickname="张小花")
+    page.goto(live_server.url + "/accounts/staff-login/")
+    screenshot("auth-staff-login")
+    wx.set_password("wx-pass-2026x")
+    wx.save()
+    page.fill("input[name=login]", "wx_abc")
+    page.fill("input[name=password]", "wx-pass-2026x")
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_url(live_server.url + "/")
+    page.goto(live_server.url + "/accounts/bind-phone/?next=/")
+    screenshot("auth-bind-phone")
+    page.fill("input[name=phone]", "13700137000")
+    page.get_by_role("button", name="获取验证码").click()
+    page.wait_for_selector("input[name=code]")
+    screenshot("auth-bind-phone-code")
+    page.fill("input[name=code]", sms_outbox[-1].params["code"])
+    page.get_by_role("button", name="确认绑定").click()
+    page.wait_for_url(live_server.url + "/")
+    wx.refresh_from_db()
+    assert wx.phone == "+8613700137000" and wx.phone_verified
