@@ -1,0 +1,94 @@
+"""The member centre on a phone inside WeChat: level card, daily sign-in, adding an address."""
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from members import services
+from members.models import Address, PointsEntry
+
+from .factories import make_member
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _login(page, live_server, user):
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    host = live_server.url.split("://", 1)[1].split(":")[0]
+    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "domain": host, "path": "/"}])
+
+
+def _member_with_history():
+    member = make_member(points=0, nickname="演示会员")
+    services.add_growth(member, 1500, "order:demo")
+    for i in range(8):
+        services.earn_points(member, 10 + i, PointsEntry.Kind.REVIEW, f"r{i}")
+    return member
+
+
+def test_member_centre_sign_in_and_add_address(live_server, page, screenshot):
+    member = _member_with_history()
+    _login(page, live_server, member.user)
+    page.goto(live_server.url + "/members/me/")
+    assert page.locator(".mc-head__name").inner_text() == "演示会员"
+    assert page.locator(".mc-level__name").inner_text() == "银卡会员"
+    # nothing wider than the phone: no sideways scrolling
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot("members-centre")
+
+    page.get_by_role("button", name="签到").click()
+    page.wait_for_selector(".mc-signin__gain")
+    assert page.locator("#mc-sign-in .mc-stat__num").inner_text() == "1"
+    result_points = PointsEntry.objects.get(member=member, kind=PointsEntry.Kind.SIGN_IN).delta
+    # the balance above updates in the same swap (out-of-band)
+    page.wait_for_function(f"document.querySelector('#mc-points').textContent.trim() === '{108 + result_points}'")
+    assert PointsEntry.objects.filter(member=member, kind=PointsEntry.Kind.SIGN_IN).count() == 1
+    screenshot("members-centre-signed-in")
+
+    page.goto(live_server.url + "/members/addresses/new/")
+    page.fill("input[name=receiver]", "张三")
+    page.fill("input[name=phone]", "138 0013 8000")
+    page.select_option("select[name=province]", "浙江省")
+    page.wait_for_function("document.querySelector('select[name=city]').options.length > 1")
+    page.select_option("select[name=city]", "杭州市")
+    page.wait_for_function("document.querySelector('select[name=district]').options.length > 1")
+    page.select_option("select[name=district]", "西湖区")
+    page.fill("input[name=detail]", "文三路 100 号")
+    screenshot("members-address-form")
+    page.get_by_role("button", name="保存").click()
+    page.wait_for_url("**/members/addresses/")
+    assert page.locator(".mc-address").count() == 1
+    address = Address.objects.get(user=member.user)
+    assert (address.province, address.city, address.district, address.phone) == ("浙江省", "杭州市", "西湖区", "13800138000")
+    screenshot("members-addresses")
+
+
+def test_points_history_loads_more(live_server, page, screenshot):
+    member = make_member()
+    for i in range(25):
+        services.earn_points(member, 1 + i, PointsEntry.Kind.REVIEW, f"r{i}")
+    _login(page, live_server, member.user)
+    page.goto(live_server.url + "/members/points/")
+    assert page.locator(".mc-ledger__row").count() == 20
+    page.get_by_text("加载更多").click()
+    page.wait_for_function("document.querySelectorAll('.mc-ledger__row').length === 25")
+    assert page.locator("#mc-more").count() == 0
+    screenshot("members-points")
+
+
+def test_bad_phone_shows_a_clear_message(live_server, page, screenshot):
+    member = make_member()
+    _login(page, live_server, member.user)
+    page.goto(live_server.url + "/members/addresses/new/")
+    page.fill("input[name=receiver]", "李四")
+    page.fill("input[name=phone]", "12345")
+    page.select_option("select[name=province]", "上海市")
+    page.wait_for_function("document.querySelector('select[name=district]').options.length > 1")
+    page.select_option("select[name=district]", "徐汇区")
+    page.fill("input[name=detail]", "x 路 1 号")
+    page.get_by_role("button", name="保存").click()
+    page.wait_for_selector(".mc-field-error")
+    assert not Address.objects.filter(user=member.user).exists()
+    screenshot("members-address-bad-phone")
