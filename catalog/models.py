@@ -114,6 +114,13 @@ class Product(models.Model):
     def __str__(self):
         return self.name
 
+    def save(self, *args, **kwargs):
+        if self.status == self.Status.LISTED and self.listed_at is None:
+            self.listed_at = timezone.now()
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "listed_at"}
+        super().save(*args, **kwargs)
+
     @property
     def display_sales(self):
         return self.sales_base + self.sales_count
@@ -260,9 +267,15 @@ class Sku(models.Model):
         verbose_name_plural = _("SKU")
         ordering = ["sort_order", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["product", "option_key"], name="catalog_sku_unique_combination"),
+            models.UniqueConstraint(
+                fields=["product", "option_key"],
+                name="catalog_sku_unique_combination",
+                violation_error_message=_("该商品已有相同规格组合的SKU"),
+            ),
             models.CheckConstraint(
-                condition=Q(price__gte=0) & Q(price__lt=PRICE_LIMIT), name="catalog_sku_price_range"
+                condition=Q(price__gte=0) & Q(price__lt=PRICE_LIMIT),
+                name="catalog_sku_price_range",
+                violation_error_message=_("售价必须在 0 到 1000000 元之间"),
             ),
             models.CheckConstraint(
                 condition=Q(market_price__isnull=True) | (Q(market_price__gte=0) & Q(market_price__lt=PRICE_LIMIT)),

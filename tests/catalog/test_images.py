@@ -1,0 +1,67 @@
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from catalog.errors import CatalogError
+from catalog.models import ProductImage
+from catalog.services import add_product_image, generate_thumbnails
+
+from .factories import png_bytes, product, upload
+
+pytestmark = pytest.mark.django_db
+
+
+class BigUpload(SimpleUploadedFile):
+    """An upload that claims 50 MB without allocating it."""
+
+    @property
+    def size(self):
+        return 50 * 1024 * 1024
+
+    @size.setter
+    def size(self, value):
+        pass
+
+
+@pytest.mark.parametrize(
+    "file,message",
+    [
+        (upload("a.png", b"not an image at all"), "图片"),
+        (upload("a.jpg", png_bytes()[:40]), "图片"),
+        (BigUpload("big.png", png_bytes(), content_type="image/png"), "MB"),
+        (upload("huge.png", png_bytes(size=(6001, 10))), "6000"),
+        (upload("a.bmp", png_bytes(fmt="BMP"), "image/bmp"), "JPEG"),
+    ],
+    ids=["text", "truncated", "50MB", "too-many-pixels", "bmp"],
+)
+def test_bad_image_is_refused_with_clear_message_and_nothing_saved(file, message):
+    item = product()
+    with pytest.raises(CatalogError) as excinfo:
+        add_product_image(item, file)
+    assert message in str(excinfo.value)
+    assert not ProductImage.objects.exists()
+    item.refresh_from_db()
+    assert item.cover_id is None
+
+
+def test_thumbnails_are_made_once_with_sizes_and_first_image_is_cover():
+    item = product()
+    first = add_product_image(item, upload("a.png", png_bytes(size=(800, 600))))
+    second = add_product_image(item, upload("b.jpg", png_bytes(size=(500, 500), fmt="JPEG"), "image/jpeg"))
+    first.refresh_from_db()
+    assert first.thumbnails["card"]["width"] == 360 and first.thumbnails["card"]["height"] == 360
+    assert first.thumbnails["detail"]["width"] == 750
+    assert generate_thumbnails(first) is False  # already made for this file
+    item.refresh_from_db()
+    assert item.cover_id == first.pk
+    ProductImage.objects.filter(pk=second.pk).update(sort_order=0)
+    first.sort_order = 5
+    first.save()
+    item.refresh_from_db()
+    assert item.cover_id == second.pk
+
+
+def test_detail_page_renders_images_with_width_and_height(client):
+    item = product(image=True)
+    body = client.get(f"/products/{item.pk}/").content.decode()
+    url, width, height = item.images.get().thumb("detail")
+    assert f'src="{url}" width="{width}" height="{height}"' in body
