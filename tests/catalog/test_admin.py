@@ -204,3 +204,17 @@ def test_admin_import_page_shows_row_errors_and_saves_nothing(admin_client):
 def test_admin_pages_need_staff(client):
     assert client.get("/admin/catalog/sku/export/").status_code == 302
     assert client.get("/admin/catalog/product/").status_code == 302
+
+
+def test_import_command_reports_row_errors_and_saves_nothing(tmp_path):
+    from django.core.management import CommandError, call_command
+
+    category("酒水")
+    path = tmp_path / "p.csv"
+    path.write_text(PRODUCT_HEADER + ",好商品,,酒水,,1,0,listed,,\n,坏商品,,酒水,,1,-1,listed,,\n", encoding="utf-8")
+    with pytest.raises(CommandError, match="nothing was imported"):
+        call_command("import_catalog", str(path), kind="products")
+    assert not Product.objects.exists()
+    path.write_text(PRODUCT_HEADER + ",好商品,,酒水,,1,0,listed,,\n", encoding="utf-8")
+    call_command("import_catalog", str(path), kind="products")
+    assert Product.objects.count() == 1
