@@ -39,7 +39,9 @@ Reason = StockMovement.Reason
 
 
 def _positive(quantity):
-    if isinstance(quantity, bool) or not isinstance(quantity, int):
+    if isinstance(quantity, bool):
+        raise StockError(_("数量必须是正整数"), code="invalid_quantity")
+    if not isinstance(quantity, int):
         try:
             quantity = int(quantity)
         except (TypeError, ValueError) as exc:

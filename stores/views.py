@@ -5,7 +5,6 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -29,7 +28,8 @@ def _location(request):
     """(lat, lng) from the query string (remembered in the session) or from the session."""
     coords = selectors.valid_coordinates(request.GET.get("lat"), request.GET.get("lng"))
     if coords:
-        request.session[LOCATION_SESSION_KEY] = list(coords)
+        if request.session.get(LOCATION_SESSION_KEY) != list(coords):
+            request.session[LOCATION_SESSION_KEY] = list(coords)
         return coords
     if "lat" in request.GET or "lng" in request.GET:
         return None  # bad coordinates: ignore them, fall back to the city
@@ -37,13 +37,28 @@ def _location(request):
     return tuple(saved) if saved else None
 
 
+class _Page:
+    """A page without COUNT: fetch one row more than shown to know whether there is a next page."""
+
+    def __init__(self, qs, raw_number):
+        try:
+            self.number = max(1, min(int(raw_number or 1), 1000))
+        except (TypeError, ValueError):
+            self.number = 1
+        start = (self.number - 1) * PAGE_SIZE
+        rows = list(qs[start:start + PAGE_SIZE + 1])
+        self.has_next = len(rows) > PAGE_SIZE
+        self.object_list = rows[:PAGE_SIZE]
+        self.next_page_number = self.number + 1
+
+
 @require_GET
 def store_list(request):
     coords = _location(request)
     city = request.GET.get("city", "").strip()[:32] or None
     qs = selectors.store_list(lat=coords[0] if coords else None, lng=coords[1] if coords else None, city=city)
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    stores = selectors.decorate(list(page.object_list))
+    page = _Page(qs, request.GET.get("page"))
+    stores = selectors.decorate(page.object_list)
     context = {
         "stores": stores,
         "page_obj": page,
