@@ -79,6 +79,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "core.context_processors.site",
+                "members.auth.context_processors.auth_pages",
                 "stores.context_processors.chosen_store",
                 "stores.context_processors.store_notifications",
             ],
@@ -126,10 +127,53 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"
-ACCOUNT_LOGIN_METHODS = {"username"}
-ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
+# The back office sends anonymous visitors to the staff (username + password) login instead.
+STAFF_LOGIN_URL = "account_staff_login"
+# Shoppers sign in by phone + SMS code (or WeChat); staff by username + password on their own page.
+ACCOUNT_ADAPTER = "members.auth.adapter.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "members.auth.adapter.SocialAccountAdapter"
+ACCOUNT_FORMS = {
+    "login": "members.auth.forms.PhoneLoginForm",
+    "signup": "members.auth.forms.PhoneSignupForm",
+    "confirm_login_code": "members.auth.forms.ConfirmCodeForm",
+    "verify_phone": "members.auth.forms.VerifyPhoneCodeForm",
+}
+ACCOUNT_LOGIN_METHODS = {"phone", "username"}
+# "phone" is optional for allauth so that WeChat users (auto signup, no phone yet) and staff (no
+# phone) can log in; our signup form requires it. allauth then warns (account.W001) that no login
+# method is a required signup field, which is exactly this choice.
+ACCOUNT_SIGNUP_FIELDS = ["phone"]
+SILENCED_SYSTEM_CHECKS = ["account.W001"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
-SOCIALACCOUNT_PROVIDERS = {}
+ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 3
+ACCOUNT_LOGIN_BY_CODE_TIMEOUT = 300
+ACCOUNT_PHONE_VERIFICATION_MAX_ATTEMPTS = 3
+ACCOUNT_PHONE_VERIFICATION_TIMEOUT = 300
+ACCOUNT_SESSION_REMEMBER = True
+ACCOUNT_LOGOUT_ON_GET = False
+ALLAUTH_USER_CODE_FORMAT = {"numeric": True, "length": 6, "dashed": False}
+# Limits live in the cache (Redis in production, shared by every worker). Per phone ("key") and per IP.
+ACCOUNT_RATE_LIMITS = {
+    "request_login_code": "20/m/ip,1/m/key",
+    "verify_phone": "1/m/key,10/m/ip",
+    "change_phone": "3/m/user",
+    "login_failed": "10/m/ip,5/300s/key",
+    "signup": "20/m/ip",
+    "login": "30/m/ip",
+}
+# Behind the nginx of docker-compose (HTTPS=1) the client address is the last X-Forwarded-For hop.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1 if env.bool("HTTPS", default=False) else 0)
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_STORE_TOKENS = False
+# WeChat web authorisation inside WeChat (official account): open.weixin.qq.com/connect/oauth2/authorize.
+SOCIALACCOUNT_PROVIDERS = {
+    "weixin": {
+        "AUTHORIZE_URL": "https://open.weixin.qq.com/connect/oauth2/authorize",
+        "SCOPE": ["snsapi_userinfo"],
+    }
+}
 
 # --- i18n -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -197,6 +241,7 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"  # docker-compose's worker consumes `-Q default`
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 # Every timed job lives here; each app adds its own entries (see DESIGN.md).
 CELERY_BEAT_SCHEDULE = {
@@ -211,6 +256,14 @@ CELERY_BEAT_SCHEDULE = {
     "members.clear_expired_sessions": {
         "task": "members.tasks.clear_expired_sessions",
         "schedule": 24 * 3600,
+    },
+    "members.notify_expiring_points": {
+        "task": "members.tasks.notify_expiring_points",
+        "schedule": 24 * 3600,
+    },
+    "members.expire_points": {
+        "task": "members.tasks.expire_points",
+        "schedule": 3600,
     },
 }
 
@@ -234,6 +287,43 @@ SMS_ACCESS_KEY_ID = env.str("SMS_ACCESS_KEY_ID", default="")
 SMS_ACCESS_KEY_SECRET = env.str("SMS_ACCESS_KEY_SECRET", default="")
 SMS_SIGN_NAME = env.str("SMS_SIGN_NAME", default="")
 SMS_TEMPLATE_CODE = env.str("SMS_TEMPLATE_CODE", default="")
+# core.sms.send_sms(phone, template, params): template name -> provider template code + how it reads.
+SMS_TEMPLATES = {
+    "verification_code": {
+        "code": SMS_TEMPLATE_CODE,
+        "text": "【" + (SMS_SIGN_NAME or "多门店分销") + "】您的验证码为{code}，5分钟内有效，请勿泄露给他人。",
+    },
+    "unknown_account": {
+        "code": env.str("SMS_TEMPLATE_UNKNOWN_ACCOUNT", default=""),
+        "optional": True,  # without a provider code the message is skipped, not an error
+        "text": "【" + (SMS_SIGN_NAME or "多门店分销") + "】该手机号尚未注册，请先注册后再登录。",
+    },
+    "account_exists": {
+        "code": env.str("SMS_TEMPLATE_ACCOUNT_EXISTS", default=""),
+        "optional": True,
+        "text": "【" + (SMS_SIGN_NAME or "多门店分销") + "】该手机号已注册，请直接用验证码登录。",
+    },
+}
+if WECHAT_APP_ID and WECHAT_APP_SECRET:
+    SOCIALACCOUNT_PROVIDERS["weixin"]["APP"] = {"client_id": WECHAT_APP_ID, "secret": WECHAT_APP_SECRET}
+
+# --- members: points and levels --------------------------------------------------------------
+POINTS_PER_YUAN_DEDUCTION = env.int("POINTS_PER_YUAN_DEDUCTION", default=100)  # 100 points = 1 yuan at checkout
+POINTS_MAX_DEDUCTION_RATIO = env.str("POINTS_MAX_DEDUCTION_RATIO", default="0.5")  # share of the order total
+POINTS_PER_YUAN_EARNED = env.int("POINTS_PER_YUAN_EARNED", default=1)  # x level multiplier, on completion
+GROWTH_PER_YUAN = env.int("GROWTH_PER_YUAN", default=1)
+SIGN_IN_BASE_POINTS = env.int("SIGN_IN_BASE_POINTS", default=5)
+SIGN_IN_STREAK_BONUS = env.int("SIGN_IN_STREAK_BONUS", default=1)  # extra points per consecutive day
+SIGN_IN_STREAK_BONUS_MAX = env.int("SIGN_IN_STREAK_BONUS_MAX", default=5)
+SHARE_POINTS = env.int("SHARE_POINTS", default=2)
+SHARE_DAILY_CAP = env.int("SHARE_DAILY_CAP", default=3)  # rewarded shares per day
+REVIEW_POINTS = env.int("REVIEW_POINTS", default=10)
+POINTS_EXPIRY_MODE = env.str("POINTS_EXPIRY_MODE", default="yearly")  # yearly | rolling | never
+POINTS_EXPIRY_DAYS = env.int("POINTS_EXPIRY_DAYS", default=365)  # rolling mode only
+POINTS_EXPIRY_NOTICE_DAYS = env.int("POINTS_EXPIRY_NOTICE_DAYS", default=30)
+# Dotted callables f(request) -> dict merged into the member centre context (e.g. coupon count
+# from marketing), so members never imports a higher app.
+MEMBER_CENTRE_EXTRAS = []
 
 # --- catalogue --------------------------------------------------------------------------------
 # Thumbnails are generated once on upload (catalog.services.generate_thumbnails), never per request.

@@ -14,9 +14,11 @@ urlpatterns = [
     path("", include("catalog.urls")),
     path("healthz", core_views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("members.auth.urls")),  # before allauth: overrides login and weixin
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("backoffice/", include("core.backoffice_urls")),
+    path("backoffice/members/", include("members.backoffice_urls")),
     path("backoffice/stores/", include("stores.backoffice_urls")),
     path("members/", include("members.urls")),
     path("stores/", include("stores.urls")),
