@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
@@ -54,11 +55,11 @@ def member_centre(request):
 
 ORDER_SHORTCUTS = [
     # (status in the orders app's list filter, label, icon glyph)
-    ("pending_payment", "待付款", "¥"),
-    ("paid", "待发货", "▣"),
-    ("shipped", "待收货", "⇥"),
-    ("completed", "已完成", "✓"),
-    ("after_sale", "售后", "↺"),
+    ("pending_payment", gettext_lazy("待付款"), "¥"),
+    ("paid", gettext_lazy("待发货"), "▣"),
+    ("shipped", gettext_lazy("待收货"), "⇥"),
+    ("completed", gettext_lazy("已完成"), "✓"),
+    ("after_sale", gettext_lazy("售后"), "↺"),
 ]
 
 

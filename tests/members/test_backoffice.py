@@ -1,0 +1,110 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from members import services
+from members.models import LevelChange, Member, MemberLevel, PointsEntry
+
+from .factories import make_member
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(client):
+    user = get_user_model().objects.create_user("hq", password="x", is_staff=True, is_superuser=True)
+    client.force_login(user)
+    return user
+
+
+def test_non_staff_cannot_open_the_member_back_office(client):
+    member = make_member()
+    client.force_login(member.user)
+    assert client.get(reverse("members_bo:list")).status_code == 403
+    assert client.post(reverse("members_bo:adjust_points", args=[member.pk]), {"delta": 100, "reason": "x"}).status_code == 403
+    assert Member.objects.get(pk=member.pk).points_balance == 0
+
+
+@pytest.mark.parametrize("count", [2, 40])
+def test_member_list_query_budget_and_search(client, staff, django_assert_max_num_queries, count):
+    members = [make_member(nickname=f"会员{i}") for i in range(count)]
+    with django_assert_max_num_queries(8):
+        response = client.get(reverse("members_bo:list"))
+    assert response.status_code == 200
+    target = members[1]
+    response = client.get(reverse("members_bo:list"), {"q": target.user.phone[-8:]})
+    assert [m.pk for m in response.context["page"]] == [target.pk]
+    response = client.get(reverse("members_bo:list"), {"q": "会员1"})
+    assert target.pk in [m.pk for m in response.context["page"]]
+
+
+def test_level_filter(client, staff):
+    plain, gold = make_member(), make_member()
+    services.change_level(gold, MemberLevel.objects.get(rank=2), "测试", staff)
+    response = client.get(reverse("members_bo:list"), {"level": gold.level.pk})
+    assert [m.pk for m in response.context["page"]] == [gold.pk]
+    assert client.get(reverse("members_bo:list"), {"level": "abc"}).status_code == 200
+
+
+@pytest.mark.parametrize("rows", [1, 50])
+def test_member_detail_query_budget(client, staff, django_assert_max_num_queries, rows):
+    member = make_member()
+    for i in range(rows):
+        services.earn_points(member, 1, PointsEntry.Kind.REVIEW, f"r{i}")
+    with django_assert_max_num_queries(12):
+        assert client.get(reverse("members_bo:detail", args=[member.pk])).status_code == 200
+
+
+def test_adjust_points_with_reason_goes_to_the_ledger(client, staff):
+    member = make_member()
+    response = client.post(reverse("members_bo:adjust_points", args=[member.pk]), {"delta": 300, "reason": "活动补发"})
+    assert response.status_code == 302
+    entry = PointsEntry.objects.get(member=member)
+    assert entry.delta == 300 and entry.reason == "活动补发" and entry.actor == staff
+
+
+@pytest.mark.parametrize(
+    "data", [{"delta": 100, "reason": ""}, {"delta": 0, "reason": "x"}, {"delta": "abc", "reason": "x"}, {"delta": -1, "reason": "扣"}]
+)
+def test_bad_adjustments_change_nothing(client, staff, data):
+    member = make_member()
+    response = client.post(reverse("members_bo:adjust_points", args=[member.pk]), data)
+    assert response.status_code == 400
+    assert not PointsEntry.objects.filter(member=member).exists()
+    assert Member.objects.get(pk=member.pk).points_balance == 0
+
+
+def test_level_change_needs_a_reason(client, staff):
+    member = make_member()
+    gold = MemberLevel.objects.get(rank=2)
+    assert client.post(reverse("members_bo:change_level", args=[member.pk]), {"level": gold.pk, "reason": " "}).status_code == 400
+    assert client.post(reverse("members_bo:change_level", args=[member.pk]), {"level": gold.pk, "reason": "大客户"}).status_code == 302
+    assert LevelChange.objects.get(member=member).actor == staff
+
+
+def test_unknown_member_answers_404(client, staff):
+    assert client.get(reverse("members_bo:detail", args=[999999])).status_code == 404
+
+
+def test_csv_export_lists_the_filtered_members_and_defuses_formulas(client, staff):
+    make_member(nickname="=HYPERLINK(1)")
+    make_member(nickname="小王")
+    response = client.get(reverse("members_bo:export"))
+    body = b"".join(response.streaming_content).decode("utf-8")
+    assert body.startswith("\ufeff")
+    assert "'=HYPERLINK(1)" in body and "小王" in body
+
+
+def test_admin_pages_and_points_adjustment(client, staff):
+    member = make_member()
+    assert client.get(reverse("admin:members_member_changelist"), {"q": member.user.phone}).status_code == 200
+    assert client.get(reverse("admin:members_member_change", args=[member.pk])).status_code == 200
+    url = reverse("admin:members_member_adjust_points", args=[member.pk])
+    assert client.post(url, {"delta": -5, "reason": "扣"}).status_code == 200  # refused: balance 0
+    assert client.post(url, {"delta": 50, "reason": "补偿"}).status_code == 302
+    assert Member.objects.get(pk=member.pk).points_balance == 50
+    url = reverse("admin:members_member_change_level", args=[member.pk])
+    assert client.post(url, {"level": MemberLevel.objects.get(rank=3).pk, "reason": "VIP"}).status_code == 302
+    assert client.get(reverse("admin:members_member_export")).status_code == 200
+    for name in ["members_pointsentry", "members_memberlevel", "members_address", "members_levelchange", "members_user"]:
+        assert client.get(reverse(f"admin:{name}_changelist")).status_code == 200
