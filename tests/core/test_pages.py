@@ -55,7 +55,7 @@ def test_server_error_page_leaks_nothing(client):
 def test_backoffice_sends_anonymous_visitors_to_login(client):
     response = client.get("/backoffice/")
     assert response.status_code == 302
-    assert response["Location"].startswith("/accounts/login/?next=/backoffice/")
+    assert response["Location"].startswith("/accounts/staff-login/?next=/backoffice/")
 
 
 def test_backoffice_refuses_shoppers(client):
