@@ -213,3 +213,13 @@ def test_signup_page_queries(client, django_assert_max_num_queries):
     with django_assert_max_num_queries(3):
         response = client.get("/accounts/signup/")
     assert response.status_code == 200
+
+
+def test_too_many_login_posts_from_one_ip_get_a_429_page(client, settings, sms_outbox):
+    settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "login": "2/m/ip"}
+    for _ in range(2):
+        client.post("/accounts/login/", {"login": "12345"})
+    response = client.post("/accounts/login/", {"login": "12345"})
+    assert response.status_code == 429
+    assert "操作过于频繁，请稍后再试" in response.content.decode()
+    assert not sms_outbox
