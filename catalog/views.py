@@ -50,7 +50,7 @@ def categories(request):
             current = root
     if current is None and roots:
         current = roots[0]
-    template = "catalog/partials/_category_panel.html" if request.headers.get("HX-Request") else "catalog/categories.html"
+    template = "catalog/partials/_category_body.html" if request.headers.get("HX-Request") else "catalog/categories.html"
     return render(request, template, {"active_tab": "category", "roots": roots, "current": current})
 
 

@@ -1,0 +1,87 @@
+"""A shopper on a phone inside WeChat: category, search, product, SKU sheet (with screenshots)."""
+
+import re
+
+import pytest
+from django.urls import clear_url_caches
+
+from catalog.demo import seed
+from catalog.models import Product
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def shop(settings):
+    settings.ROOT_URLCONF = "tests.catalog.urls_with_media"
+    clear_url_caches()
+    seed(lambda line: None)
+    yield
+    clear_url_caches()
+
+
+def test_browse_category_search_open_product_and_pick_sku(live_server, page, screenshot, shop, settings):
+    page.goto(live_server.url + "/")
+    assert page.locator(".shop-grid__item").count() >= 6
+    assert page.locator(".shop-card").count() == 10
+    page.wait_for_load_state("networkidle")
+    screenshot("catalog-home")
+
+    page.get_by_role("link", name="分类", exact=True).click()
+    page.wait_for_url("**/categories/")
+    assert page.locator(".catalog-rail__item").count() >= 6
+    page.locator(".catalog-rail__item", has_text="酒水").click()  # htmx swaps the right panel
+    page.wait_for_url(re.compile(r".*/categories/\?c=\d+"))
+    page.locator(".catalog-subgrid__item", has_text="白酒").wait_for()
+    assert page.locator(".catalog-rail__item.is-on").inner_text() == "酒水"
+    screenshot("catalog-categories")
+
+    page.locator(".catalog-subgrid__item", has_text="白酒").click()
+    page.wait_for_url(re.compile(r".*/categories/\d+/$"))
+    assert page.locator(".shop-card").count() == 4
+    page.get_by_role("link", name=re.compile("价格")).click()
+    page.wait_for_url("**sort=price_asc**")
+    names = page.locator(".shop-card__name").all_inner_texts()
+    assert names[0].startswith("汾酒")
+    page.wait_for_load_state("networkidle")
+    screenshot("catalog-list-price-asc")
+
+    page.goto(live_server.url + "/search/?q=")
+    page.fill("input[name=q]", "牙膏")
+    page.get_by_role("button", name="搜索").click()
+    page.wait_for_url("**/search/?q=**")
+    found = page.locator(".shop-card__name").all_inner_texts()
+    assert found and all("牙膏" in name for name in found)
+    screenshot("catalog-search")
+
+    page.goto(live_server.url + "/search/?q=T恤")
+    page.locator(".shop-card", has_text="男士纯棉短袖T恤").click()
+    page.wait_for_url(re.compile(r".*/products/\d+/$"))
+    assert page.locator(".catalog-info__name").inner_text() == "男士纯棉短袖T恤"
+    page.wait_for_load_state("networkidle")
+    screenshot("catalog-product")
+
+    page.get_by_role("button", name="立即购买").first.click()
+    sheet = page.locator("#sku-sheet")
+    assert sheet.is_visible()
+    skus = sheet.locator(".catalog-sku")
+    assert skus.count() == 12
+    choice = skus.filter(has_text="黑色 / XL")
+    choice.click()
+    assert choice.locator("input").is_checked()
+    product = Product.objects.get(name="男士纯棉短袖T恤")
+    price = product.skus.get(spec_text="黑色 / XL").price
+    assert sheet.locator("[data-sku-price]").inner_text().replace("¥", "") == f"{price:.2f}"
+    assert page.locator("[data-sku-chosen]").inner_text() == "黑色 / XL"
+    sheet.get_by_role("button", name="增加").click()
+    assert sheet.locator("input[name=quantity]").input_value() == "2"
+    screenshot("catalog-sku-sheet", page)
+
+
+def test_load_more_in_a_big_category(live_server, page, shop):
+    page.goto(live_server.url + "/categories/")
+    first = page.locator(".catalog-panel__all")
+    first.click()
+    page.wait_for_url(re.compile(r".*/categories/\d+/$"))
+    assert page.locator(".shop-card").count() == 14  # 食品饮料 has 14: one page, no "load more"
+    assert page.locator(".catalog-more").count() == 0
