@@ -50,13 +50,20 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def set_phone_verified(self, user, phone):
         # Also the end of "bind/change phone": the number becomes the user's only after its code.
+        # Proving the number by code beats an unproven claim: an account that typed this number at
+        # signup but never verified it lets go of it.
+        previous = (user.phone, user.phone_verified)
         user.phone = phone
         user.phone_verified = True
         try:
             with transaction.atomic():
+                get_user_model().objects.filter(phone=phone, phone_verified=False).exclude(pk=user.pk).update(
+                    phone=None
+                )
                 user.save(update_fields=["phone", "phone_verified"])
         except IntegrityError:
             # someone bound the same number between the code check and now
+            user.phone, user.phone_verified = previous
             raise self.validation_error("phone_taken") from None
 
     def get_user_by_phone(self, phone):

@@ -85,3 +85,21 @@ class VerifyPhoneCodeForm(VerifyPhoneForm):
     """allauth's phone verification check (signup) with our 6-digit input."""
 
     code = code_field()
+
+
+class BindPhoneCodeForm(VerifyPhoneForm):
+    """The code for a number being bound; refused if another account holds it *verified*."""
+
+    code = code_field()
+
+    def clean_code(self):
+        from allauth.account.forms import BaseConfirmCodeForm
+        from django.contrib.auth import get_user_model
+
+        from .adapter import AccountAdapter
+
+        code = BaseConfirmCodeForm.clean_code(self)
+        taken = get_user_model().objects.filter(phone=self.phone, phone_verified=True).exclude(pk=self.user.pk)
+        if taken.exists():
+            raise forms.ValidationError(AccountAdapter.error_messages["phone_taken"], code="phone_taken")
+        return code

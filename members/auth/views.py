@@ -1,7 +1,6 @@
 """The pages allauth does not have: shopper login with WeChat first, staff login, bind phone, and the
 development SMS outbox. Everything that checks a code or a password is allauth's machinery."""
 
-from allauth.account.forms import VerifyPhoneForm
 from allauth.account.internal.flows.phone_verification import ChangePhoneVerificationProcess
 from allauth.account.utils import get_next_redirect_url
 from allauth.account.views import LoginView
@@ -21,7 +20,7 @@ from django.views.decorators.cache import never_cache
 
 from core import sms
 
-from .forms import BindPhoneForm, PhoneCodeForm, StaffLoginForm
+from .forms import BindPhoneCodeForm, BindPhoneForm, PhoneCodeForm, StaffLoginForm
 from .phones import mask_phone
 from .weixin import is_wechat_browser
 
@@ -80,7 +79,7 @@ def bind_phone(request):
     if process:
         form = PhoneCodeForm(request.POST if action == "verify" else None)
         if action == "verify" and form.is_valid():
-            verify = VerifyPhoneForm(
+            verify = BindPhoneCodeForm(
                 {"code": form.cleaned_data["code"]}, code=process.code, phone=process.phone, user=user
             )
             if verify.is_valid():

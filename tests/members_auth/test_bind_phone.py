@@ -171,3 +171,26 @@ def test_dev_outbox_reads_the_console_backend(client, settings):
     settings.SMS_BACKEND = "console"
     send_sms(PHONE, "verification_code", {"code": "424242"})
     assert "424242" in client.get("/accounts/dev/sms-outbox/").content.decode()
+
+
+def test_a_number_claimed_but_never_verified_elsewhere_goes_to_whoever_proves_it(client, wechat_user, sms_outbox):
+    squatter = User.objects.create_user("m13800138000", phone=PHONE, phone_verified=False)
+    client.post("/accounts/bind-phone/", {"action": "send", "phone": PHONE})
+    response = client.post("/accounts/bind-phone/", {"action": "verify", "code": last_code(sms_outbox)})
+    assert response.status_code == 302
+    wechat_user.refresh_from_db()
+    squatter.refresh_from_db()
+    assert (wechat_user.phone, wechat_user.phone_verified) == (PHONE, True)
+    assert squatter.phone is None
+
+
+def test_binding_a_number_taken_meanwhile_changes_nothing(wechat_user):
+    from django.core.exceptions import ValidationError
+
+    from members.auth.adapter import AccountAdapter
+
+    User.objects.create_user("m13800138000", phone=PHONE, phone_verified=True)
+    with pytest.raises(ValidationError):
+        AccountAdapter().set_phone_verified(wechat_user, PHONE)
+    wechat_user.refresh_from_db()
+    assert wechat_user.phone is None
