@@ -70,7 +70,12 @@ def test_worker_on_redis_runs_a_task():
 def test_worker_on_the_filesystem_broker_runs_a_task(tmp_path):
     folder = tmp_path / "broker"
     folder.mkdir()
-    options = {"data_folder_in": str(folder), "data_folder_out": str(folder), "store_processed": False}
+    options = {
+        "data_folder_in": str(folder),
+        "data_folder_out": str(folder),
+        "store_processed": False,
+        "control_folder": str(tmp_path / "control"),
+    }
     _run_through_worker(_app("filesystem://", options))
 
 
