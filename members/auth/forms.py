@@ -88,18 +88,26 @@ class VerifyPhoneCodeForm(VerifyPhoneForm):
 
 
 class BindPhoneCodeForm(VerifyPhoneForm):
-    """The code for a number being bound; refused if another account holds it *verified*."""
+    """The code for a number being bound.
+
+    If another account holds the number *verified*, the code proves the shopper owns that account
+    too: a WeChat-only account may then be merged into it (`merge_into`); anyone else is refused.
+    """
 
     code = code_field()
+    merge_into = None
 
     def clean_code(self):
         from allauth.account.forms import BaseConfirmCodeForm
         from django.contrib.auth import get_user_model
 
         from .adapter import AccountAdapter
+        from .merging import is_wechat_only
 
         code = BaseConfirmCodeForm.clean_code(self)
-        taken = get_user_model().objects.filter(phone=self.phone, phone_verified=True).exclude(pk=self.user.pk)
-        if taken.exists():
-            raise forms.ValidationError(AccountAdapter.error_messages["phone_taken"], code="phone_taken")
+        owner = get_user_model().objects.filter(phone=self.phone, phone_verified=True).exclude(pk=self.user.pk).first()
+        if owner is not None:
+            if not is_wechat_only(self.user):
+                raise forms.ValidationError(AccountAdapter.error_messages["phone_taken"], code="phone_taken")
+            self.merge_into = owner
         return code

@@ -9,6 +9,7 @@ from allauth.core.ratelimit import consume
 from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login as auth_login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponseRedirect
@@ -21,6 +22,7 @@ from django.views.decorators.cache import never_cache
 from core import sms
 
 from .forms import BindPhoneCodeForm, BindPhoneForm, PhoneCodeForm, StaffLoginForm
+from .merging import MergeError, merge_wechat_account_into
 from .phones import mask_phone
 from .weixin import is_wechat_browser
 
@@ -65,7 +67,8 @@ def bind_phone(request):
 
     Step 1 asks for the number and texts a code (rate-limited per user, per number and per IP);
     step 2 checks the code (3 attempts, 5 minutes). A number already bound to another account is
-    refused only after its code is entered, so the page cannot be used to probe who is registered.
+    refused only after its code is entered, so the page cannot be used to probe who is registered;
+    a WeChat-only account proving a phone account's number is merged into it (members.auth.merging).
     """
     next_url = get_next_redirect_url(request)
     user = request.user
@@ -82,6 +85,16 @@ def bind_phone(request):
             verify = BindPhoneCodeForm(
                 {"code": form.cleaned_data["code"]}, code=process.code, phone=process.phone, user=user
             )
+            if verify.is_valid() and verify.merge_into is not None:
+                process.abort()
+                try:
+                    owner = merge_wechat_account_into(user, verify.merge_into)
+                except MergeError as exc:
+                    messages.error(request, str(exc))
+                    return HttpResponseRedirect(_bind_url(next_url))
+                auth_login(request, owner, backend="allauth.account.auth_backends.AuthenticationBackend")
+                messages.success(request, _("已关联到该手机号的账号"))
+                return HttpResponseRedirect(next_url or "/")
             if verify.is_valid():
                 try:
                     process.finish()

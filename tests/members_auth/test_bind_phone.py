@@ -194,3 +194,72 @@ def test_binding_a_number_taken_meanwhile_changes_nothing(wechat_user):
         AccountAdapter().set_phone_verified(wechat_user, PHONE)
     wechat_user.refresh_from_db()
     assert wechat_user.phone is None
+
+
+# --- a WeChat login that belongs to an existing phone account -------------------------------
+@pytest.fixture
+def wechat_only(client):
+    from allauth.socialaccount.models import SocialAccount
+
+    user = User.objects.create_user("wx_merge", nickname="微信昵称")
+    SocialAccount.objects.create(user=user, provider="weixin", uid="openid-1", extra_data={"unionid": "union-1"})
+    client.force_login(user)
+    return user
+
+
+def test_wechat_only_account_proving_a_phone_account_is_merged_into_it(client, wechat_only, sms_outbox):
+    from allauth.socialaccount.models import SocialAccount
+
+    from members.auth.merging import accounts_merged
+
+    owner = User.objects.create_user("m13800138000", phone=PHONE, phone_verified=True)
+    seen = []
+    accounts_merged.connect(lambda sender, from_user, to_user, **kw: seen.append((from_user.pk, to_user.pk)), weak=False, dispatch_uid="t")
+    try:
+        client.post("/accounts/bind-phone/", {"action": "send", "phone": PHONE, "next": "/orders/checkout/"})
+        response = client.post(
+            "/accounts/bind-phone/", {"action": "verify", "code": last_code(sms_outbox), "next": "/orders/checkout/"}
+        )
+    finally:
+        accounts_merged.disconnect(dispatch_uid="t")
+    assert response.status_code == 302 and response["Location"] == "/orders/checkout/"
+    assert client.session["_auth_user_id"] == str(owner.pk)
+    account = SocialAccount.objects.get(uid="openid-1")
+    assert account.user_id == owner.pk and account.extra_data["unionid"] == "union-1"
+    wechat_only.refresh_from_db()
+    owner.refresh_from_db()
+    assert not wechat_only.is_active and wechat_only.phone is None
+    assert owner.nickname == "微信昵称"
+    assert seen == [(wechat_only.pk, owner.pk)]
+
+
+def test_phone_account_with_its_own_wechat_is_not_merged(client, wechat_only, sms_outbox):
+    from allauth.socialaccount.models import SocialAccount
+
+    owner = User.objects.create_user("m13800138000", phone=PHONE, phone_verified=True)
+    SocialAccount.objects.create(user=owner, provider="weixin", uid="openid-2")
+    client.post("/accounts/bind-phone/", {"action": "send", "phone": PHONE})
+    response = client.post("/accounts/bind-phone/", {"action": "verify", "code": last_code(sms_outbox)}, follow=True)
+    assert "该手机号已绑定其他微信账号" in response.content.decode()
+    assert client.session["_auth_user_id"] == str(wechat_only.pk)
+    assert SocialAccount.objects.get(uid="openid-1").user_id == wechat_only.pk
+    wechat_only.refresh_from_db()
+    assert wechat_only.is_active and wechat_only.phone is None
+
+
+def test_staff_phone_account_is_never_merged_into(client, wechat_only, sms_outbox):
+    User.objects.create_user("boss", phone=PHONE, phone_verified=True, is_staff=True)
+    client.post("/accounts/bind-phone/", {"action": "send", "phone": PHONE})
+    client.post("/accounts/bind-phone/", {"action": "verify", "code": last_code(sms_outbox)})
+    assert client.session["_auth_user_id"] == str(wechat_only.pk)
+    wechat_only.refresh_from_db()
+    assert wechat_only.is_active
+
+
+def test_wrong_code_never_merges(client, wechat_only, sms_outbox):
+    owner = User.objects.create_user("m13800138000", phone=PHONE, phone_verified=True)
+    client.post("/accounts/bind-phone/", {"action": "send", "phone": PHONE})
+    wrong = "000000" if last_code(sms_outbox) != "000000" else "111111"
+    client.post("/accounts/bind-phone/", {"action": "verify", "code": wrong})
+    assert client.session["_auth_user_id"] == str(wechat_only.pk)
+    assert owner.socialaccount_set.count() == 0
