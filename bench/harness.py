@@ -138,6 +138,26 @@ def run_threads(operation: Callable[[int], Any], threads: int, duration: float) 
     }
 
 
+_seeded: list[str] = []
+
+
+def seed_demo() -> str:
+    """Load every app's demo data (settings.DEMO_SEEDERS) into the bench database, once per run.
+
+    For setups that want a realistic shop (categories, products, stores, members). Returns the
+    command's output. Seeders are idempotent, so a kept database is not filled twice.
+    """
+    if not _seeded:
+        from io import StringIO
+
+        from django.core.management import call_command
+
+        out = StringIO()
+        call_command("seed_demo", allow_production=True, stdout=out)
+        _seeded.append(out.getvalue())
+    return _seeded[0]
+
+
 def ratio(value: float | None, baseline: float | None) -> float | None:
     """value / baseline rounded to 3 decimals (None if either is missing or zero)."""
     if not value or not baseline:

@@ -2,8 +2,9 @@
 """Run the benchmarks: `python bench/run.py [name ...]` (all of them without names). See bench/README.md.
 
 1. Points Django at a dedicated benchmark database (BENCH_DATABASE_URL, else DATABASE_URL from the
-   environment, else the SQLite file var/bench.sqlite3), migrates it and collects static files into
-   var/bench/static.
+   environment, else a fresh SQLite file of this run), migrates it and collects static files. Each
+   run keeps its files in var/bench/run-<pid>/ (removed after a successful run), so two runs at the
+   same time do not share a SQLite file.
 2. Runs every selected benchmark's setup() inside Django (the ORM is available) and creates the
    session rows for `login=` benchmarks with the configured session engine.
 3. Starts gunicorn once (config.wsgi, BENCH_ENDPOINTS=1, DEBUG=0, a throwaway SECRET_KEY; the same
@@ -22,6 +23,7 @@ import json
 import os
 import pkgutil
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -37,7 +39,9 @@ sys.path.insert(0, str(ROOT))
 from bench import loadgen  # noqa: E402
 from bench.harness import REQUEST_KEYS, Context, CustomBenchmark, HttpBenchmark, ratio  # noqa: E402
 
-BENCH_VAR = Path(os.environ.get("BENCH_VAR_DIR") or ROOT / "var" / "bench")  # static, media, gunicorn.log
+# This run's files: SQLite database, static, media, gunicorn.log. BENCH_VAR_DIR overrides (tests).
+BENCH_VAR = Path(os.environ.get("BENCH_VAR_DIR") or ROOT / "var" / "bench" / f"run-{os.getpid()}")
+KEPT_SQLITE = ROOT / "var" / "bench.sqlite3"  # --keep
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "latest.json"
 BASELINE = "hello"
 # Result keys every HTTP benchmark has; anything else is the benchmark's own figure.
@@ -61,22 +65,25 @@ def parse_args(argv=None):
                              "auto (wrk, else python)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="results file (JSON)")
     parser.add_argument("--fresh", action="store_true",
-                        help="start from an empty database (SQLite: delete the file; else: flush)")
+                        help="PostgreSQL: start from an empty database (dropped and created again when its "
+                             "name contains 'bench', else flushed); SQLite files are always fresh")
+    parser.add_argument("--keep", action="store_true",
+                        help="SQLite: use var/bench.sqlite3 and keep it for the next run (setups must be idempotent)")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     return parser.parse_args(argv)
 
 
 # --- environment and database ---------------------------------------------------------------
-def configure_environment():
+def configure_environment(keep=False):
     """Environment for this process and gunicorn; explicit values so a .env file cannot leak in."""
     url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("DATABASE_URL") or (
-        f"sqlite:///{ROOT / 'var' / 'bench.sqlite3'}"
+        f"sqlite:///{KEPT_SQLITE if keep else BENCH_VAR / 'db.sqlite3'}"
     )
     parts = urlsplit(url)
     if parts.scheme.startswith("sqlite"):
         path = Path(parts.path).resolve() if parts.path not in ("", "/") else None
         if path is None or path == (ROOT / "var" / "db.sqlite3").resolve():
-            sys.exit(f"refusing to benchmark on {url}: use a dedicated database (default var/bench.sqlite3)")
+            sys.exit(f"refusing to benchmark on {url}: use a dedicated database")
     elif parts.path.lstrip("/").startswith("test_"):
         sys.exit(f"refusing to benchmark on a test database: {url}")
     BENCH_VAR.mkdir(parents=True, exist_ok=True)
@@ -99,46 +106,62 @@ def configure_environment():
     return url
 
 
-def prepare_database(fresh):
-    import django
+def reset_database(fresh, keep):
+    """A fresh SQLite file unless --keep; PostgreSQL: see prepare_postgres. True: flush after migrating."""
+    from django.db import connections
+
+    connections.close_all()
+    url = os.environ["DATABASE_URL"]
+    if url.startswith("sqlite"):
+        if not keep:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{urlsplit(url).path}{suffix}").unlink(missing_ok=True)
+        return False
+    return prepare_postgres(fresh)
+
+
+def migrate_and_collect(flush):
     from django.core.management import call_command
     from django.db import connection
 
-    url = os.environ["DATABASE_URL"]
-    sqlite_path = Path(urlsplit(url).path) if url.startswith("sqlite") else None
-    if fresh and sqlite_path and sqlite_path.exists():
-        sqlite_path.unlink()
-    if not url.startswith("sqlite"):
-        create_postgres_database_if_missing()
-    django.setup()
     call_command("migrate", interactive=False, verbosity=0)
-    if fresh and not sqlite_path:
+    if flush:
         call_command("flush", interactive=False, verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
     return connection.vendor
 
 
-def create_postgres_database_if_missing():
+def prepare_postgres(fresh):
+    """Create the database if missing; with --fresh drop it first (name contains "bench") or flush it.
+
+    Returns True when the caller should flush after migrating.
+    """
     import environ
     import psycopg2
 
     config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
     if "postgres" not in config["ENGINE"]:
-        return
+        return fresh
+    name = config["NAME"]
     params = {"host": config.get("HOST") or None, "port": config.get("PORT") or None,
               "user": config.get("USER") or None, "password": config.get("PASSWORD") or None}
-    try:
-        psycopg2.connect(dbname=config["NAME"], **params).close()
-        return
-    except psycopg2.OperationalError as exc:
-        if "does not exist" not in str(exc):
-            raise
+    drop = fresh and "bench" in name
+    if not drop:
+        try:
+            psycopg2.connect(dbname=name, **params).close()
+            return fresh
+        except psycopg2.OperationalError as exc:
+            if "does not exist" not in str(exc):
+                raise
     conn = psycopg2.connect(dbname="postgres", **params)
     conn.autocommit = True
     with conn.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{config["NAME"]}"')
+        if drop:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{name}"')
     conn.close()
-    print(f"created database {config['NAME']}")
+    print(f"created database {name}")
+    return False
 
 
 # --- benchmarks -----------------------------------------------------------------------------
@@ -334,6 +357,10 @@ def fmt(value):
     return str(value)
 
 
+def num(value, pattern):
+    return pattern.format(value) if isinstance(value, int | float) else fmt(value)
+
+
 def print_table(results):
     header = ["name", "rps", "p50_ms", "p95_ms", "ratio", "extra"]
     rows = []
@@ -341,14 +368,16 @@ def print_table(results):
         if "skipped" in result:
             rows.append([name, "-", "-", "-", "-", f"skipped: {result['skipped']}"])
             continue
-        if "error" in result and "rps" not in result:
-            rows.append([name, "-", "-", "-", "-", f"ERROR: {result['error']}"])
+        error = str(result.get("error", "")).strip().splitlines()[-1:]  # the full text is in latest.json
+        if error and "rps" not in result:
+            rows.append([name, "-", "-", "-", "-", f"ERROR: {error[0]}"])
             continue
         extra = {k: v for k, v in result.items() if k not in STANDARD_KEYS}
         text = ", ".join(f"{k}={fmt(v) if not isinstance(v, dict) else json.dumps(v)}" for k, v in extra.items())
-        if "error" in result:
-            text = f"ERROR: {result['error']}" + (f"; {text}" if text else "")
-        rows.append([name, fmt(result.get("rps")), fmt(result.get("p50_ms")), fmt(result.get("p95_ms")),
+        if error:
+            text = f"ERROR: {error[0]}" + (f"; {text}" if text else "")
+        rows.append([name, num(result.get("rps"), "{:,.1f}"), num(result.get("p50_ms"), "{:.2f}"),
+                     num(result.get("p95_ms"), "{:.2f}"),
                      "-" if result.get("ratio") is None else f"{result['ratio']:.3f}", text])
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(5)]
     line = "  ".join(f"{{:<{widths[0]}}}" if i == 0 else f"{{:>{widths[i]}}}" for i in range(5)) + "  {}"
@@ -363,10 +392,15 @@ def write_results(path, results):
     path.write_text(json.dumps(results, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
+def remove_run_files():
+    if "BENCH_VAR_DIR" not in os.environ:
+        shutil.rmtree(BENCH_VAR, ignore_errors=True)
+
+
 # --- main -----------------------------------------------------------------------------------
 def main(argv=None):
     args = parse_args(argv)
-    configure_environment()
+    configure_environment(args.keep)
 
     def terminate(signum, frame):
         raise KeyboardInterrupt
@@ -382,16 +416,21 @@ def main(argv=None):
             print(f"{bench.name:<24} {bench.kind:<7} {bench.module}")
         for module_name, problem in problems:
             print(f"PROBLEM in {module_name}: {problem}", file=sys.stderr)
+        remove_run_files()
         return 1 if problems else 0
 
+    import django
+
     started = time.monotonic()
-    vendor = prepare_database(args.fresh)
+    django.setup()
     found, problems = discover()
     unknown = [n for n in args.names if n != BASELINE and n not in {b.name for b in found}]
     if unknown:
         for module_name, problem in problems:
             print(f"PROBLEM in {module_name}: {problem}", file=sys.stderr)
+        remove_run_files()
         sys.exit(f"unknown benchmark(s): {', '.join(unknown)} (python bench/run.py --list)")
+    vendor = migrate_and_collect(reset_database(args.fresh, args.keep))
     selected = [b for b in found if not args.names or b.name in args.names]
     failed = bool(problems) and not args.names
     for module_name, problem in problems:
@@ -409,7 +448,8 @@ def main(argv=None):
                 prepared[bench.name] = (None, (bench.setup() if bench.setup else None) or {})
             results[bench.name] = {}
         except Exception:
-            results[bench.name] = {"error": "setup failed: " + traceback.format_exc(limit=4).strip()}
+            results[bench.name] = {"error": "setup failed: " + traceback.format_exc(limit=6).strip()}
+            print(f"{bench.name}: {results[bench.name]['error']}", file=sys.stderr)
     connections.close_all()  # gunicorn gets the database to itself (SQLite locks)
 
     run, load = pick_generator(args.client)
@@ -449,7 +489,8 @@ def main(argv=None):
                     if missing:
                         result["error"] = f"run() did not return {', '.join(missing)}"
             except Exception:
-                result = {"error": traceback.format_exc(limit=4).strip()}
+                result = {"error": traceback.format_exc(limit=6).strip()}
+                print(f"{bench.name}: {result['error']}", file=sys.stderr)
             finally:
                 connections.close_all()
             results[bench.name] = result
@@ -478,7 +519,9 @@ def main(argv=None):
         shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
         print(f"\nresults: {shown}  ({time.monotonic() - started:.0f} s)")
     if failed:
-        print("FAILED: see the errors above", file=sys.stderr)
+        print(f"FAILED: see the errors above (gunicorn's log: {server.log})", file=sys.stderr)
+    else:
+        remove_run_files()
     return 1 if failed else 0
 
 

@@ -26,7 +26,7 @@ def _run(tmp_path, *args):
     env["BENCH_VAR_DIR"] = str(tmp_path / "var")
     output = tmp_path / "latest.json"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--duration", "1", "--warmup", "0.5",
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--duration", "1", "--warmup", "0.3",
          "--output", str(output), *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )
