@@ -42,7 +42,16 @@ class MemberResource(resources.ModelResource):
 
     class Meta:
         model = Member
-        fields = ("id", "phone", "nickname", "level_name", "points", "growth_value", "source_name", "registered")
+        fields = (
+            "id",
+            "phone",
+            "nickname",
+            "level_name",
+            "points",
+            "growth_value",
+            "source_name",
+            "registered",
+        )
         export_order = fields
 
     def get_queryset(self):
@@ -54,11 +63,29 @@ class MemberAdmin(ExportMixin, admin.ModelAdmin):
     """Members: search by phone/nickname, filter by level; points and level change only with a reason."""
 
     resource_classes = [MemberResource]
-    list_display = ("user", "phone", "level", "points_balance", "growth", "source", "created_at", "actions_links")
+    list_display = (
+        "user",
+        "phone",
+        "level",
+        "points_balance",
+        "growth",
+        "source",
+        "created_at",
+        "actions_links",
+    )
     list_filter = ("level", "source", "gender")
     search_fields = ("user__phone", "user__nickname", "user__username")
     list_select_related = ("user", "level")
-    readonly_fields = ("user", "level", "points_balance", "growth", "source", "referrer", "created_at", "sign_in_streak")
+    readonly_fields = (
+        "user",
+        "level",
+        "points_balance",
+        "growth",
+        "source",
+        "referrer",
+        "created_at",
+        "sign_in_streak",
+    )
     fields = readonly_fields + ("gender", "birthday")
     ordering = ("-id",)
 

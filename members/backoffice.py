@@ -51,7 +51,9 @@ def _detail_context(request, member, adjust_form=None, level_form=None):
     return {
         "member": member,
         "entries": entries,
-        "level_changes": LevelChange.objects.filter(member=member).select_related("from_level", "to_level", "actor")[:10],
+        "level_changes": LevelChange.objects.filter(member=member).select_related(
+            "from_level", "to_level", "actor"
+        )[:10],
         "adjust_form": adjust_form or PointsAdjustForm(),
         "level_form": level_form or LevelChangeForm(initial={"level": member.level_id}),
         "addresses": member.user.addresses.all(),
@@ -74,14 +76,19 @@ def adjust_points(request, pk):
     form = PointsAdjustForm(request.POST)
     if form.is_valid():
         try:
-            services.adjust_points(member, form.cleaned_data["delta"], form.cleaned_data["reason"], request.user)
+            services.adjust_points(
+                member, form.cleaned_data["delta"], form.cleaned_data["reason"], request.user
+            )
         except services.MembersError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, _("积分已调整"))
             return redirect("members_bo:detail", member.pk)
     return render(
-        request, "members/backoffice/member_detail.html", _detail_context(request, member, adjust_form=form), status=400
+        request,
+        "members/backoffice/member_detail.html",
+        _detail_context(request, member, adjust_form=form),
+        status=400,
     )
 
 
@@ -92,14 +99,19 @@ def change_level(request, pk):
     form = LevelChangeForm(request.POST)
     if form.is_valid():
         try:
-            services.change_level(member, form.cleaned_data["level"], form.cleaned_data["reason"], request.user)
+            services.change_level(
+                member, form.cleaned_data["level"], form.cleaned_data["reason"], request.user
+            )
         except services.MembersError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, _("等级已修改"))
             return redirect("members_bo:detail", member.pk)
     return render(
-        request, "members/backoffice/member_detail.html", _detail_context(request, member, level_form=form), status=400
+        request,
+        "members/backoffice/member_detail.html",
+        _detail_context(request, member, level_form=form),
+        status=400,
     )
 
 
@@ -113,7 +125,16 @@ def export_csv(request):
     """The filtered list as CSV (UTF-8 with BOM so Excel opens Chinese correctly), streamed."""
     rows = selectors.member_list(request.GET.get("q", "").strip()[:64], _level_filter(request))
     writer = csv.writer(_Echo())
-    header = [_("编号"), _("手机号"), _("昵称"), _("等级"), _("积分余额"), _("成长值"), _("注册来源"), _("注册时间")]
+    header = [
+        _("编号"),
+        _("手机号"),
+        _("昵称"),
+        _("等级"),
+        _("积分余额"),
+        _("成长值"),
+        _("注册来源"),
+        _("注册时间"),
+    ]
 
     def stream():
         yield "\ufeff" + writer.writerow(header)

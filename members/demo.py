@@ -21,7 +21,23 @@ DEMO_MEMBER_COUNT = 200
 SEED = 20261125
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
-GIVEN = ["小明", "晓燕", "建国", "丽丽", "伟", "芳", "静", "磊", "婷婷", "浩然", "子涵", "欣怡", "宇轩", "思雨", "嘉怡"]
+GIVEN = [
+    "小明",
+    "晓燕",
+    "建国",
+    "丽丽",
+    "伟",
+    "芳",
+    "静",
+    "磊",
+    "婷婷",
+    "浩然",
+    "子涵",
+    "欣怡",
+    "宇轩",
+    "思雨",
+    "嘉怡",
+]
 CITIES = [
     ("上海市", "上海市", ["徐汇区", "静安区", "浦东新区", "闵行区"]),
     ("浙江省", "杭州市", ["西湖区", "上城区", "滨江区", "余杭区"]),
@@ -92,7 +108,9 @@ def _seed_members(out):
             Member(
                 user=user,
                 gender=rng.choice(Member.Gender.values),
-                birthday=None if rng.random() < 0.3 else (now - timedelta(days=rng.randint(18 * 365, 60 * 365))).date(),
+                birthday=None
+                if rng.random() < 0.3
+                else (now - timedelta(days=rng.randint(18 * 365, 60 * 365))).date(),
                 source=rng.choices(Member.Source.values, weights=[5, 8, 3, 0])[0],
                 level=level,
                 growth=growth,
@@ -131,7 +149,13 @@ def _seed_members(out):
         for when, reference, paid in _purchases(history):
             running += paid
             growth_entries.append(
-                GrowthEntry(member=member, delta=paid, balance_after=running, reference=f"order:{reference}", created_at=when)
+                GrowthEntry(
+                    member=member,
+                    delta=paid,
+                    balance_after=running,
+                    reference=f"order:{reference}",
+                    created_at=when,
+                )
             )
         if level.pk != base.pk:
             level_changes.append(
@@ -173,26 +197,55 @@ def _history(rng, member, growth, level, joined, now):
         remaining -= paid
         when = joined + timedelta(seconds=rng.randint(0, span))
         points = int(Decimal(paid) * level.points_multiplier)
-        events.append((when, PointsEntry.Kind.PURCHASE, points, f"DEMO-{member.pk}-{n}", f"订单 DEMO-{member.pk}-{n} 完成", paid))
+        events.append(
+            (
+                when,
+                PointsEntry.Kind.PURCHASE,
+                points,
+                f"DEMO-{member.pk}-{n}",
+                f"订单 DEMO-{member.pk}-{n} 完成",
+                paid,
+            )
+        )
     for d in range(rng.randint(0, 8)):
         day = (now - timedelta(days=d + 1)).date()
-        when = timezone.make_aware(timezone.datetime.combine(day, timezone.datetime.min.time())) + timedelta(hours=9)
+        when = timezone.make_aware(timezone.datetime.combine(day, timezone.datetime.min.time())) + timedelta(
+            hours=9
+        )
         if when > joined:
             events.append((when, PointsEntry.Kind.SIGN_IN, 5 + min(d, 5), day.isoformat(), "每日签到", 0))
     for r in range(rng.randint(0, 3)):
         events.append(
-            (joined + timedelta(seconds=rng.randint(0, span)), PointsEntry.Kind.REVIEW, 10, f"DEMO-R-{member.pk}-{r}", "商品评价", 0)
+            (
+                joined + timedelta(seconds=rng.randint(0, span)),
+                PointsEntry.Kind.REVIEW,
+                10,
+                f"DEMO-R-{member.pk}-{r}",
+                "商品评价",
+                0,
+            )
         )
     if rng.random() < 0.4:
         events.append(
-            (joined + timedelta(seconds=rng.randint(0, span)), PointsEntry.Kind.EXCHANGE, -rng.choice([100, 200, 500]), f"DEMO-X-{member.pk}", "兑换优惠券", 0)
+            (
+                joined + timedelta(seconds=rng.randint(0, span)),
+                PointsEntry.Kind.EXCHANGE,
+                -rng.choice([100, 200, 500]),
+                f"DEMO-X-{member.pk}",
+                "兑换优惠券",
+                0,
+            )
         )
     events.sort(key=lambda e: e[0])
     return events
 
 
 def _purchases(history):
-    return [(when, ref, paid) for when, kind, _delta, ref, _reason, paid in history if kind == PointsEntry.Kind.PURCHASE]
+    return [
+        (when, ref, paid)
+        for when, kind, _delta, ref, _reason, paid in history
+        if kind == PointsEntry.Kind.PURCHASE
+    ]
 
 
 def _seed_shopper(out):
@@ -224,10 +277,24 @@ def _seed_shopper(out):
     services.spend_points(member, 200, PointsEntry.Kind.EXCHANGE, "DEMO-SHOPPER-X1", reason="兑换 5 元优惠券")
     services.save_address(
         user,
-        Address(receiver="演示会员", phone="13800138000", province="上海市", city="上海市", district="徐汇区", detail="漕溪北路 88 号 8 楼"),
+        Address(
+            receiver="演示会员",
+            phone="13800138000",
+            province="上海市",
+            city="上海市",
+            district="徐汇区",
+            detail="漕溪北路 88 号 8 楼",
+        ),
     )
     services.save_address(
         user,
-        Address(receiver="演示会员", phone="13800138000", province="浙江省", city="杭州市", district="西湖区", detail="文三路 100 号"),
+        Address(
+            receiver="演示会员",
+            phone="13800138000",
+            province="浙江省",
+            city="杭州市",
+            district="西湖区",
+            detail="文三路 100 号",
+        ),
     )
     return 1 + PointsEntry.objects.filter(member=member).count() + 2

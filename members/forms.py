@@ -74,7 +74,9 @@ class ProfileForm(forms.Form):
     nickname = forms.CharField(label=_("昵称"), max_length=64)
     avatar = forms.ImageField(label=_("头像"), required=False)
     gender = forms.ChoiceField(label=_("性别"), choices=Member.Gender.choices)
-    birthday = forms.DateField(label=_("生日"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    birthday = forms.DateField(
+        label=_("生日"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

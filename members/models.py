@@ -72,7 +72,9 @@ class MemberLevel(models.Model):
                 condition=Q(discount_percent__gt=0) & Q(discount_percent__lte=100),
                 name="memberlevel_discount_range",
             ),
-            models.CheckConstraint(condition=Q(points_multiplier__gte=0), name="memberlevel_multiplier_gte_0"),
+            models.CheckConstraint(
+                condition=Q(points_multiplier__gte=0), name="memberlevel_multiplier_gte_0"
+            ),
         ]
 
     def __str__(self):
@@ -112,7 +114,12 @@ class Member(models.Model):
         verbose_name=_("推荐人"),
     )
     level = models.ForeignKey(
-        MemberLevel, on_delete=models.PROTECT, null=True, blank=True, related_name="members", verbose_name=_("等级")
+        MemberLevel,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="members",
+        verbose_name=_("等级"),
     )
     growth = models.PositiveIntegerField(_("成长值"), default=0)
     points_balance = models.IntegerField(_("积分余额"), default=0)
@@ -150,7 +157,9 @@ class PointsEntry(models.Model):
         ADJUST = "adjust", _("后台调整")
         REFUND = "refund", _("退款退回")
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="points_entries", verbose_name=_("会员"))
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="points_entries", verbose_name=_("会员")
+    )
     delta = models.IntegerField(_("变动"))
     balance_after = models.IntegerField(_("变动后余额"))
     kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
@@ -179,7 +188,9 @@ class PointsEntry(models.Model):
                 name="points_entry_once_per_reference",
             ),
             models.CheckConstraint(condition=~Q(delta=0), name="points_entry_delta_not_zero"),
-            models.CheckConstraint(condition=Q(balance_after__gte=0), name="points_entry_balance_after_gte_0"),
+            models.CheckConstraint(
+                condition=Q(balance_after__gte=0), name="points_entry_balance_after_gte_0"
+            ),
         ]
 
     def __str__(self):
@@ -189,7 +200,9 @@ class PointsEntry(models.Model):
 class GrowthEntry(models.Model):
     """Append-only growth-value ledger: one entry per (member, reference), so an order counts once."""
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="growth_entries", verbose_name=_("会员"))
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="growth_entries", verbose_name=_("会员")
+    )
     delta = models.IntegerField(_("变动"))
     balance_after = models.PositiveIntegerField(_("变动后成长值"))
     reference = models.CharField(_("业务单号"), max_length=64)
@@ -211,11 +224,20 @@ class GrowthEntry(models.Model):
 class LevelChange(models.Model):
     """Every level change, automatic (upgrade by growth) or by staff (with a reason)."""
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="level_changes", verbose_name=_("会员"))
-    from_level = models.ForeignKey(
-        MemberLevel, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("原等级")
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="level_changes", verbose_name=_("会员")
     )
-    to_level = models.ForeignKey(MemberLevel, on_delete=models.PROTECT, related_name="+", verbose_name=_("新等级"))
+    from_level = models.ForeignKey(
+        MemberLevel,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("原等级"),
+    )
+    to_level = models.ForeignKey(
+        MemberLevel, on_delete=models.PROTECT, related_name="+", verbose_name=_("新等级")
+    )
     reason = models.CharField(_("原因"), max_length=200)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -1,6 +1,7 @@
 """Read queries of the members app: each page's data in a fixed, small number of queries."""
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import F, Q, Sum
@@ -39,7 +40,11 @@ def level_progress(member):
     span = max(1, next_level.growth_threshold - floor)
     done = min(span, max(0, member.growth - floor))
     return LevelProgress(
-        level, next_level, member.growth, max(0, next_level.growth_threshold - member.growth), done * 100 // span
+        level,
+        next_level,
+        member.growth,
+        max(0, next_level.growth_threshold - member.growth),
+        done * 100 // span,
     )
 
 
@@ -56,7 +61,9 @@ def points_page(member, before=None, size=POINTS_PAGE_SIZE):
 
 def address_summary(user):
     """(the default address or None, how many addresses) in one query (a user keeps at most 20)."""
-    addresses = list(Address.objects.filter(user=user).only("id", "is_default", "province", "city", "district"))
+    addresses = list(
+        Address.objects.filter(user=user).only("id", "is_default", "province", "city", "district")
+    )
     return (addresses[0] if addresses else None), len(addresses)
 
 
@@ -78,7 +85,9 @@ def member_list(query="", level_id=None):
     query = (query or "").strip()
     if query:
         rows = rows.filter(
-            Q(user__phone__icontains=query) | Q(user__nickname__icontains=query) | Q(user__username__icontains=query)
+            Q(user__phone__icontains=query)
+            | Q(user__nickname__icontains=query)
+            | Q(user__username__icontains=query)
         )
     if level_id:
         rows = rows.filter(level_id=level_id)
@@ -94,3 +103,27 @@ def points_mismatches():
         .order_by("id")
     )
     return list(rows)
+
+
+@dataclass(frozen=True)
+class MemberBenefits:
+    level_name: str
+    discount_percent: Decimal
+    points_multiplier: Decimal
+    flash_sale_early_minutes: int
+
+
+def benefits_for(user):
+    """What the member's level gives at checkout and in flash sales (orders and marketing read this).
+
+    One query; anonymous users and members without a level get no benefits (100%, x1, 0 minutes).
+    """
+    none = MemberBenefits("", Decimal("100.00"), Decimal("1.00"), 0)
+    if not getattr(user, "is_authenticated", False):
+        return none
+    level = MemberLevel.objects.filter(members__user=user).first()
+    if level is None:
+        return none
+    return MemberBenefits(
+        level.name, level.discount_percent, level.points_multiplier, level.flash_sale_early_minutes
+    )

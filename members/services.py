@@ -149,7 +149,9 @@ def points_expiry_for(moment):
     if mode == "rolling":
         return moment + timedelta(days=int(_setting("POINTS_EXPIRY_DAYS", 365)))
     local = timezone.localtime(moment)
-    return timezone.make_aware(datetime.combine(local.date().replace(year=local.year + 2, month=1, day=1), time()))
+    return timezone.make_aware(
+        datetime.combine(local.date().replace(year=local.year + 2, month=1, day=1), time())
+    )
 
 
 def _positive_int(amount):
@@ -205,9 +207,7 @@ def _debit(member, amount, kind, reference="", *, reason="", actor=None):
                 points_balance=F("points_balance") - amount
             )
             if not updated:
-                raise InsufficientPoints(
-                    _("积分不足：需要 %(need)s 积分"), params={"need": amount}
-                )
+                raise InsufficientPoints(_("积分不足：需要 %(need)s 积分"), params={"need": amount})
             balance = Member.objects.filter(pk=member.pk).values_list("points_balance", flat=True).get()
             entry = PointsEntry.objects.create(
                 member=member,
@@ -261,7 +261,9 @@ def spend_points(member, amount, kind, reference, *, reason=""):
 def refund_points(member, amount, reference, *, reason=""):
     """Give back points spent on an order that was cancelled or refunded. Idempotent by reference."""
     member = _member(member)
-    entry, _created = _credit(member, _positive_int(amount), PointsEntry.Kind.REFUND, reference, reason=reason)
+    entry, _created = _credit(
+        member, _positive_int(amount), PointsEntry.Kind.REFUND, reference, reason=reason
+    )
     return entry
 
 
@@ -278,10 +280,14 @@ def adjust_points(member, delta, reason, actor, *, reference=""):
     if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
         raise InvalidPoints(_("调整数量必须是非零整数"))
     if delta > 0:
-        entry, _created = _credit(member, delta, PointsEntry.Kind.ADJUST, reference, reason=reason, actor=actor)
+        entry, _created = _credit(
+            member, delta, PointsEntry.Kind.ADJUST, reference, reason=reason, actor=actor
+        )
         return entry
     try:
-        entry, _created = _debit(member, -delta, PointsEntry.Kind.ADJUST, reference, reason=reason, actor=actor)
+        entry, _created = _debit(
+            member, -delta, PointsEntry.Kind.ADJUST, reference, reason=reason, actor=actor
+        )
     except InsufficientPoints as exc:
         raise InsufficientPoints(
             _("扣减后积分不能为负：当前余额 %(balance)s"),
@@ -323,7 +329,11 @@ def sign_in(member, today=None):
         streak = 1
     points = sign_in_points(streak)
     entry, created = _credit(
-        member, points, PointsEntry.Kind.SIGN_IN, today.isoformat(), reason=_("连续签到第 %(n)s 天") % {"n": streak}
+        member,
+        points,
+        PointsEntry.Kind.SIGN_IN,
+        today.isoformat(),
+        reason=_("连续签到第 %(n)s 天") % {"n": streak},
     )
     Member.objects.filter(pk=member.pk).update(sign_in_streak=streak, last_sign_in_on=today)
     member.sign_in_streak, member.last_sign_in_on = streak, today
@@ -367,7 +377,11 @@ def award_review(member, review_reference):
     if not review_reference:
         raise InvalidPoints(_("缺少评价单号"), code="reference_required")
     entry, _created = _credit(
-        member, int(_setting("REVIEW_POINTS", 10)), PointsEntry.Kind.REVIEW, review_reference, reason=_("商品评价")
+        member,
+        int(_setting("REVIEW_POINTS", 10)),
+        PointsEntry.Kind.REVIEW,
+        review_reference,
+        reason=_("商品评价"),
     )
     return entry
 
@@ -393,7 +407,11 @@ def quote_checkout_deduction(member, order_total, requested_points=None):
     ratio = Decimal(str(_setting("POINTS_MAX_DEDUCTION_RATIO", "0.5")))
     balance = Member.objects.values_list("points_balance", flat=True).get(pk=member.pk)
     if requested_points is not None:
-        if isinstance(requested_points, bool) or not isinstance(requested_points, int) or requested_points < 0:
+        if (
+            isinstance(requested_points, bool)
+            or not isinstance(requested_points, int)
+            or requested_points < 0
+        ):
             raise InvalidPoints(_("积分数量必须是正整数"))
         if requested_points > balance:
             raise InsufficientPoints(_("积分不足：当前余额 %(balance)s"), params={"balance": balance})
@@ -478,12 +496,18 @@ def earn_for_completed_order(member, order_ref, paid_amount):
     reference = str(order_ref)
     level = MemberLevel.objects.filter(members__pk=member.pk).first()
     multiplier = level.points_multiplier if level else Decimal(1)
-    points = int((paid * int(_setting("POINTS_PER_YUAN_EARNED", 1)) * multiplier).to_integral_value(ROUND_DOWN))
+    points = int(
+        (paid * int(_setting("POINTS_PER_YUAN_EARNED", 1)) * multiplier).to_integral_value(ROUND_DOWN)
+    )
     growth = int((paid * int(_setting("GROWTH_PER_YUAN", 1))).to_integral_value(ROUND_DOWN))
     entry = None
     if points > 0:
         entry, _created = _credit(
-            member, points, PointsEntry.Kind.PURCHASE, reference, reason=_("订单 %(ref)s 完成") % {"ref": reference}
+            member,
+            points,
+            PointsEntry.Kind.PURCHASE,
+            reference,
+            reason=_("订单 %(ref)s 完成") % {"ref": reference},
         )
     if growth > 0:
         add_growth(member, growth, f"order:{reference}", reason=_("订单 %(ref)s 完成") % {"ref": reference})
@@ -501,7 +525,9 @@ def _expiry_totals(until, member_ids=None, now=None):
         .annotate(
             expiring=Sum("delta", filter=Q(delta__gt=0, expires_at__lte=until)),
             debits=Sum("delta", filter=Q(delta__lt=0)),
-            next_at=Min("expires_at", filter=Q(delta__gt=0, expires_at__gt=now or until, expires_at__lte=until)),
+            next_at=Min(
+                "expires_at", filter=Q(delta__gt=0, expires_at__gt=now or until, expires_at__lte=until)
+            ),
         )
         .filter(expiring__gt=0)
         .order_by("member_id")
@@ -635,4 +661,3 @@ def points_value(points):
     """What `points` are worth at checkout, in yuan (rounded down to the fen)."""
     rate = int(_setting("POINTS_PER_YUAN_DEDUCTION", 100))
     return (Decimal(points) / rate).quantize(FEN, rounding=ROUND_DOWN)
-

@@ -74,7 +74,9 @@ def sign_in(request):
     if _is_htmx(request):
         member = selectors.member_with_level(request.user)
         return render(
-            request, "members/partials/_sign_in.html", {"member": member, "signed_today": True, "result": result}
+            request,
+            "members/partials/_sign_in.html",
+            {"member": member, "signed_today": True, "result": result},
         )
     if result.created:
         messages.success(request, _("签到成功，获得 %(points)s 积分") % {"points": result.points})
@@ -102,7 +104,11 @@ def address_list(request):
     return render(
         request,
         "members/address_list.html",
-        {"addresses": selectors.addresses_for(request.user), "active_tab": "me", "next": _safe_next(request, "")},
+        {
+            "addresses": selectors.addresses_for(request.user),
+            "active_tab": "me",
+            "next": _safe_next(request, ""),
+        },
     )
 
 
@@ -110,7 +116,9 @@ def _address_form(request, address=None):
     form = AddressForm(request.POST or None, instance=address)
     if request.method == "POST" and form.is_valid():
         try:
-            services.save_address(request.user, form.save(commit=False), make_default=form.cleaned_data["make_default"])
+            services.save_address(
+                request.user, form.save(commit=False), make_default=form.cleaned_data["make_default"]
+            )
         except services.MembersError as exc:
             form.add_error(None, str(exc))
         else:
@@ -119,7 +127,13 @@ def _address_form(request, address=None):
     return render(
         request,
         "members/address_form.html",
-        {"form": form, "address": address, "active_tab": "me", "hide_tabbar": True, "next": _safe_next(request, "")},
+        {
+            "form": form,
+            "address": address,
+            "active_tab": "me",
+            "hide_tabbar": True,
+            "next": _safe_next(request, ""),
+        },
     )
 
 

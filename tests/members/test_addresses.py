@@ -99,7 +99,9 @@ def test_edit_and_set_default_through_the_pages(client):
     client.force_login(user)
     first = _address(user)
     second = _address(user)
-    response = client.post(reverse("members:address_edit", args=[second.pk]), {**VALID, "detail": "新地址", "make_default": "on"})
+    response = client.post(
+        reverse("members:address_edit", args=[second.pk]), {**VALID, "detail": "新地址", "make_default": "on"}
+    )
     assert response.status_code == 302
     second.refresh_from_db()
     first.refresh_from_db()

@@ -21,7 +21,12 @@ def test_non_staff_cannot_open_the_member_back_office(client):
     member = make_member()
     client.force_login(member.user)
     assert client.get(reverse("members_bo:list")).status_code == 403
-    assert client.post(reverse("members_bo:adjust_points", args=[member.pk]), {"delta": 100, "reason": "x"}).status_code == 403
+    assert (
+        client.post(
+            reverse("members_bo:adjust_points", args=[member.pk]), {"delta": 100, "reason": "x"}
+        ).status_code
+        == 403
+    )
     assert Member.objects.get(pk=member.pk).points_balance == 0
 
 
@@ -39,7 +44,8 @@ def test_member_list_query_budget_and_search(client, staff, django_assert_max_nu
 
 
 def test_level_filter(client, staff):
-    plain, gold = make_member(), make_member()
+    make_member()
+    gold = make_member()
     services.change_level(gold, MemberLevel.objects.get(rank=2), "测试", staff)
     response = client.get(reverse("members_bo:list"), {"level": gold.level.pk})
     assert [m.pk for m in response.context["page"]] == [gold.pk]
@@ -57,14 +63,22 @@ def test_member_detail_query_budget(client, staff, django_assert_max_num_queries
 
 def test_adjust_points_with_reason_goes_to_the_ledger(client, staff):
     member = make_member()
-    response = client.post(reverse("members_bo:adjust_points", args=[member.pk]), {"delta": 300, "reason": "活动补发"})
+    response = client.post(
+        reverse("members_bo:adjust_points", args=[member.pk]), {"delta": 300, "reason": "活动补发"}
+    )
     assert response.status_code == 302
     entry = PointsEntry.objects.get(member=member)
     assert entry.delta == 300 and entry.reason == "活动补发" and entry.actor == staff
 
 
 @pytest.mark.parametrize(
-    "data", [{"delta": 100, "reason": ""}, {"delta": 0, "reason": "x"}, {"delta": "abc", "reason": "x"}, {"delta": -1, "reason": "扣"}]
+    "data",
+    [
+        {"delta": 100, "reason": ""},
+        {"delta": 0, "reason": "x"},
+        {"delta": "abc", "reason": "x"},
+        {"delta": -1, "reason": "扣"},
+    ],
 )
 def test_bad_adjustments_change_nothing(client, staff, data):
     member = make_member()
@@ -77,8 +91,18 @@ def test_bad_adjustments_change_nothing(client, staff, data):
 def test_level_change_needs_a_reason(client, staff):
     member = make_member()
     gold = MemberLevel.objects.get(rank=2)
-    assert client.post(reverse("members_bo:change_level", args=[member.pk]), {"level": gold.pk, "reason": " "}).status_code == 400
-    assert client.post(reverse("members_bo:change_level", args=[member.pk]), {"level": gold.pk, "reason": "大客户"}).status_code == 302
+    assert (
+        client.post(
+            reverse("members_bo:change_level", args=[member.pk]), {"level": gold.pk, "reason": " "}
+        ).status_code
+        == 400
+    )
+    assert (
+        client.post(
+            reverse("members_bo:change_level", args=[member.pk]), {"level": gold.pk, "reason": "大客户"}
+        ).status_code
+        == 302
+    )
     assert LevelChange.objects.get(member=member).actor == staff
 
 
@@ -106,5 +130,11 @@ def test_admin_pages_and_points_adjustment(client, staff):
     url = reverse("admin:members_member_change_level", args=[member.pk])
     assert client.post(url, {"level": MemberLevel.objects.get(rank=3).pk, "reason": "VIP"}).status_code == 302
     assert client.get(reverse("admin:members_member_export")).status_code == 200
-    for name in ["members_pointsentry", "members_memberlevel", "members_address", "members_levelchange", "members_user"]:
+    for name in [
+        "members_pointsentry",
+        "members_memberlevel",
+        "members_address",
+        "members_levelchange",
+        "members_user",
+    ]:
         assert client.get(reverse(f"admin:{name}_changelist")).status_code == 200

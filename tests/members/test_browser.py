@@ -43,7 +43,9 @@ def test_member_centre_sign_in_and_add_address(live_server, page, screenshot):
     assert page.locator("#mc-sign-in .mc-stat__num").inner_text() == "1"
     result_points = PointsEntry.objects.get(member=member, kind=PointsEntry.Kind.SIGN_IN).delta
     # the balance above updates in the same swap (out-of-band)
-    page.wait_for_function(f"document.querySelector('#mc-points').textContent.trim() === '{108 + result_points}'")
+    page.wait_for_function(
+        f"document.querySelector('#mc-points').textContent.trim() === '{108 + result_points}'"
+    )
     assert PointsEntry.objects.filter(member=member, kind=PointsEntry.Kind.SIGN_IN).count() == 1
     screenshot("members-centre-signed-in")
 
@@ -61,7 +63,12 @@ def test_member_centre_sign_in_and_add_address(live_server, page, screenshot):
     page.wait_for_url("**/members/addresses/")
     assert page.locator(".mc-address").count() == 1
     address = Address.objects.get(user=member.user)
-    assert (address.province, address.city, address.district, address.phone) == ("浙江省", "杭州市", "西湖区", "13800138000")
+    assert (address.province, address.city, address.district, address.phone) == (
+        "浙江省",
+        "杭州市",
+        "西湖区",
+        "13800138000",
+    )
     screenshot("members-addresses")
 
 

@@ -43,7 +43,12 @@ def _balance_and_ledger(member):
 
 def test_twenty_concurrent_spends_of_100_from_1000_points_all_fit_exactly_once():
     member = make_member(points=1000)
-    results = _race(20, lambda i: services.spend_points(Member.objects.get(pk=member.pk), 100, PointsEntry.Kind.EXCHANGE, f"ex-{i}"))
+    results = _race(
+        20,
+        lambda i: services.spend_points(
+            Member.objects.get(pk=member.pk), 100, PointsEntry.Kind.EXCHANGE, f"ex-{i}"
+        ),
+    )
     ok = [r for r in results if isinstance(r, PointsEntry)]
     refused = [r for r in results if isinstance(r, services.InsufficientPoints)]
     assert len(ok) == 10 and len(refused) == 10, results
@@ -53,7 +58,12 @@ def test_twenty_concurrent_spends_of_100_from_1000_points_all_fit_exactly_once()
 
 def test_two_concurrent_spends_of_the_whole_balance_only_one_succeeds():
     member = make_member(points=500)
-    results = _race(2, lambda i: services.spend_points(Member.objects.get(pk=member.pk), 500, PointsEntry.Kind.CHECKOUT, f"order-{i}"))
+    results = _race(
+        2,
+        lambda i: services.spend_points(
+            Member.objects.get(pk=member.pk), 500, PointsEntry.Kind.CHECKOUT, f"order-{i}"
+        ),
+    )
     assert sum(isinstance(r, PointsEntry) for r in results) == 1, results
     assert sum(isinstance(r, services.InsufficientPoints) for r in results) == 1
     assert _balance_and_ledger(member) == (0, 0)
@@ -70,7 +80,9 @@ def test_concurrent_sign_ins_on_the_same_day_award_once():
 
 def test_same_order_completion_twice_concurrently_earns_once():
     member = make_member()
-    results = _race(6, lambda i: services.earn_for_completed_order(Member.objects.get(pk=member.pk), "SO-1", "100.00"))
+    results = _race(
+        6, lambda i: services.earn_for_completed_order(Member.objects.get(pk=member.pk), "SO-1", "100.00")
+    )
     assert not [r for r in results if isinstance(r, Exception)], results
     member.refresh_from_db()
     assert member.points_balance == 100 and member.growth == 100

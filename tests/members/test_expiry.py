@@ -57,7 +57,9 @@ def test_fully_spent_points_expire_nothing():
 
 def test_members_are_told_once_before_points_expire(monkeypatch):
     told = []
-    monkeypatch.setattr(services, "_notify_member", lambda user, title, body: told.append((user.pk, str(body))))
+    monkeypatch.setattr(
+        services, "_notify_member", lambda user, title, body: told.append((user.pk, str(body)))
+    )
     member = make_member()
     now = timezone.now()
     _earn(member, 80, "soon", now + timedelta(days=5))

@@ -10,7 +10,12 @@ pytestmark = pytest.mark.django_db
 
 
 def test_default_levels_exist_in_rank_order():
-    assert list(MemberLevel.objects.values_list("name", flat=True)) == ["普通会员", "银卡会员", "金卡会员", "钻石会员"]
+    assert list(MemberLevel.objects.values_list("name", flat=True)) == [
+        "普通会员",
+        "银卡会员",
+        "金卡会员",
+        "钻石会员",
+    ]
 
 
 def test_growth_upgrades_automatically_and_counts_each_reference_once():
@@ -77,3 +82,18 @@ def test_registration_source_can_be_recorded():
     assert member.source == "wechat"
     with pytest.raises(services.MembersError):
         services.set_registration_source(member.user, "martian")
+
+
+def test_benefits_follow_the_level():
+    from decimal import Decimal
+
+    from django.contrib.auth.models import AnonymousUser
+
+    from members.selectors import benefits_for
+
+    member = make_member()
+    assert benefits_for(AnonymousUser()).discount_percent == Decimal("100.00")
+    services.change_level(member, MemberLevel.objects.get(rank=3), "VIP", None)
+    benefits = benefits_for(member.user)
+    assert benefits.level_name == "钻石会员" and benefits.discount_percent == Decimal("90.00")
+    assert benefits.points_multiplier == Decimal("2.00") and benefits.flash_sale_early_minutes == 30

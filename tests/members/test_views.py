@@ -28,7 +28,14 @@ def _address(user, i):
 
     services.save_address(
         user,
-        Address(receiver=f"收{i}", phone="13800138000", province="上海市", city="上海市", district="徐汇区", detail="x"),
+        Address(
+            receiver=f"收{i}",
+            phone="13800138000",
+            province="上海市",
+            city="上海市",
+            district="徐汇区",
+            detail="x",
+        ),
     )
 
 
