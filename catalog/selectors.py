@@ -64,12 +64,19 @@ def sellable_sku_ids(sku_ids, now=None):
 
 # --- categories -------------------------------------------------------------------------------
 def _icon(category):
+    """A small square thumbnail of the icon (made once by easy-thumbnails; this runs only when
+    the cached tree is rebuilt), falling back to the uploaded file."""
     if not category.icon:
         return ""
     try:
-        return default_storage.url(category.icon.name)
-    except ValueError:
-        return ""
+        from easy_thumbnails.files import get_thumbnailer
+
+        return get_thumbnailer(category.icon).get_thumbnail({"size": (112, 112), "crop": True}).url
+    except Exception:  # a missing or broken file must not break the category page
+        try:
+            return default_storage.url(category.icon.name)
+        except ValueError:
+            return ""
 
 
 def category_tree():
@@ -201,6 +208,20 @@ def get_listed_product(product_id, now=None):
         )
         .get(pk=product_id)
     )
+
+
+def get_listed_product_cached(product_id):
+    """get_listed_product() through the cache (under the catalogue version, so any change shows at
+    once). The cached copy is re-checked against the schedule on every read: a product whose
+    delisting time has passed is refused even before the worker flips its status."""
+    key = catalog_cache.key("product", int(product_id))
+    product = cache.get(key)
+    if product is None:
+        product = get_listed_product(product_id)
+        cache.set(key, product, catalog_cache.FRAGMENT_TIMEOUT)
+    if not product.is_sellable_at(timezone.now()):
+        raise Product.DoesNotExist
+    return product
 
 
 def sku_stock_for(request, product, skus):

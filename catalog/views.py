@@ -140,7 +140,7 @@ def product_detail(request, pk):
     Stock comes from selectors.sku_stock_for() (settings.CATALOG_STOCK_PROVIDER, set by the stores
     app); without a provider the picker says "有货". A draft or delisted product is a 404."""
     try:
-        product = selectors.get_listed_product(pk)
+        product = selectors.get_listed_product_cached(pk)
     except Product.DoesNotExist:
         raise Http404 from None
     skus = product.enabled_skus

@@ -65,3 +65,15 @@ def test_detail_page_renders_images_with_width_and_height(client):
     body = client.get(f"/products/{item.pk}/").content.decode()
     url, width, height = item.images.get().thumb("detail")
     assert f'src="{url}" width="{width}" height="{height}"' in body
+
+
+def test_category_icon_is_shown_as_a_small_thumbnail(client):
+    from catalog.models import Category
+
+    top = Category(name="酒水")
+    top.icon = upload("icon.png", png_bytes(size=(500, 500)))
+    top.full_clean()
+    top.save()
+    body = client.get("/").content.decode()
+    assert "酒水" in body
+    assert top.icon.url not in body and "112x112" in body

@@ -174,3 +174,17 @@ def test_home_shows_categories_and_recommended(client):
     item = product(name="有机西兰花")
     body = client.get(reverse("catalog:home")).content.decode()
     assert "有机西兰花" in body and item.category.name in body
+
+
+def test_cached_detail_respects_a_delisting_time_that_passes(client, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from catalog import selectors
+
+    item = product(delist_at=timezone.now() + timedelta(minutes=5))
+    assert client.get(f"/products/{item.pk}/").status_code == 200  # now cached
+    later = timezone.now() + timedelta(minutes=6)
+    monkeypatch.setattr(selectors.timezone, "now", lambda: later)
+    assert client.get(f"/products/{item.pk}/").status_code == 404
