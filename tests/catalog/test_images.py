@@ -76,4 +76,4 @@ def test_category_icon_is_shown_as_a_small_thumbnail(client):
     top.save()
     body = client.get("/").content.decode()
     assert "酒水" in body
-    assert top.icon.url not in body and "112x112" in body
+    assert f'src="{top.icon.url}"' not in body and "112x112" in body
