@@ -50,7 +50,9 @@ def store_list(*, lat=None, lng=None, city=None, at=None):
     """Stores for the shopper list: nearest first when a location is known, else the chosen city's
     stores by name (else all by city). Hours are prefetched: two queries whatever the row count.
     Each store gets `.distance_km` (or None) and `.is_open_now`."""
-    qs = visible_stores().prefetch_related(Prefetch("hours", queryset=StoreHours.objects.order_by("weekday", "opens")))
+    qs = visible_stores().prefetch_related(
+        Prefetch("hours", queryset=StoreHours.objects.order_by("weekday", "opens"), to_attr="hour_list")
+    )
     coords = valid_coordinates(lat, lng) if lat is not None else None
     if coords:
         qs = qs.annotate(distance_km=distance_expression(*coords)).order_by("distance_km", "pk")
@@ -66,7 +68,8 @@ def store_list(*, lat=None, lng=None, city=None, at=None):
 def decorate(stores, at=None):
     at = at or timezone.now()
     for store in stores:
-        store.is_open_now = is_open_at(store.hours.all(), at, status=store.status, archived=store.is_archived)
+        hours = store.hour_list if hasattr(store, "hour_list") else store.hours.all()
+        store.is_open_now = is_open_at(hours, at, status=store.status, archived=store.is_archived)
         if not hasattr(store, "distance_km"):
             store.distance_km = None
     return stores

@@ -20,21 +20,25 @@ from .hours import week_table
 from .models import Store, StoreHours
 from .wechat import jsapi_signature
 
-PAGE_SIZE = 20
-LOCATION_SESSION_KEY = "stores.location"
+PAGE_SIZE = 10  # the nearest few; more through 加载更多
+LOCATION_COOKIE = "md_loc"
+
+
+def _saved_location(request):
+    raw = request.COOKIES.get(LOCATION_COOKIE, "")
+    lat, _sep, lng = raw.partition(",")
+    return selectors.valid_coordinates(lat, lng) if raw else None
 
 
 def _location(request):
-    """(lat, lng) from the query string (remembered in the session) or from the session."""
+    """(lat, lng), and whether to remember it: from the query string, else the location cookie
+    (a cookie, not the session: an anonymous visitor's first list costs no session write)."""
     coords = selectors.valid_coordinates(request.GET.get("lat"), request.GET.get("lng"))
     if coords:
-        if request.session.get(LOCATION_SESSION_KEY) != list(coords):
-            request.session[LOCATION_SESSION_KEY] = list(coords)
-        return coords
+        return coords, coords != _saved_location(request)
     if "lat" in request.GET or "lng" in request.GET:
-        return None  # bad coordinates: ignore them, fall back to the city
-    saved = request.session.get(LOCATION_SESSION_KEY)
-    return tuple(saved) if saved else None
+        return None, False  # bad coordinates: ignore them, fall back to the city
+    return _saved_location(request), False
 
 
 class _Page:
@@ -54,7 +58,7 @@ class _Page:
 
 @require_GET
 def store_list(request):
-    coords = _location(request)
+    coords, remember = _location(request)
     city = request.GET.get("city", "").strip()[:32] or None
     qs = selectors.store_list(lat=coords[0] if coords else None, lng=coords[1] if coords else None, city=city)
     page = _Page(qs, request.GET.get("page"))
@@ -69,9 +73,12 @@ def store_list(request):
         "active_tab": "home",
         "wechat_jssdk": bool(settings.WECHAT_APP_ID),
     }
-    if request.headers.get("HX-Request"):
-        return render(request, "stores/partials/_store_list.html", context)
-    return render(request, "stores/store_list.html", context)
+    template = "stores/partials/_store_list.html" if request.headers.get("HX-Request") else "stores/store_list.html"
+    response = render(request, template, context)
+    if remember:
+        response.set_cookie(LOCATION_COOKIE, f"{coords[0]:.5f},{coords[1]:.5f}", max_age=24 * 3600,
+                            samesite="Lax", secure=request.is_secure(), httponly=True)
+    return response
 
 
 @require_GET
@@ -82,7 +89,7 @@ def store_detail(request, pk):
         raise Http404 from exc
     hours = list(store.hours.all())
     selectors.decorate([store])
-    saved = request.session.get(LOCATION_SESSION_KEY)
+    saved = _saved_location(request)
     if saved:
         store.distance_km = selectors.haversine_km(saved[0], saved[1], store.latitude, store.longitude)
     weekday_names = dict(StoreHours.Weekday.choices)
