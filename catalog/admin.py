@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Count
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
@@ -36,9 +37,12 @@ class CategoryAdmin(MPTTModelAdmin):
             return "-"
         return format_html('<img src="{}" width="28" height="28" alt="" style="border-radius:4px">', obj.icon.url)
 
-    @admin.display(description=_("商品数"))
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(product_total=Count("products"))
+
+    @admin.display(description=_("商品数"), ordering="product_total")
     def product_count(self, obj):
-        return obj.products.count()
+        return obj.product_total
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

@@ -218,3 +218,25 @@ def test_import_command_reports_row_errors_and_saves_nothing(tmp_path):
     path.write_text(PRODUCT_HEADER + ",好商品,,酒水,,1,0,listed,,\n", encoding="utf-8")
     call_command("import_catalog", str(path), kind="products")
     assert Product.objects.count() == 1
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_category_admin_query_budget_and_subtree_move(admin_client, django_assert_max_num_queries, count):
+    from catalog.models import Category
+
+    food = category("食品")
+    drinks = category("饮料", parent=food)
+    tea = category("茶饮", parent=drinks)
+    for i in range(count):
+        category(f"分类{i}", parent=food)
+    with django_assert_max_num_queries(12):
+        assert admin_client.get("/admin/catalog/category/").status_code == 200
+    # moving a subtree keeps it whole
+    wine = category("酒水")
+    response = admin_client.post(f"/admin/catalog/category/{drinks.pk}/change/", {
+        "name": "饮料", "parent": wine.pk, "sort_order": "0", "is_active": "on",
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    tea = Category.objects.get(pk=tea.pk)
+    assert [c.name for c in tea.get_ancestors()] == ["酒水", "饮料"]
+    assert list(Category.objects.get(pk=wine.pk).get_descendants().values_list("name", flat=True)) == ["饮料", "茶饮"]
