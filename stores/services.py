@@ -41,6 +41,8 @@ Reason = StockMovement.Reason
 def _positive(quantity):
     if isinstance(quantity, bool):
         raise StockError(_("数量必须是正整数"), code="invalid_quantity")
+    if isinstance(quantity, float) and not quantity.is_integer():
+        raise StockError(_("数量必须是正整数"), code="invalid_quantity")
     if not isinstance(quantity, int):
         try:
             quantity = int(quantity)

@@ -42,7 +42,7 @@ def test_receive_creates_the_row_and_writes_the_ledger(store_a, sku):
     assert ledger_matches(stock)
 
 
-@pytest.mark.parametrize("bad", [0, -3, "x", None, True])
+@pytest.mark.parametrize("bad", [0, -3, "x", None, True, 1.5, "2.5"])
 def test_bad_quantities_are_refused_and_change_nothing(store_a, sku, bad):
     services.receive_stock(store_a, sku, 5)
     for call in (
