@@ -20,6 +20,7 @@ import argparse
 import http.client
 import importlib
 import json
+import logging
 import os
 import pkgutil
 import secrets
@@ -423,6 +424,8 @@ def main(argv=None):
 
     started = time.monotonic()
     django.setup()
+    # eager tasks still open a (filesystem) broker connection, which warns about its missing hostname
+    logging.getLogger("kombu.connection").setLevel(logging.ERROR)
     found, problems = discover()
     unknown = [n for n in args.names if n != BASELINE and n not in {b.name for b in found}]
     if unknown:
@@ -455,7 +458,10 @@ def main(argv=None):
     run, load = pick_generator(args.client)
     server = Server(args.workers, args.threads)
     interrupted = False
-    print(f"{vendor} database, redis={'yes' if os.environ['REDIS_URL'] else 'no'}, gunicorn "
+    from django.conf import settings
+
+    database = Path(str(settings.DATABASES["default"]["NAME"])).name
+    print(f"{vendor} database {database}, redis={'yes' if os.environ['REDIS_URL'] else 'no'}, gunicorn "
           f"{args.workers} workers x {args.threads} threads, client {'wrk' if load else 'python'} "
           f"-c{args.connections} -d{args.duration:g}s (+{args.warmup:g}s warm-up)", flush=True)
     try:
