@@ -63,3 +63,13 @@ class WechatOAuth2Adapter(WeixinOAuth2Adapter):
 
 oauth2_login = OAuth2LoginView.adapter_view(WechatOAuth2Adapter)
 oauth2_callback = OAuth2CallbackView.adapter_view(WechatOAuth2Adapter)
+
+
+def wechat_identity(user):
+    """(openid, unionid) of the user's WeChat login, or (None, None): JSAPI payments need the openid."""
+    from allauth.socialaccount.models import SocialAccount
+
+    account = SocialAccount.objects.filter(user=user, provider="weixin").only("uid", "extra_data").first()
+    if account is None:
+        return None, None
+    return account.uid, (account.extra_data or {}).get("unionid")

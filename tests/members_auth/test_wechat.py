@@ -194,3 +194,20 @@ def test_login_page_hides_wechat_outside_wechat(client, wechat_app):
 def test_login_page_hides_wechat_when_no_app_is_configured(client):
     html = client.get("/accounts/login/", HTTP_USER_AGENT=WECHAT_UA).content.decode()
     assert "微信一键登录" not in html
+
+
+@responses.activate
+def test_wechat_identity_gives_openid_and_unionid_for_payments(client, wechat_app, django_assert_num_queries):
+    from members.auth.weixin import wechat_identity
+
+    fake_wechat()
+    client.get("/accounts/weixin/login/callback/", {"code": "CODE", "state": state_of(start_login(client))})
+    user = User.objects.get()
+    with django_assert_num_queries(1):
+        assert wechat_identity(user) == (OPENID, UNIONID)
+    assert wechat_identity(User.objects.create_user("staff")) == (None, None)
+
+
+def test_authorize_url_keeps_next_server_side(client, wechat_app):
+    url = start_login(client, next_url="/members/me/")
+    assert "members" not in url and "next" not in url
