@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import F, Q, Sum
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils.module_loading import import_string
 
@@ -23,17 +23,49 @@ class LevelProgress:
     percent: int
 
 
-def member_with_level(user):
-    """The member profile with its level, in one query (creates a missing profile)."""
-    member = Member.objects.select_related("level").filter(user=user).first()
-    return member or ensure_member(user)
+def member_with_level(user, *, with_addresses=False):
+    """The member profile with its level and the next level's name and threshold, in one query.
+
+    with_addresses also annotates the address count and the default (else newest) address's city
+    and district, for the member centre. Creates a missing profile.
+    """
+    above = MemberLevel.objects.filter(rank__gt=Coalesce(OuterRef("level__rank"), Value(-1))).order_by("rank")
+    annotations = {
+        "next_level_id": Subquery(above.values("id")[:1]),
+        "next_level_name": Subquery(above.values("name")[:1]),
+        "next_level_threshold": Subquery(above.values("growth_threshold")[:1]),
+    }
+    if with_addresses:
+        mine = Address.objects.filter(user_id=OuterRef("user_id"))
+        first = mine.order_by("-is_default", "-updated_at", "-id")
+        annotations.update(
+            address_count=Coalesce(
+                Subquery(mine.order_by().values("user_id").annotate(n=Count("id")).values("n")[:1]), Value(0)
+            ),
+            address_city=Subquery(first.values("city")[:1]),
+            address_district=Subquery(first.values("district")[:1]),
+        )
+    member = Member.objects.select_related("level").annotate(**annotations).filter(user=user).first()
+    return member or member_with_level(ensure_member(user).user, with_addresses=with_addresses)
 
 
 def level_progress(member):
-    """Where the member stands: current level, the next one and the growth still needed (1 query)."""
+    """Where the member stands: current level, the next one and the growth still needed.
+
+    No query when `member` comes from member_with_level (next level annotated), else one.
+    """
     level = member.level
-    rank = level.rank if level else -1
-    next_level = MemberLevel.objects.filter(rank__gt=rank).order_by("rank").first()
+    if hasattr(member, "next_level_threshold"):
+        next_level = None
+        if member.next_level_id is not None:
+            next_level = MemberLevel(
+                id=member.next_level_id,
+                name=member.next_level_name,
+                growth_threshold=member.next_level_threshold,
+            )
+    else:
+        rank = level.rank if level else -1
+        next_level = MemberLevel.objects.filter(rank__gt=rank).order_by("rank").first()
     if next_level is None:
         return LevelProgress(level, None, member.growth, 0, 100)
     floor = level.growth_threshold if level else 0

@@ -30,10 +30,9 @@ def _safe_next(request, default):
 
 @login_required
 def member_centre(request):
-    member = selectors.member_with_level(request.user)
+    member = selectors.member_with_level(request.user, with_addresses=True)
     progress = selectors.level_progress(member)
     recent, next_cursor = selectors.points_page(member, size=RECENT_POINTS)
-    default_address, address_count = selectors.address_summary(request.user)
     return render(
         request,
         "members/member_centre.html",
@@ -43,8 +42,6 @@ def member_centre(request):
             "progress": progress,
             "recent_points": recent,
             "more_points": next_cursor is not None,
-            "default_address": default_address,
-            "address_count": address_count,
             "points_value": services.points_value(member.points_balance),
             "signed_today": member.last_sign_in_on == _today(),
             "extras": selectors.member_centre_extras(request),

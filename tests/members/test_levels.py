@@ -97,3 +97,22 @@ def test_benefits_follow_the_level():
     benefits = benefits_for(member.user)
     assert benefits.level_name == "钻石会员" and benefits.discount_percent == Decimal("90.00")
     assert benefits.points_multiplier == Decimal("2.00") and benefits.flash_sale_early_minutes == 30
+
+
+def test_progress_is_the_same_from_the_one_query_member():
+    from members.selectors import member_with_level
+
+    member = make_member()
+    services.add_growth(member, 1500, "order:1")
+    member.refresh_from_db()
+    annotated = member_with_level(member.user)
+    a, b = level_progress(annotated), level_progress(member)
+    assert (a.level, a.next_level.pk, a.next_level.name, a.needed, a.percent) == (
+        b.level,
+        b.next_level.pk,
+        b.next_level.name,
+        b.needed,
+        b.percent,
+    )
+    services.add_growth(member, 50000, "order:2")
+    assert level_progress(member_with_level(member.user)).next_level is None

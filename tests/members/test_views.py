@@ -13,9 +13,9 @@ from .factories import make_member, make_user
 
 pytestmark = pytest.mark.django_db
 
-# (session, with database sessions only) user, member+level, next level, recent points, addresses
+# (session, with database sessions only) user, member+level+next level+address summary, recent points
 SESSION_QUERIES = 1 if settings.SESSION_ENGINE == "django.contrib.sessions.backends.db" else 0
-MEMBER_CENTRE_QUERIES = SESSION_QUERIES + 5
+MEMBER_CENTRE_QUERIES = SESSION_QUERIES + 3
 
 
 def _with_history(member, n):
@@ -147,3 +147,38 @@ def test_profile_refuses_a_file_that_is_not_an_image(client):
     assert response.status_code == 200 and response.context["form"].errors["avatar"]
     user.refresh_from_db()
     assert user.nickname == "原名" and not user.avatar
+
+
+def test_member_centre_shows_the_default_address_and_count(client):
+    from members.models import Address
+
+    member = make_member()
+    user = member.user
+    services.save_address(
+        user,
+        Address(
+            receiver="a", phone="13800138000", province="上海市", city="上海市", district="徐汇区", detail="x"
+        ),
+    )
+    other = services.save_address(
+        user,
+        Address(
+            receiver="b", phone="13800138000", province="浙江省", city="杭州市", district="西湖区", detail="y"
+        ),
+    )
+    services.set_default_address(user, other.pk)
+    client.force_login(user)
+    shown = client.get(reverse("members:me")).context["member"]
+    assert (shown.address_count, shown.address_city, shown.address_district) == (2, "杭州市", "西湖区")
+    anonymous_free = make_member()
+    client.force_login(anonymous_free.user)
+    assert client.get(reverse("members:me")).context["member"].address_count == 0
+
+
+def test_a_user_without_a_profile_gets_one_on_the_member_centre(client):
+    user = make_user()
+    Member.objects.filter(user=user).delete()
+    user = type(user).objects.get(pk=user.pk)
+    client.force_login(user)
+    assert client.get(reverse("members:me")).status_code == 200
+    assert Member.objects.filter(user=user).exists()
