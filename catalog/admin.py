@@ -99,10 +99,25 @@ class OptionTypeInline(admin.TabularInline):
     extra = 0
     fields = ("name", "values_text", "sort_order")
     verbose_name = _("规格（保存后自动生成SKU组合）")
+    verbose_name_plural = _("规格（保存后自动生成SKU组合）")
+
+
+class SkuInlineForm(forms.ModelForm):
+    class Meta:
+        model = Sku
+        fields = ("code", "price", "market_price", "cost_price", "barcode", "weight", "image", "is_enabled")
+        widgets = {
+            "code": forms.TextInput(attrs={"size": 12}),
+            "barcode": forms.TextInput(attrs={"size": 14}),
+            **{name: forms.NumberInput(attrs={"style": "width:7em", "step": "0.01"})
+               for name in ("price", "market_price", "cost_price")},
+            "weight": forms.NumberInput(attrs={"style": "width:6em", "step": "0.001"}),
+        }
 
 
 class SkuInline(admin.TabularInline):
     model = Sku
+    form = SkuInlineForm
     extra = 0
     can_delete = False
     fields = ("code", "spec_text", "price", "market_price", "cost_price", "barcode", "weight", "image", "is_enabled")

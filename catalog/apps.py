@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 class CatalogConfig(AppConfig):
     name = "catalog"
-    verbose_name = _("商品")
+    verbose_name = _("商品中心")
 
     def ready(self):
         from . import receivers  # noqa: F401

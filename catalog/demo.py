@@ -251,7 +251,8 @@ def _product(rng, category, name, subtitle, tags, price, options, index):
         first = product.option_types.order_by("sort_order", "id").first()
         for step, value in enumerate(first.values.order_by("sort_order", "id")):
             if step:
-                value.skus.update(price=(price * (1 + Decimal("0.3") * step)).quantize(Decimal("0.01")))
+                step_price = (price * (1 + Decimal("0.3") * step)).quantize(Decimal("0.01"))
+                value.skus.update(price=step_price, market_price=(step_price * Decimal("1.25")).quantize(Decimal("1")))
         refresh_price_range(product)
     else:
         sku = product.skus.get()

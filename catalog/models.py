@@ -66,7 +66,7 @@ class Product(models.Model):
     subtitle = models.CharField(_("副标题"), max_length=200, blank=True)
     description = models.TextField(_("商品详情"), blank=True, help_text=_("富文本；脚本和事件属性会被清除"))
     category = models.ForeignKey(
-        Category, verbose_name=_("分类"), on_delete=models.PROTECT, related_name="products"
+        Category, verbose_name=_("所属分类"), on_delete=models.PROTECT, related_name="products"
     )
     video_url = models.URLField(_("视频链接"), blank=True)
     tags = models.CharField(_("标签"), max_length=200, blank=True, help_text=_("多个标签用逗号分隔"))
@@ -289,6 +289,13 @@ class Sku(models.Model):
 
     def __str__(self):
         return f"{self.product.name} {self.spec_text}".strip() if self.product_id else self.code
+
+    def clean(self):
+        super().clean()
+        if self.market_price is not None and self.price is not None and self.market_price < self.price:
+            from django.core.exceptions import ValidationError
+
+            raise ValidationError({"market_price": _("划线价不能低于售价")})
 
     @property
     def display_name(self):

@@ -240,3 +240,41 @@ def test_category_admin_query_budget_and_subtree_move(admin_client, django_asser
     tea = Category.objects.get(pk=tea.pk)
     assert [c.name for c in tea.get_ancestors()] == ["酒水", "饮料"]
     assert list(Category.objects.get(pk=wine.pk).get_descendants().values_list("name", flat=True)) == ["饮料", "茶饮"]
+
+
+def _change_form_with_image(item, file):
+    sku = item.skus.get()
+    return product_form(item.category, **{
+        "name": item.name, "default_price": "", "status": "listed",
+        "option_types-TOTAL_FORMS": "0", "option_types-INITIAL_FORMS": "0",
+        "images-TOTAL_FORMS": "1", "images-INITIAL_FORMS": "0",
+        "images-0-image": file, "images-0-alt": "", "images-0-sort_order": "0",
+        "skus-TOTAL_FORMS": "1", "skus-INITIAL_FORMS": "1",
+        "skus-0-id": sku.pk, "skus-0-product": item.pk, "skus-0-code": sku.code, "skus-0-price": "10.00",
+        "skus-0-market_price": "", "skus-0-cost_price": "", "skus-0-barcode": "", "skus-0-weight": "",
+        "skus-0-image": "", "skus-0-is_enabled": "on",
+    })
+
+
+def test_admin_image_upload_makes_thumbnails_and_cover(admin_client):
+    from .factories import png_bytes
+
+    item = product(price="10.00")
+    data = _change_form_with_image(item, upload("a.png", png_bytes(size=(900, 700))))
+    response = admin_client.post(f"/admin/catalog/product/{item.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    item.refresh_from_db()
+    image = item.images.get()
+    assert item.cover_id == image.pk
+    assert (image.width, image.height) == (900, 700)
+    assert image.thumbnails["card"]["width"] == 360
+
+
+def test_admin_upload_of_a_non_image_is_refused_and_nothing_saved(admin_client):
+    item = product(price="10.00")
+    data = _change_form_with_image(item, upload("a.png", b"MZ\x90\x00 this is an exe"))
+    data["subtitle"] = "不应保存"
+    response = admin_client.post(f"/admin/catalog/product/{item.pk}/change/", data)
+    assert response.status_code == 200
+    item.refresh_from_db()
+    assert not item.images.exists() and item.subtitle == ""

@@ -203,3 +203,11 @@ def test_sales_count_adds_and_never_goes_negative():
     assert services.add_sales(item.pk, -5) == 0
     item.refresh_from_db()
     assert item.sales_count == 3 and item.display_sales == 3 + item.sales_base
+
+
+def test_market_price_below_price_is_refused():
+    item = product(price="10.00")
+    with pytest.raises(CatalogError) as excinfo:
+        services.ensure_default_sku(item, price=Decimal("20.00"), market_price=Decimal("15.00"))
+    assert "划线价" in str(excinfo.value)
+    assert item.skus.get().price == Decimal("10.00")
