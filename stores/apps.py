@@ -1,7 +1,25 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+
+
+def ensure_hq_group(sender, using="default", **kwargs):
+    """The Django group "总部" (HQ) with the permission that lifts store scoping (stores.scope)."""
+    from django.contrib.auth.models import Group, Permission
+
+    from .scope import HQ_GROUP_NAME, HQ_PERMISSION
+
+    app_label, codename = HQ_PERMISSION.split(".")
+    permission = Permission.objects.using(using).filter(content_type__app_label=app_label, codename=codename).first()
+    if permission is None:
+        return
+    group, _created = Group.objects.using(using).get_or_create(name=HQ_GROUP_NAME)
+    group.permissions.add(permission)
 
 
 class StoresConfig(AppConfig):
     name = "stores"
     verbose_name = _("门店")
+
+    def ready(self):
+        post_migrate.connect(ensure_hq_group, sender=self, dispatch_uid="stores.ensure_hq_group")

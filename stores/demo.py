@@ -85,10 +85,9 @@ def seed(out):
             changed += len(_hours(kind))
 
     # HQ group with the scope permission, and the store roles' model permissions
-    hq, created = Group.objects.get_or_create(name=HQ_GROUP_NAME)
+    hq, created = Group.objects.get_or_create(name=HQ_GROUP_NAME)  # also made by post_migrate (apps.py)
     changed += int(created)
-    if created:
-        hq.permissions.add(Permission.objects.get(content_type__app_label="stores", codename="hq_all_stores"))
+    hq.permissions.add(Permission.objects.get(content_type__app_label="stores", codename="hq_all_stores"))
     staff_perms = [
         Permission.objects.get(content_type__app_label=app, codename=codename) for app, codename in STAFF_PERMISSIONS
     ]

@@ -50,6 +50,19 @@ def test_scope_helpers(world, clerk_a, hq_user, store_a):
     assert get_scoped_object_or_404(Stock, hq_user, pk=world["stock_b"].pk) == world["stock_b"]
 
 
+def test_hq_group_exists_after_migrate_and_lifts_the_scope(world):
+    from django.contrib.auth.models import Group
+
+    from stores.scope import HQ_GROUP_NAME
+
+    user = make_staff(None)
+    user.groups.add(Group.objects.get(name=HQ_GROUP_NAME))
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.get(pk=user.pk)
+    assert is_hq(user) and stores_for(user).count() == 3
+
+
 def test_user_without_stores_or_not_staff_sees_nothing(world):
     loner = make_staff(None)
     assert not stores_for(loner).exists()

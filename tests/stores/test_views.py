@@ -50,7 +50,12 @@ def test_store_list_query_count_does_not_grow_with_stores(client, db):
 
     make_stores(3)
     few, _ = list_queries(Client(), lat=31.2, lng=121.4)
-    make_stores(40, city="苏州市")
+    from stores.models import Store
+
+    Store.objects.bulk_create([
+        Store(name=f"千店{i}", code=f"k{i}", province="江苏省", city="苏州市", street="路", latitude=30 + i / 1000,
+              longitude=120 + i / 1000) for i in range(1000)
+    ])
     many, response = list_queries(Client(), lat=31.2, lng=121.4)
     assert few == many
     assert many <= 3  # stores, hours, cities
@@ -349,3 +354,16 @@ def test_store_list_model_helper_orders_in_sql(db):
     make_stores(5)
     qs = store_list(lat=31.0, lng=121.0)
     assert "ORDER BY" in str(qs.query) and "ASIN" in str(qs.query).upper()
+
+
+def test_product_page_shows_availability_in_the_chosen_store(client, db, settings):
+    assert settings.CATALOG_STOCK_PROVIDER == "stores.selectors.stock_for_product"
+    store = make_store("有货店")
+    sku = make_sku("库存商品")
+    services.receive_stock(store, sku, 2)  # under the threshold of 5: low
+    url = reverse("catalog:product", args=[sku.product_id])
+    assert client.get(url).context["sku_stock"] == {}
+    client.post(reverse("stores:choose", args=[store.pk]))
+    assert client.get(url).context["sku_stock"] == {sku.pk: {"available": 2, "state": "low"}}
+    services.reserve_stock(store, sku, 2)
+    assert client.get(url).context["sku_stock"][sku.pk]["state"] == "out"
