@@ -254,7 +254,7 @@ def _seed_shopper(out):
     User = get_user_model()
     out(
         f"  Demo shopper: phone {DEMO_SHOPPER['phone']} ({DEMO_SHOPPER['nickname']}): log in at /accounts/login/ "
-        "with an SMS code from the development outbox / console"
+        "with 13800138000 and the SMS code shown at /accounts/dev/sms-outbox/ (development) or in the console"
     )
     if User.objects.filter(username=DEMO_SHOPPER["username"]).exists():
         return 0

@@ -138,3 +138,24 @@ def test_admin_pages_and_points_adjustment(client, staff):
         "members_user",
     ]:
         assert client.get(reverse(f"admin:{name}_changelist")).status_code == 200
+
+
+def test_admin_can_add_a_user_and_the_profile_follows(client, staff):
+    response = client.get(reverse("admin:members_user_add"))
+    assert response.status_code == 200
+    data = {
+        "username": "newbie",
+        "password1": "a-long-pass-2026x",
+        "password2": "a-long-pass-2026x",
+        "usable_password": "true",
+        "member-TOTAL_FORMS": "0",
+        "member-INITIAL_FORMS": "0",
+        "member-MIN_NUM_FORMS": "0",
+        "member-MAX_NUM_FORMS": "1",
+    }
+    response = client.post(reverse("admin:members_user_add"), data)
+    assert response.status_code == 302, response.content[:2000]
+    user = get_user_model().objects.get(username="newbie")
+    assert Member.objects.filter(user=user).exists()
+    change = client.get(reverse("admin:members_user_change", args=[user.pk]))
+    assert change.status_code == 200

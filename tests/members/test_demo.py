@@ -19,3 +19,18 @@ def test_seed_creates_members_across_levels_and_is_idempotent():
     assert points_mismatches() == []
     call_command("check_points")
     assert demo.seed(lines.append) == 0
+
+
+def test_demo_shopper_logs_in_by_phone_and_sms_code(client, settings):
+    """What the README tells a newcomer: phone 13800138000, code from the (dev) SMS outbox."""
+    from core import sms
+
+    settings.SMS_BACKEND = "locmem"
+    demo.seed(lambda line: None)
+    sms.outbox.clear()
+    response = client.post("/accounts/login/", {"login": "13800138000"})
+    code = sms.outbox[-1].params["code"]
+    client.post(response["Location"], {"code": code})
+    page = client.get("/members/me/")
+    assert page.status_code == 200
+    assert page.context["member"].user.nickname == "演示会员"
