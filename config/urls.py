@@ -5,10 +5,12 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
 from core import views as core_views
+from members.auth.views import admin_login
 
 admin.site.site_header = _("多门店分销 管理后台")
 admin.site.site_title = _("多门店分销")
 admin.site.index_title = _("总部与门店管理")
+admin.site.login = admin_login  # staff sign in on /accounts/staff-login/ (allauth, rate-limited)
 
 urlpatterns = [
     path("", include("catalog.urls")),

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -155,3 +155,13 @@ def dev_sms_outbox(request):
         items = sms.dev_outbox()
     rows = [{"phone": mask_phone(m.phone), "full_phone": m.phone, "text": m.text, "sent_at": m.sent_at} for m in items]
     return render(request, "account/dev_sms_outbox.html", {"rows": rows, "hide_tabbar": True})
+
+
+def admin_login(request, extra_context=None):
+    """Django admin's own login form is replaced by the staff login (allauth, rate-limited)."""
+    if request.user.is_authenticated:
+        if not (request.user.is_active and request.user.is_staff):
+            raise PermissionDenied
+        return HttpResponseRedirect(get_next_redirect_url(request) or reverse("admin:index"))
+    next_url = get_next_redirect_url(request) or reverse("admin:index")
+    return HttpResponseRedirect(f"{reverse('account_staff_login')}?{urlencode({'next': next_url})}")

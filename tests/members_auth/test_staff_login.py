@@ -56,3 +56,25 @@ def test_staff_login_page_queries(client, django_assert_max_num_queries):
         response = client.get("/accounts/staff-login/")
     assert response.status_code == 200
     assert 'name="login"' in response.content.decode() and 'name="password"' in response.content.decode()
+
+
+def test_admin_login_goes_through_the_staff_login(client, staff):
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    response = client.get(response["Location"])
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/staff-login/?next=%2Fadmin%2F"
+    response = client.post("/accounts/staff-login/", {"login": "hq", "password": "hq-pass-2026x", "next": "/admin/"})
+    assert response["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+
+
+def test_admin_login_refuses_a_logged_in_shopper(client):
+    shopper = User.objects.create_user("m13800138000", phone="+8613800138000", phone_verified=True)
+    client.force_login(shopper)
+    assert client.get("/admin/login/?next=/admin/").status_code == 403
+
+
+def test_admin_login_ignores_an_offsite_next(client):
+    response = client.get("/admin/login/?next=https://evil.example/")
+    assert response["Location"] == "/accounts/staff-login/?next=%2Fadmin%2F"
