@@ -72,10 +72,12 @@ class AddressForm(forms.ModelForm):
 
 class ProfileForm(forms.Form):
     nickname = forms.CharField(label=_("昵称"), max_length=64)
-    avatar = forms.ImageField(label=_("头像"), required=False)
+    avatar = forms.ImageField(
+        label=_("头像"), required=False, widget=forms.ClearableFileInput(attrs={"accept": "image/*"})
+    )
     gender = forms.ChoiceField(label=_("性别"), choices=Member.Gender.choices)
     birthday = forms.DateField(
-        label=_("生日"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("生日"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
 
     def __init__(self, *args, **kwargs):

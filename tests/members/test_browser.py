@@ -99,3 +99,31 @@ def test_bad_phone_shows_a_clear_message(live_server, page, screenshot):
     page.wait_for_selector(".mc-field-error")
     assert not Address.objects.filter(user=member.user).exists()
     screenshot("members-address-bad-phone")
+
+
+def test_profile_page_and_back_office_member_pages(live_server, page, screenshot):
+    from django.contrib.auth import get_user_model
+
+    member = _member_with_history()
+    _login(page, live_server, member.user)
+    page.goto(live_server.url + "/members/profile/")
+    page.fill("input[name=nickname]", "新昵称")
+    page.select_option("select[name=gender]", "female")
+    screenshot("members-profile")
+    page.get_by_role("button", name="保存").click()
+    page.wait_for_url("**/members/me/")
+    assert page.locator(".mc-head__name").inner_text() == "新昵称"
+
+    staff = get_user_model().objects.create_user("hq-bo", is_staff=True, is_superuser=True)
+    page.context.clear_cookies()
+    _login(page, live_server, staff)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(live_server.url + "/backoffice/members/")
+    assert page.locator(".bo-table tbody tr").count() >= 1
+    screenshot("members-backoffice-list")
+    page.goto(live_server.url + f"/backoffice/members/{member.pk}/")
+    page.fill("input[name=delta]", "-99999")
+    page.fill("form[action$='adjust-points/'] input[name=reason]", "测试扣减")
+    page.locator("form[action$='adjust-points/'] button").click()
+    page.wait_for_selector(".bo-errors")
+    screenshot("members-backoffice-detail-refused")

@@ -182,3 +182,10 @@ def test_a_user_without_a_profile_gets_one_on_the_member_centre(client):
     client.force_login(user)
     assert client.get(reverse("members:me")).status_code == 200
     assert Member.objects.filter(user=user).exists()
+
+
+def test_profile_form_shows_the_birthday_in_the_date_input_format(client):
+    user = make_user()
+    Member.objects.filter(user=user).update(birthday="1990-05-01")
+    client.force_login(user)
+    assert 'value="1990-05-01"' in client.get(reverse("members:profile")).content.decode()
