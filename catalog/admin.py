@@ -120,9 +120,13 @@ class SkuInline(admin.TabularInline):
     form = SkuInlineForm
     extra = 0
     can_delete = False
-    fields = ("code", "spec_text", "price", "market_price", "cost_price", "barcode", "weight", "image", "is_enabled")
-    readonly_fields = ("spec_text",)
+    fields = ("code", "spec", "price", "market_price", "cost_price", "barcode", "weight", "image", "is_enabled")
+    readonly_fields = ("spec",)
     show_change_link = False
+
+    @admin.display(description=_("规格"))
+    def spec(self, obj):
+        return format_html('<span style="white-space:nowrap">{}</span>', obj.spec_text or "-")
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
