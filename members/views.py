@@ -1,5 +1,7 @@
 """Shopper pages of the members app: member centre, points, sign-in, addresses, profile."""
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -44,6 +46,8 @@ def member_centre(request):
             "more_points": next_cursor is not None,
             "points_value": services.points_value(member.points_balance),
             "signed_today": member.last_sign_in_on == _today(),
+            "streak_alive": member.last_sign_in_on is not None
+            and member.last_sign_in_on >= _today() - timedelta(days=1),
             "extras": selectors.member_centre_extras(request),
             "order_shortcuts": ORDER_SHORTCUTS,
         },

@@ -189,3 +189,17 @@ def test_profile_form_shows_the_birthday_in_the_date_input_format(client):
     Member.objects.filter(user=user).update(birthday="1990-05-01")
     client.force_login(user)
     assert 'value="1990-05-01"' in client.get(reverse("members:profile")).content.decode()
+
+
+def test_a_broken_streak_is_not_shown_as_running(client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    member = make_member()
+    today = timezone.localdate()
+    services.sign_in(member, today - timedelta(days=3))
+    client.force_login(member.user)
+    assert client.get(reverse("members:me")).context["streak_alive"] is False
+    services.sign_in(member, today - timedelta(days=1))
+    assert client.get(reverse("members:me")).context["streak_alive"] is True
