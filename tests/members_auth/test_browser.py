@@ -7,7 +7,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 User = get_user_model()
 
 
-def test_log_in_with_phone_and_sms_code(live_server, page, screenshot, sms_outbox, wechat_app):
+def test_log_in_with_phone_and_sms_code(live_server, page, screenshot, sms_outbox, wechat_app, settings):
     user = User.objects.create_user("m13800138000", phone="+8613800138000", phone_verified=True)
     page.goto(live_server.url + "/accounts/login/?next=/")
     assert page.get_by_role("button", name="微信一键登录").is_visible()  # inside WeChat, configured
@@ -26,6 +26,14 @@ def test_log_in_with_phone_and_sms_code(live_server, page, screenshot, sms_outbo
     page.wait_for_url("**/accounts/login/code/confirm/**")
     assert page.get_by_text("验证码已发送至 13800138000").is_visible()
     screenshot("auth-confirm-code")
+    # a newcomer under `make run` (DEBUG) reads the code from the development outbox page
+    settings.DEBUG = True
+    outbox_page = page.context.new_page()
+    outbox_page.goto(live_server.url + "/accounts/dev/sms-outbox/")
+    assert outbox_page.get_by_text(sms_outbox[-1].params["code"], exact=False).is_visible()
+    screenshot("auth-dev-outbox", outbox_page)
+    outbox_page.close()
+    settings.DEBUG = False
     page.fill("input[name=code]", sms_outbox[-1].params["code"])
     page.get_by_role("button", name="登录").click()
     page.wait_for_url(live_server.url + "/")
