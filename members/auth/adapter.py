@@ -7,6 +7,7 @@ from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from core.sms import SmsError, send_sms
@@ -116,6 +117,10 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
 
             instance.oauth2_adapter_class = WechatOAuth2Adapter
         return instance
+
+    def get_connect_redirect_url(self, request, socialaccount):
+        # "绑定微信" from the member centre (process=connect) returns there
+        return reverse("members:me")
 
     def is_auto_signup_allowed(self, request, sociallogin):
         return True

@@ -211,3 +211,15 @@ def test_wechat_identity_gives_openid_and_unionid_for_payments(client, wechat_ap
 def test_authorize_url_keeps_next_server_side(client, wechat_app):
     url = start_login(client, next_url="/members/me/")
     assert "members" not in url and "next" not in url
+
+
+@responses.activate
+def test_a_phone_member_connects_wechat_to_the_same_account(client, wechat_app):
+    member = User.objects.create_user("m13800138000", phone="+8613800138000", phone_verified=True)
+    client.force_login(member)
+    fake_wechat()
+    response = client.post("/accounts/weixin/login/", {"process": "connect"}, HTTP_USER_AGENT=WECHAT_UA)
+    response = client.get("/accounts/weixin/login/callback/", {"code": "CODE", "state": state_of(response["Location"])})
+    assert response.status_code == 302 and response["Location"] == "/members/me/"
+    assert SocialAccount.objects.get().user_id == member.pk
+    assert User.objects.count() == 1
