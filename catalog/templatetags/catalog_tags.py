@@ -21,6 +21,17 @@ def product_img(image, alias="card", css_class="", alt="", loading="lazy"):
 
 
 @register.filter
+def clean_html(html):
+    """Merchant HTML, sanitised again at render time (it is cleaned on save too; this also covers
+    rows written by bulk updates). Safe to mark as safe afterwards."""
+    from django.utils.safestring import mark_safe
+
+    from ..services import sanitize_description
+
+    return mark_safe(sanitize_description(html))  # noqa: S308 - nh3 removed scripts and handlers
+
+
+@register.filter
 def yuan(amount):
     """12.5 -> "12.50" (the ¥ sign is in the template, smaller)."""
     if amount is None:

@@ -78,10 +78,25 @@ def test_browse_category_search_open_product_and_pick_sku(live_server, page, scr
     screenshot("catalog-sku-sheet", page)
 
 
-def test_load_more_in_a_big_category(live_server, page, shop):
-    page.goto(live_server.url + "/categories/")
-    first = page.locator(".catalog-panel__all")
-    first.click()
-    page.wait_for_url(re.compile(r".*/categories/\d+/$"))
-    assert page.locator(".shop-card").count() == 14  # 食品饮料 has 14: one page, no "load more"
-    assert page.locator(".catalog-more").count() == 0
+def test_infinite_scroll_loads_the_next_pages(live_server, page, shop):
+    from decimal import Decimal
+
+    from catalog import services
+    from catalog.models import Category
+
+    fruit = Category.objects.get(name="水果")
+    for i in range(41):
+        services.create_product(
+            name=f"测试水果{i:02d}", category=fruit, status=Product.Status.LISTED, price=Decimal("9.90"), sort_weight=-1
+        )
+    page.goto(live_server.url + f"/categories/{fruit.pk}/")
+    cards = page.locator(".shop-card")
+    assert cards.count() == 20
+    page.mouse.wheel(0, 20000)
+    page.wait_for_function("document.querySelectorAll('.shop-card').length >= 40")
+    page.mouse.wheel(0, 20000)
+    page.wait_for_function("document.querySelectorAll('.shop-card').length >= 45")
+    page.locator(".catalog-end").wait_for()
+    assert cards.count() == 45  # 4 demo fruits + 41, each once
+    names = cards.locator(".shop-card__name").all_inner_texts()
+    assert len(set(names)) == 45

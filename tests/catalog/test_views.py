@@ -188,3 +188,10 @@ def test_cached_detail_respects_a_delisting_time_that_passes(client, monkeypatch
     later = timezone.now() + timedelta(minutes=6)
     monkeypatch.setattr(selectors.timezone, "now", lambda: later)
     assert client.get(f"/products/{item.pk}/").status_code == 404
+
+
+def test_description_written_around_the_services_is_still_cleaned_on_the_page(client):
+    item = product()
+    Product.objects.filter(pk=item.pk).update(description='<p>ok</p><script>alert(1)</script><img src=x onerror=alert(2)>')
+    body = client.get(f"/products/{item.pk}/").content.decode()
+    assert "alert(" not in body and "<p>ok</p>" in body
