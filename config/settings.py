@@ -155,8 +155,8 @@ ACCOUNT_LOGOUT_ON_GET = False
 ALLAUTH_USER_CODE_FORMAT = {"numeric": True, "length": 6, "dashed": False}
 # Limits live in the cache (Redis in production, shared by every worker). Per phone ("key") and per IP.
 ACCOUNT_RATE_LIMITS = {
-    "request_login_code": "20/m/ip,1/m/key",
-    "verify_phone": "1/m/key,10/m/ip",
+    "request_login_code": "20/m/ip,1/m/key,10/d/key",
+    "verify_phone": "1/m/key,10/d/key,10/m/ip",
     "change_phone": "3/m/user",
     "login_failed": "10/m/ip,5/300s/key",
     "signup": "20/m/ip",

@@ -132,6 +132,6 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         user.registration_source = "wechat"  # read by members.receivers (Member.Source.WECHAT)
         user.first_name = ""
         user.last_name = ""
-        # ASCII username from the openid; populate_username makes it unique
+        # ASCII username from the openid (allauth replaces it if already taken)
         user.username = f"wx_{sociallogin.account.uid[-12:]}"
         return user

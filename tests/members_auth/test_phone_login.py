@@ -223,3 +223,17 @@ def test_too_many_login_posts_from_one_ip_get_a_429_page(client, settings, sms_o
     assert response.status_code == 429
     assert "操作过于频繁，请稍后再试" in response.content.decode()
     assert not sms_outbox
+
+
+def test_codes_per_phone_are_capped_per_day(client, sms_outbox, monkeypatch):
+    make_shopper()
+    clock = [time.time()]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    for _ in range(10):
+        request_code(client, PHONE)
+        client.post("/accounts/logout/")
+        clock[0] += 61  # past the one-a-minute limit
+    assert len(sms_outbox) == 10
+    response = request_code(client, PHONE)
+    assert "尝试次数过多，请稍后再试" in response.content.decode()
+    assert len(sms_outbox) == 10
