@@ -5,6 +5,7 @@ adjustment form, transfers, orders), so the ledger stays complete. Deleting a st
 history archives it instead (see services.delete_or_archive_store).
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
@@ -105,8 +106,17 @@ class StoreStaffAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
         return super().has_change_permission(request, obj) and is_hq(request.user)
 
 
+class StockAdminForm(forms.ModelForm):
+    low_threshold = forms.IntegerField(label=_("低库存阈值"), min_value=0, max_value=1_000_000)
+
+    class Meta:
+        model = Stock
+        fields = ["low_threshold"]
+
+
 @admin.register(Stock)
 class StockAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
+    form = StockAdminForm
     list_display = ["store", "sku_code", "sku", "on_hand", "reserved", "available_display", "low_threshold"]
     list_filter = ["store"]
     search_fields = ["sku__code", "sku__product__name", "store__name"]

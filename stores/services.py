@@ -14,6 +14,7 @@ Stock guarantees (each function below is @transaction.atomic):
 """
 
 import logging
+from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, ProtectedError, Q, RestrictedError
@@ -147,10 +148,17 @@ def _open_alert(stock_id, *, available, threshold):
             )
     except IntegrityError:
         return None  # one is already open: never a second
+    transaction.on_commit(lambda: _enqueue_notice(alert.pk))
+    return alert
+
+
+def _enqueue_notice(alert_id):
     from . import tasks
 
-    transaction.on_commit(lambda: tasks.notify_low_stock.delay(alert.pk))
-    return alert
+    try:
+        tasks.notify_low_stock.delay(alert_id)
+    except Exception:  # broker down: the change is committed; the periodic sweep retries the notice
+        logger.exception("could not enqueue the low-stock notice for alert %s", alert_id)
 
 
 def _check_alert_state(stock):
@@ -183,6 +191,12 @@ def sweep_low_stock():
         .filter(stock__on_hand__gte=F("stock__reserved") + F("stock__low_threshold"))
         .update(status=LowStockAlert.Status.CLOSED, closed_at=timezone.now())
     )
+    # notices lost on the way (broker down, worker crash) are sent again; notify is idempotent
+    stale = timezone.now() - timedelta(minutes=5)
+    for alert_id in LowStockAlert.objects.filter(
+        status=open_status, notified_at__isnull=True, opened_at__lt=stale
+    ).values_list("pk", flat=True)[:500]:
+        transaction.on_commit(lambda alert_id=alert_id: _enqueue_notice(alert_id))
     return opened, closed
 
 

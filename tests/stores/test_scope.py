@@ -160,3 +160,16 @@ def test_notifications_are_per_user(client, world, clerk_a, clerk_b):
     client.post(bo("notifications_read"), {"id": [n.pk]})
     n.refresh_from_db()
     assert n.read_at is None
+
+
+def test_negative_threshold_in_admin_is_a_form_error(client, world, clerk_a):
+    client.force_login(clerk_a)
+    stock = world["stock_a"]
+    response = client.post(reverse("admin:stores_stock_change", args=[stock.pk]), {"low_threshold": "-1"})
+    assert response.status_code == 200 and response.context["adminform"].form.errors
+    stock.refresh_from_db()
+    assert stock.low_threshold == 5
+    response = client.post(reverse("admin:stores_stock_change", args=[stock.pk]), {"low_threshold": "8"})
+    assert response.status_code == 302
+    stock.refresh_from_db()
+    assert stock.low_threshold == 8

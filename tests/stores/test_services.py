@@ -355,3 +355,29 @@ def test_seed_demo_stocks_the_catalogue_through_the_ledger(db):
     assert Stock.objects.count() == 3 * (len(demo.STORES) - len(demo.EMPTY_STORES))
     assert services.ledger_mismatches() == []
     assert len({c for c in Store.objects.values_list("city", flat=True)}) >= 2
+
+
+def test_a_notice_lost_on_the_way_is_sent_by_the_sweep(store_a, sku, manager_a, monkeypatch,
+                                                       django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from stores import tasks
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    services.receive_stock(store_a, sku, 6)
+    monkeypatch.setattr(tasks.notify_low_stock, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reserve_stock(store_a, sku, 3)  # the change commits although the notice failed
+    alert = LowStockAlert.objects.get()
+    assert alert.notified_at is None and row(store_a, sku).reserved == 3
+    monkeypatch.undo()
+    LowStockAlert.objects.filter(pk=alert.pk).update(opened_at=timezone.now() - timedelta(minutes=10))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.sweep_low_stock()
+    alert.refresh_from_db()
+    assert alert.notified_at is not None
+    assert StoreNotification.objects.filter(user=manager_a).count() == 1
