@@ -15,7 +15,14 @@ from django.core.files.base import ContentFile
 from PIL import Image, ImageDraw, ImageFont
 
 from .models import Category, Product
-from .services import add_product_image, create_product, generate_sku_grid, refresh_price_range, set_options
+from .services import (
+    add_product_image,
+    create_product,
+    generate_category_icon,
+    generate_sku_grid,
+    refresh_price_range,
+    set_options,
+)
 
 FONT_PATH = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 
@@ -192,7 +199,8 @@ def placeholder_image(text, colour, size=600, label_size=44):
 def _category(name, parent, order, colour, out):
     category = Category.objects.filter(name=name, parent=parent).first()
     if category:
-        return category, 0
+        # catalogues seeded before icon thumbnails existed get them once
+        return category, int(not category.icon_thumb and generate_category_icon(category))
     category = Category(name=name, parent=parent, sort_order=order)
     category.icon.save(
         f"demo-cat-{hashlib.md5(name.encode()).hexdigest()[:10]}.jpg",

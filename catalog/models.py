@@ -38,6 +38,8 @@ class Category(MPTTModel):
     icon = models.ImageField(
         _("图标"), upload_to="catalog/categories/%Y/%m/", blank=True, validators=[validate_image_file]
     )
+    # the 112x112 thumbnail of the icon, made once when the icon is saved (catalog.receivers)
+    icon_thumb = models.CharField(_("图标缩略图"), max_length=255, blank=True, editable=False)
     sort_order = models.PositiveIntegerField(_("排序"), default=0, help_text=_("数字越小越靠前"))
     is_active = models.BooleanField(_("启用"), default=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)

@@ -3,6 +3,7 @@
 - a SKU saved or deleted: the product's price range is recomputed;
 - an image saved: its thumbnails are generated once (skipped when they exist for that file) and
   the product's cover is refreshed; an image deleted: the cover is refreshed;
+- a category saved: its icon thumbnail is made once;
 - anything shoppers see changed: the catalogue cache version is bumped.
 """
 
@@ -11,6 +12,15 @@ from django.dispatch import receiver
 
 from . import cache as catalog_cache
 from .models import Category, Product, ProductImage, Sku
+
+
+@receiver(post_save, sender=Category, dispatch_uid="catalog_category_icon")
+def category_saved(sender, instance, raw=False, **kwargs):
+    if raw:
+        return
+    from .services import generate_category_icon
+
+    generate_category_icon(instance)
 
 
 @receiver([post_save, post_delete], sender=Category, dispatch_uid="catalog_category_changed")

@@ -64,19 +64,14 @@ def sellable_sku_ids(sku_ids, now=None):
 
 # --- categories -------------------------------------------------------------------------------
 def _icon(category):
-    """A small square thumbnail of the icon (made once by easy-thumbnails; this runs only when
-    the cached tree is rebuilt), falling back to the uploaded file."""
-    if not category.icon:
+    """The icon's thumbnail (made on save), else the uploaded file; never a query."""
+    name = category.icon_thumb or (category.icon.name if category.icon else "")
+    if not name:
         return ""
     try:
-        from easy_thumbnails.files import get_thumbnailer
-
-        return get_thumbnailer(category.icon).get_thumbnail({"size": (112, 112), "crop": True}).url
-    except Exception:  # a missing or broken file must not break the category page
-        try:
-            return default_storage.url(category.icon.name)
-        except ValueError:
-            return ""
+        return default_storage.url(name)
+    except ValueError:
+        return ""
 
 
 def category_tree():

@@ -315,6 +315,28 @@ def generate_thumbnails(image):
     return True
 
 
+ICON_THUMBNAIL = {"size": (112, 112), "crop": True, "quality": 85}
+
+
+def generate_category_icon(category):
+    """Make the category icon's small thumbnail once and remember its name on the row."""
+    from easy_thumbnails.files import get_thumbnailer
+
+    from .models import Category
+
+    if not category.icon:
+        if category.icon_thumb:
+            Category.objects.filter(pk=category.pk).update(icon_thumb="")
+            category.icon_thumb = ""
+        return False
+    if category.icon_thumb and category.icon_thumb.startswith(category.icon.name):
+        return False
+    name = get_thumbnailer(category.icon).get_thumbnail(ICON_THUMBNAIL).name
+    Category.objects.filter(pk=category.pk).update(icon_thumb=name)
+    category.icon_thumb = name
+    return True
+
+
 def refresh_cover(product):
     """The cover is the product's first image by sort order."""
     first = ProductImage.objects.filter(product=product.pk).order_by("sort_order", "id").values_list("pk", flat=True).first()
