@@ -72,7 +72,9 @@ class StoreAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     def get_deleted_objects(self, objs, request):
         # a store with history is archived, not refused: services.delete_or_archive_store decides
         to_delete, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
-        return to_delete, model_count, perms_needed, []
+        if protected:  # it will be archived: nothing of its history is deleted
+            return [str(obj) for obj in objs], {}, set(), []
+        return to_delete, model_count, perms_needed, protected
 
     def delete_model(self, request, obj):
         if services.delete_or_archive_store(obj, by=request.user) == "archived":

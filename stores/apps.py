@@ -4,7 +4,8 @@ from django.utils.translation import gettext_lazy as _
 
 
 def ensure_hq_group(sender, using="default", **kwargs):
-    """The Django group "总部" (HQ) with the permission that lifts store scoping (stores.scope)."""
+    """The Django group "总部" (HQ): every permission of the stores app, including the one that
+    lifts store scoping (stores.scope). Other apps may add theirs to the same group."""
     from django.contrib.auth.models import Group, Permission
 
     from .scope import HQ_GROUP_NAME, HQ_PERMISSION
@@ -13,8 +14,11 @@ def ensure_hq_group(sender, using="default", **kwargs):
     permission = Permission.objects.using(using).filter(content_type__app_label=app_label, codename=codename).first()
     if permission is None:
         return
-    group, _created = Group.objects.using(using).get_or_create(name=HQ_GROUP_NAME)
-    group.permissions.add(permission)
+    group, created = Group.objects.using(using).get_or_create(name=HQ_GROUP_NAME)
+    if created:
+        group.permissions.add(*Permission.objects.using(using).filter(content_type__app_label=app_label))
+    else:
+        group.permissions.add(permission)
 
 
 class StoresConfig(AppConfig):

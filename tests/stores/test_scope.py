@@ -173,3 +173,24 @@ def test_negative_threshold_in_admin_is_a_form_error(client, world, clerk_a):
     assert response.status_code == 302
     stock.refresh_from_db()
     assert stock.low_threshold == 8
+
+
+def test_hq_deletes_a_store_with_history_in_admin_and_it_is_archived(client, world, hq_user, clerk_a, store_a):
+    client.force_login(clerk_a)
+    assert client.get(reverse("admin:stores_store_add")).status_code == 403
+    assert client.post(reverse("admin:stores_store_delete", args=[store_a.pk]), {"post": "yes"}).status_code == 403
+    from django.contrib.auth.models import Group
+
+    from stores.scope import HQ_GROUP_NAME
+
+    hq_user.groups.add(Group.objects.get(name=HQ_GROUP_NAME))  # all stores permissions
+    client.force_login(hq_user)
+    response = client.post(reverse("admin:stores_store_delete", args=[store_a.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    store_a.refresh_from_db()
+    assert store_a.is_archived and store_a.status == "closed"
+    empty = make_store("空店", code="empty")
+    client.post(reverse("admin:stores_store_delete", args=[empty.pk]), {"post": "yes"})
+    from stores.models import Store
+
+    assert not Store.objects.filter(pk=empty.pk).exists()
