@@ -5,10 +5,8 @@ no range is a closed day. ``closes <= opens`` is an overnight range: 22:00-02:00
 the store open until 02:00 on Saturday; 00:00-00:00 is open all day.
 """
 
-from datetime import datetime, time
+from datetime import datetime
 from zoneinfo import ZoneInfo
-
-from django.utils.translation import gettext as _
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -50,9 +48,3 @@ def week_table(hours):
         table[weekday].append((opens, closes))
     return [(day, sorted(table[day])) for day in range(7)]
 
-
-def format_range(opens: time, closes: time):
-    if opens == closes:
-        return "00:00-24:00"
-    suffix = _("次日") if closes < opens else ""
-    return f"{opens:%H:%M}-{suffix}{closes:%H:%M}"
