@@ -205,23 +205,23 @@ def get_listed_product(product_id, now=None):
     )
 
 
-def get_listed_product_cached(product_id):
-    """get_listed_product() through the cache (under the catalogue version, so any change shows at
-    once). The cached copy is re-checked against the schedule on every read: a product whose
-    delisting time has passed is refused even before the worker flips its status."""
-    key = catalog_cache.key("product", int(product_id))
-    product = cache.get(key)
-    if product is None:
-        product = get_listed_product(product_id)
-        cache.set(key, product, catalog_cache.FRAGMENT_TIMEOUT)
-    if not product.is_sellable_at(timezone.now()):
-        raise Product.DoesNotExist
-    return product
+def is_within_listing(status, list_at, delist_at, now=None):
+    """The listing rule for data already loaded (e.g. a cached product page)."""
+    now = now or timezone.now()
+    return (
+        status == Product.Status.LISTED
+        and (list_at is None or list_at <= now)
+        and (delist_at is None or delist_at > now)
+    )
 
 
 def sku_stock_for(request, product, skus):
     """Per-SKU stock states from the provider named in settings.CATALOG_STOCK_PROVIDER
-    (the stores app), or {} when none is configured: pages then show "有货" as a neutral state."""
+    (the stores app), or {} when none is configured: pages then show "有货" as a neutral state.
+
+    The provider is called as provider(request, product, skus) -> {sku_id: {"available": int,
+    "state": "in_stock"|"low"|"out"}}; `product` and each of `skus` have at least `pk`/`id` (the
+    product page passes light objects, as its data is cached)."""
     provider = getattr(settings, "CATALOG_STOCK_PROVIDER", None)
     if not provider:
         return {}

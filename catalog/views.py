@@ -6,6 +6,7 @@ any visible change shows at once (catalog.cache).
 """
 
 import hashlib
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 from django.core.cache import cache
@@ -13,11 +14,12 @@ from django.http import Http404
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 
 from . import cache as catalog_cache
 from . import selectors
 from .models import Product
+from .templatetags.catalog_tags import product_img, stock_of
 
 
 def home(request):
@@ -97,18 +99,24 @@ def category_products(request, pk):
     )
     if request.headers.get("HX-Request") and request.GET.get("page"):
         return render(request, "catalog/partials/_grid_only.html", {"grid": grid})
-    tree = selectors.category_tree()
-    children = [tree["by_id"][i] for i in tree["children"].get(pk, [])]
+    key = catalog_cache.key("list-head", pk, sort, get_language())
+    header_html = cache.get(key)
+    if header_html is None:
+        tree = selectors.category_tree()
+        children = [tree["by_id"][i] for i in tree["children"].get(pk, [])]
+        header_html = render_to_string(
+            "catalog/partials/_list_header.html",
+            {"category": node, "children": children, "sort": sort, "base_url": base_url},
+        )
+        cache.set(key, str(header_html), catalog_cache.FRAGMENT_TIMEOUT)
     return render(
         request,
         "catalog/product_list.html",
         {
             "active_tab": "category",
             "category": node,
-            "children": children,
+            "header_html": mark_safe(header_html),  # our own template, rendered above
             "grid": grid,
-            "sort": sort,
-            "base_url": base_url,
             "title": node["name"],
         },
     )
@@ -134,31 +142,73 @@ def search(request):
     )
 
 
+def _product_page(pk):
+    """Everything the product page shows that is the same for every shopper, cached as plain data
+    and HTML under the catalogue version (any change shows at once). Raises Product.DoesNotExist
+    for a product that is not listed; the cached copy is re-checked against the schedule."""
+    key = catalog_cache.key("product-page", pk, get_language())
+    page = cache.get(key)
+    if page is None:
+        product = selectors.get_listed_product(pk)
+        images = list(product.images.all())
+        by_id = {image.pk: image for image in images}
+        skus = product.enabled_skus
+        default_spec = gettext("默认")
+        sku_rows = [
+            {
+                "id": sku.pk,
+                "spec": sku.spec_text or default_spec,
+                "price": f"{sku.price:.2f}",
+                "market": f"{sku.market_price:.2f}" if sku.market_price is not None else "",
+                "image_url": by_id[sku.image_id].thumb("card")[0] if sku.image_id in by_id else "",
+            }
+            for sku in skus
+        ]
+        single = skus[0] if len(skus) == 1 else None
+        context = {"product": product, "images": images, "single_sku": single}
+        page = {
+            "product": {
+                "id": product.pk, "pk": product.pk, "name": product.name, "category_id": product.category_id,
+                "price_min": product.price_min, "price_max": product.price_max,
+                "status": product.status, "list_at": product.list_at, "delist_at": product.delist_at,
+            },
+            "main_html": str(render_to_string("catalog/partials/_product_main.html", context)),
+            "sheet_image": str(product_img(product.cover, "card", "", product.name)),
+            "option_label": " / ".join(t.name for t in product.option_types.all()),
+            "sku_rows": sku_rows,
+        }
+        cache.set(key, page, catalog_cache.FRAGMENT_TIMEOUT)
+    info = page["product"]
+    if not selectors.is_within_listing(info["status"], info["list_at"], info["delist_at"]):
+        raise Product.DoesNotExist
+    return page
+
+
 def product_detail(request, pk):
     """Product page: carousel, price range, SKU picker sheet with each SKU's price and stock state.
 
     Stock comes from selectors.sku_stock_for() (settings.CATALOG_STOCK_PROVIDER, set by the stores
-    app); without a provider the picker says "有货". A draft or delisted product is a 404."""
+    app), called per request with light objects (`pk`) for the product and its enabled SKUs;
+    without a provider the picker says "有货". A draft or delisted product is a 404."""
     try:
-        product = selectors.get_listed_product_cached(pk)
+        page = _product_page(pk)
     except Product.DoesNotExist:
         raise Http404 from None
-    skus = product.enabled_skus
-    sku_stock = selectors.sku_stock_for(request, product, skus)
-    images = list(product.images.all())
-    by_id = {image.pk: image for image in images}
-    for sku in skus:
-        image = by_id.get(sku.image_id)
-        sku.image_url = image.thumb("card")[0] if image else ""
+    product_ref = SimpleNamespace(pk=page["product"]["id"], id=page["product"]["id"], name=page["product"]["name"])
+    sku_refs = [SimpleNamespace(pk=row["id"], id=row["id"]) for row in page["sku_rows"]]
+    sku_stock = selectors.sku_stock_for(request, product_ref, sku_refs)
+    rows = [{**row, "stock": stock_of(sku_stock, row["id"])} for row in page["sku_rows"]]
     return render(
         request,
         "catalog/product_detail.html",
         {
-            "product": product,
-            "images": images,
-            "skus": skus,
+            "product": page["product"],
+            "main_html": mark_safe(page["main_html"]),  # our own template, rendered above
+            "sheet_image": mark_safe(page["sheet_image"]),
+            "option_label": page["option_label"],
+            "sku_rows": rows,
+            "single_sku": rows[0] if len(rows) == 1 else None,
             "sku_stock": sku_stock,
-            "single_sku": skus[0] if len(skus) == 1 else None,
             "hide_tabbar": True,
         },
     )
