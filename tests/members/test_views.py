@@ -203,3 +203,18 @@ def test_a_broken_streak_is_not_shown_as_running(client):
     assert client.get(reverse("members:me")).context["streak_alive"] is False
     services.sign_in(member, today - timedelta(days=1))
     assert client.get(reverse("members:me")).context["streak_alive"] is True
+
+
+def test_member_centre_offers_phone_binding_until_the_phone_is_verified(client):
+    user = make_user(username="wx-only")
+    user.phone = None  # a WeChat-only account
+    user.save()
+    client.force_login(user)
+    html = client.get("/members/me/").content.decode()
+    assert "/accounts/bind-phone/?next=/members/me/" in html
+    assert "去绑定" in html
+    user.phone, user.phone_verified = "+8613900139000", True
+    user.save()
+    html = client.get("/members/me/").content.decode()
+    assert "139****9000" in html
+    assert "去绑定" not in html
