@@ -165,7 +165,7 @@ def _product_page(pk):
             for sku in skus
         ]
         single = skus[0] if len(skus) == 1 else None
-        context = {"product": product, "images": images, "single_sku": single}
+        context = {"product": product, "images": images, "skus": skus, "single_sku": single}
         page = {
             "product": {
                 "id": product.pk, "pk": product.pk, "name": product.name, "category_id": product.category_id,
