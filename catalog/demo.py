@@ -155,6 +155,8 @@ CATALOGUE = {
     },
 }
 
+SIZE_LIKE = ("规格", "容量", "尺寸", "段位", "尺码")
+
 PALETTE = [
     (230, 126, 34), (231, 76, 60), (52, 152, 219), (46, 204, 113), (155, 89, 182),
     (241, 196, 15), (26, 188, 156), (52, 73, 94), (211, 84, 0), (192, 57, 43),
@@ -255,9 +257,9 @@ def _product(rng, category, name, subtitle, tags, price, options, index):
         rows += set_options(product, options)
         result = generate_sku_grid(product, price=price, market_price=(price * Decimal("1.25")).quantize(Decimal("1")))
         rows += result.created
-        # later values of the first option cost a little more (bigger size, more bottles)
-        first = product.option_types.order_by("sort_order", "id").first()
-        for step, value in enumerate(first.values.order_by("sort_order", "id")):
+        # bigger sizes and packs cost more; colours and flavours do not
+        sized = product.option_types.filter(name__in=SIZE_LIKE).order_by("sort_order", "id").first()
+        for step, value in enumerate(sized.values.order_by("sort_order", "id") if sized else []):
             if step:
                 step_price = (price * (1 + Decimal("0.3") * step)).quantize(Decimal("0.01"))
                 value.skus.update(price=step_price, market_price=(step_price * Decimal("1.25")).quantize(Decimal("1")))

@@ -100,3 +100,26 @@ def test_infinite_scroll_loads_the_next_pages(live_server, page, shop):
     assert cards.count() == 45  # 4 demo fruits + 41, each once
     names = cards.locator(".shop-card__name").all_inner_texts()
     assert len(set(names)) == 45
+
+
+def demo_stock(request, product, skus):
+    """Out for the first SKU, low for the second, plenty for the rest."""
+    states = {}
+    for index, sku in enumerate(skus):
+        states[sku.pk] = [{"available": 0, "state": "out"}, {"available": 2, "state": "low"}][index] if index < 2 else {
+            "available": 50, "state": "in_stock"}
+    return states
+
+
+def test_sku_sheet_shows_stock_states(live_server, page, screenshot, shop, settings):
+    settings.CATALOG_STOCK_PROVIDER = "tests.catalog.test_browser.demo_stock"
+    product = Product.objects.get(name="膳魔师保温杯 500ml")
+    page.goto(live_server.url + f"/products/{product.pk}/")
+    page.get_by_role("button", name="加入购物车").first.click()
+    sheet = page.locator("#sku-sheet")
+    first, second = sheet.locator(".catalog-sku").nth(0), sheet.locator(".catalog-sku").nth(1)
+    assert first.locator("input").is_disabled() and "无货" in first.inner_text()
+    assert "仅剩2件" in second.inner_text()
+    second.click()
+    assert sheet.locator("[data-sku-stock]").inner_text() == "仅剩2件"
+    screenshot("catalog-sku-sheet-stock", page)
