@@ -59,7 +59,9 @@ def categories(request):
 def _list_grid(request, cache_parts, queryset_factory, base_url, sort, extra_query=""):
     """Rendered cards of one page plus the "load more" button, from cache when warm."""
     page = request.GET.get("page", "1")
-    key = catalog_cache.key("grid", *cache_parts, sort, str(page)[:8], get_language())
+    # htmx "load more" appends bare cards; a full page (page 1, or ?page=N without JS) is wrapped
+    wrapped = not request.headers.get("HX-Request")
+    key = catalog_cache.key("grid", *cache_parts, sort, str(page)[:8], int(wrapped), get_language())
     html = cache.get(key)
     if html is not None:
         return mark_safe(html)  # our own rendered template, cached as is
@@ -73,7 +75,8 @@ def _list_grid(request, cache_parts, queryset_factory, base_url, sort, extra_que
             "base_url": base_url,
             "sort": sort,
             "extra_query": extra_query,
-            "first_page": page_number == 1,
+            "wrapped": wrapped or page_number == 1,
+            "page_number": page_number,
         },
     )
     cache.set(key, str(html), catalog_cache.FRAGMENT_TIMEOUT)

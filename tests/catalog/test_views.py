@@ -197,3 +197,11 @@ def test_description_written_around_the_services_is_still_cleaned_on_the_page(cl
     Product.objects.filter(pk=item.pk).update(description='<p>ok</p><script>alert(1)</script><img src=x onerror=alert(2)>')
     body = client.get(f"/products/{item.pk}/").content.decode()
     assert "alert(" not in body and "<p>ok</p>" in body
+
+
+def test_load_more_link_without_javascript_renders_a_full_styled_page(client):
+    cat = category()
+    make_products(cat, 25)
+    body = client.get(f"/categories/{cat.pk}/?page=2").content.decode()
+    assert "<html" in body and 'class="shop-products catalog-grid"' in body
+    assert body.count('class="shop-card"') == 5
