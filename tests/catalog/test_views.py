@@ -205,3 +205,14 @@ def test_load_more_link_without_javascript_renders_a_full_styled_page(client):
     body = client.get(f"/categories/{cat.pk}/?page=2").content.decode()
     assert "<html" in body and 'class="shop-products catalog-grid"' in body
     assert body.count('class="shop-card"') == 5
+
+
+@pytest.mark.parametrize("count", [10, 100])
+def test_search_and_detail_query_budget_same_for_few_and_many(client, django_assert_max_num_queries, count):
+    cat = category()
+    products = make_products(cat, count, "坚果礼盒")
+    with django_assert_max_num_queries(MAX_QUERIES):
+        response = client.get("/search/?q=坚果&sort=price_desc")
+    assert response.content.count(b'class="shop-card"') == min(count, 20)
+    with django_assert_max_num_queries(MAX_QUERIES):
+        assert client.get(f"/products/{products[-1].pk}/").status_code == 200
