@@ -1,11 +1,19 @@
-"""One version number for everything shoppers see of the catalogue.
+"""One version number for everything shoppers see of the catalogue, and a two-level fragment cache.
 
-Cached fragments (category tree, list pages) put the version in their key; any change that
-shoppers can see calls bump(), so stale entries are simply never read again and expire on their
-own. Works the same with local memory (one process) and Redis (shared by all web workers).
+Cached fragments (category tree, list pages, product pages) put the version in their key; any
+change that shoppers can see calls bump(), so stale entries are simply never read again and expire
+on their own. The version itself is read from the shared cache (Redis in production) on every
+request, so a change made in one process shows in all of them at once.
+
+Fragments are kept in the shared cache and, for LOCAL_TTL seconds, in this process's memory: a
+warm page then costs one shared-cache read (the version) instead of one per fragment. Because the
+key carries the version, the local copy can never outlive a change. Callers must treat returned
+values as read-only (they are shared between requests of this process).
 """
 
+import threading
 import time
+from collections import OrderedDict
 
 from django.core.cache import cache
 
@@ -13,6 +21,11 @@ VERSION_KEY = "catalog:version"
 # Scheduled listing times pass without a write; the worker applies them each minute and bumps,
 # and this short lifetime bounds anything cached across that gap.
 FRAGMENT_TIMEOUT = 60
+LOCAL_TTL = 30
+LOCAL_MAX_ENTRIES = 2000
+
+_local = OrderedDict()
+_local_lock = threading.Lock()
 
 
 def version():
@@ -30,3 +43,34 @@ def bump():
 
 def key(*parts):
     return "catalog:" + ":".join(str(p) for p in (version(), *parts))
+
+
+def _remember(name, value, ttl):
+    expires = time.monotonic() + min(ttl, LOCAL_TTL)
+    with _local_lock:
+        _local[name] = (expires, value)
+        _local.move_to_end(name)
+        while len(_local) > LOCAL_MAX_ENTRIES:
+            _local.popitem(last=False)
+
+
+def get(name):
+    """A fragment by its (versioned) key: process memory first, then the shared cache."""
+    with _local_lock:
+        hit = _local.get(name)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    value = cache.get(name)
+    if value is not None:
+        _remember(name, value, FRAGMENT_TIMEOUT)
+    return value
+
+
+def set(name, value, timeout=FRAGMENT_TIMEOUT):  # noqa: A001 - mirrors the cache API
+    cache.set(name, value, timeout)
+    _remember(name, value, timeout)
+
+
+def clear_local():
+    with _local_lock:
+        _local.clear()

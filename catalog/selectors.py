@@ -7,7 +7,6 @@ is and the SKU itself is enabled. Draft or delisted products are never shown or 
 """
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.models import F, Prefetch, Q
@@ -78,7 +77,7 @@ def category_tree():
     """Active categories as nested dicts {id, name, icon, lft, rght, tree_id, level, children},
     cached until the catalogue changes (one query when cold, none when warm)."""
     key = catalog_cache.key("tree")
-    tree = cache.get(key)
+    tree = catalog_cache.get(key)
     if tree is not None:
         return tree
     nodes = {}
@@ -104,7 +103,7 @@ def category_tree():
     roots.sort(key=lambda n: n["tree_id"])
     tree = {"roots": roots, "by_id": {pk: {k: v for k, v in n.items() if k != "children"} for pk, n in nodes.items()}}
     tree["children"] = {pk: [c["id"] for c in n["children"]] for pk, n in nodes.items()}
-    cache.set(key, tree, 3600)
+    catalog_cache.set(key, tree, 3600)
     return tree
 
 

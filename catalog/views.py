@@ -9,7 +9,6 @@ import hashlib
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
-from django.core.cache import cache
 from django.http import Http404
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -28,10 +27,10 @@ def home(request):
     Hook for the stores app: when the context has `home_store_partial` (set by a context
     processor of stores), home.html includes that template as the chosen-store banner."""
     key = catalog_cache.key("home", get_language())
-    recommended = cache.get(key)
+    recommended = catalog_cache.get(key)
     if recommended is None:
         recommended = selectors.recommended_products(limit=10)
-        cache.set(key, recommended, catalog_cache.FRAGMENT_TIMEOUT)
+        catalog_cache.set(key, recommended, catalog_cache.FRAGMENT_TIMEOUT)
     return render(
         request,
         "shop/home.html",
@@ -62,7 +61,7 @@ def _list_grid(request, cache_parts, queryset_factory, base_url, sort, extra_que
     # htmx "load more" appends bare cards; a full page (page 1, or ?page=N without JS) is wrapped
     wrapped = not request.headers.get("HX-Request")
     key = catalog_cache.key("grid", *cache_parts, sort, str(page)[:8], int(wrapped), get_language())
-    html = cache.get(key)
+    html = catalog_cache.get(key)
     if html is not None:
         return mark_safe(html)  # our own rendered template, cached as is
     products, has_more, page_number = selectors.page_of(queryset_factory(), page)
@@ -79,7 +78,7 @@ def _list_grid(request, cache_parts, queryset_factory, base_url, sort, extra_que
             "page_number": page_number,
         },
     )
-    cache.set(key, str(html), catalog_cache.FRAGMENT_TIMEOUT)
+    catalog_cache.set(key, str(html), catalog_cache.FRAGMENT_TIMEOUT)
     return html
 
 
@@ -103,7 +102,7 @@ def category_products(request, pk):
     if request.headers.get("HX-Request") and request.GET.get("page"):
         return render(request, "catalog/partials/_grid_only.html", {"grid": grid})
     key = catalog_cache.key("list-head", pk, sort, get_language())
-    header_html = cache.get(key)
+    header_html = catalog_cache.get(key)
     if header_html is None:
         tree = selectors.category_tree()
         children = [tree["by_id"][i] for i in tree["children"].get(pk, [])]
@@ -111,7 +110,7 @@ def category_products(request, pk):
             "catalog/partials/_list_header.html",
             {"category": node, "children": children, "sort": sort, "base_url": base_url},
         )
-        cache.set(key, str(header_html), catalog_cache.FRAGMENT_TIMEOUT)
+        catalog_cache.set(key, str(header_html), catalog_cache.FRAGMENT_TIMEOUT)
     return render(
         request,
         "catalog/product_list.html",
@@ -150,7 +149,7 @@ def _product_page(pk):
     and HTML under the catalogue version (any change shows at once). Raises Product.DoesNotExist
     for a product that is not listed; the cached copy is re-checked against the schedule."""
     key = catalog_cache.key("product-page", pk, get_language())
-    page = cache.get(key)
+    page = catalog_cache.get(key)
     if page is None:
         product = selectors.get_listed_product(pk)
         images = list(product.images.all())
@@ -180,7 +179,7 @@ def _product_page(pk):
             "option_label": " / ".join(t.name for t in product.option_types.all()),
             "sku_rows": sku_rows,
         }
-        cache.set(key, page, catalog_cache.FRAGMENT_TIMEOUT)
+        catalog_cache.set(key, page, catalog_cache.FRAGMENT_TIMEOUT)
     info = page["product"]
     if not selectors.is_within_listing(info["status"], info["list_at"], info["delist_at"]):
         raise Product.DoesNotExist

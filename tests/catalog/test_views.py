@@ -216,3 +216,18 @@ def test_search_and_detail_query_budget_same_for_few_and_many(client, django_ass
     assert response.content.count(b'class="shop-card"') == min(count, 20)
     with django_assert_max_num_queries(MAX_QUERIES):
         assert client.get(f"/products/{products[-1].pk}/").status_code == 200
+
+
+def test_a_change_made_by_another_process_shows_at_once(client):
+    """Fragments are also kept in process memory; the shared version key decides what is read."""
+    from django.core.cache import cache
+
+    from catalog import cache as catalog_cache
+
+    item = product(name="旧名字")
+    url = f"/categories/{item.category_id}/"
+    assert "旧名字" in client.get(url).content.decode()
+    Product.objects.filter(pk=item.pk).update(name="新名字")  # no signal: like another process's write
+    assert "旧名字" in client.get(url).content.decode()  # cached
+    cache.set(catalog_cache.VERSION_KEY, 1, None)  # the other process bumped the shared version
+    assert "新名字" in client.get(url).content.decode()
