@@ -16,6 +16,7 @@ import time
 from collections import OrderedDict
 
 from django.core.cache import cache
+from django.db import connection
 
 VERSION_KEY = "catalog:version"
 # Scheduled listing times pass without a write; the worker applies them each minute and bumps,
@@ -28,21 +29,31 @@ _local = OrderedDict()
 _local_lock = threading.Lock()
 
 
+def _namespace():
+    # one Redis may serve several databases (tests, benchmarks, a second shop): keep them apart
+    return str(connection.settings_dict.get("NAME", ""))[-40:]
+
+
+def version_key():
+    return f"{VERSION_KEY}:{_namespace()}"
+
+
 def version():
-    value = cache.get(VERSION_KEY)
+    name = version_key()
+    value = cache.get(name)
     if value is None:
         value = time.time_ns()
-        cache.add(VERSION_KEY, value, None)
-        value = cache.get(VERSION_KEY, value)
+        cache.add(name, value, None)
+        value = cache.get(name, value)
     return value
 
 
 def bump():
-    cache.set(VERSION_KEY, time.time_ns(), None)
+    cache.set(version_key(), time.time_ns(), None)
 
 
 def key(*parts):
-    return "catalog:" + ":".join(str(p) for p in (version(), *parts))
+    return "catalog:" + ":".join(str(p) for p in (_namespace(), version(), *parts))
 
 
 def _remember(name, value, ttl):
