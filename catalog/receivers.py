@@ -7,11 +7,15 @@
 - anything shoppers see changed: the catalogue cache version is bumped.
 """
 
+import logging
+
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from . import cache as catalog_cache
 from .models import Category, Product, ProductImage, Sku
+
+log = logging.getLogger(__name__)
 
 
 @receiver(post_save, sender=Category, dispatch_uid="catalog_category_icon")
@@ -20,7 +24,10 @@ def category_saved(sender, instance, raw=False, **kwargs):
         return
     from .services import generate_category_icon
 
-    generate_category_icon(instance)
+    try:
+        generate_category_icon(instance)
+    except Exception:  # pages fall back to the uploaded icon
+        log.exception("icon thumbnail of category %s could not be made", instance.pk)
 
 
 @receiver([post_save, post_delete], sender=Category, dispatch_uid="catalog_category_changed")
@@ -44,7 +51,10 @@ def image_saved(sender, instance, raw=False, **kwargs):
         return
     from .services import generate_thumbnails, refresh_cover
 
-    generate_thumbnails(instance)
+    try:
+        generate_thumbnails(instance)
+    except Exception:  # a file Pillow verified but cannot resize: pages fall back to the original
+        log.exception("thumbnails of product image %s could not be made", instance.pk)
     refresh_cover(Product(pk=instance.product_id))
 
 

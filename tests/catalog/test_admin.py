@@ -278,3 +278,12 @@ def test_admin_upload_of_a_non_image_is_refused_and_nothing_saved(admin_client):
     assert response.status_code == 200
     item.refresh_from_db()
     assert not item.images.exists() and item.subtitle == ""
+
+
+def test_admin_product_without_options_gets_exactly_one_sku(admin_client):
+    cat = category()
+    data = product_form(cat, **{"name": "有机西兰花", "default_price": "12.90", "option_types-TOTAL_FORMS": "0"})
+    assert admin_client.post("/admin/catalog/product/add/", data).status_code == 302
+    item = Product.objects.get(name="有机西兰花")
+    assert item.skus.count() == 1 and item.price_min == Decimal("12.90")
+    assert item.listed_at is not None
