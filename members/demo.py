@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from . import services
 from .models import Address, GrowthEntry, LevelChange, Member, MemberLevel, PointsEntry
 
 DEMO_ADMIN = {"username": "admin", "password": "admin-demo-2026"}
@@ -84,6 +85,7 @@ def _seed_members(out):
         return 0
     rng = random.Random(SEED)
     now = timezone.now()
+    services.ensure_default_levels()
     levels = list(MemberLevel.objects.order_by("rank"))
     base = levels[0]
     users = []
@@ -249,7 +251,6 @@ def _purchases(history):
 
 
 def _seed_shopper(out):
-    from . import services
 
     User = get_user_model()
     out(

@@ -62,6 +62,36 @@ def _setting(name, default):
     return getattr(settings, name, default)
 
 
+# --- levels -----------------------------------------------------------------------------------
+DEFAULT_LEVELS = [
+    # name (data, stored in Chinese), rank, growth threshold, discount %, points multiplier, early minutes
+    ("普通会员", 0, 0, Decimal("100.00"), Decimal("1.00"), 0),
+    ("银卡会员", 1, 1000, Decimal("98.00"), Decimal("1.20"), 0),
+    ("金卡会员", 2, 5000, Decimal("95.00"), Decimal("1.50"), 10),
+    ("钻石会员", 3, 20000, Decimal("90.00"), Decimal("2.00"), 30),
+]
+
+
+def ensure_default_levels():
+    """Create the four default levels where no level of that rank exists (the data migration
+    does this once; a flushed database, such as after a transactional test, needs it again).
+    Never changes a level staff have edited. Returns how many levels it created."""
+    created = 0
+    for name, rank, threshold, discount, multiplier, early in DEFAULT_LEVELS:
+        _level, made = MemberLevel.objects.get_or_create(
+            rank=rank,
+            defaults={
+                "name": name,
+                "growth_threshold": threshold,
+                "discount_percent": discount,
+                "points_multiplier": multiplier,
+                "flash_sale_early_minutes": early,
+            },
+        )
+        created += made
+    return created
+
+
 # --- profiles ---------------------------------------------------------------------------------
 def default_level():
     return MemberLevel.objects.order_by("rank").first()

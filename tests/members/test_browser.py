@@ -21,6 +21,7 @@ def _login(page, live_server, user):
 
 
 def _member_with_history():
+    services.ensure_default_levels()  # an earlier transactional test may have flushed them
     member = make_member(points=0, nickname="演示会员")
     services.add_growth(member, 1500, "order:demo")
     for i in range(8):

@@ -116,3 +116,12 @@ def test_progress_is_the_same_from_the_one_query_member():
     )
     services.add_growth(member, 50000, "order:2")
     assert level_progress(member_with_level(member.user)).next_level is None
+
+
+def test_ensure_default_levels_restores_a_flushed_table_and_keeps_edits():
+    MemberLevel.objects.filter(rank__gt=0).delete()
+    MemberLevel.objects.filter(rank=0).update(name="自定义")
+    assert services.ensure_default_levels() == 3
+    names = list(MemberLevel.objects.order_by("rank").values_list("name", flat=True))
+    assert names == ["自定义", "银卡会员", "金卡会员", "钻石会员"]
+    assert services.ensure_default_levels() == 0
