@@ -7,6 +7,7 @@ socket_errors, rps, p50_ms, p95_ms, p99_ms, client.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import shutil
@@ -92,10 +93,20 @@ async def _python_load(url, headers, method, body, duration, connections):
     return latencies, statuses, errors[0], elapsed
 
 
+def _run_in_own_loop(coroutine):
+    """asyncio.run, also when the caller already runs an event loop (Playwright's sync API in the
+    same test session does): then the load runs on a thread with a loop of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def run_python(url, *, headers, method, body, duration, connections, threads=None):
-    latencies, statuses, errors, elapsed = asyncio.run(
-        _python_load(url, headers, method or "GET", body, duration, connections)
-    )
+    load = _python_load(url, headers, method or "GET", body, duration, connections)
+    latencies, statuses, errors, elapsed = _run_in_own_loop(load)
     ok = sum(n for code, n in statuses.items() if 200 <= code < 300)
     bad = sorted(code for code in statuses if not 200 <= code < 300)
     ordered = sorted(latencies)
