@@ -17,20 +17,25 @@ PO = LOCALE / "LC_MESSAGES" / "django.po"
 
 
 def read_pairs():
-    pairs = {}
+    """All pairs of every locale/en/*.tsv, and the sources given two different translations
+    (one msgid has one translation: such a clash is resolved in the files, not by file order)."""
+    pairs, origin, conflicts = {}, {}, []
     for tsv in sorted(LOCALE.glob("*.tsv")):
         for line in tsv.read_text(encoding="utf-8").splitlines():
             if not line.strip() or line.startswith("#") or "\t" not in line:
                 continue
             source, english = line.split("\t", 1)
-            if english.strip():
-                pairs[source] = english
-    return pairs
+            if not english.strip():
+                continue
+            if source in pairs and pairs[source] != english:
+                conflicts.append(f"{source}: {pairs[source]!r} ({origin[source]}) vs {english!r} ({tsv.name})")
+            pairs[source], origin[source] = english, tsv.name
+    return pairs, conflicts
 
 
 def main():
     po = polib.pofile(str(PO))
-    pairs = read_pairs()
+    pairs, conflicts = read_pairs()
     for entry in po:
         english = pairs.get(entry.msgid)
         if english:
@@ -43,7 +48,9 @@ def main():
     print(f"{len(pairs)} pairs in locale/en/*.tsv; {len(missing)} strings untranslated; compiled django.mo")
     for source in missing:
         print(f"  untranslated: {source}")
-    return 1 if "--strict" in sys.argv and missing else 0
+    for clash in conflicts:
+        print(f"  two translations: {clash}")
+    return 1 if "--strict" in sys.argv and (missing or conflicts) else 0
 
 
 if __name__ == "__main__":
