@@ -11,9 +11,16 @@ fi
 command -v npm >/dev/null || { echo "npm is needed to build the front-end assets (Node.js 18+)" >&2; exit 1; }
 npm ci --no-audit --no-fund --loglevel=error
 rm -rf static/vendor
-mkdir -p static/vendor/weui static/vendor/htmx static/vendor/echarts
+mkdir -p static/vendor/weui static/vendor/htmx static/vendor/echarts static/vendor/weixin
 cp node_modules/weui/dist/style/weui.min.css static/vendor/weui/
 cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx/
 cp node_modules/echarts/dist/echarts.min.js static/vendor/echarts/
+# WeChat's JS-SDK (jweixin) as packaged on npm is a CommonJS module; give it the `module` it
+# expects and publish it as window.wx, as WeChat's own script tag does.
+{
+  echo '(function () { var module = { exports: {} };'
+  cat node_modules/weixin-js-sdk/index.js
+  echo '; if (module.exports) { window.wx = window.jWeixin = module.exports; } })();'
+} > static/vendor/weixin/jweixin.js
 sha1sum package-lock.json | cut -d' ' -f1 > "$stamp"
 echo "front-end assets copied into static/vendor/"

@@ -33,6 +33,10 @@
 
   function viaWeChat(list, button, configUrl) {
     var pageUrl = window.location.href.split("#")[0];
+    var settled = false;
+    function settle(next) { return function (arg) { if (!settled) { settled = true; next(arg); } }; }
+    // Outside a real WeChat (no WeixinJSBridge) wx.ready and wx.error may never fire: do not wait.
+    setTimeout(settle(function () { viaBrowser(list, button); }), 4000);
     fetch(configUrl + "?url=" + encodeURIComponent(pageUrl), { credentials: "same-origin" })
       .then(function (r) { if (!r.ok) { throw new Error("config"); } return r.json(); })
       .then(function (cfg) {
@@ -41,14 +45,14 @@
         window.wx.ready(function () {
           window.wx.getLocation({
             type: "wgs84",
-            success: function (res) { reload(list, res.latitude, res.longitude); done(button); },
-            fail: function () { viaBrowser(list, button); },
-            cancel: function () { failed(button); }
+            success: settle(function (res) { reload(list, res.latitude, res.longitude); done(button); }),
+            fail: settle(function () { viaBrowser(list, button); }),
+            cancel: settle(function () { failed(button); })
           });
         });
-        window.wx.error(function () { viaBrowser(list, button); });
+        window.wx.error(settle(function () { viaBrowser(list, button); }));
       })
-      .catch(function () { viaBrowser(list, button); });
+      .catch(settle(function () { viaBrowser(list, button); }));
   }
 
   function done(button) {

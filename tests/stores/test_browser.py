@@ -75,3 +75,31 @@ def test_manager_sees_stock_page_with_low_rows(live_server, page, screenshot, st
     screenshot("stores-backoffice-stock")
     page.goto(live_server.url + "/backoffice/stores/transfers/")
     assert page.locator(".bo-menu__item.is-active").inner_text().startswith("门店调拨")
+
+
+def test_inside_wechat_the_page_signs_the_js_sdk_then_locates(live_server, context, page, settings, stores_demo):
+    import hashlib
+
+    from django.core.cache import cache
+
+    from stores.views import JSAPI_TICKET_CACHE_KEY
+
+    settings.WECHAT_APP_ID, settings.WECHAT_APP_SECRET = "wx-test-app", "secret"
+    cache.set(JSAPI_TICKET_CACHE_KEY, "test-jsapi-ticket", 600)
+    context.grant_permissions(["geolocation"], origin=live_server.url)
+    context.set_geolocation(JINGAN)
+    with page.expect_response(lambda r: "jssdk" in r.url) as signed:
+        page.goto(live_server.url + "/stores/")
+    config = signed.value.json()
+    # WeChat's JS-SDK is served by us and publishes window.wx
+    assert page.evaluate("typeof window.wx.config") == "function"
+    assert page.evaluate("typeof window.wx.getLocation") == "function"
+    expected = hashlib.sha1(
+        f"jsapi_ticket=test-jsapi-ticket&noncestr={config['nonceStr']}&timestamp={config['timestamp']}"
+        f"&url={live_server.url}/stores/".encode()
+    ).hexdigest()
+    assert config["appId"] == "wx-test-app"
+    assert config["signature"] == expected
+    # headless chromium has no WeixinJSBridge: the page falls back to the browser's location
+    page.locator(".stores-card__distance").first.wait_for(timeout=15000)
+    assert "静安寺店" in page.locator(".stores-card").first.inner_text()
