@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 from mptt.admin import MPTTModelAdmin, TreeRelatedFieldListFilter
 
+from . import cache as catalog_cache
 from . import services
 from .errors import CatalogError
 from .models import Category, OptionType, Product, ProductImage, Sku
@@ -49,6 +50,7 @@ class CategoryAdmin(MPTTModelAdmin):
         # a changed sort order must re-place the node among its siblings
         if change and "sort_order" in form.changed_data:
             Category.objects.partial_rebuild(obj.tree_id)
+            catalog_cache.bump()  # the rebuild writes by UPDATE, after the save's own bump
 
 
 class ProductImageInline(admin.TabularInline):

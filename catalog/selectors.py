@@ -2,14 +2,15 @@
 
 The listing rule lives here and only here: a product is shown and sold when its status is
 "listed", its scheduled listing time (if any) has come, its scheduled delisting time (if any) has
-not, and it has at least one enabled SKU (price_min is set). A SKU is sellable when its product
-is and the SKU itself is enabled. Draft or delisted products are never shown or sold.
+not, its category and every ancestor category are active, and it has at least one enabled SKU
+(price_min is set). A SKU is sellable when its product is and the SKU itself is enabled. Draft or
+delisted products, and products under an inactive category, are never shown or sold.
 """
 
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection
-from django.db.models import F, Prefetch, Q
+from django.db.models import Exists, F, OuterRef, Prefetch, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -22,15 +23,25 @@ PAGE_SIZE = 20
 
 def _listed_q(prefix="", now=None):
     now = now or timezone.now()
+    # the category and all its ancestors are the inactive nodes whose MPTT range holds it: one
+    # NOT EXISTS per row, no extra query, and a deactivated parent hides its whole subtree
+    inactive_ancestor = Category.objects.filter(
+        is_active=False,
+        tree_id=OuterRef(f"{prefix}category__tree_id"),
+        lft__lte=OuterRef(f"{prefix}category__lft"),
+        rght__gte=OuterRef(f"{prefix}category__rght"),
+    )
     return (
         Q(**{f"{prefix}status": Product.Status.LISTED})
         & (Q(**{f"{prefix}list_at__isnull": True}) | Q(**{f"{prefix}list_at__lte": now}))
         & (Q(**{f"{prefix}delist_at__isnull": True}) | Q(**{f"{prefix}delist_at__gt": now}))
+        & ~Exists(inactive_ancestor)
     )
 
 
 def listed_products(now=None):
-    """Products shoppers may see and buy now (listed, within schedule, with an enabled SKU).
+    """Products shoppers may see and buy now (listed, within schedule, under active categories
+    only, with an enabled SKU).
 
     Use it for every shopper list, search and detail query; orders use sellable_skus()."""
     return Product.objects.filter(_listed_q(now=now), price_min__isnull=False)
@@ -38,13 +49,14 @@ def listed_products(now=None):
 
 def sellable_skus(now=None):
     """SKUs that may be put in a cart and checked out now: enabled, of a listed product within
-    its schedule. `select_related("product")` is applied so callers can show the name."""
+    its schedule and under active categories. `select_related("product")` is applied so callers can show the name."""
     return Sku.objects.filter(_listed_q("product__", now=now), is_enabled=True).select_related("product")
 
 
 def get_sellable_sku(sku_id, now=None):
     """The SKU with its product, if it can be sold now; otherwise NotSellable (code
-    "not_sellable") for a draft/delisted/out-of-schedule product, a disabled SKU or an unknown id.
+    "not_sellable") for a draft/delisted/out-of-schedule product, a product under an inactive
+    category, a disabled SKU or an unknown id.
     Orders call it when adding to the cart and again at checkout."""
     try:
         return sellable_skus(now=now).get(pk=int(sku_id))
@@ -94,12 +106,13 @@ def category_tree():
             "parent_id": category.parent_id,
             "children": [],
         }
-        nodes[category.pk] = node
         if category.parent_id is None:
             roots.append(node)
         elif category.parent_id in nodes:
             nodes[category.parent_id]["children"].append(node)
-        # a child of an inactive parent is hidden with it
+        else:
+            continue  # a child of an inactive (or hidden) parent is hidden with it, page included
+        nodes[category.pk] = node
     roots.sort(key=lambda n: n["tree_id"])
     tree = {"roots": roots, "by_id": {pk: {k: v for k, v in n.items() if k != "children"} for pk, n in nodes.items()}}
     tree["children"] = {pk: [c["id"] for c in n["children"]] for pk, n in nodes.items()}
@@ -184,7 +197,8 @@ def recommended_products(limit=10, now=None):
 def get_listed_product(product_id, now=None):
     """A listed product with everything its page shows, in a fixed number of queries (5):
     product+category+cover, images, option types, option values, enabled SKUs.
-    Raises Product.DoesNotExist for a draft, delisted or unknown product."""
+    Raises Product.DoesNotExist for a draft, delisted or unknown product, or one under an
+    inactive category."""
     from .models import OptionType, OptionValue
 
     return (
@@ -205,7 +219,9 @@ def get_listed_product(product_id, now=None):
 
 
 def is_within_listing(status, list_at, delist_at, now=None):
-    """The listing rule for data already loaded (e.g. a cached product page)."""
+    """The listing rule for data already loaded (e.g. a cached product page). The category part of
+    the rule needs no re-check here: saving a category bumps the catalogue version, so a page
+    cached while its category was active is never read after it is deactivated."""
     now = now or timezone.now()
     return (
         status == Product.Status.LISTED

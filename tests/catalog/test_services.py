@@ -211,3 +211,54 @@ def test_market_price_below_price_is_refused():
         services.ensure_default_sku(item, price=Decimal("20.00"), market_price=Decimal("15.00"))
     assert "划线价" in str(excinfo.value)
     assert item.skus.get().price == Decimal("10.00")
+
+
+# --- inactive categories ----------------------------------------------------------------------
+@pytest.mark.parametrize("inactive", ["own", "parent", "grandparent"])
+def test_product_under_an_inactive_category_is_never_shown_or_sold(inactive):
+    top = category("服饰")
+    middle = category("男装", parent=top)
+    leaf = category("T恤", parent=middle)
+    item = product(name="纯棉T恤", cat=leaf, tags="夏季")
+    other = product(name="纯棉袜子", cat=category("袜子", parent=top), tags="夏季")
+    sku = item.skus.get()
+    assert selectors.get_sellable_sku(sku.pk) == sku
+
+    node = {"own": leaf, "parent": middle, "grandparent": top}[inactive]
+    node.refresh_from_db()
+    node.is_active = False
+    node.save()
+
+    assert item not in selectors.listed_products()
+    assert item not in selectors.search_products("纯棉")
+    assert item.pk not in {p.pk for p in selectors.recommended_products()}
+    with pytest.raises(selectors.Product.DoesNotExist):
+        selectors.get_listed_product(item.pk)
+    with pytest.raises(NotSellable) as excinfo:
+        selectors.get_sellable_sku(sku.pk)
+    assert excinfo.value.code == "not_sellable"
+    assert selectors.sellable_sku_ids([sku.pk]) == set()
+    # a sibling branch is not affected unless the shared ancestor is the inactive one
+    assert (other in selectors.listed_products()) == (inactive != "grandparent")
+
+
+def test_reactivated_category_shows_its_products_again():
+    leaf = category("零食")
+    item = product(cat=leaf)
+    leaf.is_active = False
+    leaf.save()
+    assert not selectors.listed_products().exists()
+    leaf.is_active = True
+    leaf.save()
+    assert list(selectors.listed_products()) == [item]
+    assert selectors.get_sellable_sku(item.skus.get().pk)
+
+
+def test_saving_a_category_bumps_the_catalogue_version():
+    from catalog import cache as catalog_cache
+
+    leaf = category("饮料")
+    before = catalog_cache.version()
+    leaf.is_active = False
+    leaf.save(update_fields=["is_active"])
+    assert catalog_cache.version() != before

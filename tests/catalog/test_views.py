@@ -231,3 +231,42 @@ def test_a_change_made_by_another_process_shows_at_once(client):
     assert "旧名字" in client.get(url).content.decode()  # cached
     cache.set(catalog_cache.version_key(), catalog_cache.version() + 1, None)  # another process bumped it
     assert "新名字" in client.get(url).content.decode()
+
+
+def test_product_under_a_deactivated_category_vanishes_from_every_page_at_once(client):
+    top = category("生鲜")
+    leaf = category("水果", parent=top)
+    item = product(name="阳光玫瑰葡萄", cat=leaf, tags="水果")
+    pages = ["/", f"/categories/{top.pk}/", "/search/?q=葡萄"]
+    for url in pages:  # warm every cache
+        assert "阳光玫瑰葡萄" in client.get(url).content.decode()
+    assert client.get(f"/products/{item.pk}/").status_code == 200
+
+    top.refresh_from_db()
+    top.is_active = False
+    top.save()  # the admin's list_editable does the same
+
+    for url in pages[::2]:
+        assert "阳光玫瑰葡萄" not in client.get(url).content.decode()
+    assert client.get(f"/categories/{top.pk}/").status_code == 404
+    assert client.get(f"/categories/{leaf.pk}/").status_code == 404
+    assert client.get(f"/products/{item.pk}/").status_code == 404
+
+    top.is_active = True
+    top.save()
+    assert client.get(f"/products/{item.pk}/").status_code == 200
+
+
+def test_admin_list_editable_deactivation_hides_the_product_page(admin_client, client):
+    leaf = category("坚果")
+    item = product(name="碧根果", cat=leaf)
+    assert client.get(f"/products/{item.pk}/").status_code == 200
+    data = {
+        "form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "1", "form-0-id": str(leaf.pk),
+        "form-0-sort_order": "0", "_save": "1",
+    }  # is_active unchecked
+    response = admin_client.post("/admin/catalog/category/", data)
+    assert response.status_code == 302
+    leaf.refresh_from_db()
+    assert leaf.is_active is False
+    assert client.get(f"/products/{item.pk}/").status_code == 404
