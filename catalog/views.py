@@ -144,6 +144,23 @@ def search(request):
     )
 
 
+def _picker_rows(option_types, sku_rows):
+    """The option rows of the SKU picker ([{id, name, values: [{id, value}]}]), or [] when the
+    product has no options or any enabled SKU does not name exactly one value of each option
+    type (data left behind by an edit): the sheet then keeps its plain list of SKUs."""
+    rows = [
+        {"id": t.pk, "name": t.name, "values": [{"id": v.pk, "value": v.value} for v in t.values.all()]}
+        for t in option_types
+    ]
+    rows = [row for row in rows if row["values"]]
+    type_of = {value["id"]: row["id"] for row in rows for value in row["values"]}
+    wanted = sorted(row["id"] for row in rows)
+    for sku in sku_rows:
+        if sorted(type_of.get(value_id, 0) for value_id in sku["values"]) != wanted:
+            return []
+    return rows
+
+
 def _product_page(pk):
     """Everything the product page shows that is the same for every shopper, cached as plain data
     and HTML under the catalogue version (any change shows at once). Raises Product.DoesNotExist
@@ -163,6 +180,8 @@ def _product_page(pk):
                 "price": f"{sku.price:.2f}",
                 "market": f"{sku.market_price:.2f}" if sku.market_price is not None else "",
                 "image_url": by_id[sku.image_id].thumb("card")[0] if sku.image_id in by_id else "",
+                # option_key is the sorted ids of the SKU's option values: no query for the m2m
+                "values": [int(part) for part in sku.option_key.split("-") if part],
             }
             for sku in skus
         ]
@@ -178,6 +197,7 @@ def _product_page(pk):
             "sheet_image": str(product_img(product.cover, "card", "", product.name)),
             "option_label": " / ".join(t.name for t in product.option_types.all()),
             "sku_rows": sku_rows,
+            "option_types": _picker_rows(product.option_types.all(), sku_rows),
         }
         catalog_cache.set(key, page, catalog_cache.FRAGMENT_TIMEOUT)
     info = page["product"]
@@ -188,6 +208,10 @@ def _product_page(pk):
 
 def product_detail(request, pk):
     """Product page: carousel, price range, SKU picker sheet with each SKU's price and stock state.
+
+    The sheet lists every SKU as a radio (works without JavaScript); catalog.js turns it into one
+    row per option type from the `sku-picker-data` json_script, disabling values that lead to no
+    enabled or only out-of-stock SKUs, and checks the matching SKU's radio.
 
     Stock comes from selectors.sku_stock_for() (settings.CATALOG_STOCK_PROVIDER, set by the stores
     app), called per request with light objects (`pk`) for the product and its enabled SKUs;
@@ -200,6 +224,19 @@ def product_detail(request, pk):
     sku_refs = [SimpleNamespace(pk=row["id"], id=row["id"]) for row in page["sku_rows"]]
     sku_stock = selectors.sku_stock_for(request, product_ref, sku_refs)
     rows = [{**row, "stock": stock_of(sku_stock, row["id"])} for row in page["sku_rows"]]
+    option_types = page.get("option_types", [])
+    # what the picker script needs (static/catalog/catalog.js); never the cost price
+    picker_data = {
+        "types": [t["id"] for t in option_types],
+        "skus": [
+            {
+                "id": row["id"], "values": row.get("values", []), "spec": row["spec"], "price": row["price"],
+                "market": row["market"], "image": row["image_url"], "state": row["stock"]["state"],
+                "stock": row["stock"]["label"],
+            }
+            for row in rows
+        ],
+    } if option_types else None
     return render(
         request,
         "catalog/product_detail.html",
@@ -208,6 +245,8 @@ def product_detail(request, pk):
             "main_html": mark_safe(page["main_html"]),  # our own template, rendered above
             "sheet_image": mark_safe(page["sheet_image"]),
             "option_label": page["option_label"],
+            "option_types": option_types,
+            "picker_data": picker_data,
             "sku_rows": rows,
             "single_sku": rows[0] if len(rows) == 1 else None,
             "sku_stock": sku_stock,

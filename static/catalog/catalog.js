@@ -1,4 +1,5 @@
-// Catalogue pages: image carousel counter, the SKU sheet, quantity stepper. Wired by data attributes.
+// Catalogue pages: image carousel counter, the SKU sheet (per-option picker), quantity stepper.
+// Wired by data attributes.
 (function () {
   "use strict";
 
@@ -23,8 +24,9 @@
       button.hidden = !(mode === "both" || !mode || mode === action);
     });
     document.body.style.overflow = "hidden";
-    var checked = qs(sheet, "input[name=sku_id]:checked") || qs(sheet, "input[name=sku_id]:not(:disabled)");
-    if (checked) { checked.focus({ preventScroll: true }); }
+    var first = qs(sheet, "[data-sku-picker]:not([hidden]) .catalog-picker__value:not(:disabled)") ||
+      qs(sheet, "input[name=sku_id]:checked") || qs(sheet, "input[name=sku_id]:not(:disabled)");
+    if (first) { first.focus({ preventScroll: true }); }
   }
 
   function closeSheet(sheet) {
@@ -32,22 +34,155 @@
     document.body.style.overflow = "";
   }
 
-  function showSku(sheet, input) {
+  // sku: {price, market, stock, spec, image} of the chosen SKU
+  function showSku(sheet, sku) {
     var price = qs(sheet, "[data-sku-price]");
     var stock = qs(sheet, "[data-sku-stock]");
+    var market = qs(sheet, "[data-sku-market]");
     if (price) {
       price.textContent = "";
       var small = document.createElement("small");
       small.textContent = "¥";
       price.appendChild(small);
-      price.appendChild(document.createTextNode(input.dataset.price));
+      price.appendChild(document.createTextNode(sku.price));
     }
-    if (stock) { stock.textContent = input.dataset.stock; }
-    var image = input.dataset.image;
-    var thumb = qs(sheet, "[data-sku-image] img");
-    if (image && thumb) { thumb.src = image; }
+    if (market) {
+      market.textContent = sku.market ? "¥" + sku.market : "";
+      market.hidden = !sku.market;
+    }
+    if (stock) { stock.textContent = sku.stock; }
+    showImage(sheet, sku.image);
     var chosen = document.querySelector("[data-sku-chosen]");
-    if (chosen) { chosen.textContent = input.dataset.spec; }
+    if (chosen) { chosen.textContent = sku.spec; }
+  }
+
+  function skuOfInput(input) {
+    return {
+      price: input.dataset.price, market: input.dataset.market, stock: input.dataset.stock,
+      spec: input.dataset.spec, image: input.dataset.image || ""
+    };
+  }
+
+  // the SKU's own image, else the product cover the sheet was rendered with
+  function showImage(sheet, url) {
+    var box = qs(sheet, "[data-sku-image]");
+    if (!box) { return; }
+    if (box.dataset.coverHtml === undefined) { box.dataset.coverHtml = box.innerHTML; }
+    if (!url) {
+      if (box.innerHTML !== box.dataset.coverHtml) { box.innerHTML = box.dataset.coverHtml; }
+      return;
+    }
+    var img = qs(box, "img");
+    if (!img) {
+      box.textContent = "";
+      img = document.createElement("img");
+      img.alt = "";
+      box.appendChild(img);
+    }
+    img.removeAttribute("srcset");
+    img.src = url;
+  }
+
+  // One row per option type (颜色, 尺码 …): the shopper picks one value per row; values that
+  // lead to no enabled SKU, or only to out-of-stock ones, are disabled. The matching SKU's
+  // radio in the (hidden) plain list is checked, so the form posts sku_id as without JS.
+  function initPicker(sheet) {
+    var picker = qs(sheet, "[data-sku-picker]");
+    var source = document.getElementById("sku-picker-data");
+    if (!picker || !source) { return; }
+    var data = JSON.parse(source.textContent);
+    var list = qs(sheet, "[data-sku-list]");
+    var rows = Array.prototype.slice.call(picker.querySelectorAll("[data-option-type]"));
+    var price = qs(sheet, "[data-sku-price]");
+    var stock = qs(sheet, "[data-sku-stock]");
+    var market = qs(sheet, "[data-sku-market]");
+    var chosenCell = document.querySelector("[data-sku-chosen]");
+    var initial = {
+      price: price ? price.innerHTML : "", stock: stock ? stock.textContent : "",
+      chosen: chosenCell ? chosenCell.textContent : ""
+    };
+    var selected = {};  // option type id -> value id
+
+    function matches(sku, selection) {
+      return Object.keys(selection).every(function (type) {
+        return sku.values.indexOf(selection[type]) !== -1;
+      });
+    }
+
+    function possible(selection) {
+      return data.skus.some(function (sku) { return sku.state !== "out" && matches(sku, selection); });
+    }
+
+    function missingNames() {
+      return rows.filter(function (row) { return !selected[row.dataset.optionType]; })
+        .map(function (row) { return row.dataset.optionName; });
+    }
+
+    function render() {
+      rows.forEach(function (row) {
+        var type = row.dataset.optionType;
+        row.querySelectorAll("[data-option-value]").forEach(function (button) {
+          var value = parseInt(button.dataset.optionValue, 10);
+          var trial = Object.assign({}, selected);
+          trial[type] = value;
+          var on = selected[type] === value;
+          button.disabled = !on && !possible(trial);
+          button.classList.toggle("is-on", on);
+          button.setAttribute("aria-checked", on ? "true" : "false");
+        });
+      });
+      var sku = null;
+      if (missingNames().length === 0) {
+        sku = data.skus.filter(function (candidate) { return matches(candidate, selected); })[0] || null;
+      }
+      sheet.querySelectorAll("input[name=sku_id]").forEach(function (input) {
+        input.checked = !!sku && parseInt(input.value, 10) === sku.id;
+      });
+      if (sku) {
+        showSku(sheet, sku);
+        return;
+      }
+      if (price) { price.innerHTML = initial.price; }
+      if (market) { market.hidden = true; }
+      if (stock) { stock.textContent = picker.dataset.prompt + " " + missingNames().join(" "); }
+      if (chosenCell) { chosenCell.textContent = initial.chosen; }
+      showImage(sheet, "");
+    }
+
+    picker.addEventListener("click", function (event) {
+      var button = event.target.closest("[data-option-value]");
+      if (!button || button.disabled) { return; }
+      var type = button.closest("[data-option-type]").dataset.optionType;
+      var value = parseInt(button.dataset.optionValue, 10);
+      if (selected[type] === value) { delete selected[type]; } else { selected[type] = value; }
+      render();
+    });
+
+    // a row whose only possible value is obvious is chosen for the shopper
+    rows.forEach(function (row) {
+      var open = Array.prototype.filter.call(row.querySelectorAll("[data-option-value]"), function (button) {
+        var trial = {};
+        trial[row.dataset.optionType] = parseInt(button.dataset.optionValue, 10);
+        return possible(trial);
+      });
+      if (open.length === 1 && row.querySelectorAll("[data-option-value]").length === 1) {
+        selected[row.dataset.optionType] = parseInt(open[0].dataset.optionValue, 10);
+      }
+    });
+
+    sheet.querySelectorAll("input[name=sku_id]").forEach(function (input) { input.required = false; });
+    var form = qs(sheet, "form");
+    form.addEventListener("submit", function (event) {
+      if (qs(sheet, "input[name=sku_id]:checked")) { return; }
+      event.preventDefault();
+      render();
+      rows.forEach(function (row) {
+        row.classList.toggle("is-missing", !selected[row.dataset.optionType]);
+      });
+    });
+    picker.hidden = false;
+    if (list) { list.hidden = true; }
+    render();
   }
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -70,11 +205,12 @@
     });
 
     document.querySelectorAll("[data-sheet]").forEach(function (sheet) {
+      initPicker(sheet);
       sheet.querySelectorAll("[data-sheet-close]").forEach(function (closer) {
         closer.addEventListener("click", function () { closeSheet(sheet); });
       });
       sheet.addEventListener("change", function (event) {
-        if (event.target.name === "sku_id") { showSku(sheet, event.target); }
+        if (event.target.name === "sku_id") { showSku(sheet, skuOfInput(event.target)); }
       });
       document.addEventListener("keydown", function (event) {
         if (event.key === "Escape" && !sheet.hidden) { closeSheet(sheet); }

@@ -270,3 +270,75 @@ def test_admin_list_editable_deactivation_hides_the_product_page(admin_client, c
     leaf.refresh_from_db()
     assert leaf.is_active is False
     assert client.get(f"/products/{item.pk}/").status_code == 404
+
+
+def picker_data(response):
+    import json
+
+    match = re.search(r'<script id="sku-picker-data" type="application/json">(.*?)</script>', response.content.decode())
+    return json.loads(match.group(1)) if match else None
+
+
+def test_sku_picker_has_one_row_per_option_type_and_data_per_sku(client, settings):
+    item = product(options={"颜色": ["红", "蓝"], "尺码": ["S", "M", "L"]}, price="30.00", image=True)
+    skus = list(item.skus.order_by("id"))
+    Sku.objects.filter(pk=skus[0].pk).update(market_price=Decimal("45.00"), cost_price=Decimal("7.77"))
+    Sku.objects.filter(pk=skus[1].pk).update(image=item.images.get())
+    Sku.objects.filter(pk=skus[2].pk).update(is_enabled=False)
+    services.refresh_price_range(item)
+    settings.CATALOG_STOCK_PROVIDER = "tests.catalog.test_views.fake_stock"
+    fake_stock.data = {skus[3].pk: {"available": 0, "state": "out"}}
+
+    response = client.get(f"/products/{item.pk}/")
+    body = response.content.decode()
+    assert "7.77" not in body
+    assert re.findall(r'data-option-name="([^"]+)"', body) == ["颜色", "尺码"]
+    assert body.count('class="catalog-picker__value"') == 5
+    data = picker_data(response)
+    types = list(item.option_types.order_by("sort_order", "id"))
+    assert data["types"] == [t.pk for t in types]
+    by_id = {row["id"]: row for row in data["skus"]}
+    assert set(by_id) == {s.pk for s in skus} - {skus[2].pk}  # enabled SKUs only
+    for sku in skus:
+        if sku.pk in by_id:
+            assert sorted(by_id[sku.pk]["values"]) == sorted(sku.option_values.values_list("pk", flat=True))
+    assert by_id[skus[0].pk]["market"] == "45.00" and by_id[skus[0].pk]["price"] == "30.00"
+    assert by_id[skus[1].pk]["image"].endswith(".jpg") or by_id[skus[1].pk]["image"].endswith(".png")
+    assert by_id[skus[0].pk]["image"] == ""
+    assert by_id[skus[3].pk]["state"] == "out"
+    assert all(set(row) == {"id", "values", "spec", "price", "market", "image", "state", "stock"} for row in data["skus"])
+    # without JavaScript the plain list of SKUs still posts sku_id
+    assert body.count('name="sku_id"') == 5
+
+
+def test_product_without_options_has_no_picker_rows(client):
+    item = product(price="12.00")
+    response = client.get(f"/products/{item.pk}/")
+    body = response.content.decode()
+    assert picker_data(response) is None and "data-sku-picker" not in body
+    sku = item.skus.get()
+    assert re.search(rf'name="sku_id" value="{sku.pk}" required checked', body)
+
+
+def test_sku_picker_falls_back_to_the_list_when_a_sku_misses_an_option(client):
+    item = product(options={"颜色": ["红", "蓝"], "尺码": ["S"]}, price="10.00")
+    first = item.skus.order_by("id").first()
+    red = item.option_types.get(name="颜色").values.get(value="红")
+    Sku.objects.filter(pk=first.pk).update(option_key=str(red.pk))  # left behind by an edit: no size
+    response = client.get(f"/products/{item.pk}/")
+    body = response.content.decode()
+    assert picker_data(response) is None and "data-sku-picker" not in body
+    assert body.count('name="sku_id"') == 2
+
+
+def test_picker_data_is_per_request_while_the_page_is_cached(client, settings, django_assert_max_num_queries):
+    item = product(options={"颜色": ["红", "蓝"]}, price="10.00")
+    red, blue = item.skus.order_by("id")
+    settings.CATALOG_STOCK_PROVIDER = "tests.catalog.test_views.fake_stock"
+    fake_stock.data = {red.pk: {"available": 0, "state": "out"}}
+    first = {row["id"]: row["state"] for row in picker_data(client.get(f"/products/{item.pk}/"))["skus"]}
+    fake_stock.data = {blue.pk: {"available": 0, "state": "out"}}
+    with django_assert_max_num_queries(MAX_QUERIES):
+        second = {row["id"]: row["state"] for row in picker_data(client.get(f"/products/{item.pk}/"))["skus"]}
+    assert first == {red.pk: "out", blue.pk: "unknown"}
+    assert second == {red.pk: "unknown", blue.pk: "out"}
