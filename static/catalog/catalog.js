@@ -198,13 +198,18 @@
     });
 
     document.querySelectorAll("[data-sheet-open]").forEach(function (button) {
-      button.addEventListener("click", function () {
+      button.addEventListener("click", function (event) {
         var sheet = document.getElementById(button.getAttribute("data-sheet-open"));
-        if (sheet) { openSheet(sheet, button.getAttribute("data-sheet-mode")); }
+        if (sheet) {
+          event.preventDefault();  // without JavaScript the link scrolls to the in-page sheet
+          openSheet(sheet, button.getAttribute("data-sheet-mode"));
+        }
       });
     });
 
     document.querySelectorAll("[data-sheet]").forEach(function (sheet) {
+      sheet.hidden = true;
+      sheet.classList.remove("is-static");
       initPicker(sheet);
       sheet.querySelectorAll("[data-sheet-close]").forEach(function (closer) {
         closer.addEventListener("click", function () { closeSheet(sheet); });

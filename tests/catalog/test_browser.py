@@ -64,18 +64,46 @@ def test_browse_category_search_open_product_and_pick_sku(live_server, page, scr
     page.get_by_role("button", name="立即购买").first.click()
     sheet = page.locator("#sku-sheet")
     assert sheet.is_visible()
-    skus = sheet.locator(".catalog-sku")
-    assert skus.count() == 12
-    choice = skus.filter(has_text="黑色 / XL")
-    choice.click()
-    assert choice.locator("input").is_checked()
+    # one row per option type; the plain SKU list (the no-JavaScript fallback) is hidden
+    assert sheet.locator("[data-option-name]").evaluate_all("rows => rows.map(r => r.dataset.optionName)") == ["颜色", "尺码"]
+    assert not sheet.locator("[data-sku-list]").is_visible()
     product = Product.objects.get(name="男士纯棉短袖T恤")
-    price = product.skus.get(spec_text="黑色 / XL").price
-    assert sheet.locator("[data-sku-price]").inner_text().replace("¥", "") == f"{price:.2f}"
+    range_text = sheet.locator("[data-sku-price]").inner_text()
+
+    def chosen_sku_id():
+        return sheet.locator("input[name=sku_id]:checked").evaluate_all("inputs => inputs.map(i => i.value)")
+
+    def value(name):
+        return sheet.locator(".catalog-picker__value", has_text=re.compile(f"^{name}$"))
+
+    value("黑色").click()
+    assert value("黑色").get_attribute("aria-checked") == "true"
+    assert chosen_sku_id() == []  # 尺码 not chosen yet
+    assert sheet.locator("[data-sku-price]").inner_text() == range_text
+    assert "尺码" in sheet.locator("[data-sku-stock]").inner_text()
+
+    value("XL").click()
+    black_xl = product.skus.get(spec_text="黑色 / XL")
+    assert chosen_sku_id() == [str(black_xl.pk)]
+    assert sheet.locator("[data-sku-price]").inner_text().replace("¥", "") == f"{black_xl.price:.2f}"
     assert page.locator("[data-sku-chosen]").inner_text() == "黑色 / XL"
+
+    value("M").click()
+    black_m = product.skus.get(spec_text="黑色 / M")
+    assert black_m.price != black_xl.price  # demo prices vary by size
+    assert chosen_sku_id() == [str(black_m.pk)]
+    assert sheet.locator("[data-sku-price]").inner_text().replace("¥", "") == f"{black_m.price:.2f}"
     sheet.get_by_role("button", name="增加").click()
     assert sheet.locator("input[name=quantity]").input_value() == "2"
-    screenshot("catalog-sku-sheet", page)
+    path = screenshot("catalog-sku-sheet", page)
+    page.screenshot(path=str(path.with_name("catalog-sku-sheet-phone.png")))  # what the 390x844 screen shows
+
+    # the form posts the chosen SKU
+    posted = []
+    page.route("**/orders/buy-now/**", lambda route: (posted.append(route.request.post_data), route.abort()))
+    sheet.get_by_role("button", name="立即购买").click()
+    page.wait_for_timeout(300)
+    assert posted and f"sku_id={black_m.pk}" in posted[0] and "quantity=2" in posted[0]
 
 
 def test_infinite_scroll_loads_the_next_pages(live_server, page, shop):
@@ -114,12 +142,62 @@ def demo_stock(request, product, skus):
 def test_sku_sheet_shows_stock_states(live_server, page, screenshot, shop, settings):
     settings.CATALOG_STOCK_PROVIDER = "tests.catalog.test_browser.demo_stock"
     product = Product.objects.get(name="膳魔师保温杯 500ml")
+    first, second = product.skus.order_by("sort_order", "id")[:2]
     page.goto(live_server.url + f"/products/{product.pk}/")
     page.get_by_role("button", name="加入购物车").first.click()
     sheet = page.locator("#sku-sheet")
-    first, second = sheet.locator(".catalog-sku").nth(0), sheet.locator(".catalog-sku").nth(1)
-    assert first.locator("input").is_disabled() and "无货" in first.inner_text()
-    assert "仅剩2件" in second.inner_text()
-    second.click()
+    out_value = sheet.locator(".catalog-picker__value", has_text=first.spec_text)
+    low_value = sheet.locator(".catalog-picker__value", has_text=second.spec_text)
+    assert out_value.is_disabled()  # its only SKU is out of stock in the chosen store
+    low_value.click()
     assert sheet.locator("[data-sku-stock]").inner_text() == "仅剩2件"
+    assert sheet.locator("input[name=sku_id]:checked").input_value() == str(second.pk)
     screenshot("catalog-sku-sheet-stock", page)
+
+
+def test_sku_values_leading_only_to_missing_or_sold_out_skus_are_disabled(live_server, page, screenshot, shop, settings):
+    settings.CATALOG_STOCK_PROVIDER = "tests.catalog.test_browser.demo_stock"
+    product = Product.objects.get(name="男士纯棉短袖T恤")
+    skus = list(product.skus.order_by("sort_order", "id"))
+    # white M is out (first SKU, demo_stock); white L is not sold at all
+    white_l = next(s for s in skus if s.spec_text == "白色 / L")
+    white_l.is_enabled = False
+    white_l.save()
+    page.goto(live_server.url + f"/products/{product.pk}/")
+    page.get_by_role("button", name="加入购物车").first.click()
+    sheet = page.locator("#sku-sheet")
+
+    def value(name):
+        return sheet.locator(".catalog-picker__value", has_text=re.compile(f"^{name}$"))
+
+    assert not value("M").is_disabled() and not value("L").is_disabled()  # other colours have them
+    value("白色").click()
+    assert value("M").is_disabled() and value("L").is_disabled() and not value("XL").is_disabled()
+    value("白色").click()  # a second tap clears the choice
+    value("L").click()
+    assert value("白色").is_disabled() and not value("黑色").is_disabled()
+    screenshot("catalog-sku-sheet-disabled", page)
+
+
+def test_sku_sheet_without_javascript_lists_every_sku(live_server, browser, shop):
+    from tests.conftest import ARTIFACTS
+
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = context.new_page()
+    product = Product.objects.get(name="男士纯棉短袖T恤")
+    page.goto(live_server.url + f"/products/{product.pk}/")
+    sheet = page.locator("#sku-sheet")
+    assert page.locator("[data-sku-picker]").is_hidden()
+    page.locator(".catalog-actionbar").get_by_role("button", name="加入购物车").click()
+    assert sheet.is_visible()  # the action bar links to the sheet in the page
+    labels = sheet.locator(".catalog-sku")
+    assert labels.count() == product.skus.filter(is_enabled=True).count()
+    labels.filter(has_text="灰色 / L").click()
+    grey_l = product.skus.get(spec_text="灰色 / L")
+    posted = []
+    page.route("**/orders/cart/add/**", lambda route: (posted.append(route.request.post_data), route.abort()))
+    page.screenshot(path=str(ARTIFACTS / "screenshots" / "catalog-sku-sheet-nojs.png"), full_page=True)
+    sheet.get_by_role("button", name="加入购物车").click()
+    page.wait_for_timeout(300)
+    assert posted and f"sku_id={grey_l.pk}" in posted[0]
+    context.close()
