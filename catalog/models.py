@@ -132,6 +132,8 @@ class Product(models.Model):
         return [t.strip() for t in self.tags.replace("，", ",").split(",") if t.strip()]
 
     def is_sellable_at(self, when=None):
+        """Status and schedule only, for data already in hand; whether shoppers may see or buy the
+        product (active categories, an enabled SKU) is decided by catalog.selectors."""
         when = when or timezone.now()
         return (
             self.status == self.Status.LISTED
