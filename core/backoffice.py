@@ -17,19 +17,30 @@ from django.shortcuts import render
 from django.utils import timezone
 
 
-def staff_required(view):
-    """Anonymous visitors go to the login page; logged-in non-staff get 403, not a login loop."""
+def staff_required(view=None, *, perm=None):
+    """Anonymous visitors go to the login page; logged-in non-staff get 403, not a login loop.
 
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        user = request.user
-        if not user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), login_url=settings.STAFF_LOGIN_URL)
-        if not (user.is_active and user.is_staff):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
+    `perm` (a Django permission such as "members.view_member", or a tuple of them, all needed)
+    narrows a page to the staff who hold it: HQ pages that store staff must not open.
+    Use as `@staff_required` or `@staff_required(perm="app.codename")`.
+    """
+    perms = (perm,) if isinstance(perm, str) else tuple(perm or ())
 
-    return wrapper
+    def decorate(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            user = request.user
+            if not user.is_authenticated:
+                return redirect_to_login(request.get_full_path(), login_url=settings.STAFF_LOGIN_URL)
+            if not (user.is_active and user.is_staff):
+                raise PermissionDenied
+            if perms and not user.has_perms(perms):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate(view) if view is not None else decorate
 
 
 class StaffRequiredMixin:

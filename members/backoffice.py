@@ -27,7 +27,7 @@ def _level_filter(request):
         return None
 
 
-@staff_required
+@staff_required(perm="members.view_member")
 def member_list(request):
     query = request.GET.get("q", "").strip()[:64]
     level_id = _level_filter(request)
@@ -64,12 +64,12 @@ def _member(pk):
     return get_object_or_404(Member.objects.select_related("user", "level", "referrer"), pk=pk)
 
 
-@staff_required
+@staff_required(perm="members.view_member")
 def member_detail(request, pk):
     return render(request, "members/backoffice/member_detail.html", _detail_context(request, _member(pk)))
 
 
-@staff_required
+@staff_required(perm=("members.view_member", "members.change_member"))
 @require_POST
 def adjust_points(request, pk):
     member = _member(pk)
@@ -92,7 +92,7 @@ def adjust_points(request, pk):
     )
 
 
-@staff_required
+@staff_required(perm=("members.view_member", "members.change_member"))
 @require_POST
 def change_level(request, pk):
     member = _member(pk)
@@ -120,7 +120,7 @@ class _Echo:
         return value
 
 
-@staff_required
+@staff_required(perm="members.view_member")
 def export_csv(request):
     """The filtered list as CSV (UTF-8 with BOM so Excel opens Chinese correctly), streamed."""
     rows = selectors.member_list(request.GET.get("q", "").strip()[:64], _level_filter(request))

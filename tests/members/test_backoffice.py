@@ -30,6 +30,40 @@ def test_non_staff_cannot_open_the_member_back_office(client):
     assert Member.objects.get(pk=member.pk).points_balance == 0
 
 
+def test_store_staff_without_member_permissions_cannot_open_or_change_members(client):
+    """A store clerk is staff (back office for their store's stock) but not HQ: members'
+    phones, points and levels are refused, and the menu does not offer them."""
+    member = make_member(points=50)
+    clerk = get_user_model().objects.create_user("clerk", password="x", is_staff=True)
+    client.force_login(clerk)
+    for url in (
+        reverse("members_bo:list"),
+        reverse("members_bo:detail", args=[member.pk]),
+        reverse("members_bo:export"),
+    ):
+        assert client.get(url).status_code == 403, url
+    adjust = client.post(reverse("members_bo:adjust_points", args=[member.pk]), {"delta": 100, "reason": "x"})
+    assert adjust.status_code == 403
+    assert Member.objects.get(pk=member.pk).points_balance == 50
+    menu = client.get(reverse("backoffice:dashboard")).content.decode()
+    assert reverse("members_bo:list") not in menu
+
+
+def test_staff_granted_member_permissions_can_open_the_member_back_office(client):
+    from django.contrib.auth.models import Permission
+
+    member = make_member()
+    operator = get_user_model().objects.create_user("operator", password="x", is_staff=True)
+    operator.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="members", codename__in=["view_member", "change_member"])
+    )
+    client.force_login(operator)
+    assert client.get(reverse("members_bo:list")).status_code == 200
+    response = client.post(reverse("members_bo:adjust_points", args=[member.pk]), {"delta": 100, "reason": "活动补发"})
+    assert response.status_code == 302
+    assert Member.objects.get(pk=member.pk).points_balance == 100
+
+
 @pytest.mark.parametrize("count", [2, 40])
 def test_member_list_query_budget_and_search(client, staff, django_assert_max_num_queries, count):
     members = [make_member(nickname=f"会员{i}") for i in range(count)]
