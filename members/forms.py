@@ -25,9 +25,13 @@ def _weui(fields):
 class AddressForm(forms.ModelForm):
     """Receiver, mainland mobile, province/city/district from the dataset, street address."""
 
-    province = forms.ChoiceField(label=_("省份"))
-    city = forms.ChoiceField(label=_("城市"))
-    district = forms.ChoiceField(label=_("区县"))
+    province = forms.ChoiceField(label=_("省份"), error_messages={"invalid_choice": _("请选择有效的省份")})
+    city = forms.ChoiceField(
+        label=_("城市"), error_messages={"invalid_choice": _("所选城市不属于该省份，请重新选择")}
+    )
+    district = forms.ChoiceField(
+        label=_("区县"), error_messages={"invalid_choice": _("所选区县不属于该城市，请重新选择")}
+    )
     phone = forms.CharField(label=_("手机号"), max_length=20)
     make_default = forms.BooleanField(label=_("设为默认地址"), required=False)
 

