@@ -53,21 +53,21 @@ def test_member_centre_sign_in_and_add_address(live_server, page, screenshot):
     page.goto(live_server.url + "/members/addresses/new/")
     page.fill("input[name=receiver]", "张三")
     page.fill("input[name=phone]", "138 0013 8000")
-    page.select_option("select[name=province]", "浙江省")
+    page.select_option("select[name=province]", "河南省")
     page.wait_for_function("document.querySelector('select[name=city]').options.length > 1")
-    page.select_option("select[name=city]", "杭州市")
+    page.select_option("select[name=city]", "郑州市")
     page.wait_for_function("document.querySelector('select[name=district]').options.length > 1")
-    page.select_option("select[name=district]", "西湖区")
-    page.fill("input[name=detail]", "文三路 100 号")
+    page.select_option("select[name=district]", "金水区")
+    page.fill("input[name=detail]", "花园路 100 号")
     screenshot("members-address-form")
     page.get_by_role("button", name="保存").click()
     page.wait_for_url("**/members/addresses/")
     assert page.locator(".mc-address").count() == 1
     address = Address.objects.get(user=member.user)
     assert (address.province, address.city, address.district, address.phone) == (
-        "浙江省",
-        "杭州市",
-        "西湖区",
+        "河南省",
+        "郑州市",
+        "金水区",
         "13800138000",
     )
     screenshot("members-addresses")
@@ -84,6 +84,21 @@ def test_points_history_loads_more(live_server, page, screenshot):
     page.wait_for_function("document.querySelectorAll('.mc-ledger__row').length === 25")
     assert page.locator("#mc-more").count() == 0
     screenshot("members-points")
+
+
+def test_lone_city_or_district_is_picked_for_the_shopper(live_server, page, screenshot):
+    member = make_member()
+    _login(page, live_server, member.user)
+    page.goto(live_server.url + "/members/addresses/new/")
+    page.select_option("select[name=province]", "重庆市")  # a municipality: one city, named alike
+    page.wait_for_function("document.querySelector('select[name=district]').options.length > 1")
+    assert page.locator("select[name=city]").input_value() == "重庆市"
+    assert page.locator("select[name=district] option[value=城口县]").count() == 1  # counties too
+    page.select_option("select[name=province]", "河南省")
+    page.wait_for_function("document.querySelector('select[name=city]').options.length > 1")
+    page.select_option("select[name=city]", "济源市")  # governed by the province directly
+    page.wait_for_function("document.querySelector('select[name=district]').value === '济源市'")
+    screenshot("members-address-form-jiyuan")
 
 
 def test_bad_phone_shows_a_clear_message(live_server, page, screenshot):
