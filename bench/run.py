@@ -43,6 +43,7 @@ from bench.harness import REQUEST_KEYS, Context, CustomBenchmark, HttpBenchmark,
 # This run's files: SQLite database, static, media, gunicorn.log. BENCH_VAR_DIR overrides (tests).
 BENCH_VAR = Path(os.environ.get("BENCH_VAR_DIR") or ROOT / "var" / "bench" / f"run-{os.getpid()}")
 KEPT_SQLITE = ROOT / "var" / "bench.sqlite3"  # --keep
+KEPT_MEDIA = ROOT / "var" / "bench-media"  # --keep: uploads live as long as the kept database
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "latest.json"
 BASELINE = "hello"
 # Result keys every HTTP benchmark has; anything else is the benchmark's own figure.
@@ -66,10 +67,11 @@ def parse_args(argv=None):
                              "auto (wrk, else python)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="results file (JSON)")
     parser.add_argument("--fresh", action="store_true",
-                        help="PostgreSQL: start from an empty database (dropped and created again when its "
-                             "name contains 'bench', else flushed); SQLite files are always fresh")
+                        help="start from an empty database (the default unless --keep): PostgreSQL's is "
+                             "dropped and created again when its name contains 'bench', else flushed")
     parser.add_argument("--keep", action="store_true",
-                        help="SQLite: use var/bench.sqlite3 and keep it for the next run (setups must be idempotent)")
+                        help="keep the database (SQLite: var/bench.sqlite3) and its uploads (var/bench-media) "
+                             "for the next run; setups must be idempotent")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     return parser.parse_args(argv)
 
@@ -99,7 +101,7 @@ def configure_environment(keep=False):
             "SECRET_KEY": "bench-only-" + secrets.token_urlsafe(40),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "STATIC_ROOT": str(BENCH_VAR / "static"),
-            "MEDIA_ROOT": str(BENCH_VAR / "media"),
+            "MEDIA_ROOT": str(KEPT_MEDIA if keep else BENCH_VAR / "media"),
             "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
             "CELERY_TASK_ALWAYS_EAGER": "1",
         }
@@ -118,7 +120,8 @@ def reset_database(fresh, keep):
             for suffix in ("", "-wal", "-shm", "-journal"):
                 Path(f"{urlsplit(url).path}{suffix}").unlink(missing_ok=True)
         return False
-    return prepare_postgres(fresh)
+    # Fresh by default, as SQLite: a kept database would name uploads of an earlier run's media folder.
+    return prepare_postgres(fresh or not keep)
 
 
 def migrate_and_collect(flush):
