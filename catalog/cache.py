@@ -6,7 +6,9 @@ on their own. The version itself is read from the shared cache (Redis in product
 request, so a change made in one process shows in all of them at once.
 
 Fragments are kept in the shared cache and, for LOCAL_TTL seconds, in this process's memory: a
-warm page then costs one shared-cache read (the version) instead of one per fragment. Because the
+warm page then costs one shared-cache read (the version) instead of one per fragment. Within one
+request the version is read once (a page is built from one version, and one Redis round trip is
+paid, not one per fragment); outside requests (worker, shell) every call reads it afresh. Because the
 key carries the version, the local copy can never outlive a change. Callers must treat returned
 values as read-only (they are shared between requests of this process).
 """
@@ -15,7 +17,9 @@ import threading
 import time
 from collections import OrderedDict
 
+from asgiref.local import Local
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
 from django.db import connection
 
 VERSION_KEY = "catalog:version"
@@ -38,7 +42,22 @@ def version_key():
     return f"{VERSION_KEY}:{_namespace()}"
 
 
-def version():
+_request = Local()  # per thread (and per asyncio task): the version this request has read
+
+
+def _start_request(**kwargs):
+    _request.active, _request.version = True, None
+
+
+def _finish_request(**kwargs):
+    _request.active, _request.version = False, None
+
+
+request_started.connect(_start_request, dispatch_uid="catalog.cache.start")
+request_finished.connect(_finish_request, dispatch_uid="catalog.cache.finish")
+
+
+def _read_version():
     name = version_key()
     value = cache.get(name)
     if value is None:
@@ -48,8 +67,19 @@ def version():
     return value
 
 
+def version():
+    if not getattr(_request, "active", False):
+        return _read_version()
+    if _request.version is None:
+        _request.version = _read_version()
+    return _request.version
+
+
 def bump():
-    cache.set(version_key(), time.time_ns(), None)
+    value = time.time_ns()
+    cache.set(version_key(), value, None)
+    if getattr(_request, "active", False):
+        _request.version = value  # what this request writes, it reads back
 
 
 def key(*parts):
