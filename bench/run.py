@@ -60,8 +60,10 @@ def parse_args(argv=None):
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds of warm-up, not measured (default 1)")
     parser.add_argument("--connections", type=int, default=8, help="load generator connections (default 8)")
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn gthread threads per worker (default 4)")
+    # One process: with two, whichever worker wakes first accepts most of wrk's keep-alive
+    # connections, and the same benchmark measured twice differed by 2x. Ratios need stability.
+    parser.add_argument("--workers", type=int, default=1, help="gunicorn workers (default 1)")
+    parser.add_argument("--threads", type=int, default=8, help="gunicorn gthread threads per worker (default 8)")
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto",
                         help="load generator: wrk (installed with apt-get if missing), python (aiohttp), "
                              "auto (wrk, else python)")
