@@ -287,7 +287,7 @@ class ProductAdmin(ImportExportModelAdmin):
         # a removed value goes; its SKUs are disabled by the grid, never deleted
         option_type.values.exclude(value__in=values).delete()
 
-    @admin.action(description=_("上架所选商品"))
+    @admin.action(description=_("上架所选商品"), permissions=["change"])
     def list_selected(self, request, queryset):
         listed, refused = services.list_products(list(queryset))
         self.message_user(request, _("已上架 %(n)s 个商品") % {"n": listed}, messages.SUCCESS)
@@ -296,12 +296,12 @@ class ProductAdmin(ImportExportModelAdmin):
                 request, _("以下商品没有可售SKU，未上架：%(names)s") % {"names": "、".join(refused)}, messages.WARNING
             )
 
-    @admin.action(description=_("下架所选商品"))
+    @admin.action(description=_("下架所选商品"), permissions=["change"])
     def delist_selected(self, request, queryset):
         changed = services.delist_products(list(queryset))
         self.message_user(request, _("已下架 %(n)s 个商品") % {"n": changed}, messages.SUCCESS)
 
-    @admin.action(description=_("按规格生成SKU组合"))
+    @admin.action(description=_("按规格生成SKU组合"), permissions=["change"])
     def generate_grid(self, request, queryset):
         created = disabled = 0
         for product in queryset:

@@ -337,6 +337,11 @@ THUMBNAIL_ALIASES = {
 # django-import-export: a CSV either imports completely or reports its errors and saves nothing.
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
+# Without these django-import-export lets any staff user import and export every model: a store
+# clerk could download all shoppers' phones and the cost prices.
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 # Dotted path of a function (request, product, skus) -> {sku_id: {"available": int, "state":
 # "in_stock"|"low"|"out"}} giving the product page its stock states; None shows "有货" (unknown).
 # The stores app sets it (catalog must not import stores).

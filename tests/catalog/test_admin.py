@@ -206,6 +206,36 @@ def test_admin_pages_need_staff(client):
     assert client.get("/admin/catalog/product/").status_code == 302
 
 
+def _staff_with(*codenames):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    user = get_user_model().objects.create_user(f"staff-{len(codenames)}", password="x", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    return user
+
+
+def test_staff_without_model_permissions_cannot_import_or_export(client):
+    client.force_login(_staff_with())
+    assert client.get("/admin/catalog/product/import/").status_code == 403
+    assert client.get("/admin/catalog/sku/export/").status_code == 403
+    assert client.get("/admin/members/member/export/").status_code == 403
+
+
+def test_export_needs_view_and_import_needs_change_permission(client):
+    client.force_login(_staff_with("view_sku", "view_product"))
+    assert client.get("/admin/catalog/sku/export/").status_code == 200
+    assert client.get("/admin/catalog/product/import/").status_code == 403
+
+
+def test_bulk_list_action_needs_change_permission(client):
+    draft = product("草稿商品", status=Product.Status.DRAFT)
+    client.force_login(_staff_with("view_product"))
+    client.post("/admin/catalog/product/", {"action": "list_selected", "_selected_action": [draft.pk]})
+    draft.refresh_from_db()
+    assert draft.status == Product.Status.DRAFT
+
+
 def test_import_command_reports_row_errors_and_saves_nothing(tmp_path):
     from django.core.management import CommandError, call_command
 
