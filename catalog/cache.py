@@ -20,7 +20,7 @@ from collections import OrderedDict
 from asgiref.local import Local
 from django.core.cache import cache
 from django.core.signals import request_finished, request_started
-from django.db import connection
+from django.db import connection, transaction
 
 VERSION_KEY = "catalog:version"
 # Scheduled listing times pass without a write; the worker applies them each minute and bumps,
@@ -76,6 +76,15 @@ def version():
 
 
 def bump():
+    """A new version now, and again once the surrounding transaction commits: a request running
+    meanwhile may read the first new version while it still sees the old rows, and cache stale
+    fragments under it; the second bump makes those unreachable."""
+    _set_new_version()
+    if connection.in_atomic_block:
+        transaction.on_commit(_set_new_version)
+
+
+def _set_new_version():
     value = time.time_ns()
     cache.set(version_key(), value, None)
     if getattr(_request, "active", False):

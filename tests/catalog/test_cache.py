@@ -1,8 +1,12 @@
 from unittest import mock
 
+import pytest
 from django.core.signals import request_finished, request_started
 
 from catalog import cache as catalog_cache
+
+# request_started/finished close old database connections: every test here may touch the db
+pytestmark = pytest.mark.django_db
 
 
 def _counting_get():
@@ -50,3 +54,14 @@ def test_outside_requests_every_call_reads_the_shared_version():
     first = catalog_cache.version()
     catalog_cache.cache.set(catalog_cache.version_key(), first + 1, None)  # another process bumped
     assert catalog_cache.version() == first + 1
+
+
+def test_a_bump_inside_a_transaction_bumps_again_after_commit(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        from django.db import transaction
+
+        with transaction.atomic():
+            catalog_cache.bump()
+            during = catalog_cache.version()
+    assert len(callbacks) == 1
+    assert catalog_cache.version() != during
