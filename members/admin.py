@@ -149,7 +149,10 @@ class MemberAdmin(ExportMixin, admin.ModelAdmin):
             pk,
             PointsAdjustForm,
             _("调整积分"),
-            lambda member, data: services.adjust_points(member, data["delta"], data["reason"], request.user),
+            lambda member, data: services.adjust_points(
+                member, data["delta"], data["reason"], request.user,
+                reference=f"staff:{data['request_id']}" if data.get("request_id") else "",
+            ),
         )
 
     def change_level_view(self, request, pk):

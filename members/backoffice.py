@@ -77,7 +77,8 @@ def adjust_points(request, pk):
     if form.is_valid():
         try:
             services.adjust_points(
-                member, form.cleaned_data["delta"], form.cleaned_data["reason"], request.user
+                member, form.cleaned_data["delta"], form.cleaned_data["reason"], request.user,
+                reference=form.reference(),
             )
         except services.MembersError as exc:
             form.add_error(None, str(exc))

@@ -1,3 +1,5 @@
+import uuid
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -109,6 +111,13 @@ class PointsAdjustForm(forms.Form):
         label=_("调整积分"), help_text=_("正数增加，负数扣减"), min_value=-10_000_000, max_value=10_000_000
     )
     reason = forms.CharField(label=_("原因"), max_length=200)
+    # A fresh id each time the form is shown: a double click or a re-sent POST carries the same id
+    # and the ledger's (member, kind, reference) key applies the adjustment once.
+    request_id = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4, required=False)
+
+    def reference(self):
+        request_id = self.cleaned_data.get("request_id")
+        return f"staff:{request_id}" if request_id else ""
 
     def clean_delta(self):
         delta = self.cleaned_data["delta"]

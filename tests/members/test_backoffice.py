@@ -193,3 +193,19 @@ def test_admin_can_add_a_user_and_the_profile_follows(client, staff):
     assert Member.objects.filter(user=user).exists()
     change = client.get(reverse("admin:members_user_change", args=[user.pk]))
     assert change.status_code == 200
+
+
+def test_a_resent_points_adjustment_applies_once(client, staff):
+    member = make_member()
+    page = client.get(reverse("members_bo:detail", args=[member.pk])).content.decode()
+    request_id = page.split('name="request_id" value="', 1)[1].split('"', 1)[0]
+    assert len(request_id) == 36
+    form = {"delta": 100, "reason": "活动补发", "request_id": request_id}
+    for _ in range(3):  # a double click and a browser re-POST
+        client.post(reverse("members_bo:adjust_points", args=[member.pk]), form)
+    member.refresh_from_db()
+    assert member.points_balance == 100
+    assert PointsEntry.objects.filter(member=member, kind=PointsEntry.Kind.ADJUST).count() == 1
+    # the next form shown is a new adjustment
+    again = client.get(reverse("members_bo:detail", args=[member.pk])).content.decode()
+    assert f'name="request_id" value="{request_id}"' not in again
