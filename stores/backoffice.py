@@ -129,7 +129,8 @@ def stock_adjust(request, pk):
     form = AdjustForm(request.POST)
     if form.is_valid():
         try:
-            services.adjust_stock(stock, form.cleaned_data["delta"], reason=form.cleaned_data["reason"], by=request.user)
+            services.adjust_stock(stock, form.cleaned_data["delta"], reason=form.cleaned_data["reason"],
+                                  by=request.user, reference=form.reference())
         except DomainError as exc:
             form.add_error(None, str(exc))
     if request.headers.get("HX-Request"):

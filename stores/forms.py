@@ -1,3 +1,5 @@
+import uuid
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -7,6 +9,12 @@ from .models import Store
 class AdjustForm(forms.Form):
     delta = forms.IntegerField(label=_("调整数量"), help_text=_("正数增加，负数减少"))
     reason = forms.CharField(label=_("原因"), max_length=200)
+    # A fresh id each time the form is shown: a double click or a re-sent POST adjusts once.
+    request_id = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4, required=False)
+
+    def reference(self):
+        request_id = self.cleaned_data.get("request_id")
+        return f"staff:{request_id}" if request_id else ""
 
     def clean_delta(self):
         delta = self.cleaned_data["delta"]

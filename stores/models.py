@@ -207,6 +207,18 @@ class StockMovement(models.Model):
         verbose_name_plural = _("库存流水")
         ordering = ["-id"]
         indexes = [models.Index(fields=["stock", "-id"], name="stockmove_stock_id_desc")]
+        constraints = [
+            # One intent, one movement: an order's reservation, release, sale or return (and a
+            # staff adjustment carrying its form's id) retried or re-sent changes stock once.
+            models.UniqueConstraint(
+                fields=["stock", "reason", "reference"],
+                condition=models.Q(reason__in=["reserve", "release", "sale", "return", "adjust"])
+                & ~models.Q(reference=""),
+                name="stockmove_once_per_reference",
+            ),
+        ]
+
+    IDEMPOTENT_REASONS = frozenset({"reserve", "release", "sale", "return", "adjust"})
 
     def __str__(self):
         return f"{self.get_reason_display()} {self.quantity:+d}"

@@ -110,6 +110,40 @@ def _record(row, reason, *, d_on_hand, d_reserved, by=None, note="", reference="
 
 def _change(reason, *, d_on_hand=0, d_reserved=0, need_available=0, need_reserved=0, by=None,
             note="", reference="", stock_id=None, store_id=None, sku_id=None):
+    """Apply one change and write its movement. For the idempotent reasons a non-empty
+    `reference` names one intent: if a movement of that reason and reference exists on the row
+    (a retried task, a re-sent form), nothing changes and that movement is returned. A reference
+    is therefore never reused for a new intent (orders use one per order line and attempt)."""
+    if reference and reason in StockMovement.IDEMPOTENT_REASONS:
+        done = _done_before(reason, reference, stock_id=stock_id, store_id=store_id, sku_id=sku_id)
+        if done is not None:
+            return done
+        try:
+            with transaction.atomic():  # a concurrent twin commits first: undo our UPDATE too
+                return _change_once(reason, d_on_hand=d_on_hand, d_reserved=d_reserved,
+                                    need_available=need_available, need_reserved=need_reserved, by=by,
+                                    note=note, reference=reference, stock_id=stock_id, store_id=store_id,
+                                    sku_id=sku_id)
+        except IntegrityError:
+            done = _done_before(reason, reference, stock_id=stock_id, store_id=store_id, sku_id=sku_id)
+            if done is None:
+                raise
+            return done
+    return _change_once(reason, d_on_hand=d_on_hand, d_reserved=d_reserved, need_available=need_available,
+                        need_reserved=need_reserved, by=by, note=note, reference=reference,
+                        stock_id=stock_id, store_id=store_id, sku_id=sku_id)
+
+
+def _done_before(reason, reference, *, stock_id=None, store_id=None, sku_id=None):
+    qs = StockMovement.objects.filter(reason=reason, reference=reference[:64])
+    qs = qs.filter(stock_id=stock_id) if stock_id is not None else qs.filter(
+        stock__store_id=store_id, stock__sku_id=sku_id
+    )
+    return qs.first()
+
+
+def _change_once(reason, *, d_on_hand=0, d_reserved=0, need_available=0, need_reserved=0, by=None,
+                 note="", reference="", stock_id=None, store_id=None, sku_id=None):
     row = _apply(
         d_on_hand=d_on_hand, d_reserved=d_reserved, stock_id=stock_id, store_id=store_id, sku_id=sku_id,
         need_available=need_available, need_reserved=need_reserved,
@@ -254,9 +288,10 @@ def receive_stock(store, sku, quantity, *, by=None, note="", reference=""):
 
 
 @transaction.atomic
-def adjust_stock(stock, delta, *, reason, by=None):
+def adjust_stock(stock, delta, *, reason, by=None, reference=""):
     """A counted correction (盘点). `reason` is required; a decrease cannot take units that are
-    reserved for unpaid orders."""
+    reserved for unpaid orders. The back office passes its form's id as `reference`, so a
+    re-sent form adjusts once."""
     try:
         delta = int(delta)
     except (TypeError, ValueError) as exc:
@@ -268,7 +303,7 @@ def adjust_stock(stock, delta, *, reason, by=None):
         raise StockError(_("请填写调整原因"), code="reason_required")
     stock_id = _id(stock)
     movement = _change(Reason.ADJUST, d_on_hand=delta, need_available=max(0, -delta), stock_id=stock_id,
-                       by=by, note=reason)
+                       by=by, note=reason, reference=reference)
     if movement is None:
         raise _why_not(stock_id)
     return movement

@@ -134,3 +134,17 @@ def test_same_transfer_received_twice_concurrently_moves_stock_once(db):
     assert results.count("ok") == 1
     assert Stock.objects.get(store=destination, sku=sku).on_hand == 5
     assert connection.vendor == "postgresql"
+
+
+def test_one_reservation_sent_by_many_workers_at_once_reserves_once(db):
+    store, sku = make_store(), make_sku()
+    services.receive_stock(store, sku, 10)
+
+    def retry(i):
+        return services.reserve_stock(store.pk, sku.pk, 3, reference="order:42:line:1").pk
+
+    movement_ids = run_parallel(20, retry)
+    stock = Stock.objects.get(store=store, sku=sku)
+    assert len(set(movement_ids)) == 1
+    assert (stock.on_hand, stock.reserved) == (10, 3)
+    assert ledger(stock) == {"q": 10, "r": 3}

@@ -381,3 +381,24 @@ def test_a_notice_lost_on_the_way_is_sent_by_the_sweep(store_a, sku, manager_a, 
     alert.refresh_from_db()
     assert alert.notified_at is not None
     assert StoreNotification.objects.filter(user=manager_a).count() == 1
+
+
+def test_the_same_reservation_retried_reserves_once(store_a, sku):
+    services.receive_stock(store_a, sku, 5)
+    first = services.reserve_stock(store_a, sku, 2, reference="order:7:line:1")
+    again = services.reserve_stock(store_a, sku, 2, reference="order:7:line:1")
+    assert again.pk == first.pk
+    stock = Stock.objects.get(store=store_a, sku=sku)
+    assert (stock.on_hand, stock.reserved) == (5, 2)
+    services.commit_sale(store_a, sku, 2, reference="order:7:line:1")
+    services.commit_sale(store_a, sku, 2, reference="order:7:line:1")  # a second "paid" notice
+    stock.refresh_from_db()
+    assert (stock.on_hand, stock.reserved) == (3, 0)
+    assert ledger_matches(stock)
+
+
+def test_receipts_with_the_same_reference_are_not_merged(store_a, sku):
+    # a purchase order may arrive in two deliveries: receiving is not deduplicated
+    services.receive_stock(store_a, sku, 3, reference="PO-1")
+    services.receive_stock(store_a, sku, 4, reference="PO-1")
+    assert Stock.objects.get(store=store_a, sku=sku).on_hand == 7

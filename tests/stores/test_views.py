@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from stores import services
 from stores.context_processors import CHOSEN_COOKIE, CHOSEN_SESSION_KEY
-from stores.models import Stock, StoreHours, Transfer
+from stores.models import Stock, StockMovement, StoreHours, Transfer
 from stores.selectors import haversine_km, stock_for_product, store_list
 from stores.wechat import jsapi_signature
 
@@ -367,3 +367,19 @@ def test_product_page_shows_availability_in_the_chosen_store(client, db, setting
     assert client.get(url).context["sku_stock"] == {sku.pk: {"available": 2, "state": "low"}}
     services.reserve_stock(store, sku, 2)
     assert client.get(url).context["sku_stock"][sku.pk]["state"] == "out"
+
+
+def test_a_resent_inline_adjustment_applies_once(client, store_a, clerk_a, sku):
+    services.receive_stock(store_a, sku, 10)
+    stock = Stock.objects.get(store=store_a, sku=sku)
+    client.force_login(clerk_a)
+    page = client.get(reverse("stores_bo:stock"), {"store": store_a.pk}).content.decode()
+    row_html = page.split(f'id="stock-{stock.pk}"', 1)[1]
+    request_id = row_html.split('name="request_id" value="', 1)[1].split('"', 1)[0]
+    url = reverse("stores_bo:stock_adjust", args=[stock.pk])
+    form = {"delta": "-2", "reason": "报损", "request_id": request_id}
+    for _ in range(3):  # double click, then the browser re-sends
+        client.post(url, form, HTTP_HX_REQUEST="true")
+    stock.refresh_from_db()
+    assert stock.on_hand == 8
+    assert stock.movements.filter(reason=StockMovement.Reason.ADJUST).count() == 1
