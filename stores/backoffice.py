@@ -36,7 +36,7 @@ def _current_store(request):
     return (stores[0] if stores else None), stores
 
 
-@staff_required
+@staff_required(perm="stores.view_stock")
 def stock_page(request):
     store, stores = _current_store(request)
     if store is None:
@@ -69,7 +69,7 @@ class _Echo:
         return value
 
 
-@staff_required
+@staff_required(perm="stores.view_stock")
 def stock_export(request):
     store, _stores = _current_store(request)
     if store is None:
@@ -101,7 +101,7 @@ def _scoped_stock(request, pk):
     )
 
 
-@staff_required
+@staff_required(perm="stores.view_stock")
 def stock_history(request, pk):
     stock = _scoped_stock(request, pk)
     return render(
@@ -122,7 +122,7 @@ def _row_response(request, stock, *, form=None, threshold_form=None, status=200)
     )
 
 
-@staff_required
+@staff_required(perm="stores.change_stock")
 @require_POST
 def stock_adjust(request, pk):
     stock = _scoped_stock(request, pk)
@@ -142,7 +142,7 @@ def stock_adjust(request, pk):
     return redirect(f"{reverse('stores_bo:stock')}?store={stock.store_id}")
 
 
-@staff_required
+@staff_required(perm="stores.change_stock")
 @require_POST
 def stock_threshold(request, pk):
     stock = _scoped_stock(request, pk)
@@ -163,7 +163,7 @@ def stock_threshold(request, pk):
 TRANSFER_SCOPE = ("source", "destination")
 
 
-@staff_required
+@staff_required(perm="stores.view_transfer")
 def transfer_list(request):
     qs = scope_queryset(Transfer.objects.select_related("source", "destination", "created_by"), request.user,
                         TRANSFER_SCOPE)
@@ -178,7 +178,7 @@ def transfer_list(request):
     )
 
 
-@staff_required
+@staff_required(perm="stores.add_transfer")
 def transfer_create(request):
     source_stores = stores_for(request.user).filter(is_archived=False)
     all_stores = Store.objects.filter(is_archived=False)
@@ -203,7 +203,7 @@ def _scoped_transfer(request, pk):
     )
 
 
-@staff_required
+@staff_required(perm="stores.view_transfer")
 def transfer_detail(request, pk):
     transfer = _scoped_transfer(request, pk)
     from .scope import user_can_work_on
@@ -249,26 +249,26 @@ def _transfer_action(request, pk, action):
     return redirect("stores_bo:transfer_detail", pk=transfer.pk)
 
 
-@staff_required
+@staff_required(perm="stores.change_transfer")
 @require_POST
 def transfer_dispatch(request, pk):
     return _transfer_action(request, pk, "dispatch")
 
 
-@staff_required
+@staff_required(perm="stores.change_transfer")
 @require_POST
 def transfer_receive(request, pk):
     return _transfer_action(request, pk, "receive")
 
 
-@staff_required
+@staff_required(perm="stores.change_transfer")
 @require_POST
 def transfer_cancel(request, pk):
     return _transfer_action(request, pk, "cancel")
 
 
 # --- alerts and notifications -----------------------------------------------------------------
-@staff_required
+@staff_required(perm="stores.view_lowstockalert")
 def alert_list(request):
     status = request.GET.get("status", LowStockAlert.Status.OPEN)
     alerts = scope_queryset(
@@ -288,7 +288,7 @@ def alert_list(request):
     )
 
 
-@staff_required
+@staff_required(perm="stores.view_lowstockalert")
 def alert_detail(request, pk):
     alert = get_scoped_object_or_404(
         LowStockAlert.objects.select_related("stock__store", "stock__sku__product"), request.user, "stock__store",
@@ -297,7 +297,7 @@ def alert_detail(request, pk):
     return redirect(f"{reverse('stores_bo:stock_history', args=[alert.stock_id])}?alert={alert.pk}")
 
 
-@staff_required
+@staff_required(perm="stores.view_storenotification")
 @require_POST
 def notifications_read(request):
     ids = [int(i) for i in request.POST.getlist("id") if i.isdigit()] or None

@@ -36,6 +36,8 @@ STAFF_PERMISSIONS = [
     ("stores", "change_stock"),
     ("stores", "view_stockmovement"),
     ("stores", "view_transfer"),
+    ("stores", "add_transfer"),
+    ("stores", "change_transfer"),
     ("stores", "view_lowstockalert"),
     ("stores", "view_storenotification"),
 ]

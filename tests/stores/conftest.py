@@ -13,7 +13,8 @@ from stores.models import Store, StoreHours, StoreStaff
 _seq = itertools.count(1)
 
 STAFF_PERMS = [
-    "view_store", "view_stock", "change_stock", "view_stockmovement", "view_transfer",
+    "view_store", "view_stock", "change_stock", "view_stockmovement", "view_transfer", "add_transfer",
+    "change_transfer",
     "view_lowstockalert", "view_storenotification",
 ]
 

@@ -383,3 +383,23 @@ def test_a_resent_inline_adjustment_applies_once(client, store_a, clerk_a, sku):
     stock.refresh_from_db()
     assert stock.on_hand == 8
     assert stock.movements.filter(reason=StockMovement.Reason.ADJUST).count() == 1
+
+
+def test_staff_who_may_only_look_cannot_adjust_stock_or_move_transfers(client, store_a, sku):
+    from django.contrib.auth.models import Permission
+
+    from .conftest import make_staff
+
+    services.receive_stock(store_a, sku, 10)
+    stock = Stock.objects.get(store=store_a, sku=sku)
+    viewer = make_staff(store_a)
+    viewer.user_permissions.remove(
+        *Permission.objects.filter(codename__in=["change_stock", "add_transfer", "change_transfer"])
+    )
+    client.force_login(viewer)
+    assert client.get(reverse("stores_bo:stock"), {"store": store_a.pk}).status_code == 200
+    response = client.post(reverse("stores_bo:stock_adjust", args=[stock.pk]), {"delta": "5", "reason": "盘盈"})
+    assert response.status_code == 403
+    stock.refresh_from_db()
+    assert stock.on_hand == 10
+    assert client.post(reverse("stores_bo:transfer_create"), {}).status_code == 403
