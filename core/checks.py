@@ -23,3 +23,19 @@ def sms_backend_configured(app_configs, **kwargs):
             id="core.E001",
         )
     ]
+
+
+@register(deploy=True)
+def secret_key_set_outside_debug(app_configs, **kwargs):
+    """The built-in development key is public (it is in this repository): with DEBUG off it would
+    let anyone forge sessions and password-reset links. A deploy check: docker-compose's web
+    service runs `check --deploy --fail-level ERROR` before it migrates and serves."""
+    if settings.DEBUG or not settings.SECRET_KEY.startswith("django-insecure-dev-only"):
+        return []
+    return [
+        Error(
+            "SECRET_KEY is the development key while DEBUG is off.",
+            hint='Set SECRET_KEY (python -c "import secrets; print(secrets.token_urlsafe(50))").',
+            id="core.E002",
+        )
+    ]

@@ -20,3 +20,13 @@ def test_aliyun_sms_fully_configured_passes(settings):
 def test_console_sms_needs_no_keys(settings):
     settings.SMS_BACKEND = "console"
     assert "core.E001" not in {m.id for m in run_checks()}
+
+
+def test_the_development_secret_key_with_debug_off_fails_the_system_check(settings):
+    settings.DEBUG = False
+    settings.SECRET_KEY = "django-insecure-dev-only-change-me-in-production-0123456789"
+    assert "core.E002" in {m.id for m in run_checks(include_deployment_checks=True)}
+    settings.SECRET_KEY = "a-real-secret-key-3kq9v0x6z-f4w9r1t5y7u3i8o2p6a4s0d9f7g5h3j1"
+    assert "core.E002" not in {m.id for m in run_checks(include_deployment_checks=True)}
+    settings.DEBUG, settings.SECRET_KEY = True, "django-insecure-dev-only-change-me-in-production-0123456789"
+    assert "core.E002" not in {m.id for m in run_checks(include_deployment_checks=True)}
