@@ -459,6 +459,34 @@ def level_for_growth(growth):
 
 
 @transaction.atomic
+@transaction.atomic
+def merge_member_into(from_user, to_user):
+    """What a deactivated duplicate account kept moves to the account it was merged into (the
+    WeChat-only account whose owner proved the phone of an older account: members.auth.merging).
+
+    Points leave `from_user` and arrive at `to_user` through both ledgers (one debit, one credit,
+    each with reference "merge:<from id>", so running this twice moves them once); growth is
+    added once by the same reference; addresses move (the owner's default stays the default);
+    the referrer is kept if the owner has none. Balance == sum of ledger on both sides.
+    """
+    source, target = ensure_member(from_user), ensure_member(to_user)
+    reference = f"merge:{from_user.pk}"
+    reason = _("账号合并")
+    balance = Member.objects.select_for_update().values_list("points_balance", flat=True).get(pk=source.pk)
+    if balance > 0:
+        _debit(source, balance, PointsEntry.Kind.ADJUST, reference, reason=reason)
+        _credit(target, balance, PointsEntry.Kind.ADJUST, reference, reason=reason)
+    if source.growth > 0:
+        add_growth(target, source.growth, reference, reason=str(reason))
+    moving = Address.objects.filter(user=from_user)
+    if Address.objects.filter(user=to_user, is_default=True).exists():
+        moving.update(is_default=False)
+    moving.update(user=to_user)
+    if source.referrer_id and source.referrer_id != to_user.pk:
+        set_referrer(to_user, source.referrer)
+    return target
+
+
 def add_growth(member, amount, reference, *, reason=""):
     """Add growth value once per reference, then upgrade automatically. Never downgrades.
 
