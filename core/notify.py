@@ -82,9 +82,9 @@ class WeChatTemplateNotifier(BaseNotifier):
     @property
     def client(self):
         if self._client is None:
-            from wechatpy import WeChatClient
+            from core.wechat import get_client
 
-            self._client = WeChatClient(self.app_id, settings.WECHAT_APP_SECRET)
+            self._client = get_client()
         return self._client
 
     def openids(self, users):

@@ -136,9 +136,9 @@ def get_jsapi_ticket(client=None):
     if ticket:
         return ticket
     if client is None:
-        from wechatpy import WeChatClient
+        from core.wechat import get_client
 
-        client = WeChatClient(settings.WECHAT_APP_ID, settings.WECHAT_APP_SECRET)
+        client = get_client()
     response = client.jsapi.get_ticket()
     ticket = response["ticket"]
     cache.set(JSAPI_TICKET_CACHE_KEY, ticket, max(60, int(response.get("expires_in", 7200)) - 300))
