@@ -4,7 +4,7 @@ Money is Decimal yuan with two places everywhere inside the system. Gateways get
 format only at the boundary: WeChat Pay wants integer fen, Alipay a yuan string.
 """
 
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -27,9 +27,24 @@ def to_money(value) -> Decimal:
     return amount.quantize(FEN, rounding=ROUND_HALF_UP)
 
 
+def floor_fen(amount) -> Decimal:
+    """Down to the fen: what the merchant gives away (a discount cap, points' cash value)."""
+    return Decimal(amount).quantize(FEN, rounding=ROUND_DOWN)
+
+
 def round_commission(amount: Decimal) -> Decimal:
     """Commission rounds down to the fen: the merchant never pays a fraction it did not owe."""
-    return Decimal(amount).quantize(FEN, rounding=ROUND_DOWN)
+    return floor_fen(amount)
+
+
+def floor_int(value) -> int:
+    """Whole units rounded down (points or growth earned from a paid amount)."""
+    return int(Decimal(value).to_integral_value(rounding=ROUND_DOWN))
+
+
+def ceil_int(value) -> int:
+    """Whole units rounded up (points a shopper must spend to cover an amount)."""
+    return int(Decimal(value).to_integral_value(rounding=ROUND_CEILING))
 
 
 def yuan_to_fen(amount: Decimal) -> int:

@@ -13,7 +13,7 @@ max(0, earned-with-expires_at<=now - all debits so far): no per-earn bookkeeping
 import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
-from core.money import FEN, ZERO, to_money
+from core.money import ZERO, ceil_int, floor_fen, floor_int, to_money
 
 from .models import Address, GrowthEntry, LevelChange, Member, MemberLevel, PointsEntry
 
@@ -445,11 +445,11 @@ def quote_checkout_deduction(member, order_total, requested_points=None):
             raise InvalidPoints(_("积分数量必须是正整数"))
         if requested_points > balance:
             raise InsufficientPoints(_("积分不足：当前余额 %(balance)s"), params={"balance": balance})
-    max_amount = max(ZERO, (total * ratio).quantize(FEN, rounding=ROUND_DOWN))
-    max_points = int((max_amount * rate).to_integral_value(rounding=ROUND_DOWN))
+    max_amount = max(ZERO, floor_fen(total * ratio))
+    max_points = floor_int(max_amount * rate)
     usable = min(balance, max_points, balance if requested_points is None else requested_points)
-    amount = min((Decimal(usable) / rate).quantize(FEN, rounding=ROUND_DOWN), max_amount)
-    points = int((amount * rate).to_integral_value(rounding=ROUND_CEILING))
+    amount = min(floor_fen(Decimal(usable) / rate), max_amount)
+    points = ceil_int(amount * rate)
     return DeductionQuote(points=points, amount=amount, max_points=min(max_points, balance))
 
 
@@ -554,10 +554,8 @@ def earn_for_completed_order(member, order_ref, paid_amount):
     reference = str(order_ref)
     level = MemberLevel.objects.filter(members__pk=member.pk).first()
     multiplier = level.points_multiplier if level else Decimal(1)
-    points = int(
-        (paid * int(_setting("POINTS_PER_YUAN_EARNED", 1)) * multiplier).to_integral_value(ROUND_DOWN)
-    )
-    growth = int((paid * int(_setting("GROWTH_PER_YUAN", 1))).to_integral_value(ROUND_DOWN))
+    points = floor_int(paid * int(_setting("POINTS_PER_YUAN_EARNED", 1)) * multiplier)
+    growth = floor_int(paid * int(_setting("GROWTH_PER_YUAN", 1)))
     entry = None
     if points > 0:
         entry, _created = _credit(
@@ -718,4 +716,4 @@ def delete_address(user, address_id):
 def points_value(points):
     """What `points` are worth at checkout, in yuan (rounded down to the fen)."""
     rate = int(_setting("POINTS_PER_YUAN_DEDUCTION", 100))
-    return (Decimal(points) / rate).quantize(FEN, rounding=ROUND_DOWN)
+    return floor_fen(Decimal(points) / rate)

@@ -27,3 +27,10 @@ def test_gateway_boundaries():
     assert money.yuan_string(Decimal("5")) == "5.00"
     with pytest.raises(money.MoneyError):
         money.yuan_to_fen(Decimal("1.001"))
+
+
+def test_floor_and_ceiling_helpers():
+    assert money.floor_fen(Decimal("1.239")) == Decimal("1.23")
+    assert money.floor_int(Decimal("99.99")) == 99
+    assert money.ceil_int(Decimal("100.01")) == 101
+    assert money.ceil_int(Decimal("100")) == 100
