@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from .auth.phones import mask_phone
 from .validators import validate_mainland_mobile
 
 
@@ -34,10 +35,7 @@ class User(AbstractUser):
 
     @property
     def masked_phone(self):
-        if not self.phone:
-            return ""
-        digits = self.phone.removeprefix("+86")
-        return f"{digits[:3]}****{digits[-4:]}" if len(digits) >= 7 else digits
+        return mask_phone(self.phone) if self.phone else ""
 
 
 class MemberLevel(models.Model):
@@ -297,4 +295,4 @@ class Address(models.Model):
 
     @property
     def masked_phone(self):
-        return f"{self.phone[:3]}****{self.phone[-4:]}" if len(self.phone) == 11 else self.phone
+        return mask_phone(self.phone)

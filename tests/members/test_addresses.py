@@ -254,3 +254,13 @@ def test_address_form_fetches_the_dataset_as_a_static_file(client, django_assert
         assert f'data-regions-url="{static("members/regions.json")}"' in page
         assert len(response.content) < 40_000
     assert "金水区" in page and "惠济区" in page and "西湖区" not in page  # edit: only 郑州市's districts
+
+
+def test_address_phone_refuses_full_width_digits():
+    from django.core.exceptions import ValidationError
+
+    from members.validators import normalize_mainland_mobile
+
+    assert normalize_mainland_mobile("+86 138-0013-8000") == "13800138000"
+    with pytest.raises(ValidationError):
+        normalize_mainland_mobile("１３８００１３８０００")
