@@ -99,7 +99,7 @@ class StoreAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
 @admin.register(StoreStaff)
 class StoreStaffAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     list_display = ["user", "store", "role", "created_at"]
-    list_filter = ["role", "store"]
+    list_filter = ["role", ("store", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["user__username", "user__phone", "store__name"]
     autocomplete_fields = ["user"]
     staff_may_add = False
@@ -120,7 +120,7 @@ class StockAdminForm(forms.ModelForm):
 class StockAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     form = StockAdminForm
     list_display = ["store", "sku_code", "sku", "on_hand", "reserved", "available_display", "low_threshold"]
-    list_filter = ["store"]
+    list_filter = [("store", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["sku__code", "sku__product__name", "store__name"]
     list_select_related = ["store", "sku__product"]
     readonly_fields = ["store", "sku", "on_hand", "reserved", "updated_at"]
@@ -148,7 +148,7 @@ class StockMovementAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     store_field = "stock__store"
     list_display = ["created_at", "stock", "reason", "quantity", "reserved_delta", "on_hand_after",
                     "reserved_after", "reference", "actor"]
-    list_filter = ["reason", "stock__store"]
+    list_filter = ["reason", ("stock__store", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["reference", "stock__sku__code", "note"]
     list_select_related = ["stock__store", "stock__sku__product", "actor"]
     date_hierarchy = "created_at"
@@ -206,7 +206,7 @@ class TransferAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
 class LowStockAlertAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     store_field = "stock__store"
     list_display = ["stock", "status", "available_at_open", "threshold", "opened_at", "closed_at", "notified_at"]
-    list_filter = ["status", "stock__store"]
+    list_filter = ["status", ("stock__store", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["stock__store", "stock__sku__product"]
     readonly_fields = ["stock", "status", "available_at_open", "threshold", "opened_at", "closed_at", "notified_at"]
 

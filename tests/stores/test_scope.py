@@ -194,3 +194,11 @@ def test_hq_deletes_a_store_with_history_in_admin_and_it_is_archived(client, wor
     from stores.models import Store
 
     assert not Store.objects.filter(pk=empty.pk).exists()
+
+
+def test_admin_store_filter_lists_only_the_clerks_stores(client, world, clerk_a):
+    client.force_login(clerk_a)
+    html = client.get(reverse("admin:stores_stock_changelist")).content.decode()
+    # (with one store left the filter hides itself; before, it listed every store)
+    assert f"store__id__exact={world['store_b'].pk}" not in html
+    assert "B店" not in html
