@@ -459,7 +459,6 @@ def level_for_growth(growth):
 
 
 @transaction.atomic
-@transaction.atomic
 def merge_member_into(from_user, to_user):
     """What a deactivated duplicate account kept moves to the account it was merged into (the
     WeChat-only account whose owner proved the phone of an older account: members.auth.merging).
@@ -487,6 +486,7 @@ def merge_member_into(from_user, to_user):
     return target
 
 
+@transaction.atomic
 def add_growth(member, amount, reference, *, reason=""):
     """Add growth value once per reference, then upgrade automatically. Never downgrades.
 

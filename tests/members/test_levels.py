@@ -125,3 +125,15 @@ def test_ensure_default_levels_restores_a_flushed_table_and_keeps_edits():
     names = list(MemberLevel.objects.order_by("rank").values_list("name", flat=True))
     assert names == ["自定义", "银卡会员", "金卡会员", "钻石会员"]
     assert services.ensure_default_levels() == 0
+
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_add_growth_called_outside_any_transaction_works_on_postgresql():
+    # select_for_update outside a transaction is an error on PostgreSQL (SQLite lets it pass):
+    # the service must open its own transaction
+    member = make_member()
+    services.add_growth(member, 1200, "order:pg-1")
+    member.refresh_from_db()
+    assert member.growth == 1200 and member.level.rank == 1
