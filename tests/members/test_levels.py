@@ -133,6 +133,7 @@ def test_ensure_default_levels_restores_a_flushed_table_and_keeps_edits():
 def test_add_growth_called_outside_any_transaction_works_on_postgresql():
     # select_for_update outside a transaction is an error on PostgreSQL (SQLite lets it pass):
     # the service must open its own transaction
+    services.ensure_default_levels()  # an earlier transactional test may have flushed them
     member = make_member()
     services.add_growth(member, 1200, "order:pg-1")
     member.refresh_from_db()
