@@ -69,13 +69,14 @@ def signups_by_day(days=14):
 
 @staff_required
 def dashboard(request):
-    series = signups_by_day()
-    return render(
-        request,
-        "backoffice/dashboard.html",
-        {
-            "signups": series,
-            "signup_total": sum(point["n"] for point in series),
-            "member_count": get_user_model().objects.count(),
-        },
-    )
+    """Member figures are HQ data: shown only to staff who may view user accounts (not a clerk)."""
+    User = get_user_model()
+    context = {"show_members": request.user.has_perm(f"{User._meta.app_label}.view_{User._meta.model_name}")}
+    if context["show_members"]:
+        series = signups_by_day()
+        context.update(
+            signups=series,
+            signup_total=sum(point["n"] for point in series),
+            member_count=User.objects.count(),
+        )
+    return render(request, "backoffice/dashboard.html", context)

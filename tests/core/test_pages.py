@@ -1,5 +1,6 @@
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +69,8 @@ def test_backoffice_refuses_shoppers(client):
 
 def test_backoffice_dashboard_for_staff(client, django_assert_max_num_queries):
     User = get_user_model()
-    staff = User.objects.create_user("clerk", password="x-pass-123456", is_staff=True)
+    staff = User.objects.create_user("hq-analyst", password="x-pass-123456", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_user", content_type__app_label="members"))
     User.objects.create_user("a-shopper")
     client.force_login(staff)
     # session, user, member count, signups by day, store notifications badge, and the user's and
@@ -87,3 +89,12 @@ def test_backoffice_dashboard_for_staff(client, django_assert_max_num_queries):
 def test_admin_is_branded_in_chinese(admin_client):
     html = admin_client.get("/admin/").content.decode()
     assert "多门店分销 管理后台" in html
+
+
+def test_backoffice_dashboard_hides_member_figures_from_store_staff(client):
+    clerk = get_user_model().objects.create_user("clerk", password="x-pass-123456", is_staff=True)
+    client.force_login(clerk)
+    response = client.get("/backoffice/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "会员总数" not in html and 'id="signups-data"' not in html

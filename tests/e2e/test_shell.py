@@ -26,7 +26,10 @@ def test_home_page_on_a_phone_in_wechat(live_server, page, screenshot):
 
 
 def test_back_office_after_login(live_server, page, screenshot):
-    get_user_model().objects.create_user("hq", password="hq-pass-2026x", is_staff=True)
+    from django.contrib.auth.models import Permission
+
+    hq = get_user_model().objects.create_user("hq", password="hq-pass-2026x", is_staff=True)
+    hq.user_permissions.add(Permission.objects.get(codename="view_user", content_type__app_label="members"))
     page.set_viewport_size({"width": 1280, "height": 800})
     page.goto(live_server.url + "/backoffice/")
     assert "/accounts/staff-login/" in page.url
