@@ -266,6 +266,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "members.tasks.expire_points",
         "schedule": 3600,
     },
+    "marketing.expire_overdue_pickups": {
+        "task": "marketing.tasks.expire_overdue_pickups",
+        "schedule": 15 * 60,
+    },
+    "marketing.expire_member_coupons": {
+        "task": "marketing.tasks.expire_member_coupons",
+        "schedule": 3600,
+    },
 }
 
 # --- outside services (empty placeholders: each adapter refuses to start half-configured) ----
@@ -324,7 +332,10 @@ POINTS_EXPIRY_DAYS = env.int("POINTS_EXPIRY_DAYS", default=365)  # rolling mode 
 POINTS_EXPIRY_NOTICE_DAYS = env.int("POINTS_EXPIRY_NOTICE_DAYS", default=30)
 # Dotted callables f(request) -> dict merged into the member centre context (e.g. coupon count
 # from marketing), so members never imports a higher app.
-MEMBER_CENTRE_EXTRAS = []
+MEMBER_CENTRE_EXTRAS = ["marketing.selectors.member_centre_extras"]
+
+# --- marketing: points mall -------------------------------------------------------------------
+POINTS_MALL_PICKUP_DAYS = env.int("POINTS_MALL_PICKUP_DAYS", default=7)  # then the exchange expires, points back
 
 # --- catalogue --------------------------------------------------------------------------------
 # Thumbnails are generated once on upload (catalog.services.generate_thumbnails), never per request.

@@ -1,0 +1,106 @@
+"""Read queries for coupon and points-mall pages. Each returns a queryset or a small list whose
+query count does not grow with the rows shown."""
+
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from stores.selectors import visible_stores
+
+from .models import Coupon, MemberCoupon, PointsExchange, PointsItem
+
+WALLET_TABS = ("unused", "used", "expired")
+
+
+def open_items(now=None, kind=None):
+    """Mall items a shopper may see now, with what their cards show."""
+    now = now or timezone.now()
+    qs = (
+        PointsItem.objects.filter(is_active=True)
+        .filter(Q(starts_at__isnull=True) | Q(starts_at__lte=now))
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        .select_related("coupon", "sku__product", "sku__image")
+    )
+    if kind in PointsItem.Kind.values:
+        qs = qs.filter(kind=kind)
+    return qs
+
+
+def get_open_item(pk, now=None):
+    return open_items(now).filter(pk=pk).first()
+
+
+def pickup_stores(item, limit=50):
+    """Stores where a product item can be picked up, with the unit in stock first (by available
+    stock, descending), each with `.available` (0 when none)."""
+    from stores.models import Stock
+
+    stock = {
+        row["store_id"]: row["available"]
+        for row in Stock.objects.filter(sku_id=item.sku_id)
+        .annotate(available=F("on_hand") - F("reserved"))
+        .values("store_id", "available")
+    }
+    stores = list(visible_stores().filter(pickup_enabled=True, status="open").order_by("city", "name", "pk")[:limit])
+    for store in stores:
+        store.available = max(stock.get(store.pk, 0), 0)
+    stores.sort(key=lambda s: (s.available <= 0, s.city, s.name))
+    return stores
+
+
+def wallet(user, tab="unused", now=None):
+    """The member's coupons under one tab: usable (soonest to end first), used, or expired/void."""
+    now = now or timezone.now()
+    qs = MemberCoupon.objects.filter(user=user).select_related("coupon")
+    if tab == "used":
+        return qs.filter(status=MemberCoupon.Status.USED).order_by("-used_at", "-pk")
+    if tab == "expired":
+        return qs.filter(
+            Q(status__in=[MemberCoupon.Status.EXPIRED, MemberCoupon.Status.VOID])
+            | Q(status=MemberCoupon.Status.UNUSED, valid_until__lte=now)
+        ).order_by("-valid_until", "-pk")
+    return qs.filter(status=MemberCoupon.Status.UNUSED, valid_until__gt=now).order_by("valid_until", "pk")
+
+
+def usable_coupon_count(user, now=None):
+    now = now or timezone.now()
+    return MemberCoupon.objects.filter(
+        user=user, status=MemberCoupon.Status.UNUSED, valid_until__gt=now
+    ).count()
+
+
+def claimable_coupons(user, now=None):
+    """Coupons in the coupon centre, each with `.held` (copies the user holds)."""
+    from django.db.models import Count
+
+    now = now or timezone.now()
+    qs = (
+        Coupon.objects.filter(is_active=True, claimable=True)
+        .filter(Q(validity=Coupon.Validity.RELATIVE) | Q(valid_until__gt=now))
+        .order_by("threshold", "-pk")
+    )
+    if user.is_authenticated:
+        qs = qs.annotate(held=Count("copies", filter=Q(copies__user=user)))
+    return qs
+
+
+def exchanges_for(user):
+    return PointsExchange.objects.filter(user=user).select_related("store", "member_coupon__coupon")
+
+
+def member_centre_extras(request):
+    """The member centre's coupon count and points-mall entry (settings.MEMBER_CENTRE_EXTRAS)."""
+    return {
+        "coupon_count": usable_coupon_count(request.user),
+        "coupon_url": reverse("marketing:coupons"),
+        "points_mall_url": reverse("marketing:mall"),
+    }
+
+
+def open_pickups(stores):
+    """Exchanges waiting to be picked up at these stores, oldest first."""
+    return (
+        PointsExchange.objects.filter(store__in=stores, status=PointsExchange.Status.AWAITING_PICKUP)
+        .select_related("store", "user", "sku")
+        .order_by("pickup_deadline", "pk")
+    )
