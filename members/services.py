@@ -151,13 +151,18 @@ def set_referrer(user, referrer):
 
 
 @transaction.atomic
-def update_profile(user, *, nickname, gender, birthday, avatar=None):
-    """Change the shopper's own profile fields. Nothing else (level, points) can change here."""
+def update_profile(user, *, nickname, gender, birthday, avatar=None, clear_avatar=False):
+    """Change the shopper's own profile fields. Nothing else (level, points) can change here.
+
+    `avatar` None keeps the current picture; `clear_avatar` removes it (a new upload wins)."""
     member = ensure_member(user)
     user.nickname = nickname
     fields = ["nickname"]
     if avatar is not None:
         user.avatar = avatar
+        fields.append("avatar")
+    elif clear_avatar:
+        user.avatar = None
         fields.append("avatar")
     user.save(update_fields=fields)
     member.gender = gender

@@ -177,6 +177,7 @@ def profile_edit(request):
         "nickname": request.user.nickname,
         "gender": member.gender,
         "birthday": member.birthday,
+        "avatar": request.user.avatar,
     }
     form = ProfileForm(request.POST or None, request.FILES or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -187,6 +188,7 @@ def profile_edit(request):
             gender=data["gender"],
             birthday=data["birthday"],
             avatar=data["avatar"] or None,
+            clear_avatar=data["avatar"] is False,  # ClearableFileInput's "clear" box
         )
         messages.success(request, _("资料已保存"))
         return redirect("members:me")
