@@ -21,6 +21,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from import_export import fields, resources, widgets
 
+from core.money import to_money
+
 from .models import Category, OptionType, OptionValue, Product, Sku
 from .services import option_key_for, spec_text_for
 
@@ -69,16 +71,33 @@ class IntegerWidget(widgets.IntegerWidget):
 
 
 class DecimalWidget(widgets.DecimalWidget):
+    """A plain decimal (weight). Spreadsheet floats arrive as numbers: read them through str()."""
+
     def clean(self, value, row=None, **kwargs):
         if self.is_empty(value):
             return None
         try:
-            amount = Decimal(str(value).strip().replace("¥", "").replace(",", ""))
+            amount = Decimal(str(value).strip().replace(",", ""))
         except InvalidOperation:
             raise ValueError(_("「%(value)s」不是有效的数字") % {"value": value}) from None
         if not amount.is_finite():
             raise ValueError(_("「%(value)s」不是有效的数字") % {"value": value})
         return amount
+
+
+class MoneyWidget(DecimalWidget):
+    """A price in yuan, parsed by core.money like every other amount. "¥1,299.00" is accepted; a
+    value with fractions of a fen is refused rather than silently rounded."""
+
+    def clean(self, value, row=None, **kwargs):
+        if self.is_empty(value):
+            return None
+        text = str(value).strip().replace("¥", "").replace("￥", "")
+        amount = super().clean(text, row, **kwargs)
+        money = to_money(amount)
+        if money != amount:
+            raise ValueError(_("「%(value)s」的金额最多两位小数") % {"value": value})
+        return money
 
 
 class ProductResource(resources.ModelResource):
@@ -128,9 +147,9 @@ class SkuResource(resources.ModelResource):
     product = fields.Field(attribute="product", column_name="product", widget=widgets.ForeignKeyWidget(Product, "pk"))
     spec = fields.Field(attribute="spec_text", column_name="spec", readonly=True)
     is_enabled = fields.Field(attribute="is_enabled", column_name="is_enabled", widget=widgets.BooleanWidget())
-    price = fields.Field(attribute="price", column_name="price", widget=DecimalWidget())
-    market_price = fields.Field(attribute="market_price", column_name="market_price", widget=DecimalWidget())
-    cost_price = fields.Field(attribute="cost_price", column_name="cost_price", widget=DecimalWidget())
+    price = fields.Field(attribute="price", column_name="price", widget=MoneyWidget())
+    market_price = fields.Field(attribute="market_price", column_name="market_price", widget=MoneyWidget())
+    cost_price = fields.Field(attribute="cost_price", column_name="cost_price", widget=MoneyWidget())
     weight = fields.Field(attribute="weight", column_name="weight", widget=DecimalWidget())
 
     class Meta:
