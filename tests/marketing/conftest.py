@@ -1,0 +1,84 @@
+"""Shared fixtures for the marketing tests: a shopper with points, a stocked store, its clerk,
+and a notifier that records what members were told.
+
+Kept small on purpose (other test modules import it): plain helpers plus a few fixtures.
+"""
+
+import itertools
+
+import pytest
+
+from members.models import Member
+from stores import services as stock_services
+from stores.models import Stock
+from tests.members.factories import make_member
+from tests.stores.conftest import make_sku, make_staff, make_store
+
+_seq = itertools.count(1)
+
+__all__ = [
+    "make_shopper", "make_sku", "make_staff", "make_store", "stock_of", "balance_of", "RecordingNotifier",
+]
+
+
+def make_shopper(points=0, **extra):
+    """A shopper (User) whose member profile holds `points` (credited through the ledger)."""
+    return make_member(points=points, **extra).user
+
+
+def stock_of(store, sku):
+    """(on_hand, reserved) of the store's row for the SKU, read fresh."""
+    return tuple(Stock.objects.filter(store=store, sku=sku).values_list("on_hand", "reserved").get())
+
+
+def balance_of(user):
+    return Member.objects.values_list("points_balance", flat=True).get(user=user)
+
+
+class RecordingNotifier:
+    """A core.notify backend that keeps (user_id, subject, body, kind) in `sent`."""
+
+    sent = []
+
+    def send(self, users, subject, body, *, kind):
+        for user in users:
+            RecordingNotifier.sent.append((user.pk, subject, body, kind))
+        return len(users)
+
+
+@pytest.fixture
+def notices(settings):
+    """What core.notify sent during the test: a list of (user_id, subject, body, kind)."""
+    settings.NOTIFIER_BACKENDS = ["tests.marketing.conftest.RecordingNotifier"]
+    RecordingNotifier.sent.clear()
+    yield RecordingNotifier.sent
+    RecordingNotifier.sent.clear()
+
+
+@pytest.fixture
+def shopper(db):
+    """A shopper holding 1000 points."""
+    return make_shopper(points=1000)
+
+
+@pytest.fixture
+def store(db):
+    return make_store("积分自提店", code=f"mall-{next(_seq)}")
+
+
+@pytest.fixture
+def sku(db):
+    return make_sku("积分好礼")
+
+
+@pytest.fixture
+def stocked(store, sku):
+    """The store holds 5 units of the SKU."""
+    stock_services.receive_stock(store, sku, 5)
+    return store, sku
+
+
+@pytest.fixture
+def clerk(store):
+    """A clerk of `store` (is_staff, store-scoped)."""
+    return make_staff(store)
