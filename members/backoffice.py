@@ -1,17 +1,15 @@
 """Back-office pages for members: list (search, level filter, pages), detail with ledger, points
 adjustment and level change with a required reason, CSV export. Staff only."""
 
-import csv
-
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.backoffice import staff_required
+from core.csv_export import streaming_csv
 
 from . import selectors, services
 from .forms import LevelChangeForm, PointsAdjustForm
@@ -116,16 +114,10 @@ def change_level(request, pk):
     )
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @staff_required(perm="members.view_member")
 def export_csv(request):
     """The filtered list as CSV (UTF-8 with BOM so Excel opens Chinese correctly), streamed."""
     rows = selectors.member_list(request.GET.get("q", "").strip()[:64], _level_filter(request))
-    writer = csv.writer(_Echo())
     header = [
         _("编号"),
         _("手机号"),
@@ -137,27 +129,17 @@ def export_csv(request):
         _("注册时间"),
     ]
 
-    def stream():
-        yield "\ufeff" + writer.writerow(header)
-        for m in rows.iterator(chunk_size=500):
-            yield writer.writerow(
-                [
-                    m.pk,
-                    m.user.phone or "",
-                    _csv_safe(m.user.nickname),
-                    m.level.name if m.level else "",
-                    m.points_balance,
-                    m.growth,
-                    m.get_source_display(),
-                    timezone.localtime(m.created_at).strftime("%Y-%m-%d %H:%M"),
-                ]
-            )
-
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="members.csv"'
-    return response
-
-
-def _csv_safe(value):
-    """Nicknames are typed by shoppers: keep spreadsheet formulas from running (CSV injection)."""
-    return "'" + value if value and value[0] in "=+-@\t\r" else value
+    lines = (
+        [
+            m.pk,
+            m.user.phone or "",
+            m.user.nickname,
+            m.level.name if m.level else "",
+            m.points_balance,
+            m.growth,
+            m.get_source_display(),
+            timezone.localtime(m.created_at).strftime("%Y-%m-%d %H:%M"),
+        ]
+        for m in rows.iterator(chunk_size=500)
+    )
+    return streaming_csv("members.csv", header, lines)

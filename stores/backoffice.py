@@ -1,11 +1,10 @@
 """Back-office pages for stock, transfers and alerts. Every row is loaded through stores.scope, so
 another store's id answers 404 exactly like a missing one."""
 
-import csv
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -13,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.backoffice import staff_required
+from core.csv_export import streaming_csv
 from core.errors import DomainError
 
 from . import selectors, services
@@ -64,11 +64,6 @@ def stock_page(request):
     return render(request, "stores/backoffice/stock.html", context)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @staff_required(perm="stores.view_stock")
 def stock_export(request):
     store, _stores = _current_store(request)
@@ -78,21 +73,14 @@ def stock_export(request):
     category = request.GET.get("category")
     category = category if category and category.isdigit() else None
     rows = selectors.backoffice_stock(store, low_only=low_only, category=category, q=request.GET.get("q", "")[:64])
-    writer = csv.writer(_Echo())
-
-    def generate():
-        yield "\ufeff"  # Excel opens UTF-8 Chinese correctly with a BOM
-        yield writer.writerow([_("门店"), _("SKU编码"), _("商品"), _("规格"), _("在库"), _("已预留"), _("可用"), _("阈值")])
-        for row in rows.iterator(chunk_size=500):
-            yield writer.writerow([
-                store.code, row.sku.code, row.sku.product.name, row.sku.spec_text,
-                row.on_hand, row.reserved, row.avail, row.low_threshold,
-            ])
-
-    response = StreamingHttpResponse(generate(), content_type="text/csv; charset=utf-8")
+    header = [_("门店"), _("SKU编码"), _("商品"), _("规格"), _("在库"), _("已预留"), _("可用"), _("阈值")]
+    lines = (
+        [store.code, row.sku.code, row.sku.product.name, row.sku.spec_text,
+         row.on_hand, row.reserved, row.avail, row.low_threshold]
+        for row in rows.iterator(chunk_size=500)
+    )
     stamp = timezone.localtime().strftime("%Y%m%d%H%M")
-    response["Content-Disposition"] = f'attachment; filename="stock-{store.code}-{stamp}.csv"'
-    return response
+    return streaming_csv(f"stock-{store.code}-{stamp}.csv", header, lines)
 
 
 def _scoped_stock(request, pk):
