@@ -102,7 +102,10 @@ def issue_coupon(user, coupon, *, source, reference="", now=None, check_member_l
 
 def claim_coupon(user, coupon_id, *, now=None):
     """A shopper takes a free coupon from the coupon centre (领券中心), within its per-member limit."""
-    coupon = Coupon.objects.filter(pk=coupon_id, claimable=True).first()
+    try:
+        coupon = Coupon.objects.filter(pk=int(coupon_id), claimable=True).first()
+    except (TypeError, ValueError):  # a tampered form: same answer as an unknown coupon
+        coupon = None
     if coupon is None:
         raise CouponUnavailable(_("优惠券不存在或不可领取"), code="not_found")
     return issue_coupon(user, coupon, source=MemberCoupon.Source.CLAIM, now=now, check_member_limit=True)
@@ -293,6 +296,10 @@ def cancel_exchange(exchange_id, *, user=None, expired=False, now=None):
 @transaction.atomic
 def _close_exchange(exchange_id, *, user, expired, now):
     now = now or timezone.now()
+    try:
+        exchange_id = int(exchange_id)
+    except (TypeError, ValueError):
+        raise ExchangeUnavailable(_("兑换记录不存在"), code="not_found") from None
     owner_id = PointsExchange.objects.filter(pk=exchange_id).values_list("user_id", flat=True).first()
     if owner_id is None or (user is not None and owner_id != user.pk):
         raise ExchangeUnavailable(_("兑换记录不存在"), code="not_found")
