@@ -94,6 +94,7 @@ def member_centre_extras(request):
         "coupon_count": usable_coupon_count(request.user),
         "coupon_url": reverse("marketing:coupons"),
         "points_mall_url": reverse("marketing:mall"),
+        "coupon_centre_url": reverse("marketing:coupon_centre"),
     }
 
 

@@ -13,9 +13,10 @@ from .factories import make_member, make_user
 
 pytestmark = pytest.mark.django_db
 
-# (session, with database sessions only) user, member+level+next level+address summary, recent points
+# (session, with database sessions only) user, member+level+next level+address summary, recent points,
+# and the usable-coupon count from settings.MEMBER_CENTRE_EXTRAS (marketing)
 SESSION_QUERIES = 1 if settings.SESSION_ENGINE == "django.contrib.sessions.backends.db" else 0
-MEMBER_CENTRE_QUERIES = SESSION_QUERIES + 3
+MEMBER_CENTRE_QUERIES = SESSION_QUERIES + 4
 
 
 def _with_history(member, n):
@@ -105,6 +106,7 @@ def test_sign_in_without_htmx_redirects(client):
 def test_member_centre_extras_hook_shows_coupons_only_when_provided(client, settings):
     member = make_member()
     client.force_login(member.user)
+    settings.MEMBER_CENTRE_EXTRAS = []
     assert "coupon_count" not in client.get(reverse("members:me")).context["extras"]
     settings.MEMBER_CENTRE_EXTRAS = ["tests.members.test_views.fake_coupons"]
     response = client.get(reverse("members:me"))

@@ -1,0 +1,249 @@
+"""Shopper pages of marketing: the points mall (积分商城), exchange records, coupon wallet and the
+coupon centre (领券中心). Thin: parse input, call one service or selector, render."""
+
+import qrcode
+import qrcode.image.svg
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from core.errors import DomainError
+from members.auth.guards import has_bound_phone
+from members.models import Member
+from stores.selectors import chosen_store_id
+
+from . import selectors, services
+from .models import PointsExchange, PointsItem
+
+EXCHANGES_PAGE = 20
+WALLET_TABS = [("unused", gettext_lazy("未使用")), ("used", gettext_lazy("已使用")), ("expired", gettext_lazy("已过期"))]
+
+
+def _is_htmx(request):
+    return request.headers.get("HX-Request") == "true"
+
+
+def _balance(user):
+    """The member's points balance (one query), or None for a visitor."""
+    if not user.is_authenticated:
+        return None
+    return Member.objects.filter(user=user).values_list("points_balance", flat=True).first() or 0
+
+
+def _items(kind=None):
+    # the product cover comes by join too, so a card needs no query of its own
+    return selectors.open_items(kind=kind).select_related("sku__product__cover")
+
+
+def _page(request):
+    try:
+        return max(1, int(request.GET.get("page") or 1))
+    except ValueError:
+        return 1
+
+
+# --- points mall -----------------------------------------------------------------------------
+def mall(request):
+    kind = request.GET.get("kind")
+    if kind not in PointsItem.Kind.values:
+        kind = None
+    return render(
+        request,
+        "marketing/mall.html",
+        {
+            "items": list(_items(kind)),
+            "kind": kind or "",
+            "balance": _balance(request.user),
+            "active_tab": "me",
+        },
+    )
+
+
+def _item_or_404(pk):
+    item = _items().filter(pk=pk).first()
+    if item is None:
+        raise Http404(_("兑换商品不存在或已下架"))
+    return item
+
+
+def _render_item(request, item, *, error=None, store_id=None, status=200):
+    stores = selectors.pickup_stores(item) if item.kind == PointsItem.Kind.PRODUCT else []
+    chosen = None
+    wanted = store_id if store_id is not None else chosen_store_id(request)
+    for store in stores:
+        if str(store.pk) == str(wanted) and store.available > 0:
+            chosen = store.pk
+    in_stock = [s for s in stores if s.available > 0]
+    if chosen is None and store_id is None and len(in_stock) == 1:
+        chosen = in_stock[0].pk  # the only store that has it
+    balance = _balance(request.user)
+    needs_phone = (
+        item.kind == PointsItem.Kind.PRODUCT and request.user.is_authenticated and not has_bound_phone(request.user)
+    )
+    return render(
+        request,
+        "marketing/mall_item.html",
+        {
+            "item": item,
+            "stores": stores,
+            "any_stock": bool(in_stock),
+            "chosen_store_id": chosen,
+            "balance": balance,
+            "short_of_points": balance is not None and balance < item.points,
+            "sold_out": item.remaining == 0,
+            "needs_phone": needs_phone,
+            "bind_phone_url": f"{reverse('account_bind_phone')}?{urlencode({'next': request.path})}",
+            "error": error,
+            "active_tab": "me",
+            "hide_tabbar": True,
+        },
+        status=status,
+    )
+
+
+def mall_item(request, pk):
+    return _render_item(request, _item_or_404(pk))
+
+
+@login_required
+@require_POST
+def mall_exchange(request, pk):
+    item = _item_or_404(pk)
+    store_id = request.POST.get("store_id") or None
+    if item.kind == PointsItem.Kind.PRODUCT and not has_bound_phone(request.user):
+        # the store calls the shopper about a pickup, so goods need a verified phone (coupons do not)
+        messages.info(request, _("兑换实物需要先绑定手机号，方便门店联系您"))
+        next_url = reverse("marketing:mall_item", args=[item.pk])
+        return redirect(f"{reverse('account_bind_phone')}?{urlencode({'next': next_url})}")
+    try:
+        exchange = services.exchange_points(
+            request.user, item.pk, request_id=request.POST.get("request_id", ""), store_id=store_id
+        )
+    except DomainError as exc:
+        return _render_item(request, item, error=str(exc), store_id=store_id or "", status=400)
+    if exchange.kind == PointsItem.Kind.COUPON:
+        messages.success(request, _("兑换成功，优惠券已放入您的卡包"))
+    else:
+        messages.success(request, _("兑换成功，请凭自提码到门店领取"))
+    return redirect("marketing:exchange_detail", pk=exchange.pk)
+
+
+# --- exchange records ------------------------------------------------------------------------
+@login_required
+def exchange_list(request):
+    page = _page(request)
+    start = (page - 1) * EXCHANGES_PAGE
+    rows = list(selectors.exchanges_for(request.user)[start : start + EXCHANGES_PAGE + 1])
+    return render(
+        request,
+        "marketing/exchange_list.html",
+        {
+            "exchanges": rows[:EXCHANGES_PAGE],
+            "page": page,
+            "next_page": page + 1 if len(rows) > EXCHANGES_PAGE else None,
+            "active_tab": "me",
+        },
+    )
+
+
+def _own_exchange_or_404(request, pk):
+    exchange = selectors.exchanges_for(request.user).filter(pk=pk).first()
+    if exchange is None:
+        raise Http404(_("兑换记录不存在"))
+    return exchange
+
+
+def pickup_qr_svg(code):
+    """The pickup code as an inline SVG QR code (rendered on the server: no JavaScript, no image file)."""
+    image = qrcode.make(code, image_factory=qrcode.image.svg.SvgPathImage, border=2)
+    svg = image.to_string(encoding="unicode")
+    label = format_html('<svg class="mk-qr" role="img" aria-label="{}" ', _("自提码二维码"))
+    return mark_safe(svg.replace("<svg ", label, 1))  # noqa: S308 - generated by qrcode from 6 digits
+
+
+@login_required
+def exchange_detail(request, pk):
+    exchange = _own_exchange_or_404(request, pk)
+    awaiting = exchange.status == PointsExchange.Status.AWAITING_PICKUP
+    return render(
+        request,
+        "marketing/exchange_detail.html",
+        {
+            "exchange": exchange,
+            "awaiting": awaiting,
+            "qr_svg": pickup_qr_svg(exchange.pickup_code) if awaiting else "",
+            "active_tab": "me",
+            "hide_tabbar": True,
+        },
+    )
+
+
+@login_required
+@require_POST
+def exchange_cancel(request, pk):
+    try:
+        services.cancel_exchange(pk, user=request.user)
+    except DomainError as exc:
+        if getattr(exc, "code", "") == "not_found":
+            raise Http404(str(exc)) from exc
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("已取消兑换，积分已退回"))
+    return redirect("marketing:exchange_detail", pk=pk)
+
+
+# --- coupons ---------------------------------------------------------------------------------
+@login_required
+def coupon_wallet(request):
+    tab = request.GET.get("tab")
+    if tab not in selectors.WALLET_TABS:
+        tab = "unused"
+    return render(
+        request,
+        "marketing/coupon_wallet.html",
+        {
+            "tab": tab,
+            "tabs": WALLET_TABS,
+            "coupons": list(selectors.wallet(request.user, tab)),
+            "active_tab": "me",
+        },
+    )
+
+
+def coupon_centre(request):
+    return render(
+        request,
+        "marketing/coupon_centre.html",
+        {"coupons": list(selectors.claimable_coupons(request.user)), "active_tab": "me"},
+    )
+
+
+@login_required
+@require_POST
+def coupon_claim(request, pk):
+    error = None
+    try:
+        services.claim_coupon(request.user, pk)
+    except DomainError as exc:
+        error = str(exc)
+    if _is_htmx(request):
+        # the card again, with the new state (claimed, limit reached, sold out) or the reason
+        coupon = selectors.claimable_coupons(request.user).filter(pk=pk).first()
+        return render(
+            request,
+            "marketing/partials/_claim_card.html",
+            {"coupon": coupon, "pk": pk, "error": error, "claimed": error is None},
+        )
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, _("领取成功，已放入我的优惠券"))
+    return redirect("marketing:coupon_centre")
