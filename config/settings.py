@@ -82,6 +82,7 @@ TEMPLATES = [
                 "members.auth.context_processors.auth_pages",
                 "stores.context_processors.chosen_store",
                 "stores.context_processors.store_notifications",
+                "marketing.context_processors.home_marketing",
             ],
         },
     },
