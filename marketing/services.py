@@ -83,6 +83,10 @@ def issue_coupon(user, coupon, *, source, reference="", now=None, check_member_l
         .update(issued_count=F("issued_count") + 1)
     )
     if not taken:
+        if reference:  # a concurrent twin of this grant may have taken the last copy: that is ours
+            done = MemberCoupon.objects.filter(coupon=coupon, source=source, reference=reference).first()
+            if done:
+                return done
         raise CouponUnavailable(_("优惠券已被领完"), code="sold_out")
     valid_from, valid_until = coupon.window_for(now)
     try:
