@@ -22,6 +22,7 @@ urlpatterns = [
     path("backoffice/", include("core.backoffice_urls")),
     path("backoffice/members/", include("members.backoffice_urls")),
     path("backoffice/stores/", include("stores.backoffice_urls")),
+    path("backoffice/marketing/", include("marketing.backoffice_urls")),
     path("members/", include("members.urls")),
     path("stores/", include("stores.urls")),
     path("marketing/", include("marketing.urls")),

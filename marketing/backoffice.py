@@ -1,0 +1,245 @@
+"""Back-office pages of the marketing app: pickup verification (核销) of points-mall goods, and
+coupon statistics.
+
+Every store a page works on comes from stores.scope.stores_for(user): a store id outside the user's
+scope answers 404, whether it came in the query string or in a tampered POST. The verification
+itself is services.verify_pickup, which checks the scope once more under its row lock.
+"""
+
+from datetime import datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from core.backoffice import staff_required
+from core.errors import DomainError
+from stores.scope import stores_for
+
+from . import selectors, services
+from .backoffice_forms import CouponStatsFilterForm, is_pickup_code, normalise_pickup_code
+from .models import Coupon, MemberCoupon, PointsExchange, PointsItem
+
+PAGE_SIZE = 50
+RECENT_DONE = 20
+CHART_COUPONS = 15
+Status = PointsExchange.Status
+
+
+# --- pickup verification ----------------------------------------------------------------------
+def _user_stores(user):
+    return stores_for(user).filter(is_archived=False).order_by("city", "name", "pk")
+
+
+def _chosen_store(stores, raw):
+    """The store picked in the form, which must be one of `stores`; the first one by default."""
+    if raw in (None, ""):
+        return stores[0] if stores else None
+    for store in stores:
+        if str(store.pk) == str(raw):
+            return store
+    raise Http404("not your store")
+
+
+def _find_pickup(store, code):
+    """The product exchange at this store with this code: the open one if any, else the latest one
+    closed with it (so staff see "already verified" rather than "wrong code")."""
+    return (
+        PointsExchange.objects.filter(store=store, pickup_code=code, kind=PointsItem.Kind.PRODUCT)
+        .select_related("user", "sku__product", "picked_up_by")
+        .annotate(
+            open_first=Case(When(status=Status.AWAITING_PICKUP, then=Value(0)), default=Value(1),
+                            output_field=IntegerField())
+        )
+        .order_by("open_first", "-picked_up_at", "-closed_at", "-pk")
+        .first()
+    )
+
+
+def _member_label(user):
+    """Nickname and masked phone: enough for the clerk to match the shopper, not a phone list."""
+    parts = [p for p in (user.nickname, user.masked_phone) if p]
+    return " · ".join(parts) or user.username
+
+
+def _pickups_url(store, **params):
+    query = {"store": store.pk, **params} if store is not None else params
+    return f"{reverse('marketing_bo:pickups')}?{urlencode(query)}"
+
+
+@staff_required(perm="marketing.view_pointsexchange")
+def pickups(request):
+    """Pick a store, type (or scan) the code, see the exchange, confirm. Below: what is waiting to
+    be picked up at the user's stores and the last pickups handed over."""
+    stores = list(_user_stores(request.user))
+    store = _chosen_store(stores, request.GET.get("store"))
+    context = {"stores": stores, "store": store}
+    if store is None:
+        return render(request, "marketing/backoffice/pickups.html", context)
+
+    raw_code = request.GET.get("code", "")
+    if raw_code.strip():
+        code = normalise_pickup_code(raw_code)
+        context["code"] = code
+        if not is_pickup_code(code):
+            context["lookup_error"] = _("请输入 6 位数字自提码")
+        else:
+            exchange = _find_pickup(store, code)
+            if exchange is None:
+                context["lookup_error"] = _("自提码无效、已核销或不属于本门店")
+            else:
+                exchange.member_label = _member_label(exchange.user)
+                exchange.is_overdue = bool(
+                    exchange.status == Status.AWAITING_PICKUP
+                    and exchange.pickup_deadline and exchange.pickup_deadline <= timezone.now()
+                )
+                context["exchange"] = exchange
+
+    scope = stores_for(request.user)
+    open_qs = selectors.open_pickups(scope).select_related("sku__product")
+    page = Paginator(open_qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    for row in page.object_list:
+        row.member_label = _member_label(row.user)
+        row.is_overdue = bool(row.pickup_deadline and row.pickup_deadline <= now)
+    done = list(
+        PointsExchange.objects.filter(store__in=scope, status=Status.DONE, kind=PointsItem.Kind.PRODUCT)
+        .select_related("store", "user", "sku__product", "picked_up_by")
+        .order_by("-picked_up_at", "-pk")[:RECENT_DONE]
+    )
+    for row in done:
+        row.member_label = _member_label(row.user)
+    context.update(
+        page_obj=page,
+        open_pickups=page.object_list,
+        done_pickups=done,
+        many_stores=len(stores) > 1,
+        can_verify=request.user.has_perm("marketing.change_pointsexchange"),
+    )
+    return render(request, "marketing/backoffice/pickups.html", context)
+
+
+def _already_verified(store, code, exchange_id):
+    """The exchange the confirm form showed, if it has been handed over meanwhile (a double submit,
+    or a colleague at the next till)."""
+    qs = PointsExchange.objects.filter(store=store, pickup_code=code, status=Status.DONE)
+    if str(exchange_id or "").isdigit():
+        qs = qs.filter(pk=int(exchange_id))
+    else:
+        qs = qs.filter(picked_up_at__gte=timezone.now() - timedelta(minutes=10))
+    return qs.select_related("picked_up_by").order_by("-picked_up_at").first()
+
+
+def _already_message(request, exchange):
+    when = date_format(timezone.localtime(exchange.picked_up_at), "Y-m-d H:i")
+    by = str(exchange.picked_up_by) if exchange.picked_up_by else "-"
+    messages.warning(
+        request, _("该自提码已核销（%(when)s，核销人 %(by)s），请勿重复发货") % {"when": when, "by": by}
+    )
+
+
+@staff_required(perm=("marketing.view_pointsexchange", "marketing.change_pointsexchange"))
+@require_POST
+def pickup_verify(request):
+    """Confirm a pickup. The form carries the store, the code and the exchange shown; a second
+    submit of the same form says "already verified" and changes nothing."""
+    stores = list(_user_stores(request.user))
+    store = _chosen_store(stores, request.POST.get("store") or "-")
+    code = normalise_pickup_code(request.POST.get("code"))
+    exchange_id = request.POST.get("exchange")
+    done = _already_verified(store, code, exchange_id) if is_pickup_code(code) and exchange_id else None
+    if done is not None:
+        _already_message(request, done)
+        return redirect(_pickups_url(store))
+    try:
+        exchange = services.verify_pickup(store=store, code=code, by=request.user)
+    except DomainError as exc:
+        done = _already_verified(store, code, exchange_id) if is_pickup_code(code) else None
+        if done is not None:
+            _already_message(request, done)
+        else:
+            messages.error(request, str(exc))
+        return redirect(_pickups_url(store))
+    spec = exchange.sku.spec_text if exchange.sku_id else ""
+    messages.success(
+        request,
+        _("核销成功：%(title)s%(spec)s × 1，请将商品交给会员 %(member)s")
+        % {"title": exchange.title, "spec": f"（{spec}）" if spec else "", "member": _member_label(exchange.user)},
+    )
+    return redirect(_pickups_url(store))
+
+
+# --- coupon statistics ------------------------------------------------------------------------
+def coupon_usage(*, now=None, since=None, until=None, active_only=False):
+    """Every coupon with the copies claimed in [since, until): issued, used, expired (past their end
+    unused, whether or not the expiry task has run), void and still usable. One query."""
+    now = now or timezone.now()
+    window = Q()
+    if since is not None:
+        window &= Q(copies__claimed_at__gte=since)
+    if until is not None:
+        window &= Q(copies__claimed_at__lt=until)
+    S = MemberCoupon.Status
+    qs = Coupon.objects.all()
+    if active_only:
+        qs = qs.filter(is_active=True)
+    rows = list(
+        qs.annotate(
+            issued=Count("copies", filter=window & Q(copies__isnull=False)),
+            used=Count("copies", filter=window & Q(copies__status=S.USED)),
+            expired=Count(
+                "copies",
+                filter=window & (Q(copies__status=S.EXPIRED) | Q(copies__status=S.UNUSED, copies__valid_until__lte=now)),
+            ),
+            void=Count("copies", filter=window & Q(copies__status=S.VOID)),
+            unused=Count("copies", filter=window & Q(copies__status=S.UNUSED, copies__valid_until__gt=now)),
+        ).order_by("-created_at", "-pk")
+    )
+    for row in rows:
+        row.use_rate = _rate(row.used, row.issued)
+    return rows
+
+
+def _rate(part, whole):
+    if not whole:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def _day_start(day):
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+@staff_required(perm="marketing.view_coupon")
+def coupon_stats(request):
+    """对优惠券的使用情况进行统计和分析: per coupon and in total, with charts of the busiest coupons."""
+    form = CouponStatsFilterForm(request.GET or None)
+    since = until = None
+    active_only = False
+    if form.is_bound and form.is_valid():
+        if form.cleaned_data["date_from"]:
+            since = _day_start(form.cleaned_data["date_from"])
+        if form.cleaned_data["date_to"]:
+            until = _day_start(form.cleaned_data["date_to"] + timedelta(days=1))
+        active_only = form.cleaned_data["active_only"]
+    rows = coupon_usage(since=since, until=until, active_only=active_only)
+    totals = {key: sum(getattr(r, key) for r in rows) for key in ("issued", "used", "expired", "void", "unused")}
+    totals["use_rate"] = _rate(totals["used"], totals["issued"])
+    busiest = sorted((r for r in rows if r.issued), key=lambda r: (-r.issued, r.pk))[:CHART_COUPONS]
+    chart = [
+        {"name": r.name, "issued": r.issued, "used": r.used, "rate": float(r.use_rate or 0)} for r in busiest
+    ]
+    return render(
+        request,
+        "marketing/backoffice/coupon_stats.html",
+        {"form": form, "rows": rows, "totals": totals, "chart": chart},
+    )

@@ -1,0 +1,357 @@
+"""Back office: pickup verification (核销) of points-mall goods, scoped to the clerk's stores, and
+the coupon statistics page."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from marketing import services
+from marketing.models import MemberCoupon, PointsExchange
+from stores import services as stock_services
+from stores.models import StockMovement
+
+from .conftest import make_shopper, make_sku, make_staff, make_store, stock_of
+from .factories import make_coupon, make_product_item
+
+pytestmark = pytest.mark.django_db
+
+PICKUPS = reverse("marketing_bo:pickups")
+VERIFY = reverse("marketing_bo:pickup_verify")
+COUPONS = reverse("marketing_bo:coupons")
+PICKUP_PERMS = ["view_pointsexchange", "change_pointsexchange"]
+
+
+def grant(user, *codenames):
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="marketing", codename__in=codenames))
+    return type(user).objects.get(pk=user.pk)  # fresh: no cached permissions
+
+
+@pytest.fixture
+def sku(db):
+    return make_sku("积分好礼芒果干")
+
+
+@pytest.fixture
+def store_a(sku):
+    store = make_store("A店", code="bo-a")
+    stock_services.receive_stock(store, sku, 5)
+    return store
+
+
+@pytest.fixture
+def store_b(sku):
+    store = make_store("B店", code="bo-b", city="杭州市", province="浙江省")
+    stock_services.receive_stock(store, sku, 5)
+    return store
+
+
+@pytest.fixture
+def item(sku):
+    return make_product_item(sku, points=100, title="芒果干兑换")
+
+
+@pytest.fixture
+def clerk_a(store_a):
+    return grant(make_staff(store_a, username="mall_clerk_a"), *PICKUP_PERMS)
+
+
+def exchange_at(store, item, shopper=None, request_id=None):
+    shopper = shopper or make_shopper(points=1000, nickname="小芒")
+    return services.exchange_points(
+        shopper, item.pk, request_id=request_id or f"req-{store.pk}-{shopper.pk}", store_id=store.pk
+    )
+
+
+def texts(response):
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def sales_of(exchange):
+    return StockMovement.objects.filter(reference=exchange.reference, reason=StockMovement.Reason.SALE).count()
+
+
+# --- verification --------------------------------------------------------------------------------
+def test_clerk_looks_up_own_store_code_and_sees_the_exchange_with_a_masked_phone(client, clerk_a, store_a, item):
+    exchange = exchange_at(store_a, item)
+    client.force_login(clerk_a)
+    response = client.get(PICKUPS, {"code": exchange.pickup_code})
+    assert response.status_code == 200
+    assert response.context["exchange"].pk == exchange.pk
+    html = response.content.decode()
+    phone = exchange.user.phone.removeprefix("+86")
+    assert "芒果干兑换" in html and "小芒" in html
+    assert f"{phone[:3]}****{phone[-4:]}" in html and phone not in html
+    assert 'data-testid="pickup-confirm"' in html
+
+
+def test_clerk_verifies_own_store_code_and_the_reserved_unit_is_sold(client, clerk_a, store_a, item, sku):
+    exchange = exchange_at(store_a, item)
+    assert stock_of(store_a, sku) == (5, 1)
+    client.force_login(clerk_a)
+    response = client.post(VERIFY, {"store": store_a.pk, "code": exchange.pickup_code, "exchange": exchange.pk})
+    assert response.status_code == 302
+    assert any("核销成功" in m for m in texts(response))
+    exchange.refresh_from_db()
+    assert exchange.status == PointsExchange.Status.DONE
+    assert exchange.picked_up_by == clerk_a and exchange.picked_up_at is not None
+    assert stock_of(store_a, sku) == (4, 0)
+    assert sales_of(exchange) == 1
+    page = client.get(PICKUPS)
+    assert [row.pk for row in page.context["done_pickups"]] == [exchange.pk]
+    assert list(page.context["open_pickups"]) == []
+
+
+def test_double_confirm_says_already_verified_and_sells_once(client, clerk_a, store_a, item, sku):
+    exchange = exchange_at(store_a, item)
+    client.force_login(clerk_a)
+    form = {"store": store_a.pk, "code": exchange.pickup_code, "exchange": exchange.pk}
+    client.post(VERIFY, form)
+    again = client.post(VERIFY, form, follow=True)
+    assert again.status_code == 200
+    html = again.content.decode()
+    assert "已核销" in html and "请勿重复发货" in html
+    assert stock_of(store_a, sku) == (4, 0)
+    assert sales_of(exchange) == 1
+
+
+def test_resent_form_without_exchange_id_also_says_already_verified(client, clerk_a, store_a, item, sku):
+    exchange = exchange_at(store_a, item)
+    client.force_login(clerk_a)
+    client.post(VERIFY, {"store": store_a.pk, "code": exchange.pickup_code})
+    again = client.post(VERIFY, {"store": store_a.pk, "code": exchange.pickup_code})
+    assert any("已核销" in m for m in texts(again))
+    assert stock_of(store_a, sku) == (4, 0)
+
+
+def test_clerk_of_a_posting_store_b_id_is_refused_and_nothing_changes(client, clerk_a, store_b, item, sku):
+    theirs = exchange_at(store_b, item)
+    client.force_login(clerk_a)
+    response = client.post(VERIFY, {"store": store_b.pk, "code": theirs.pickup_code, "exchange": theirs.pk})
+    assert response.status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.status == PointsExchange.Status.AWAITING_PICKUP
+    assert stock_of(store_b, sku) == (5, 1)
+    assert client.get(PICKUPS, {"store": store_b.pk, "code": theirs.pickup_code}).status_code == 404
+
+
+def test_clerk_of_a_typing_a_store_b_code_gets_a_clear_message_and_nothing_changes(
+    client, clerk_a, store_a, store_b, item, sku
+):
+    theirs = exchange_at(store_b, item)
+    client.force_login(clerk_a)
+    lookup = client.get(PICKUPS, {"store": store_a.pk, "code": theirs.pickup_code})
+    assert lookup.status_code == 200
+    assert "exchange" not in lookup.context
+    assert lookup.context["lookup_error"] == "自提码无效、已核销或不属于本门店"
+    response = client.post(VERIFY, {"store": store_a.pk, "code": theirs.pickup_code, "exchange": theirs.pk})
+    assert response.status_code == 302
+    assert texts(response) == ["自提码无效、已核销或不属于本门店"]
+    theirs.refresh_from_db()
+    assert theirs.status == PointsExchange.Status.AWAITING_PICKUP
+    assert stock_of(store_b, sku) == (5, 1) and stock_of(store_a, sku) == (5, 0)
+
+
+def test_clerk_never_sees_another_store_pickups_in_the_lists(client, clerk_a, store_a, store_b, item):
+    ours = exchange_at(store_a, item)
+    theirs = exchange_at(store_b, item)
+    hq_done = exchange_at(store_b, item)
+    services.verify_pickup(store=store_b, code=hq_done.pickup_code, by=make_staff(store_b))
+    client.force_login(clerk_a)
+    page = client.get(PICKUPS)
+    assert [e.pk for e in page.context["open_pickups"]] == [ours.pk]
+    assert page.context["done_pickups"] == []
+    assert [s.pk for s in page.context["stores"]] == [store_a.pk]
+    html = page.content.decode()
+    # the list does not give away codes: the shopper shows theirs at the counter
+    assert ours.pickup_code not in html and theirs.pickup_code not in html
+
+
+def test_overdue_code_cannot_be_verified(client, clerk_a, store_a, item, sku):
+    exchange = exchange_at(store_a, item)
+    PointsExchange.objects.filter(pk=exchange.pk).update(pickup_deadline=timezone.now() - timedelta(minutes=1))
+    client.force_login(clerk_a)
+    lookup = client.get(PICKUPS, {"code": exchange.pickup_code})
+    assert lookup.context["exchange"].is_overdue
+    assert 'data-testid="pickup-confirm"' not in lookup.content.decode()
+    response = client.post(VERIFY, {"store": store_a.pk, "code": exchange.pickup_code, "exchange": exchange.pk})
+    assert texts(response) == ["该兑换已超过自提期限"]
+    exchange.refresh_from_db()
+    assert exchange.status == PointsExchange.Status.AWAITING_PICKUP
+    assert stock_of(store_a, sku) == (5, 1)
+
+
+@pytest.mark.parametrize("code", ["12345", "abcdef", "1234567", "12 34 5x"])
+def test_malformed_code_gets_a_clear_message(client, clerk_a, store_a, item, code):
+    client.force_login(clerk_a)
+    lookup = client.get(PICKUPS, {"code": code})
+    assert lookup.status_code == 200
+    assert lookup.context["lookup_error"] == "请输入 6 位数字自提码"
+    response = client.post(VERIFY, {"store": store_a.pk, "code": code})
+    assert response.status_code == 302
+    assert texts(response) == ["请输入 6 位数字自提码"]
+
+
+def test_scanned_or_full_width_code_is_read_as_its_six_digits(client, clerk_a, store_a, item, sku):
+    exchange = exchange_at(store_a, item)
+    code = exchange.pickup_code
+    full_width = code.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    client.force_login(clerk_a)
+    assert client.get(PICKUPS, {"code": f" {code[:3]} {code[3:]} "}).context["exchange"].pk == exchange.pk
+    client.post(VERIFY, {"store": store_a.pk, "code": full_width, "exchange": exchange.pk})
+    exchange.refresh_from_db()
+    assert exchange.status == PointsExchange.Status.DONE
+
+
+def test_store_picker_defaults_to_the_only_store_and_hq_chooses(client, store_a, store_b, item):
+    exchange_at(store_a, item)
+    theirs = exchange_at(store_b, item)
+    from tests.stores.conftest import make_hq
+
+    hq = grant(make_hq("mall_hq"), *PICKUP_PERMS)
+    client.force_login(hq)
+    page = client.get(PICKUPS, {"store": store_b.pk, "code": theirs.pickup_code})
+    assert page.context["store"] == store_b and page.context["exchange"].pk == theirs.pk
+    assert page.context["many_stores"] and len(page.context["open_pickups"]) == 2
+    response = client.post(VERIFY, {"store": store_b.pk, "code": theirs.pickup_code, "exchange": theirs.pk})
+    assert response.status_code == 302
+    theirs.refresh_from_db()
+    assert theirs.status == PointsExchange.Status.DONE and theirs.picked_up_by == hq
+
+
+# --- who may open it -------------------------------------------------------------------------------
+def test_staff_without_marketing_permissions_get_403_and_change_nothing(client, store_a, item, sku):
+    exchange = exchange_at(store_a, item)
+    plain = make_staff(store_a, username="no_mall_perms")
+    client.force_login(plain)
+    assert client.get(PICKUPS).status_code == 403
+    assert client.post(VERIFY, {"store": store_a.pk, "code": exchange.pickup_code}).status_code == 403
+    viewer = grant(make_staff(store_a, username="mall_viewer"), "view_pointsexchange")
+    client.force_login(viewer)
+    page = client.get(PICKUPS, {"code": exchange.pickup_code})
+    assert page.status_code == 200 and 'data-testid="pickup-confirm"' not in page.content.decode()
+    assert client.post(VERIFY, {"store": store_a.pk, "code": exchange.pickup_code}).status_code == 403
+    exchange.refresh_from_db()
+    assert exchange.status == PointsExchange.Status.AWAITING_PICKUP
+    assert stock_of(store_a, sku) == (5, 1)
+
+
+def test_anonymous_goes_to_login_and_a_shopper_gets_403(client, store_a, item):
+    exchange = exchange_at(store_a, item)
+    response = client.get(PICKUPS)
+    assert response.status_code == 302 and "login" in response["Location"]
+    response = client.post(VERIFY, {"store": store_a.pk, "code": exchange.pickup_code})
+    assert response.status_code == 302 and "login" in response["Location"]
+    client.force_login(exchange.user)
+    assert client.get(PICKUPS).status_code == 403
+    assert client.post(VERIFY, {"store": store_a.pk, "code": exchange.pickup_code}).status_code == 403
+    exchange.refresh_from_db()
+    assert exchange.status == PointsExchange.Status.AWAITING_PICKUP
+
+
+def test_staff_with_no_store_see_a_hint_not_an_error(client):
+    lonely = grant(make_staff(username="mall_lonely"), *PICKUP_PERMS)
+    client.force_login(lonely)
+    response = client.get(PICKUPS)
+    assert response.status_code == 200
+    assert "你还没有被分配到任何门店" in response.content.decode()
+
+
+def test_menu_offers_pickups_to_clerks_but_not_coupon_statistics(client, clerk_a):
+    client.force_login(clerk_a)
+    menu = client.get(reverse("backoffice:dashboard")).content.decode()
+    assert PICKUPS in menu and COUPONS not in menu
+    assert client.get(COUPONS).status_code == 403
+
+
+# --- query budgets ---------------------------------------------------------------------------------
+def _queries(client, url, params=None):
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url, params or {})
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_pickups_page_queries_do_not_grow_with_open_and_done_pickups(client, clerk_a, store_a, item, sku):
+    stock_services.receive_stock(store_a, sku, 20)
+    first = exchange_at(store_a, item)
+    done = exchange_at(store_a, item)
+    services.verify_pickup(store=store_a, code=done.pickup_code, by=clerk_a)
+    client.force_login(clerk_a)
+    one = _queries(client, PICKUPS, {"code": first.pickup_code})
+    for _ in range(9):
+        exchange_at(store_a, item)
+    for _ in range(3):
+        more = exchange_at(store_a, item)
+        services.verify_pickup(store=store_a, code=more.pickup_code, by=clerk_a)
+    page = client.get(PICKUPS)
+    assert len(page.context["open_pickups"]) == 10 and len(page.context["done_pickups"]) == 4
+    ten = _queries(client, PICKUPS, {"code": first.pickup_code})
+    assert one == ten
+    assert ten <= 14
+
+
+# --- coupon statistics -----------------------------------------------------------------------------
+@pytest.fixture
+def marketer(db):
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user("marketer", password="x", is_staff=True)
+    return grant(user, "view_coupon")
+
+
+def _copy(coupon, user, status, *, ended=False):
+    now = timezone.now()
+    copy = services.issue_coupon(user, coupon, source=MemberCoupon.Source.GRANT, reference=f"t:{user.pk}:{status}")
+    end = now - timedelta(days=1) if ended else now + timedelta(days=10)
+    MemberCoupon.objects.filter(pk=copy.pk).update(status=status, valid_until=end)
+
+
+def test_coupon_statistics_count_issued_used_expired_and_unused(client, marketer):
+    coupon = make_coupon("满100减10统计")
+    idle = make_coupon("没人领的券")
+    S = MemberCoupon.Status
+    for status, ended in [(S.USED, False), (S.USED, False), (S.USED, False), (S.EXPIRED, True),
+                          (S.UNUSED, True), (S.UNUSED, False), (S.VOID, False)]:
+        _copy(coupon, make_shopper(), status, ended=ended)
+    client.force_login(marketer)
+    response = client.get(COUPONS)
+    rows = {r.pk: r for r in response.context["rows"]}
+    row = rows[coupon.pk]
+    assert (row.issued, row.used, row.expired, row.void, row.unused) == (7, 3, 2, 1, 1)
+    assert str(row.use_rate) == "42.9"
+    assert rows[idle.pk].issued == 0 and rows[idle.pk].use_rate is None
+    assert response.context["totals"]["issued"] == 7
+    assert [point["name"] for point in response.context["chart"]] == ["满100减10统计"]
+    html = response.content.decode()
+    assert 'id="coupon-chart-data"' in html and 'data-chart="bar"' in html
+
+
+def test_coupon_statistics_filter_by_claim_date(client, marketer):
+    coupon = make_coupon()
+    _copy(coupon, make_shopper(), MemberCoupon.Status.USED)
+    old = make_shopper()
+    _copy(coupon, old, MemberCoupon.Status.UNUSED)
+    MemberCoupon.objects.filter(user=old).update(claimed_at=timezone.now() - timedelta(days=40))
+    client.force_login(marketer)
+    since = (timezone.localdate() - timedelta(days=7)).isoformat()
+    row = client.get(COUPONS, {"date_from": since}).context["rows"][0]
+    assert (row.issued, row.used) == (1, 1)
+    bad = client.get(COUPONS, {"date_from": "2026-12-31", "date_to": "2026-01-01"})
+    assert bad.status_code == 200 and "开始日期不能晚于结束日期" in bad.content.decode()
+
+
+def test_coupon_statistics_take_one_query_for_all_coupons(client, marketer):
+    make_coupon()
+    client.force_login(marketer)
+    one = _queries(client, COUPONS)
+    for _ in range(9):
+        coupon = make_coupon()
+        _copy(coupon, make_shopper(), MemberCoupon.Status.USED)
+    ten = _queries(client, COUPONS)
+    assert one == ten
