@@ -98,6 +98,7 @@ def _render_item(request, item, *, error=None, store_id=None, status=200):
             "chosen_store_id": chosen,
             "balance": balance,
             "short_of_points": balance is not None and balance < item.points,
+            "short_by": item.points - balance if balance is not None else 0,
             "sold_out": item.remaining == 0,
             "needs_phone": needs_phone,
             "bind_phone_url": f"{reverse('account_bind_phone')}?{urlencode({'next': request.path})}",
