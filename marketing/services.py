@@ -124,7 +124,10 @@ def use_coupon(member_coupon, *, reference, now=None):
         pk=member_coupon.pk, status=MemberCoupon.Status.UNUSED, valid_from__lte=now, valid_until__gt=now
     ).update(status=MemberCoupon.Status.USED, used_at=now, used_reference=reference[:64])
     if not used:
-        if MemberCoupon.objects.filter(pk=member_coupon.pk, used_reference=reference[:64]).exists():
+        retried = MemberCoupon.objects.filter(
+            pk=member_coupon.pk, status=MemberCoupon.Status.USED, used_reference=reference[:64]
+        )
+        if reference and retried.exists():
             return member_coupon  # the same order retried
         raise CouponUnavailable(_("优惠券已使用或不在有效期内"), code="not_usable")
     member_coupon.refresh_from_db()
