@@ -179,6 +179,15 @@ def test_expired_or_not_started_copy_cannot_be_used(shopper):
     assert MemberCoupon.objects.get(pk=copy.pk).status == MemberCoupon.Status.UNUSED
 
 
+def test_use_without_an_order_reference_is_not_mistaken_for_a_retry(shopper):
+    # an unused copy has an empty used_reference too: an empty reference must not pass as "retried"
+    copy = services.issue_coupon(shopper, make_coupon(valid_days=3), source=Source.GRANT)
+    later = timezone.now() + timedelta(days=4)
+    refused(CouponUnavailable, lambda: services.use_coupon(copy, reference="", now=later), "not_usable")
+    services.use_coupon(copy, reference="")
+    refused(CouponUnavailable, lambda: services.use_coupon(copy, reference=""), "not_usable")
+
+
 def test_restore_gives_the_copy_back_only_to_the_order_that_used_it(shopper):
     copy = services.issue_coupon(shopper, make_coupon(), source=Source.GRANT)
     services.use_coupon(copy, reference="order:1")
