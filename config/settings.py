@@ -382,6 +382,7 @@ DEMO_SEEDERS = [
     "catalog.demo.seed",
     "stores.demo.seed",
     "members.demo.seed",
+    "marketing.demo.seed",
 ]
 
 # --- logging --------------------------------------------------------------------------------

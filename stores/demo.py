@@ -40,6 +40,9 @@ STAFF_PERMISSIONS = [
     ("stores", "change_transfer"),
     ("stores", "view_lowstockalert"),
     ("stores", "view_storenotification"),
+    # points-mall goods are picked up in the store: staff see and verify (核销) their store's pickups
+    ("marketing", "view_pointsexchange"),
+    ("marketing", "change_pointsexchange"),
 ]
 
 
@@ -97,8 +100,7 @@ def seed(out):
                                  (DEMO_CLERK, StoreStaff.Role.CLERK, "静安寺店员")):
         user, created = _user(spec["username"], spec["password"], nickname)
         changed += created
-        if created:
-            user.user_permissions.add(*staff_perms)
+        user.user_permissions.add(*staff_perms)  # a no-op when held; gives a seeded DB newer permissions
         _link, created = StoreStaff.objects.get_or_create(user=user, store=stores[spec["store"]],
                                                           defaults={"role": role})
         changed += int(created)
