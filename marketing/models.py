@@ -76,13 +76,14 @@ class Coupon(models.Model):
                 name="coupon_issued_within_total",
             ),
             models.CheckConstraint(
+                # NULL > 0 is unknown, and a CHECK passes on unknown: say "not null" explicitly
                 condition=Q(kind="discount", discount_percent__isnull=False)
-                | (~Q(kind="discount") & Q(amount__gt=0)),
+                | (~Q(kind="discount") & Q(amount__isnull=False, amount__gt=0)),
                 name="coupon_kind_has_its_value",
             ),
             models.CheckConstraint(condition=Q(threshold__gte=0), name="coupon_threshold_not_negative"),
             models.CheckConstraint(
-                condition=Q(validity="relative", valid_days__gte=1)
+                condition=Q(validity="relative", valid_days__isnull=False, valid_days__gte=1)
                 | Q(validity="fixed", valid_until__isnull=False),
                 name="coupon_validity_complete",
             ),
