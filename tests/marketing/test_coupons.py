@@ -210,3 +210,31 @@ def test_copy_is_usable_only_between_its_dates():
     item = copy()
     assert not item.is_usable(now=item.valid_until)  # the end itself is outside
     assert item.is_usable(now=item.valid_from)
+
+
+# --- the database refuses what the services must never do ----------------------------------------
+@pytest.mark.django_db
+def test_database_refuses_more_copies_than_the_total():
+    from django.db import IntegrityError, transaction
+    from django.db.models import F
+
+    saved = make_coupon(total=1)
+    Coupon.objects.filter(pk=saved.pk).update(issued_count=1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Coupon.objects.filter(pk=saved.pk).update(issued_count=F("issued_count") + 1)
+    assert Coupon.objects.get(pk=saved.pk).issued_count == 1
+
+
+@pytest.mark.django_db
+def test_database_refuses_a_coupon_without_its_value():
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Coupon.objects.create(name="坏券", kind=Coupon.Kind.NO_THRESHOLD, amount=None, valid_days=3)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Coupon.objects.create(name="坏券", kind=Coupon.Kind.DISCOUNT, discount_percent=None, valid_days=3)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Coupon.objects.create(name="坏券", amount=D("5"), threshold=D("10"), validity=Coupon.Validity.FIXED)
+    with pytest.raises(IntegrityError), transaction.atomic():  # relative validity with no days
+        Coupon.objects.create(name="坏券", amount=D("5"), threshold=D("10"), valid_days=None)
+    assert not Coupon.objects.filter(name="坏券").exists()
