@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
@@ -174,13 +175,16 @@ def pickup_qr_svg(code):
 def exchange_detail(request, pk):
     exchange = _own_exchange_or_404(request, pk)
     awaiting = exchange.status == PointsExchange.Status.AWAITING_PICKUP
+    # past its deadline but not yet closed by the worker: the store can no longer hand it over
+    overdue = awaiting and exchange.pickup_deadline is not None and exchange.pickup_deadline <= timezone.now()
     return render(
         request,
         "marketing/exchange_detail.html",
         {
             "exchange": exchange,
             "awaiting": awaiting,
-            "qr_svg": pickup_qr_svg(exchange.pickup_code) if awaiting else "",
+            "overdue": overdue,
+            "qr_svg": pickup_qr_svg(exchange.pickup_code) if awaiting and not overdue else "",
             "active_tab": "me",
             "hide_tabbar": True,
         },

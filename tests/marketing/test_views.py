@@ -430,14 +430,17 @@ def test_exchange_list_pages_without_counting(client):
     assert client.get(reverse("marketing:exchanges"), {"page": "x"}).status_code == 200
 
 
-def test_exchange_detail_query_count(client, django_assert_num_queries):
+@pytest.mark.parametrize("kind", ["product", "coupon"])
+def test_exchange_detail_query_count(client, django_assert_num_queries, kind):
     user = _shopper()
     item, (store,) = _product_with_stock()
+    if kind == "coupon":
+        item = make_coupon_item(points=100)
     exchange = services.exchange_points(user, item.pk, request_id="r", store_id=store.pk)
     client.force_login(user)
-    with django_assert_num_queries(LOGGED_IN + 1):
+    with django_assert_num_queries(LOGGED_IN + 1):  # the exchange with its store and coupon joined
         response = client.get(reverse("marketing:exchange_detail", args=[exchange.pk]))
-    assert response.context["awaiting"] is True
+    assert response.context["awaiting"] is (kind == "product")
 
 
 def test_other_users_exchange_is_404_and_cannot_be_cancelled(client):
@@ -599,3 +602,28 @@ def test_home_marketing_context_processor_runs_no_query(rf, django_assert_num_qu
     request.resolver_match = resolve("/")
     with django_assert_num_queries(0):
         assert home_marketing(request) == {"home_marketing_partial": "marketing/partials/_home_entry.html"}
+
+
+def test_overdue_pickup_shows_no_code_to_scan_but_can_be_cancelled(client):
+    user = _shopper()
+    item, (store,) = _product_with_stock()
+    exchange = services.exchange_points(user, item.pk, request_id="r", store_id=store.pk)
+    PointsExchange.objects.filter(pk=exchange.pk).update(pickup_deadline=timezone.now() - timedelta(minutes=1))
+    client.force_login(user)
+    response = client.get(reverse("marketing:exchange_detail", args=[exchange.pk]))
+    body = response.content.decode()
+    assert response.context["overdue"] is True
+    assert "mk-qr" not in body and "已超过自提期限" in body
+    assert reverse("marketing:exchange_cancel", args=[exchange.pk]) in body
+
+
+def test_delisted_product_cannot_be_exchanged_and_nothing_changes(client):
+    from catalog.models import Product
+
+    item, (store,) = _product_with_stock()
+    Product.objects.filter(pk=item.sku.product_id).update(status=Product.Status.DELISTED)
+    user = _shopper()
+    client.force_login(user)
+    response = _exchange(client, item, store)
+    assert response.status_code == 400 and response.context["error"] == "该商品已下架或暂不可售"
+    _assert_nothing_changed(user, item, store)
