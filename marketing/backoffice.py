@@ -31,7 +31,8 @@ from .models import Coupon, MemberCoupon, PointsExchange, PointsItem
 
 PAGE_SIZE = 50
 RECENT_DONE = 20
-CHART_COUPONS = 15
+CHART_COUPONS = 12
+CHART_LABEL = 8
 Status = PointsExchange.Status
 
 
@@ -235,8 +236,11 @@ def coupon_stats(request):
     totals = {key: sum(getattr(r, key) for r in rows) for key in ("issued", "used", "expired", "void", "unused")}
     totals["use_rate"] = _rate(totals["used"], totals["issued"])
     busiest = sorted((r for r in rows if r.issued), key=lambda r: (-r.issued, r.pk))[:CHART_COUPONS]
+    # short axis labels, or ECharts drops every other one; the table below has the full names
     chart = [
-        {"name": r.name, "issued": r.issued, "used": r.used, "rate": float(r.use_rate or 0)} for r in busiest
+        {"name": r.name if len(r.name) <= CHART_LABEL else r.name[:CHART_LABEL] + "…", "issued": r.issued,
+         "used": r.used, "rate": float(r.use_rate or 0)}
+        for r in busiest
     ]
     return render(
         request,

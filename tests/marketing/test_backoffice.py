@@ -327,7 +327,8 @@ def test_coupon_statistics_count_issued_used_expired_and_unused(client, marketer
     assert str(row.use_rate) == "42.9"
     assert rows[idle.pk].issued == 0 and rows[idle.pk].use_rate is None
     assert response.context["totals"]["issued"] == 7
-    assert [point["name"] for point in response.context["chart"]] == ["满100减10统计"]
+    # only coupons with copies are charted, under a label short enough for the axis
+    assert [(p["name"], p["issued"], p["rate"]) for p in response.context["chart"]] == [("满100减10统…", 7, 42.9)]
     html = response.content.decode()
     assert 'id="coupon-chart-data"' in html and 'data-chart="bar"' in html
 
@@ -355,3 +356,82 @@ def test_coupon_statistics_take_one_query_for_all_coupons(client, marketer):
         _copy(coupon, make_shopper(), MemberCoupon.Status.USED)
     ten = _queries(client, COUPONS)
     assert one == ten
+
+
+# --- in a browser (screenshots under var/test-artifacts/screenshots/) ------------------------------
+def _browser_login(page, live_server, user):
+    from django.conf import settings as dj_settings
+    from django.test import Client
+
+    browser_client = Client()
+    browser_client.force_login(user)
+    cookie = browser_client.cookies[dj_settings.SESSION_COOKIE_NAME].value
+    page.context.add_cookies([{"name": dj_settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_clerk_scans_a_code_confirms_and_sees_it_verified(live_server, page, screenshot):
+    sku = make_sku("百草味芒果干 120g")
+    store = make_store("静安寺店", code="bo-browser")
+    stock_services.receive_stock(store, sku, 10)
+    item = make_product_item(sku, points=800, title="百草味芒果干 120g（到店自提）")
+    waiting = [exchange_at(store, item, make_shopper(points=1000, nickname=name)) for name in ("小芒", "阿甜", "大橙")]
+    clerk = grant(make_staff(store, username="browser_clerk"), *PICKUP_PERMS)
+    done = exchange_at(store, item, make_shopper(points=1000, nickname="老顾客"))
+    services.verify_pickup(store=store, code=done.pickup_code, by=clerk)
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    _browser_login(page, live_server, clerk)
+    page.goto(live_server.url + PICKUPS)
+    code_input = page.locator("input[name=code]")
+    assert code_input.evaluate("el => el === document.activeElement")  # a scanner types straight in
+    code_input.fill(waiting[0].pickup_code)
+    code_input.press("Enter")
+    page.locator("[data-testid=pickup-exchange]").wait_for()
+    assert "小芒" in page.locator("[data-testid=pickup-exchange]").inner_text()
+    screenshot("marketing-backoffice-pickup-lookup")
+    page.locator("[data-testid=pickup-confirm]").click()
+    page.locator(".bo-message--success").wait_for()
+    assert "核销成功" in page.locator(".bo-message--success").inner_text()
+    assert page.locator("[data-testid=open-pickups] tbody tr").count() == 2
+    assert page.locator("[data-testid=done-pickups] tbody tr").count() == 2
+    assert page.locator(".bo-menu__item.is-active").inner_text() == "自提核销"
+    screenshot("marketing-backoffice-pickups")
+    page.go_back()  # the confirm form again, as if clicked twice
+    page.locator("[data-testid=pickup-confirm]").click()
+    page.locator(".bo-message--warning").wait_for()
+    assert "已核销" in page.locator(".bo-message--warning").inner_text()
+    assert stock_of(store, sku) == (8, 2)
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_marketer_sees_coupon_statistics_with_charts(live_server, page, screenshot):
+    from django.contrib.auth import get_user_model
+
+    S = MemberCoupon.Status
+    from marketing.models import Coupon
+
+    plan = {
+        "满100减10元券": (12, 7, 2, {}),
+        "满200减30元券": (8, 3, 1, {"amount": "30.00", "threshold": "200.00"}),
+        "8.8折券": (5, 4, 0, {"kind": Coupon.Kind.DISCOUNT, "discount_percent": "88", "max_discount": "20"}),
+        "无门槛5元券": (15, 6, 5, {"kind": Coupon.Kind.NO_THRESHOLD, "amount": "5.00"}),
+    }
+    for name, (issued, used, expired, fields) in plan.items():
+        coupon = make_coupon(name, **fields)
+        for i in range(issued):
+            status = S.USED if i < used else S.EXPIRED if i < used + expired else S.UNUSED
+            _copy(coupon, make_shopper(), status, ended=status == S.EXPIRED)
+    make_coupon("年终大促满300减50元券", amount="50.00", threshold="300.00", validity=Coupon.Validity.FIXED)
+    boss = get_user_model().objects.create_user("browser_boss", password="x", is_staff=True, is_superuser=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    _browser_login(page, live_server, boss)
+    page.goto(live_server.url + COUPONS)
+    page.locator(".bo-chart canvas").first.wait_for()
+    assert page.locator(".bo-chart canvas").count() == 2
+    assert page.locator("[data-testid=total-issued]").inner_text() == "40"
+    assert page.locator("[data-testid=coupon-stats] tbody tr").count() == 5
+    page.wait_for_timeout(300)
+    screenshot("marketing-backoffice-coupon-stats")
