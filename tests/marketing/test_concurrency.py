@@ -96,6 +96,20 @@ def test_last_mall_item_raced_by_twenty_members_goes_to_exactly_one(kind):
     ledgers_consistent()
 
 
+def test_last_coupon_behind_an_unlimited_mall_item_goes_to_one_and_the_rest_keep_their_points():
+    item = make_coupon_item(make_coupon(total=1), points=100, quantity=None)
+    people = [make_shopper(points=100) for _ in range(20)]
+
+    results = race(20, lambda i: services.exchange_points(people[i], item.pk, request_id=f"r{i}"))
+
+    assert len([r for r in results if isinstance(r, PointsExchange)]) == 1, results
+    assert not unexpected(results, CouponUnavailable), results
+    assert sorted(balance_of(p) for p in people) == [0] + [100] * 19
+    assert PointsItem.objects.get(pk=item.pk).exchanged_count == 1
+    assert PointsExchange.objects.count() == 1 == MemberCoupon.objects.count()
+    ledgers_consistent()
+
+
 # (b) -------------------------------------------------------------------------------------------
 def test_coupon_with_total_one_claimed_by_64_concurrent_shoppers_is_issued_once():
     coupon = make_coupon(total=1, claimable=True)

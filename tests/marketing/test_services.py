@@ -18,7 +18,7 @@ from members.models import Member, PointsEntry
 from stores import services as stock_services
 from stores.models import Stock, StockMovement, Store
 
-from .conftest import balance_of, make_shopper, make_staff, make_store, stock_of
+from .conftest import balance_of, make_shopper, make_sku, make_staff, make_store, stock_of
 from .factories import make_coupon, make_coupon_item, make_product_item
 
 pytestmark = pytest.mark.django_db
@@ -391,6 +391,26 @@ def test_a_clashing_pickup_code_is_drawn_again(shopper, stocked, monkeypatch):
     first = services.exchange_points(shopper, item.pk, request_id="a", store_id=store.pk)
     second = services.exchange_points(shopper, item.pk, request_id="b", store_id=store.pk)
     assert (first.pickup_code, second.pickup_code) == ("111111", "222222")
+
+
+def test_item_opens_at_its_start_and_closes_at_its_end(shopper):
+    now = timezone.now()
+    item = make_coupon_item(points=10, starts_at=now, ends_at=now + timedelta(hours=1))
+    assert services.exchange_points(shopper, item.pk, request_id="a", now=now).status == Status.DONE
+    refused(ExchangeUnavailable,
+            lambda: services.exchange_points(shopper, item.pk, request_id="b", now=now + timedelta(hours=1)), "closed")
+
+
+def test_cancel_gives_back_what_was_taken_even_after_staff_edit_the_item(pickup, store, sku):
+    # the exchange remembers its points and SKU: a later price or SKU change on the item must not
+    # change the refund or release another SKU's stock
+    other_sku = make_sku()
+    stock_services.receive_stock(store, other_sku, 2)
+    PointsItem.objects.filter(pk=pickup.item_id).update(points=999, sku=other_sku)
+    services.cancel_exchange(pickup.pk, user=pickup.user)
+    assert balance_of(pickup.user) == 1000
+    assert stock_of(store, sku) == (5, 0)
+    assert stock_of(store, other_sku) == (2, 0)
 
 
 # --- verify_pickup ------------------------------------------------------------------------------
