@@ -102,13 +102,19 @@ def _render_item(request, item, *, error=None, store_id=None, status=200):
             "short_by": item.points - balance if balance is not None else 0,
             "sold_out": item.remaining == 0,
             "needs_phone": needs_phone,
-            "bind_phone_url": f"{reverse('account_bind_phone')}?{urlencode({'next': request.path})}",
+            "bind_phone_url": _bind_phone_url(item),
             "error": error,
             "active_tab": "me",
             "hide_tabbar": True,
         },
         status=status,
     )
+
+
+def _bind_phone_url(item):
+    """Bind the phone, then come back to the item page (never to the POST-only exchange URL)."""
+    next_url = reverse("marketing:mall_item", args=[item.pk])
+    return f"{reverse('account_bind_phone')}?{urlencode({'next': next_url})}"
 
 
 def mall_item(request, pk):
@@ -123,8 +129,7 @@ def mall_exchange(request, pk):
     if item.kind == PointsItem.Kind.PRODUCT and not has_bound_phone(request.user):
         # the store calls the shopper about a pickup, so goods need a verified phone (coupons do not)
         messages.info(request, _("兑换实物需要先绑定手机号，方便门店联系您"))
-        next_url = reverse("marketing:mall_item", args=[item.pk])
-        return redirect(f"{reverse('account_bind_phone')}?{urlencode({'next': next_url})}")
+        return redirect(_bind_phone_url(item))
     try:
         exchange = services.exchange_points(
             request.user, item.pk, request_id=request.POST.get("request_id", ""), store_id=store_id

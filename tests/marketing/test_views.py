@@ -364,6 +364,7 @@ def test_goods_need_a_bound_phone_but_coupons_do_not(client):
     client.force_login(user)
     page = client.get(reverse("marketing:mall_item", args=[item.pk])).content.decode()
     assert "绑定手机号后兑换" in page
+    assert f"?next=%2Fmarketing%2Fpoints-mall%2F{item.pk}%2F" in page
     response = _exchange(client, item, store)
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("account_bind_phone"))
