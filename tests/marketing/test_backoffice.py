@@ -224,6 +224,44 @@ def test_store_picker_defaults_to_the_only_store_and_hq_chooses(client, store_a,
     assert theirs.status == PointsExchange.Status.DONE and theirs.picked_up_by == hq
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_tills_confirming_the_same_code_at_once_hand_it_over_once(clerk_a, store_a, item, sku):
+    import threading
+
+    from django.db import connection as thread_connection
+    from django.test import Client
+
+    exchange = exchange_at(store_a, item)
+    colleague = grant(make_staff(store_a, username="mall_clerk_a2"), *PICKUP_PERMS)
+    form = {"store": store_a.pk, "code": exchange.pickup_code, "exchange": exchange.pk}
+    barrier = threading.Barrier(2)
+    said = []
+
+    def confirm(user):
+        try:
+            till = Client()
+            till.force_login(user)
+            barrier.wait(timeout=10)
+            response = till.post(VERIFY, form)
+            said.append((response.status_code, texts(response)))
+        finally:
+            thread_connection.close()
+
+    tills = [threading.Thread(target=confirm, args=(user,)) for user in (clerk_a, colleague)]
+    for till in tills:
+        till.start()
+    for till in tills:
+        till.join(timeout=30)
+    assert [code for code, _ in said] == [302, 302]
+    messages = [m for _, ms in said for m in ms]
+    assert len(messages) == 2
+    assert sum(m.startswith("核销成功") for m in messages) == 1
+    assert sum("已核销" in m and "请勿重复发货" in m for m in messages) == 1
+    assert stock_of(store_a, sku) == (4, 0)
+    assert sales_of(exchange) == 1
+
+
 # --- who may open it -------------------------------------------------------------------------------
 def test_staff_without_marketing_permissions_get_403_and_change_nothing(client, store_a, item, sku):
     exchange = exchange_at(store_a, item)
