@@ -53,15 +53,16 @@ def _chosen_store(stores, raw):
 
 def _find_pickup(store, code):
     """The product exchange at this store with this code: the open one if any, else the latest one
-    closed with it (so staff see "already verified" rather than "wrong code")."""
+    handed over with it, else the latest cancelled or expired one (so staff see "already verified"
+    or "cancelled" rather than "wrong code")."""
     return (
         PointsExchange.objects.filter(store=store, pickup_code=code, kind=PointsItem.Kind.PRODUCT)
         .select_related("user", "sku__product", "picked_up_by")
         .annotate(
-            open_first=Case(When(status=Status.AWAITING_PICKUP, then=Value(0)), default=Value(1),
-                            output_field=IntegerField())
+            rank=Case(When(status=Status.AWAITING_PICKUP, then=Value(0)), When(status=Status.DONE, then=Value(1)),
+                      default=Value(2), output_field=IntegerField())
         )
-        .order_by("open_first", "-picked_up_at", "-closed_at", "-pk")
+        .order_by("rank", "-pk")
         .first()
     )
 

@@ -186,6 +186,21 @@ def test_overdue_code_cannot_be_verified(client, clerk_a, store_a, item, sku):
     assert stock_of(store_a, sku) == (5, 1)
 
 
+def test_lookup_of_a_reused_code_shows_the_open_pickup_then_the_one_handed_over(client, clerk_a, store_a, item):
+    handed = exchange_at(store_a, item)
+    services.verify_pickup(store=store_a, code=handed.pickup_code, by=clerk_a)
+    cancelled = exchange_at(store_a, item)
+    services.cancel_exchange(cancelled.pk)
+    PointsExchange.objects.filter(pk__in=[handed.pk, cancelled.pk]).update(pickup_code="111111")
+    client.force_login(clerk_a)
+    shown = client.get(PICKUPS, {"code": "111111"})
+    assert shown.context["exchange"].pk == handed.pk
+    assert "已核销" in shown.content.decode() and 'data-testid="pickup-confirm"' not in shown.content.decode()
+    fresh = exchange_at(store_a, item)
+    PointsExchange.objects.filter(pk=fresh.pk).update(pickup_code="111111")
+    assert client.get(PICKUPS, {"code": "111111"}).context["exchange"].pk == fresh.pk
+
+
 @pytest.mark.parametrize("code", ["12345", "abcdef", "1234567", "12 34 5x"])
 def test_malformed_code_gets_a_clear_message(client, clerk_a, store_a, item, code):
     client.force_login(clerk_a)
