@@ -219,8 +219,8 @@ class MemberCouponAdmin(ReadOnlyAdmin):
 
 @admin.register(PointsItem)
 class PointsItemAdmin(admin.ModelAdmin):
-    list_display = ["title", "kind", "target", "points", "remaining_display", "exchanged_count", "per_member_limit",
-                    "is_active", "sort_order", "starts_at", "ends_at"]
+    list_display = ["title", "kind", "target", "points", "remaining_display", "exchanged_count", "is_active",
+                    "sort_order"]
     list_filter = ["kind", "is_active"]
     list_editable = ["sort_order"]
     search_fields = ["title", "coupon__name", "sku__code", "sku__product__name"]
@@ -251,7 +251,7 @@ class PointsExchangeAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
 
     store_field = "store"
     staff_may_add = False
-    list_display = ["created_at", "title", "kind", "member", "points", "status", "store", "pickup_deadline",
+    list_display = ["created_at", "title", "member", "points", "status", "store", "pickup_deadline",
                     "picked_up_at", "picked_up_by"]
     list_filter = ["status", "kind", ("store", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["title", "user__phone", "user__nickname"]
@@ -279,6 +279,9 @@ class PointsExchangeAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         # the change perm lets staff run the cancel action on the list; a single record stays read-only
         return obj is None and super().has_change_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return False  # exchanges are made by shoppers in the points mall (services.exchange_points)
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -113,6 +113,14 @@ def test_store_clerk_sees_only_own_store_goods_exchanges(client, clerk_a, store_
     assert client.get(url("membercoupon")).status_code == 403
 
 
+def test_hq_cannot_add_or_delete_exchanges_in_the_admin(client, hq, store_a, store_b, sku):
+    mall_rows(1, store_a, store_b, sku)
+    assert client.get(url("pointsexchange", "add")).status_code == 403
+    exchange = PointsExchange.objects.first()
+    assert client.post(url("pointsexchange", "delete", exchange.pk), {"post": "yes"}).status_code == 403
+    assert PointsExchange.objects.count() == 2
+
+
 def test_exchange_record_is_read_only_even_with_change_permission(client, clerk_a, store_a, store_b, sku):
     mall_rows(1, store_a, store_b, sku)
     ours = PointsExchange.objects.get(store=store_a)
