@@ -264,8 +264,10 @@ class PointsExchangeAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         fields = list(super().get_fields(request, obj))
         if not is_hq(request.user):
-            # the code is the shopper's proof at the counter; staff ask for it, they do not read it here
+            # the code is the shopper's proof at the counter; staff ask for it, they do not read it here;
+            # and a clerk sees the member by nickname and masked phone, as on the verification page
             fields.remove("pickup_code")
+            fields[fields.index("user")] = "member"
         return fields
 
     def get_readonly_fields(self, request, obj=None):

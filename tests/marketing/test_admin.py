@@ -107,7 +107,10 @@ def test_store_clerk_sees_only_own_store_goods_exchanges(client, clerk_a, store_
     ours = shown[0]
     page = client.get(url("pointsexchange", "change", ours.pk))
     assert page.status_code == 200
-    assert ours.pickup_code not in page.content.decode()  # the clerk asks the shopper for it
+    html = page.content.decode()
+    assert ours.pickup_code not in html  # the clerk asks the shopper for it
+    phone = ours.user.phone.removeprefix("+86")
+    assert phone not in html and f"{phone[:3]}****{phone[-4:]}" in html
     # coupons and copies are HQ marketing data
     assert client.get(url("coupon")).status_code == 403
     assert client.get(url("membercoupon")).status_code == 403
