@@ -580,6 +580,23 @@ def test_only_overdue_pickups_expire_and_the_member_is_told_once(
     assert len(notices) == 1
 
 
+def test_picked_up_and_cancelled_exchanges_past_their_deadline_are_left_alone(
+    stocked, clerk, notices, django_capture_on_commit_callbacks
+):
+    store, sku = stocked
+    item = make_product_item(sku, points=100)
+    picked = services.exchange_points(make_shopper(points=100), item.pk, request_id="a", store_id=store.pk)
+    services.verify_pickup(store=store, code=picked.pickup_code, by=clerk)
+    cancelled_owner = make_shopper(points=100)
+    cancelled = services.exchange_points(cancelled_owner, item.pk, request_id="b", store_id=store.pk)
+    services.cancel_exchange(cancelled.pk, user=cancelled_owner)
+    before = snapshot()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.expire_overdue_pickups(timezone.now() + timedelta(days=365)) == 0
+    assert snapshot() == before
+    assert notices == []
+
+
 def test_nothing_is_told_before_the_expiry_commits(pickup, notices, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         services.expire_overdue_pickups(pickup.pickup_deadline)
