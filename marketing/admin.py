@@ -259,7 +259,7 @@ class PointsExchangeAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     actions = ["cancel_awaiting"]
     fields = ["user", "item", "kind", "title", "points", "status", "member_coupon", "store", "sku", "pickup_code",
-              "pickup_deadline", "picked_up_at", "picked_up_by", "closed_at", "created_at", "request_id"]
+              "pickup_deadline", "picked_up_at", "picked_up_by", "closed_at", "closed_by", "created_at", "request_id"]
 
     def get_fields(self, request, obj=None):
         fields = list(super().get_fields(request, obj))
@@ -294,7 +294,7 @@ class PointsExchangeAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
         skipped = queryset.exclude(status=PointsExchange.Status.AWAITING_PICKUP).count()
         for exchange in queryset.filter(status=PointsExchange.Status.AWAITING_PICKUP).order_by("pk"):
             try:
-                services.cancel_exchange(exchange.pk)
+                services.cancel_exchange(exchange.pk, by=request.user)
             except DomainError as exc:
                 refused.append(f"{exchange.title}: {exc}")
             else:

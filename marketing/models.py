@@ -342,6 +342,15 @@ class PointsExchange(models.Model):
         verbose_name=_("核销人"),
     )
     closed_at = models.DateTimeField(_("取消/过期时间"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("取消人"),
+        help_text=_("门店代会员取消时记录；会员自己取消或过期时为空"),
+    )
     created_at = models.DateTimeField(_("兑换时间"), auto_now_add=True, db_index=True)
 
     class Meta:

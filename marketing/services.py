@@ -5,8 +5,9 @@ Guarantees (each use case is @transaction.atomic):
   < total_quantity``), so however many shoppers race for the last copy, one gets it.
 - A member's own decisions (per-member limits, one exchange per confirmation form) are taken with
   that member's profile row locked, so two tabs of the same shopper are serialised.
-- Locks are always taken in the order member → exchange → mall item → coupon/stock row, so a
-  cancellation and a new exchange can wait for each other but never deadlock.
+- Locks are always taken in the order member → exchange → coupon/stock row → mall item, so a
+  cancellation and a new exchange can wait for each other but never deadlock. The mall item's
+  quota, the row every exchanger of that item shares, is taken last and held only until commit.
 - An exchange spends points under ``mall:<pk>`` and reserves stock under the same reference; the
   cancellation refunds and releases under it, so a retried task changes nothing twice.
 """
@@ -65,7 +66,7 @@ def issue_coupon(user, coupon, *, source, reference="", now=None, check_member_l
     if reference:
         done = MemberCoupon.objects.filter(coupon=coupon, source=source, reference=reference).first()
         if done:
-            return done
+            return _same_holder(done, user)
     if not coupon.is_active:
         raise CouponUnavailable(_("该优惠券已停止发放"), code="inactive")
     if coupon.validity == Coupon.Validity.FIXED and coupon.valid_until <= now:
@@ -86,7 +87,7 @@ def issue_coupon(user, coupon, *, source, reference="", now=None, check_member_l
         if reference:  # a concurrent twin of this grant may have taken the last copy: that is ours
             done = MemberCoupon.objects.filter(coupon=coupon, source=source, reference=reference).first()
             if done:
-                return done
+                return _same_holder(done, user)
         raise CouponUnavailable(_("优惠券已被领完"), code="sold_out")
     valid_from, valid_until = coupon.window_for(now)
     try:
@@ -101,7 +102,15 @@ def issue_coupon(user, coupon, *, source, reference="", now=None, check_member_l
         if done is None:
             raise
         Coupon.objects.filter(pk=coupon.pk).update(issued_count=F("issued_count") - 1)
-        return done
+        return _same_holder(done, user)
+
+
+def _same_holder(copy, user):
+    """A retried grant returns its copy, but a reference reused for someone else is a caller's bug:
+    refuse it rather than hand one member's coupon to another."""
+    if copy.user_id != user.pk:
+        raise MarketingError(_("该发券单号已用于其他会员"), code="reference_mismatch")
+    return copy
 
 
 def claim_coupon(user, coupon_id, *, now=None):
@@ -136,11 +145,16 @@ def use_coupon(member_coupon, *, reference, now=None):
 
 @transaction.atomic
 def restore_coupon(member_coupon, *, reference, now=None):
-    """Give a used copy back when its order is cancelled before payment (if still within its dates)."""
+    """Give a used copy back when its order is cancelled before payment. A copy whose dates have
+    ended meanwhile comes back as expired, not usable. Only the order that used it can restore it."""
     now = now or timezone.now()
-    MemberCoupon.objects.filter(
+    used_by_it = MemberCoupon.objects.filter(
         pk=member_coupon.pk, status=MemberCoupon.Status.USED, used_reference=reference[:64]
-    ).update(status=MemberCoupon.Status.UNUSED, used_at=None, used_reference="")
+    ).exclude(used_reference="")
+    used_by_it.filter(valid_until__gt=now).update(status=MemberCoupon.Status.UNUSED, used_at=None, used_reference="")
+    used_by_it.filter(valid_until__lte=now).update(
+        status=MemberCoupon.Status.EXPIRED, used_at=None, used_reference=""
+    )
     member_coupon.refresh_from_db()
     return member_coupon
 
@@ -217,12 +231,7 @@ def exchange_points(user, item_id, *, request_id, store_id=None, now=None):
         store = _pickup_store(item, store_id)
         sku = get_sellable_sku(item.sku_id, now=now)
 
-    taken = (
-        PointsItem.objects.filter(pk=item.pk)
-        .filter(Q(quantity__isnull=True) | Q(exchanged_count__lt=F("quantity")))
-        .update(exchanged_count=F("exchanged_count") + 1)
-    )
-    if not taken:
+    if item.remaining == 0:
         raise ExchangeUnavailable(_("该商品已兑完"), code="sold_out")
 
     exchange = _create_exchange(user, item, request_id=request_id, store=store, sku=sku, now=now)
@@ -234,6 +243,15 @@ def exchange_points(user, item_id, *, request_id, store_id=None, now=None):
         exchange.save(update_fields=["member_coupon"])
     else:
         reserve_stock(store, sku, 1, reference=exchange.reference)
+    # the item's quota is the gate everyone shares: taken last, so its row stays locked only for
+    # this statement and the commit, not for the work above (a refusal here rolls all of it back)
+    taken = (
+        PointsItem.objects.filter(pk=item.pk)
+        .filter(Q(quantity__isnull=True) | Q(exchanged_count__lt=F("quantity")))
+        .update(exchanged_count=F("exchanged_count") + 1)
+    )
+    if not taken:
+        raise ExchangeUnavailable(_("该商品已兑完"), code="sold_out")
     return exchange
 
 
@@ -267,7 +285,7 @@ def verify_pickup(*, store, code, by, now=None):
     now = now or timezone.now()
     if not user_can_work_on(by, store):
         raise PickupError(_("您不能核销该门店的自提单"), code="forbidden")
-    code = (code or "").strip()
+    code = str(code if code is not None else "").strip()
     if not (len(code) == 6 and code.isdigit()):
         raise PickupError(_("请输入 6 位数字自提码"), code="malformed")
     exchange = (
@@ -289,44 +307,53 @@ def verify_pickup(*, store, code, by, now=None):
     return exchange
 
 
-def cancel_exchange(exchange_id, *, user=None, expired=False, now=None):
+def cancel_exchange(exchange_id, *, user=None, by=None, expired=False, now=None):
     """Undo a product exchange not yet picked up: the unit goes back to the store, the points and
-    the item's quota back to the member. `user` (the shopper cancelling) must own it.
+    the item's quota back to the member. `user` (the shopper cancelling) must own it; `by` (staff
+    cancelling at the member's request) must work at the exchange's store, and is recorded.
 
     Idempotent: cancelling an exchange already closed returns it unchanged. A picked-up or coupon
     exchange cannot be cancelled (ExchangeUnavailable).
     """
-    exchange, _changed = _close_exchange(exchange_id, user=user, expired=expired, now=now)
+    exchange, _changed = _close_exchange(exchange_id, user=user, by=by, expired=expired, now=now)
     return exchange
 
 
 @transaction.atomic
-def _close_exchange(exchange_id, *, user, expired, now):
+def _close_exchange(exchange_id, *, user, expired, now, by=None):
     now = now or timezone.now()
     try:
         exchange_id = int(exchange_id)
     except (TypeError, ValueError):
         raise ExchangeUnavailable(_("兑换记录不存在"), code="not_found") from None
-    owner_id = PointsExchange.objects.filter(pk=exchange_id).values_list("user_id", flat=True).first()
+    owner_id, store_id = (
+        PointsExchange.objects.filter(pk=exchange_id).values_list("user_id", "store_id").first() or (None, None)
+    )
     if owner_id is None or (user is not None and owner_id != user.pk):
         raise ExchangeUnavailable(_("兑换记录不存在"), code="not_found")
+    if by is not None and not (store_id and user_can_work_on(by, store_id)):
+        raise ExchangeUnavailable(_("您不能取消该门店的兑换"), code="forbidden")
     member = Member.objects.select_for_update().get(user_id=owner_id)
     exchange = PointsExchange.objects.select_for_update().get(pk=exchange_id)
     if exchange.status in (Status.CANCELLED, Status.EXPIRED):
         return exchange, False
     if exchange.status != Status.AWAITING_PICKUP:
         raise ExchangeUnavailable(_("已完成的兑换不能取消"), code="not_cancellable")
+    release_stock(exchange.store_id, exchange.sku_id, 1, reference=exchange.reference, by=by)
     PointsItem.objects.filter(pk=exchange.item_id, exchanged_count__gt=0).update(
         exchanged_count=F("exchanged_count") - 1
     )
-    release_stock(exchange.store_id, exchange.sku_id, 1, reference=exchange.reference)
-    refund_points(
-        member, exchange.points, exchange.reference,
-        reason=_("兑换过期未自提") if expired else _("取消兑换"),
-    )
+    if expired:
+        reason = _("兑换过期未自提")
+    elif by is not None:
+        reason = _("门店取消兑换")
+    else:
+        reason = _("取消兑换")
+    refund_points(member, exchange.points, exchange.reference, reason=reason)
     exchange.status = Status.EXPIRED if expired else Status.CANCELLED
     exchange.closed_at = now
-    exchange.save(update_fields=["status", "closed_at"])
+    exchange.closed_by = by
+    exchange.save(update_fields=["status", "closed_at", "closed_by"])
     return exchange, True
 
 
