@@ -205,10 +205,10 @@ class TransferAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
 @admin.register(LowStockAlert)
 class LowStockAlertAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     store_field = "stock__store"
-    list_display = ["stock", "status", "available_at_open", "threshold", "opened_at", "closed_at", "notified_at"]
+    list_display = ["stock", "status", "available_at_open", "threshold", "opened_at", "closed_at", "notified_at", "messaged_at"]
     list_filter = ["status", ("stock__store", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["stock__store", "stock__sku__product"]
-    readonly_fields = ["stock", "status", "available_at_open", "threshold", "opened_at", "closed_at", "notified_at"]
+    readonly_fields = ["stock", "status", "available_at_open", "threshold", "opened_at", "closed_at", "notified_at", "messaged_at"]
 
     def has_add_permission(self, request):
         return False

@@ -339,6 +339,9 @@ class LowStockAlert(models.Model):
     opened_at = models.DateTimeField(_("触发时间"), auto_now_add=True)
     closed_at = models.DateTimeField(_("恢复时间"), null=True, blank=True)
     notified_at = models.DateTimeField(_("通知时间"), null=True, blank=True)
+    messaged_at = models.DateTimeField(
+        _("消息发送时间"), null=True, blank=True, help_text=_("店长的微信/短信消息发出后记录；为空则由巡检重发")
+    )
 
     class Meta:
         verbose_name = _("低库存预警")

@@ -225,26 +225,30 @@ def sweep_low_stock():
         .filter(stock__on_hand__gte=F("stock__reserved") + F("stock__low_threshold"))
         .update(status=LowStockAlert.Status.CLOSED, closed_at=timezone.now())
     )
-    # notices lost on the way (broker down, worker crash) are sent again; notify is idempotent
+    # notices lost on the way (broker down, a worker dying before or while sending) go again;
+    # notify_low_stock is idempotent for the back-office part and sends the message until recorded
     stale = timezone.now() - timedelta(minutes=5)
     for alert_id in LowStockAlert.objects.filter(
-        status=open_status, notified_at__isnull=True, opened_at__lt=stale
+        status=open_status, messaged_at__isnull=True, opened_at__lt=stale
     ).values_list("pk", flat=True)[:500]:
         transaction.on_commit(lambda alert_id=alert_id: _enqueue_notice(alert_id))
     return opened, closed
 
 
 def notify_low_stock(alert_id):
-    """Tell the store's managers once (idempotent: the first call marks the alert notified):
-    a back-office notification each, then a message through core.notify's backends."""
+    """Tell the store's managers: a back-office notification each (created once: the first call
+    marks the alert notified), then a message through core.notify's backends.
+
+    The message is at-least-once: `messaged_at` is written only after it was handed to the
+    backends, so a worker that dies in between leaves it empty and the sweep sends it again (a
+    manager may, rarely, get it twice; never not at all). Returns the number of managers messaged.
+    """
     from core.notify import notify
 
     with transaction.atomic():
         claimed = LowStockAlert.objects.filter(pk=alert_id, notified_at__isnull=True).update(
             notified_at=timezone.now()
         )
-        if not claimed:
-            return 0
         alert = LowStockAlert.objects.select_related("stock__store", "stock__sku__product").get(pk=alert_id)
         store = alert.stock.store
         managers = [
@@ -257,14 +261,18 @@ def notify_low_stock(alert_id):
             "available": alert.available_at_open,
             "threshold": alert.threshold,
         }
-        StoreNotification.objects.bulk_create(
-            [StoreNotification(user=u, store=store, alert=alert, kind="low_stock", title=title, body=body)
-             for u in managers],
-            ignore_conflicts=True,
-        )
-    if managers:
+        if claimed:
+            StoreNotification.objects.bulk_create(
+                [StoreNotification(user=u, store=store, alert=alert, kind="low_stock", title=title, body=body)
+                 for u in managers],
+                ignore_conflicts=True,
+            )
+    if alert.messaged_at is not None:
+        return 0
+    if alert.status == LowStockAlert.Status.OPEN and managers:
         notify(managers, title, body, kind="low_stock")
-    return len(managers)
+    LowStockAlert.objects.filter(pk=alert_id, messaged_at__isnull=True).update(messaged_at=timezone.now())
+    return len(managers) if alert.status == LowStockAlert.Status.OPEN else 0
 
 
 def mark_notifications_read(user, ids=None):
