@@ -1,8 +1,8 @@
 """Keep derived catalogue data in step however a row is saved (services, admin, CSV import).
 
 - a SKU saved or deleted: the product's price range is recomputed;
-- an image saved: its thumbnails are generated once (skipped when they exist for that file) and
-  the product's cover is refreshed; an image deleted: the cover is refreshed;
+- an image saved: its thumbnails are made once by the worker after commit (skipped when they
+  exist for that file) and the product's cover is refreshed; an image deleted: the cover is refreshed;
 - a category saved: its icon thumbnail is made once;
 - anything shoppers see changed: the catalogue cache version is bumped.
 """
@@ -49,13 +49,26 @@ def sku_changed(sender, instance, raw=False, **kwargs):
 def image_saved(sender, instance, raw=False, **kwargs):
     if raw:
         return
-    from .services import generate_thumbnails, refresh_cover
+    from django.db import transaction
+
+    from .services import refresh_cover
+
+    if not (instance.thumbnails or {}).get("source") == instance.image.name:
+        # resizing a 6000-pixel upload takes seconds: the worker does it after commit, and pages
+        # show the original until then (ProductImage.thumb falls back to it)
+        image_id = instance.pk
+        transaction.on_commit(lambda: _enqueue_thumbnails(image_id))
+    refresh_cover(Product(pk=instance.product_id))
+
+
+def _enqueue_thumbnails(image_id):
+    from . import tasks
 
     try:
-        generate_thumbnails(instance)
-    except Exception:  # a file Pillow verified but cannot resize: pages fall back to the original
-        log.exception("thumbnails of product image %s could not be made", instance.pk)
-    refresh_cover(Product(pk=instance.product_id))
+        tasks.generate_thumbnails.delay(image_id)
+    except Exception:  # broker down: make them here rather than never
+        log.exception("could not enqueue thumbnails of product image %s; making them now", image_id)
+        tasks.generate_thumbnails(image_id)
 
 
 @receiver(post_delete, sender=ProductImage, dispatch_uid="catalog_image_deleted")

@@ -347,16 +347,15 @@ def refresh_cover(product):
 
 @transaction.atomic
 def add_product_image(product, file, *, alt="", sort_order=None):
-    """Validate (real image, format, 10 MB, 6000 px) and store an image; make its thumbnails;
-    refresh the cover. A bad file raises CatalogError and stores nothing."""
+    """Validate (real image, format, 10 MB, 6000 px) and store an image; its thumbnails are made
+    by the worker after commit; refresh the cover. A bad file raises CatalogError and stores nothing."""
     if sort_order is None:
         last = product.images.aggregate(m=Max("sort_order"))["m"]
         sort_order = 0 if last is None else last + 1
     image = ProductImage(product=product, alt=alt, sort_order=sort_order)
     image.image = file
     _full_clean(image, exclude=["product"])
-    image.save()
-    generate_thumbnails(image)
+    image.save()  # the post_save receiver has the worker make its thumbnails after commit
     refresh_cover(product)
     return image
 

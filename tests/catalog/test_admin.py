@@ -286,17 +286,24 @@ def _change_form_with_image(item, file):
     })
 
 
-def test_admin_image_upload_makes_thumbnails_and_cover(admin_client):
+def test_admin_image_upload_sets_the_cover_and_the_worker_makes_thumbnails_after_commit(
+    admin_client, django_capture_on_commit_callbacks
+):
     from .factories import png_bytes
 
     item = product(price="10.00")
     data = _change_form_with_image(item, upload("a.png", png_bytes(size=(900, 700))))
-    response = admin_client.post(f"/admin/catalog/product/{item.pk}/change/", data)
+    with django_capture_on_commit_callbacks() as after_commit:
+        response = admin_client.post(f"/admin/catalog/product/{item.pk}/change/", data)
     assert response.status_code == 302, response.content.decode()[:3000]
     item.refresh_from_db()
     image = item.images.get()
     assert item.cover_id == image.pk
     assert (image.width, image.height) == (900, 700)
+    assert not image.thumbnails  # the request did not resize
+    for callback in after_commit:
+        callback()  # the task runs eagerly in tests
+    image.refresh_from_db()
     assert image.thumbnails["card"]["width"] == 360
 
 

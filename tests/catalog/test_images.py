@@ -43,10 +43,11 @@ def test_bad_image_is_refused_with_clear_message_and_nothing_saved(file, message
     assert item.cover_id is None
 
 
-def test_thumbnails_are_made_once_with_sizes_and_first_image_is_cover():
+def test_thumbnails_are_made_once_with_sizes_and_first_image_is_cover(django_capture_on_commit_callbacks):
     item = product()
-    first = add_product_image(item, upload("a.png", png_bytes(size=(800, 600))))
-    second = add_product_image(item, upload("b.jpg", png_bytes(size=(500, 500), fmt="JPEG"), "image/jpeg"))
+    with django_capture_on_commit_callbacks(execute=True):
+        first = add_product_image(item, upload("a.png", png_bytes(size=(800, 600))))
+        second = add_product_image(item, upload("b.jpg", png_bytes(size=(500, 500), fmt="JPEG"), "image/jpeg"))
     first.refresh_from_db()
     assert first.thumbnails["card"]["width"] == 360 and first.thumbnails["card"]["height"] == 360
     assert first.thumbnails["detail"]["width"] == 750
@@ -81,3 +82,33 @@ def test_category_icon_is_shown_as_a_small_thumbnail(client, django_assert_max_n
         body = client.get("/").content.decode()
     assert "酒水" in body
     assert f'src="{top.icon.url}"' not in body and "112x112" in body
+
+
+def test_thumbnails_are_made_after_commit_and_refresh_cached_pages(django_capture_on_commit_callbacks):
+    from catalog import cache as catalog_cache
+
+    item = product()
+    with django_capture_on_commit_callbacks() as after_commit:
+        image = add_product_image(item, upload("c.png", png_bytes(size=(900, 900))))
+    image.refresh_from_db()
+    assert not image.thumbnails and image.thumb("card")[0] == image.image.url  # original meanwhile
+    before = catalog_cache.version()
+    for callback in after_commit:
+        callback()
+    image.refresh_from_db()
+    assert image.thumbnails["card"]["width"] == 360
+    assert catalog_cache.version() != before
+
+
+def test_thumbnails_are_made_in_place_when_the_broker_is_down(monkeypatch, django_capture_on_commit_callbacks):
+    from catalog import tasks
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.generate_thumbnails, "delay", broker_down)
+    item = product()
+    with django_capture_on_commit_callbacks(execute=True):
+        image = add_product_image(item, upload("d.png", png_bytes(size=(400, 400))))
+    image.refresh_from_db()
+    assert image.thumbnails["card"]["width"] == 360
