@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from . import services
+from .hours import overlapping
 from .models import (
     LowStockAlert,
     Stock,
@@ -25,8 +26,33 @@ from .models import (
 from .scope import StoreScopedAdminMixin, is_hq
 
 
+class StoreHoursFormSet(forms.BaseInlineFormSet):
+    """Ranges of one store may not be open at the same moment (an overnight range counts into the
+    next morning): overlapping rows would make 'open now' and the week table disagree."""
+
+    def clean(self):
+        super().clean()
+        ranges = [
+            (f.cleaned_data["weekday"], f.cleaned_data["opens"], f.cleaned_data["closes"])
+            for f in self.forms
+            if f.cleaned_data and not f.cleaned_data.get("DELETE")
+            and all(f.cleaned_data.get(k) is not None for k in ("weekday", "opens", "closes"))
+        ]
+        clashes = overlapping(ranges)
+        if clashes:
+            days = dict(StoreHours.Weekday.choices)
+            a, b = clashes[0]
+            raise forms.ValidationError(
+                _("营业时间重叠：%(a)s 与 %(b)s") % {
+                    "a": f"{days[a[0]]} {a[1]:%H:%M}-{a[2]:%H:%M}",
+                    "b": f"{days[b[0]]} {b[1]:%H:%M}-{b[2]:%H:%M}",
+                }
+            )
+
+
 class StoreHoursInline(admin.TabularInline):
     model = StoreHours
+    formset = StoreHoursFormSet
     extra = 0
 
 

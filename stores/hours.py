@@ -48,3 +48,30 @@ def week_table(hours):
         table[weekday].append((opens, closes))
     return [(day, sorted(table[day])) for day in range(7)]
 
+
+
+WEEK_MINUTES = 7 * 24 * 60
+
+
+def _week_span(weekday, opens, closes):
+    """(start, end) in minutes from Monday 00:00; an overnight range ends the next day (past the
+    week's end for Sunday, which `overlapping` wraps round)."""
+    start = weekday * 1440 + opens.hour * 60 + opens.minute
+    length = (closes.hour * 60 + closes.minute) - (opens.hour * 60 + opens.minute)
+    if length <= 0:
+        length += 1440  # overnight; 00:00-00:00 is the whole day
+    return start, start + length
+
+
+def overlapping(hours):
+    """Pairs of ranges that are open at the same moment, on the weekly circle (Sunday's overnight
+    range meets Monday morning). [] when the week is consistent."""
+    spans = sorted((_week_span(*r), r) for r in _ranges(hours))
+    clashes = []
+    for i, ((start_a, end_a), a) in enumerate(spans):
+        for (start_b, end_b), b in spans[i + 1:]:
+            for shift in (0, WEEK_MINUTES, -WEEK_MINUTES):
+                if start_a < end_b + shift and start_b + shift < end_a:
+                    clashes.append((a, b))
+                    break
+    return clashes

@@ -78,3 +78,56 @@ def test_week_table_lists_closed_days_empty():
     table = week_table([(TUE, time(13), time(20)), (TUE, time(9), time(12))])
     assert table[MON] == (MON, [])
     assert table[TUE][1] == [(time(9), time(12)), (time(13), time(20))]
+
+
+# --- overlapping ranges -------------------------------------------------------------------------
+def test_a_lunch_break_week_has_no_overlap():
+    from stores.hours import overlapping
+
+    week = [(d, time(9), time(12)) for d in range(7)] + [(d, time(13), time(21)) for d in range(7)]
+    assert overlapping(week) == []
+
+
+def test_ranges_that_touch_do_not_overlap_but_ranges_that_cross_do():
+    from stores.hours import overlapping
+
+    assert overlapping([(MON, time(9), time(12)), (MON, time(12), time(18))]) == []
+    assert overlapping([(MON, time(9), time(13)), (MON, time(12), time(18))]) == [
+        ((MON, time(9), time(13)), (MON, time(12), time(18)))
+    ]
+
+
+def test_an_overnight_range_overlaps_the_next_morning_and_sunday_meets_monday():
+    from stores.hours import overlapping
+
+    assert overlapping([(FRI, time(22), time(3)), (SAT, time(2), time(10))])
+    assert overlapping([(SUN, time(22), time(2)), (MON, time(1), time(9))])
+    assert overlapping([(SUN, time(22), time(2)), (MON, time(2), time(9))]) == []
+    assert overlapping([(TUE, time(0), time(0)), (TUE, time(9), time(10))])  # all day covers everything
+
+
+def test_the_admin_refuses_overlapping_hours_and_saves_nothing(db):
+    from django.forms import inlineformset_factory
+
+    from stores.admin import StoreHoursFormSet
+    from stores.models import Store, StoreHours
+
+    from .conftest import make_store
+
+    store = make_store(hours=False)
+    FormSet = inlineformset_factory(
+        Store, StoreHours, formset=StoreHoursFormSet, fields=["weekday", "opens", "closes"], extra=2
+    )
+    data = {
+        "hours-TOTAL_FORMS": "2", "hours-INITIAL_FORMS": "0",
+        "hours-0-weekday": str(FRI), "hours-0-opens": "22:00", "hours-0-closes": "03:00",
+        "hours-1-weekday": str(SAT), "hours-1-opens": "02:00", "hours-1-closes": "10:00",
+    }
+    formset = FormSet(data, instance=store, prefix="hours")
+    assert not formset.is_valid()
+    assert "营业时间重叠" in str(formset.non_form_errors())
+    data["hours-1-opens"] = "03:00"
+    formset = FormSet(data, instance=store, prefix="hours")
+    assert formset.is_valid(), formset.non_form_errors()
+    formset.save()
+    assert StoreHours.objects.filter(store=store).count() == 2
