@@ -25,6 +25,7 @@ from . import selectors, services
 from .models import PointsExchange, PointsItem
 
 EXCHANGES_PAGE = 20
+WALLET_LIMIT = 100
 WALLET_TABS = [("unused", gettext_lazy("未使用")), ("used", gettext_lazy("已使用")), ("expired", gettext_lazy("已过期"))]
 
 
@@ -216,13 +217,18 @@ def coupon_wallet(request):
     tab = request.GET.get("tab")
     if tab not in selectors.WALLET_TABS:
         tab = "unused"
+    # usable ones end soonest first; used and expired ones newest first, and years of them are
+    # not worth a page: the latest WALLET_LIMIT are shown
+    coupons = list(selectors.wallet(request.user, tab)[: WALLET_LIMIT + 1])
     return render(
         request,
         "marketing/coupon_wallet.html",
         {
             "tab": tab,
             "tabs": WALLET_TABS,
-            "coupons": list(selectors.wallet(request.user, tab)),
+            "coupons": coupons[:WALLET_LIMIT],
+            "more": len(coupons) > WALLET_LIMIT,
+            "limit": WALLET_LIMIT,
             "active_tab": "me",
         },
     )

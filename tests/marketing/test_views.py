@@ -518,6 +518,18 @@ def test_wallet_tabs_split_unused_used_and_expired(client):
     assert client.get(reverse("marketing:coupons"), {"tab": "bogus"}).context["tab"] == "unused"
 
 
+def test_wallet_shows_the_latest_copies_only_and_says_so(client, monkeypatch):
+    from marketing import views
+
+    monkeypatch.setattr(views, "WALLET_LIMIT", 2)
+    user = _shopper()
+    _give(user, make_coupon(per_member_limit=5), n=3)
+    client.force_login(user)
+    response = client.get(reverse("marketing:coupons"))
+    assert len(response.context["coupons"]) == 2 and response.context["more"]
+    assert "仅显示最近的 2 张" in response.content.decode()
+
+
 # --- coupon centre ---------------------------------------------------------------------------
 @pytest.mark.parametrize("n", [1, 10])
 def test_coupon_centre_query_count_does_not_grow(client, django_assert_num_queries, n):
