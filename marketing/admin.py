@@ -68,8 +68,22 @@ def _local_phone(phone):
     return phone.removeprefix("+86")
 
 
+class KeepCounterAdminMixin:
+    """Saving a changed row writes every field but `counter_field`: the counter (moved by the
+    services' conditional UPDATEs) is not written back as it was when the form loaded the row."""
+
+    counter_field = None
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return super().save_model(request, obj, form, change)
+        fields = [f.name for f in obj._meta.concrete_fields if not f.primary_key and f.name != self.counter_field]
+        obj.save(update_fields=fields)
+
+
 @admin.register(Coupon)
-class CouponAdmin(admin.ModelAdmin):
+class CouponAdmin(KeepCounterAdminMixin, admin.ModelAdmin):
+    counter_field = "issued_count"
     list_display = [
         "name", "kind", "face", "condition", "validity_text", "issued_of_total", "claimable", "is_active",
         "grant_link",
@@ -218,7 +232,8 @@ class MemberCouponAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PointsItem)
-class PointsItemAdmin(admin.ModelAdmin):
+class PointsItemAdmin(KeepCounterAdminMixin, admin.ModelAdmin):
+    counter_field = "exchanged_count"
     list_display = ["title", "kind", "target", "points", "remaining_display", "exchanged_count", "is_active",
                     "sort_order"]
     list_filter = ["kind", "is_active"]

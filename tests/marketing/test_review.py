@@ -1,0 +1,71 @@
+"""Defects found in review: counters the admin wrote back, stores with stock hidden behind the first
+50, and 500s on tampered input."""
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.test import RequestFactory
+from django.urls import reverse
+
+from marketing import services
+from marketing.admin import CouponAdmin, PointsItemAdmin
+from marketing.models import MemberCoupon, PointsItem
+
+from .conftest import make_shopper
+from .factories import make_coupon, make_coupon_item
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def hq(client):
+    user = get_user_model().objects.create_user("review-hq", password="x", is_staff=True, is_superuser=True)
+    client.force_login(user)
+    return user
+
+
+def _coupon_form(coupon, **changes):
+    data = {
+        "name": coupon.name, "description": coupon.description, "is_active": "on", "kind": coupon.kind,
+        "amount": str(coupon.amount), "discount_percent": "", "max_discount": "", "threshold": str(coupon.threshold),
+        "validity": coupon.validity, "valid_days": str(coupon.valid_days), "valid_from_0": "", "valid_from_1": "",
+        "valid_until_0": "", "valid_until_1": "", "total_quantity": str(coupon.total_quantity),
+        "per_member_limit": str(coupon.per_member_limit), "_save": "Save",
+    }
+    data.update(changes)
+    return data
+
+
+# --- the admin must not write back a counter it read before a shopper moved it ------------------------
+def test_editing_a_coupon_in_the_admin_keeps_the_copies_claimed_while_it_was_saved(client, hq, monkeypatch):
+    coupon = make_coupon(total=10, claimable=True)
+    claimer = make_shopper()
+    loaded = CouponAdmin.get_object
+
+    def load_then_a_shopper_claims(self, request, object_id, from_field=None):
+        obj = loaded(self, request, object_id, from_field)
+        if request.method == "POST":
+            services.claim_coupon(claimer, coupon.pk)  # between the admin's read and its write
+        return obj
+
+    monkeypatch.setattr(CouponAdmin, "get_object", load_then_a_shopper_claims)
+    response = client.post(reverse("admin:marketing_coupon_change", args=[coupon.pk]),
+                           _coupon_form(coupon, name="改名后的券"))
+    assert response.status_code == 302, getattr(response, "context", None) and response.context["errors"]
+    coupon.refresh_from_db()
+    assert coupon.name == "改名后的券"
+    assert coupon.issued_count == MemberCoupon.objects.filter(coupon=coupon).count() == 1
+
+
+def test_saving_a_mall_item_in_the_admin_list_keeps_the_exchanges_made_meanwhile(hq):
+    item = make_coupon_item(points=10, quantity=3)
+    stale = PointsItem.objects.get(pk=item.pk)  # what the changelist form loaded
+    services.exchange_points(make_shopper(points=100), item.pk, request_id="meanwhile")
+    stale.sort_order = 5
+    request = RequestFactory().post("/")
+    request.user = hq
+    PointsItemAdmin(PointsItem, admin.site).save_model(request, stale, form=None, change=True)
+    item.refresh_from_db()
+    assert item.sort_order == 5 and item.exchanged_count == 1
+
+
