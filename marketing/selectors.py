@@ -1,7 +1,7 @@
 """Read queries for coupon and points-mall pages. Each returns a queryset or a small list whose
 query count does not grow with the rows shown."""
 
-from django.db.models import F, Q
+from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -41,7 +41,13 @@ def pickup_stores(item, limit=50):
         .annotate(available=F("on_hand") - F("reserved"))
         .values("store_id", "available")
     }
-    stores = list(visible_stores().filter(pickup_enabled=True, status="open").order_by("city", "name", "pk")[:limit])
+    # stores with the unit come first in the query itself, so the limit never cuts them off
+    in_stock = [store_id for store_id, available in stock.items() if available > 0]
+    stores = list(
+        visible_stores().filter(pickup_enabled=True, status="open")
+        .annotate(no_stock=Case(When(pk__in=in_stock, then=Value(0)), default=Value(1), output_field=IntegerField()))
+        .order_by("no_stock", "city", "name", "pk")[:limit]
+    )
     for store in stores:
         store.available = max(stock.get(store.pk, 0), 0)
     stores.sort(key=lambda s: (s.available <= 0, s.city, s.name))

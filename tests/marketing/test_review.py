@@ -10,9 +10,11 @@ from django.urls import reverse
 from marketing import services
 from marketing.admin import CouponAdmin, PointsItemAdmin
 from marketing.models import MemberCoupon, PointsItem
+from stores.services import receive_stock
+from tests.members.factories import make_member
 
-from .conftest import make_shopper
-from .factories import make_coupon, make_coupon_item
+from .conftest import make_shopper, make_sku, make_store
+from .factories import make_coupon, make_coupon_item, make_product_item
 
 pytestmark = pytest.mark.django_db
 
@@ -67,5 +69,20 @@ def test_saving_a_mall_item_in_the_admin_list_keeps_the_exchanges_made_meanwhile
     PointsItemAdmin(PointsItem, admin.site).save_model(request, stale, form=None, change=True)
     item.refresh_from_db()
     assert item.sort_order == 5 and item.exchanged_count == 1
+
+
+# --- the item page offers the stores that have the unit, however many stores there are --------------
+def test_a_store_with_stock_is_offered_even_behind_fifty_stores_without(client):
+    sku = make_sku("积分好礼")
+    for i in range(51):
+        make_store(f"A空店{i:02d}", city="上海市")
+    stocked = make_store("Z有货店", city="上海市")
+    receive_stock(stocked, sku, 2)
+    item = make_product_item(sku, points=100)
+    client.force_login(make_member(points=1000, phone_verified=True).user)
+    response = client.get(reverse("marketing:mall_item", args=[item.pk]))
+    assert stocked.pk in [s.pk for s in response.context["stores"]]
+    assert response.context["any_stock"] is True and response.context["chosen_store_id"] == stocked.pk
+    assert "门店暂无库存" not in response.content.decode()
 
 
