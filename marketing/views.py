@@ -25,6 +25,7 @@ from . import selectors, services
 from .models import PointsExchange, PointsItem
 
 EXCHANGES_PAGE = 20
+MAX_PAGE = 10_000
 WALLET_LIMIT = 100
 WALLET_TABS = [("unused", gettext_lazy("未使用")), ("used", gettext_lazy("已使用")), ("expired", gettext_lazy("已过期"))]
 
@@ -46,8 +47,9 @@ def _items(kind=None):
 
 
 def _page(request):
+    """The page asked for, between 1 and MAX_PAGE (a larger one would overflow the SQL OFFSET)."""
     try:
-        return max(1, int(request.GET.get("page") or 1))
+        return min(max(1, int(request.GET.get("page") or 1)), MAX_PAGE)
     except ValueError:
         return 1
 

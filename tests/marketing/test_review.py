@@ -86,3 +86,10 @@ def test_a_store_with_stock_is_offered_even_behind_fifty_stores_without(client):
     assert "门店暂无库存" not in response.content.decode()
 
 
+# --- tampered input gets an answer, not a 500 ----------------------------------------------------------
+def test_an_absurd_page_number_of_exchange_records_is_not_a_server_error(client):
+    client.force_login(make_shopper(points=10))
+    response = client.get(reverse("marketing:exchanges"), {"page": "9" * 30})
+    assert response.status_code == 200 and response.context["exchanges"] == []
+
+
