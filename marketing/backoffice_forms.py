@@ -2,14 +2,17 @@
 
 import re
 import uuid
+from datetime import date
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from members.validators import normalize_mainland_mobile
 
 MAX_GRANT_PHONES = 1000
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9999, 12, 30)
 _FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 
 
@@ -27,8 +30,11 @@ def is_pickup_code(code):
 class CouponStatsFilterForm(forms.Form):
     """Coupon statistics: copies claimed in a date range (both ends optional), all or active coupons."""
 
-    date_from = forms.DateField(label=_("领取日期从"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("至"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    # the bounds keep a day's start (and the day after the end) a datetime Python and the database can hold
+    date_from = forms.DateField(label=_("领取日期从"), required=False, widget=forms.DateInput(attrs={"type": "date"}),
+                                validators=[MinValueValidator(FIRST_DAY), MaxValueValidator(LAST_DAY)])
+    date_to = forms.DateField(label=_("至"), required=False, widget=forms.DateInput(attrs={"type": "date"}),
+                              validators=[MinValueValidator(FIRST_DAY), MaxValueValidator(LAST_DAY)])
     active_only = forms.BooleanField(label=_("仅启用的券"), required=False)
 
     def clean(self):

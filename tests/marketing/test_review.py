@@ -93,3 +93,10 @@ def test_an_absurd_page_number_of_exchange_records_is_not_a_server_error(client)
     assert response.status_code == 200 and response.context["exchanges"] == []
 
 
+@pytest.mark.parametrize("dates", [{"date_to": "9999-12-31"}, {"date_from": "0001-01-01"}, {"date_to": "0001-01-01"}])
+def test_coupon_statistics_refuse_dates_out_of_range_with_a_message(client, hq, dates):
+    make_coupon()
+    response = client.get(reverse("marketing_bo:coupons"), dates)
+    assert response.status_code == 200
+    assert response.context["form"].errors
+
