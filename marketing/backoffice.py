@@ -134,7 +134,7 @@ def _already_verified(store, code, exchange_id):
     """The exchange the confirm form showed, if it has been handed over meanwhile (a double submit,
     or a colleague at the next till)."""
     qs = PointsExchange.objects.filter(store=store, pickup_code=code, status=Status.DONE)
-    if str(exchange_id or "").isdigit():
+    if str(exchange_id or "").isascii() and str(exchange_id or "").isdigit():  # "²" is a digit int() refuses
         qs = qs.filter(pk=int(exchange_id))
     else:
         qs = qs.filter(picked_up_at__gte=timezone.now() - timedelta(minutes=10))

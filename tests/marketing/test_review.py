@@ -4,6 +4,7 @@
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.contrib.messages import get_messages
 from django.test import RequestFactory
 from django.urls import reverse
 
@@ -99,4 +100,11 @@ def test_coupon_statistics_refuse_dates_out_of_range_with_a_message(client, hq, 
     response = client.get(reverse("marketing_bo:coupons"), dates)
     assert response.status_code == 200
     assert response.context["form"].errors
+
+
+def test_a_tampered_exchange_id_on_the_verify_form_is_answered_not_crashed(client, hq):
+    store = make_store("核销店", code="rv-verify")
+    response = client.post(reverse("marketing_bo:pickup_verify"), {"store": store.pk, "code": "123456", "exchange": "²"})
+    assert response.status_code == 302
+    assert [str(m) for m in get_messages(response.wsgi_request)] == ["自提码无效、已核销或不属于本门店"]
 
