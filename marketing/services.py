@@ -195,7 +195,7 @@ def exchange_points(user, item_id, *, request_id, store_id=None, now=None):
     """
     now = now or timezone.now()
     request_id = (request_id or "").strip()[:64]
-    if not request_id:
+    if not request_id or "\x00" in request_id:  # PostgreSQL cannot even compare a string holding NUL
         raise MarketingError(_("页面已过期，请刷新后重试"), code="request_id_required")
     done = PointsExchange.objects.filter(user=user, request_id=request_id).first()
     if done:

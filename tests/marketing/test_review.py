@@ -10,11 +10,12 @@ from django.urls import reverse
 
 from marketing import services
 from marketing.admin import CouponAdmin, PointsItemAdmin
-from marketing.models import MemberCoupon, PointsItem
+from marketing.models import Coupon, MemberCoupon, PointsExchange, PointsItem
+from members.models import PointsEntry
 from stores.services import receive_stock
 from tests.members.factories import make_member
 
-from .conftest import make_shopper, make_sku, make_store
+from .conftest import balance_of, make_shopper, make_sku, make_store
 from .factories import make_coupon, make_coupon_item, make_product_item
 
 pytestmark = pytest.mark.django_db
@@ -108,3 +109,14 @@ def test_a_tampered_exchange_id_on_the_verify_form_is_answered_not_crashed(clien
     assert response.status_code == 302
     assert [str(m) for m in get_messages(response.wsgi_request)] == ["自提码无效、已核销或不属于本门店"]
 
+
+def test_a_request_id_with_a_nul_character_is_refused_and_spends_nothing(client):
+    item = make_coupon_item(points=10)
+    shopper = make_shopper(points=100)
+    client.force_login(shopper)
+    response = client.post(reverse("marketing:mall_exchange", args=[item.pk]), {"request_id": "a\x00b"})
+    assert response.status_code == 400
+    assert "页面已过期，请刷新后重试" in response.content.decode()
+    assert balance_of(shopper) == 100 and not PointsExchange.objects.exists()
+    assert not PointsEntry.objects.filter(kind=PointsEntry.Kind.EXCHANGE).exists()
+    assert Coupon.objects.get(pk=item.coupon_id).issued_count == 0
