@@ -120,3 +120,19 @@ def test_a_request_id_with_a_nul_character_is_refused_and_spends_nothing(client)
     assert balance_of(shopper) == 100 and not PointsExchange.objects.exists()
     assert not PointsEntry.objects.filter(kind=PointsEntry.Kind.EXCHANGE).exists()
     assert Coupon.objects.get(pk=item.coupon_id).issued_count == 0
+
+
+# --- the points spent are the points the shopper confirmed ------------------------------------------
+def test_an_exchange_confirmed_at_the_old_points_price_is_refused_after_the_price_changed(client):
+    item = make_coupon_item(points=100)
+    shopper = make_member(points=1000, phone_verified=True).user
+    client.force_login(shopper)
+    page = client.get(reverse("marketing:mall_item", args=[item.pk])).content.decode()
+    assert 'name="points" value="100"' in page
+    PointsItem.objects.filter(pk=item.pk).update(points=800)  # HQ raised the price meanwhile
+    response = client.post(reverse("marketing:mall_exchange", args=[item.pk]), {"request_id": "r-1", "points": "100"})
+    assert response.status_code == 400
+    assert "兑换所需积分已变更为 800 积分，请确认后重新兑换" in response.content.decode()
+    assert balance_of(shopper) == 1000 and not PointsExchange.objects.exists()
+    response = client.post(reverse("marketing:mall_exchange", args=[item.pk]), {"request_id": "r-2", "points": "800"})
+    assert response.status_code == 302 and balance_of(shopper) == 200
