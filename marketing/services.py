@@ -24,7 +24,6 @@ from django.utils.translation import gettext as _
 
 from catalog.selectors import get_sellable_sku
 from catalog.services import add_sales
-from core.errors import DomainError
 from core.notify import notify
 from members.models import Member, PointsEntry
 from members.services import ensure_member, refund_points, spend_points
@@ -371,7 +370,7 @@ def expire_overdue_pickups(now=None):
     for pk in due:
         try:
             exchange, changed = _close_exchange(pk, user=None, expired=True, now=now)
-        except DomainError:
+        except Exception:  # a refusal or a database error on one must not stop the others; logged, retried next run
             logger.exception("points exchange %s could not expire", pk)
             continue
         if changed:

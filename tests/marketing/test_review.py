@@ -136,3 +136,33 @@ def test_an_exchange_confirmed_at_the_old_points_price_is_refused_after_the_pric
     assert balance_of(shopper) == 1000 and not PointsExchange.objects.exists()
     response = client.post(reverse("marketing:mall_exchange", args=[item.pk]), {"request_id": "r-2", "points": "800"})
     assert response.status_code == 302 and balance_of(shopper) == 200
+
+
+# --- one exchange that cannot expire does not hold back the others ----------------------------------
+def test_an_unexpected_error_on_one_overdue_pickup_does_not_stop_the_sweep(monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    sku = make_sku("积分好礼")
+    store = make_store("过期店", code="rv-expire")
+    receive_stock(store, sku, 5)
+    item = make_product_item(sku, points=100)
+    first, second = make_shopper(points=100), make_shopper(points=100)
+    for n, user in enumerate((first, second)):
+        services.exchange_points(user, item.pk, request_id=f"exp-{n}", store_id=store.pk)
+    broken = PointsExchange.objects.get(user=first)
+    real_release = services.release_stock
+
+    def release(store_id, sku_id, quantity, *, reference="", by=None):
+        if reference == broken.reference:
+            raise RuntimeError("database hiccup")
+        return real_release(store_id, sku_id, quantity, reference=reference, by=by)
+
+    monkeypatch.setattr(services, "release_stock", release)
+    later = timezone.now() + timedelta(days=30)
+    assert services.expire_overdue_pickups(later) == 1
+    assert PointsExchange.objects.get(user=second).status == PointsExchange.Status.EXPIRED
+    assert balance_of(second) == 100
+    assert PointsExchange.objects.get(user=first).status == PointsExchange.Status.AWAITING_PICKUP
+    assert balance_of(first) == 0
