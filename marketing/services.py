@@ -183,12 +183,14 @@ def _pickup_store(item, store_id):
 
 
 @transaction.atomic
-def exchange_points(user, item_id, *, request_id, store_id=None, now=None):
+def exchange_points(user, item_id, *, request_id, store_id=None, expected_points=None, now=None):
     """Spend points on a mall item. Returns the PointsExchange.
 
     A coupon item issues the coupon at once (status done); a product item reserves one unit in
     the chosen store and gives a 6-digit pickup code, valid POINTS_MALL_PICKUP_DAYS days (status
     awaiting pickup). The same `request_id` again returns the first exchange and changes nothing.
+    `expected_points` (the price the shopper confirmed) must equal the item's points, read under
+    the member's lock, or nothing is spent.
     Short points, a sold-out item or store, a reached limit: a MarketingError/DomainError is raised
     and the whole exchange rolls back (no points spent, no quota or stock taken).
     """
@@ -210,6 +212,11 @@ def exchange_points(user, item_id, *, request_id, store_id=None, now=None):
         raise ExchangeUnavailable(_("兑换商品不存在"), code="not_found") from None
     if not item.is_open(now):
         raise ExchangeUnavailable(_("该商品当前不可兑换"), code="closed")
+    if expected_points is not None and str(expected_points) != str(item.points):
+        # the shopper confirmed another price than the item has now (staff changed it meanwhile)
+        raise ExchangeUnavailable(
+            _("兑换所需积分已变更为 %(n)s 积分，请确认后重新兑换"), code="price_changed", params={"n": item.points}
+        )
     if item.per_member_limit:
         held = (
             PointsExchange.objects.filter(user=user, item=item)

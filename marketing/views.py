@@ -133,14 +133,13 @@ def mall_exchange(request, pk):
         # the store calls the shopper about a pickup, so goods need a verified phone (coupons do not)
         messages.info(request, _("兑换实物需要先绑定手机号，方便门店联系您"))
         return redirect(_bind_phone_url(item))
-    confirmed = request.POST.get("points")
-    if confirmed is not None and confirmed != str(item.points):
-        # the page the shopper confirmed showed another price: spend nothing, show the new one
-        error = _("兑换所需积分已变更为 %(n)s 积分，请确认后重新兑换") % {"n": item.points}
-        return _render_item(request, item, error=error, store_id=store_id or "", status=400)
     try:
         exchange = services.exchange_points(
-            request.user, item.pk, request_id=request.POST.get("request_id", ""), store_id=store_id
+            request.user,
+            item.pk,
+            request_id=request.POST.get("request_id", ""),
+            store_id=store_id,
+            expected_points=request.POST.get("points"),  # the price the page showed
         )
     except DomainError as exc:
         return _render_item(request, item, error=str(exc), store_id=store_id or "", status=400)

@@ -101,3 +101,14 @@ def test_a_pickup_code_typed_as_a_number_is_read_not_crashed(shopper, stocked, c
     _item, exchange = _exchange(shopper, sku, store)
     done = services.verify_pickup(store=store, code=123456, by=clerk)
     assert done.status == PointsExchange.Status.DONE and stock_of(store, sku) == (4, 0)
+
+
+def test_the_service_refuses_a_price_other_than_the_one_confirmed_and_spends_nothing():
+    item = make_coupon_item(points=100)
+    shopper = make_shopper(points=1000)
+    with pytest.raises(ExchangeUnavailable) as caught:
+        services.exchange_points(shopper, item.pk, request_id="r", expected_points="80")
+    assert caught.value.code == "price_changed" and "100" in str(caught.value)
+    assert balance_of(shopper) == 1000 and not PointsExchange.objects.exists()
+    done = services.exchange_points(shopper, item.pk, request_id="r", expected_points=100)
+    assert done.points == 100 and balance_of(shopper) == 900
