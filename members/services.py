@@ -218,7 +218,8 @@ def _credit(member, amount, kind, reference="", *, reason="", actor=None):
                 reference=reference,
                 reason=reason,
                 actor=actor,
-                expires_at=points_expiry_for(now),
+                # a refund undoes a debit and keeps the refunded points' old expiry (see _expiry_totals)
+                expires_at=None if kind == PointsEntry.Kind.REFUND else points_expiry_for(now),
             )
     except IntegrityError:
         # a concurrent call with the same reference won; the savepoint undid our balance change
@@ -577,18 +578,21 @@ def earn_for_completed_order(member, order_ref, paid_amount):
 
 # --- expiry -----------------------------------------------------------------------------------
 def _expiry_totals(until, member_ids=None, now=None):
-    """Per member: points earned that expire by `until`, and all debits so far (negative)."""
+    """Per member: points earned that expire by `until`, and all debits so far (negative).
+
+    A refund gives back points a debit took, so it counts as undoing that debit, not as new points
+    with a fresh expiry: exchanging points about to expire and cancelling cannot extend them."""
+    refunded = Q(kind=PointsEntry.Kind.REFUND)
+    earned = Q(delta__gt=0) & ~refunded
     rows = PointsEntry.objects.all()
     if member_ids is not None:
         rows = rows.filter(member_id__in=member_ids)
     return (
         rows.values("member_id")
         .annotate(
-            expiring=Sum("delta", filter=Q(delta__gt=0, expires_at__lte=until)),
-            debits=Sum("delta", filter=Q(delta__lt=0)),
-            next_at=Min(
-                "expires_at", filter=Q(delta__gt=0, expires_at__gt=now or until, expires_at__lte=until)
-            ),
+            expiring=Sum("delta", filter=earned & Q(expires_at__lte=until)),
+            debits=Sum("delta", filter=Q(delta__lt=0) | refunded),
+            next_at=Min("expires_at", filter=earned & Q(expires_at__gt=now or until, expires_at__lte=until)),
         )
         .filter(expiring__gt=0)
         .order_by("member_id")
@@ -652,15 +656,10 @@ def notify_expiring_points(now=None, days=None):
 
 
 def _notify_member(user, title, body):
-    try:
-        from core.notify import notify
-    except ImportError:
-        log.info("points expiry notice for user %s: %s", user.pk, body)
-        return
-    try:
-        notify(user, title=str(title), body=str(body), kind="points_expiry")
-    except TypeError:
-        notify(user, str(title), str(body))
+    """The member hears through every configured channel (core.notify); a broken channel is logged there."""
+    from core.notify import notify
+
+    notify(user, str(title), str(body), kind="points_expiry")
 
 
 # --- addresses --------------------------------------------------------------------------------
