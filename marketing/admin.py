@@ -51,6 +51,9 @@ def grant_coupon_by_phones(coupon, phones, *, request_id):
         if user is None:
             unknown.append(phone)
             continue
+        if not user.is_active:  # a closed or merged-away account: nobody would ever see the coupon
+            failed.append((phone, _("该账号已停用")))
+            continue
         reference = grant_reference(request_id, user.pk)
         if reference in done_before:
             again.append(phone)

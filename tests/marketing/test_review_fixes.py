@@ -112,3 +112,14 @@ def test_the_service_refuses_a_price_other_than_the_one_confirmed_and_spends_not
     assert balance_of(shopper) == 1000 and not PointsExchange.objects.exists()
     done = services.exchange_points(shopper, item.pk, request_id="r", expected_points=100)
     assert done.points == 100 and balance_of(shopper) == 900
+
+
+def test_granting_by_phone_skips_an_inactive_account_and_says_why():
+    from marketing.admin import grant_coupon_by_phones
+
+    coupon = make_coupon(total=5)
+    active, closed = make_shopper(), make_shopper()
+    type(closed).objects.filter(pk=closed.pk).update(is_active=False)
+    granted, again, unknown, failed = grant_coupon_by_phones(coupon, [active.phone, closed.phone], request_id="g1")
+    assert granted == [active.phone] and [(p, str(m)) for p, m in failed] == [(closed.phone, "该账号已停用")]
+    assert not MemberCoupon.objects.filter(user=closed).exists()
