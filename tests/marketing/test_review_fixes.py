@@ -1,6 +1,7 @@
 """Rules added after review: who may cancel for a member, grant references, restored coupons,
 and the mall item's quota taken last."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -120,6 +121,6 @@ def test_granting_by_phone_skips_an_inactive_account_and_says_why():
     coupon = make_coupon(total=5)
     active, closed = make_shopper(), make_shopper()
     type(closed).objects.filter(pk=closed.pk).update(is_active=False)
-    granted, again, unknown, failed = grant_coupon_by_phones(coupon, [active.phone, closed.phone], request_id="g1")
+    granted, again, unknown, failed = grant_coupon_by_phones(coupon, [active.phone, closed.phone], request_id=uuid.uuid4())
     assert granted == [active.phone] and [(p, str(m)) for p, m in failed] == [(closed.phone, "该账号已停用")]
     assert not MemberCoupon.objects.filter(user=closed).exists()
