@@ -125,6 +125,13 @@ class Coupon(models.Model):
             return None
         return max(self.total_quantity - self.issued_count, 0)
 
+    def is_issuable(self, now=None):
+        """Whether a copy can be given now: active, not sold out, not past a fixed end date."""
+        now = now or timezone.now()
+        if not self.is_active or self.remaining == 0:
+            return False
+        return not (self.validity == self.Validity.FIXED and self.valid_until and self.valid_until <= now)
+
     def window_for(self, claimed_at):
         """(valid_from, valid_until) of a copy issued at `claimed_at`."""
         if self.validity == self.Validity.FIXED:
@@ -290,6 +297,14 @@ class PointsItem(models.Model):
         if self.quantity is None:
             return None
         return max(self.quantity - self.exchanged_count, 0)
+
+    @property
+    def is_exhausted(self):
+        """Nothing left to give: its own quota is used up, or the coupon behind it can no longer be
+        issued (sold out, stopped, ended). Shown as 已兑完 rather than offering a doomed exchange."""
+        if self.remaining == 0:
+            return True
+        return self.kind == self.Kind.COUPON and self.coupon is not None and not self.coupon.is_issuable()
 
     def is_open(self, now=None):
         now = now or timezone.now()

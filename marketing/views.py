@@ -103,7 +103,7 @@ def _render_item(request, item, *, error=None, store_id=None, status=200):
             "balance": balance,
             "short_of_points": balance is not None and balance < item.points,
             "short_by": item.points - balance if balance is not None else 0,
-            "sold_out": item.remaining == 0,
+            "sold_out": item.is_exhausted,
             "needs_phone": needs_phone,
             "bind_phone_url": _bind_phone_url(item),
             "error": error,

@@ -124,3 +124,23 @@ def test_granting_by_phone_skips_an_inactive_account_and_says_why():
     granted, again, unknown, failed = grant_coupon_by_phones(coupon, [active.phone, closed.phone], request_id=uuid.uuid4())
     assert granted == [active.phone] and [(p, str(m)) for p, m in failed] == [(closed.phone, "该账号已停用")]
     assert not MemberCoupon.objects.filter(user=closed).exists()
+
+
+def test_a_coupon_item_whose_coupon_is_sold_out_or_stopped_shows_as_exchanged_out(client):
+    from django.urls import reverse
+
+    coupon = make_coupon(total=1)
+    item = make_coupon_item(coupon, points=10)  # the item itself is unlimited
+    assert not item.is_exhausted
+    services.issue_coupon(make_shopper(), coupon, source=MemberCoupon.Source.GRANT)
+    item = type(item).objects.select_related("coupon").get(pk=item.pk)
+    assert item.is_exhausted
+    client.force_login(make_shopper(points=100))
+    page = client.get(reverse("marketing:mall_item", args=[item.pk]))
+    assert page.context["sold_out"] and "已兑完" in page.content.decode()
+    assert "已兑完" in client.get(reverse("marketing:mall")).content.decode()
+    coupon.total_quantity = None
+    coupon.is_active = False
+    coupon.save()
+    item = type(item).objects.select_related("coupon").get(pk=item.pk)
+    assert item.is_exhausted  # stopped
