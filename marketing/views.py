@@ -3,10 +3,11 @@ coupon centre (领券中心). Thin: parse input, call one service or selector, r
 
 import qrcode
 import qrcode.image.svg
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -248,9 +249,16 @@ def coupon_centre(request):
     )
 
 
-@login_required
 @require_POST
 def coupon_claim(request, pk):
+    if not request.user.is_authenticated:
+        login_url = f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': reverse('marketing:coupon_centre')})}"
+        if _is_htmx(request):
+            # a redirect would be followed by htmx and the login page swapped into the card
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = login_url
+            return response
+        return redirect(login_url)
     error = None
     try:
         services.claim_coupon(request.user, pk)

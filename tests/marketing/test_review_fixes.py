@@ -144,3 +144,16 @@ def test_a_coupon_item_whose_coupon_is_sold_out_or_stopped_shows_as_exchanged_ou
     coupon.save()
     item = type(item).objects.select_related("coupon").get(pk=item.pk)
     assert item.is_exhausted  # stopped
+
+
+def test_claiming_without_a_session_sends_htmx_to_the_login_page_instead_of_swapping_it_in(client):
+    from django.urls import reverse
+
+    coupon = make_coupon(claimable=True)
+    url = reverse("marketing:coupon_claim", args=[coupon.pk])
+    response = client.post(url, HTTP_HX_REQUEST="true")
+    assert response.status_code == 204
+    assert response["HX-Redirect"].startswith("/accounts/login/?next=") and not response.content
+    plain = client.post(url)
+    assert plain.status_code == 302 and "/accounts/login/" in plain["Location"]
+    assert not MemberCoupon.objects.exists()
