@@ -293,8 +293,7 @@ class PointsExchangeAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("会员"), ordering="user__nickname")
     def member(self, obj):
-        user = obj.user
-        return " · ".join(p for p in (user.nickname, user.masked_phone) if p) or user.username
+        return obj.user.staff_label
 
     def has_change_permission(self, request, obj=None):
         # the change perm lets staff run the cancel action on the list; a single record stays read-only

@@ -67,12 +67,6 @@ def _find_pickup(store, code):
     )
 
 
-def _member_label(user):
-    """Nickname and masked phone: enough for the clerk to match the shopper, not a phone list."""
-    parts = [p for p in (user.nickname, user.masked_phone) if p]
-    return " · ".join(parts) or user.username
-
-
 def _pickups_url(store, **params):
     query = {"store": store.pk, **params} if store is not None else params
     return f"{reverse('marketing_bo:pickups')}?{urlencode(query)}"
@@ -99,7 +93,6 @@ def pickups(request):
             if exchange is None:
                 context["lookup_error"] = _("自提码无效、已核销或不属于本门店")
             else:
-                exchange.member_label = _member_label(exchange.user)
                 exchange.is_overdue = bool(
                     exchange.status == Status.AWAITING_PICKUP
                     and exchange.pickup_deadline and exchange.pickup_deadline <= timezone.now()
@@ -111,15 +104,12 @@ def pickups(request):
     page = Paginator(open_qs, PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
     for row in page.object_list:
-        row.member_label = _member_label(row.user)
         row.is_overdue = bool(row.pickup_deadline and row.pickup_deadline <= now)
     done = list(
         PointsExchange.objects.filter(store__in=scope, status=Status.DONE, kind=PointsItem.Kind.PRODUCT)
         .select_related("store", "user", "sku__product", "picked_up_by")
         .order_by("-picked_up_at", "-pk")[:RECENT_DONE]
     )
-    for row in done:
-        row.member_label = _member_label(row.user)
     context.update(
         page_obj=page,
         open_pickups=page.object_list,
@@ -175,7 +165,7 @@ def pickup_verify(request):
     messages.success(
         request,
         _("核销成功：%(title)s%(spec)s × 1，请将商品交给会员 %(member)s")
-        % {"title": exchange.title, "spec": f"（{spec}）" if spec else "", "member": _member_label(exchange.user)},
+        % {"title": exchange.title, "spec": f"（{spec}）" if spec else "", "member": exchange.user.staff_label},
     )
     return redirect(_pickups_url(store))
 

@@ -37,6 +37,12 @@ class User(AbstractUser):
     def masked_phone(self):
         return mask_phone(self.phone) if self.phone else ""
 
+    @property
+    def staff_label(self):
+        """How store staff see a shopper: nickname and masked phone, enough to match the person at
+        the counter without handing out a phone list."""
+        return " · ".join(p for p in (self.nickname, self.masked_phone) if p) or self.username
+
 
 class MemberLevel(models.Model):
     """A membership tier (普通 / 银卡 / 金卡 / 钻石 by default). Staff may edit or add tiers.
