@@ -12,7 +12,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Case, Count, IntegerField, Q, Value, When
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,7 +22,7 @@ from django.views.decorators.http import require_POST
 
 from core.backoffice import staff_required
 from core.errors import DomainError
-from stores.scope import stores_for
+from stores.scope import choose_store, stores_for
 
 from . import selectors, services
 from .backoffice_forms import CouponStatsFilterForm, is_pickup_code, normalise_pickup_code
@@ -37,20 +36,6 @@ Status = PointsExchange.Status
 
 
 # --- pickup verification ----------------------------------------------------------------------
-def _user_stores(user):
-    return stores_for(user).filter(is_archived=False).order_by("city", "name", "pk")
-
-
-def _chosen_store(stores, raw):
-    """The store picked in the form, which must be one of `stores`; the first one by default."""
-    if raw in (None, ""):
-        return stores[0] if stores else None
-    for store in stores:
-        if str(store.pk) == str(raw):
-            return store
-    raise Http404("not your store")
-
-
 def _find_pickup(store, code):
     """The product exchange at this store with this code: the open one if any, else the latest one
     handed over with it, else the latest cancelled or expired one (so staff see "already verified"
@@ -76,8 +61,7 @@ def _pickups_url(store, **params):
 def pickups(request):
     """Pick a store, type (or scan) the code, see the exchange, confirm. Below: what is waiting to
     be picked up at the user's stores and the last pickups handed over."""
-    stores = list(_user_stores(request.user))
-    store = _chosen_store(stores, request.GET.get("store"))
+    store, stores = choose_store(request.user, request.GET.get("store"))
     context = {"stores": stores, "store": store}
     if store is None:
         return render(request, "marketing/backoffice/pickups.html", context)
@@ -144,8 +128,7 @@ def _already_message(request, exchange):
 def pickup_verify(request):
     """Confirm a pickup. The form carries the store, the code and the exchange shown; a second
     submit of the same form says "already verified" and changes nothing."""
-    stores = list(_user_stores(request.user))
-    store = _chosen_store(stores, request.POST.get("store") or "-")
+    store, _stores = choose_store(request.user, request.POST.get("store") or "-")  # the form names its store
     code = normalise_pickup_code(request.POST.get("code"))
     exchange_id = request.POST.get("exchange")
     done = _already_verified(store, code, exchange_id) if is_pickup_code(code) and exchange_id else None

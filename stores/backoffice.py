@@ -18,22 +18,14 @@ from core.errors import DomainError
 from . import selectors, services
 from .forms import AdjustForm, ThresholdForm, TransferForm
 from .models import LowStockAlert, Stock, Store, StoreNotification, Transfer
-from .scope import get_scoped_object_or_404, is_hq, scope_queryset, stores_for
+from .scope import choose_store, get_scoped_object_or_404, is_hq, scope_queryset, stores_for
 
 PAGE_SIZE = 50
 
 
 def _current_store(request):
-    """The store chosen in ?store=, checked against the user's scope; default their first."""
-    stores = list(stores_for(request.user).filter(is_archived=False).order_by("city", "name"))
-    raw = request.GET.get("store") or request.POST.get("store")
-    if raw:
-        try:
-            chosen = next(s for s in stores if str(s.pk) == str(raw))
-        except StopIteration as exc:
-            raise Http404 from exc
-        return chosen, stores
-    return (stores[0] if stores else None), stores
+    """The store chosen in ?store= (or the form), checked against the user's scope; default their first."""
+    return choose_store(request.user, request.GET.get("store") or request.POST.get("store"))
 
 
 @staff_required(perm="stores.view_stock")

@@ -71,6 +71,19 @@ def stores_for(user):
     return Store.objects.filter(pk__in=store_ids_for(user))
 
 
+def choose_store(user, raw):
+    """(store, stores) for a back-office page: `stores` are the user's working stores (not
+    archived, by city and name); `raw` (a store id from the query or form) must be one of them,
+    else Http404 like any other out-of-scope id. No `raw` picks the first; None when they have none."""
+    stores = list(stores_for(user).filter(is_archived=False).order_by("city", "name", "pk"))
+    if raw in (None, ""):
+        return (stores[0] if stores else None), stores
+    for store in stores:
+        if str(store.pk) == str(raw):
+            return store, stores
+    raise Http404("not your store")
+
+
 def scope_queryset(qs, user, store_field="store"):
     if is_hq(user):
         return qs
