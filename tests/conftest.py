@@ -133,3 +133,14 @@ def screenshot(page):
         return path
 
     return take
+
+
+@pytest.fixture
+def notices(settings):
+    """What core.notify sent during the test: a list of (user_id, subject, body, kind)."""
+    from tests.notifiers import RecordingNotifier
+
+    settings.NOTIFIER_BACKENDS = ["tests.notifiers.RecordingNotifier"]
+    RecordingNotifier.sent.clear()
+    yield RecordingNotifier.sent
+    RecordingNotifier.sent.clear()

@@ -1,5 +1,5 @@
 """Shared fixtures for the marketing tests: a shopper with points, a stocked store, its clerk,
-and a notifier that records what members were told.
+and (from tests/conftest.py) the `notices` fixture recording what members were told.
 
 Kept small on purpose (other test modules import it): plain helpers plus a few fixtures.
 """
@@ -17,7 +17,7 @@ from tests.stores.conftest import make_sku, make_staff, make_store
 _seq = itertools.count(1)
 
 __all__ = [
-    "make_shopper", "make_sku", "make_staff", "make_store", "stock_of", "balance_of", "RecordingNotifier",
+    "make_shopper", "make_sku", "make_staff", "make_store", "stock_of", "balance_of",
 ]
 
 
@@ -33,26 +33,6 @@ def stock_of(store, sku):
 
 def balance_of(user):
     return Member.objects.values_list("points_balance", flat=True).get(user=user)
-
-
-class RecordingNotifier:
-    """A core.notify backend that keeps (user_id, subject, body, kind) in `sent`."""
-
-    sent = []
-
-    def send(self, users, subject, body, *, kind):
-        for user in users:
-            RecordingNotifier.sent.append((user.pk, subject, body, kind))
-        return len(users)
-
-
-@pytest.fixture
-def notices(settings):
-    """What core.notify sent during the test: a list of (user_id, subject, body, kind)."""
-    settings.NOTIFIER_BACKENDS = ["tests.marketing.conftest.RecordingNotifier"]
-    RecordingNotifier.sent.clear()
-    yield RecordingNotifier.sent
-    RecordingNotifier.sent.clear()
 
 
 @pytest.fixture

@@ -404,25 +404,13 @@ def test_receipts_with_the_same_reference_are_not_merged(store_a, sku):
     assert Stock.objects.get(store=store_a, sku=sku).on_hand == 7
 
 
-class MessageRecorder:
-    """A core.notify backend keeping what it was given."""
-
-    sent = []
-
-    def send(self, users, subject, body, *, kind):
-        MessageRecorder.sent.append((tuple(u.pk for u in users), kind))
-        return len(users)
-
-
 def test_a_message_lost_when_the_worker_died_while_sending_is_sent_again_by_the_sweep(
-    store_a, sku, manager_a, monkeypatch, settings, django_capture_on_commit_callbacks
+    store_a, sku, manager_a, monkeypatch, notices, django_capture_on_commit_callbacks
 ):
     from datetime import timedelta
 
     from django.utils import timezone
 
-    sent = MessageRecorder.sent
-    sent.clear()
     class WorkerDied(BaseException):
         pass
 
@@ -437,13 +425,12 @@ def test_a_message_lost_when_the_worker_died_while_sending_is_sent_again_by_the_
     assert alert.notified_at is not None and alert.messaged_at is None  # back office told, message not
     assert StoreNotification.objects.filter(user=manager_a).count() == 1
     monkeypatch.undo()
-    settings.NOTIFIER_BACKENDS = ["tests.stores.test_services.MessageRecorder"]
     LowStockAlert.objects.filter(pk=alert.pk).update(opened_at=timezone.now() - timedelta(minutes=10))
     with django_capture_on_commit_callbacks(execute=True):
         services.sweep_low_stock()
     alert.refresh_from_db()
-    assert alert.messaged_at is not None and sent == [((manager_a.pk,), "low_stock")]
+    assert alert.messaged_at is not None and [(n[0], n[3]) for n in notices] == [(manager_a.pk, "low_stock")]
     assert StoreNotification.objects.filter(user=manager_a).count() == 1  # not a second one
     with django_capture_on_commit_callbacks(execute=True):
         services.sweep_low_stock()
-    assert services.notify_low_stock(alert.pk) == 0 and len(sent) == 1  # recorded: never again
+    assert services.notify_low_stock(alert.pk) == 0 and len(notices) == 1  # recorded: never again
