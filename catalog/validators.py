@@ -14,7 +14,14 @@ ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF"}
 
 
 def validate_image_file(file):
-    """Refuse anything that is not a JPEG/PNG/WebP/GIF within 10 MB and 6000x6000 pixels."""
+    """Refuse anything that is not a JPEG/PNG/WebP/GIF within 10 MB and 6000x6000 pixels.
+
+    Only a new upload is checked. A file already in storage (a saved row's FieldFile, which Django
+    marks committed) passed this check when it was uploaded; re-reading it on every save would
+    fetch it from the object store and, as the admin closes it after the first read, fail on an
+    image nobody touched (HQ could not save any product that had a picture)."""
+    if getattr(file, "_committed", False):
+        return
     size = getattr(file, "size", None)
     if size is not None and size > MAX_IMAGE_BYTES:
         raise ValidationError(

@@ -1,0 +1,87 @@
+"""The product editor's round trips: open a product that has images, options and SKUs, save it
+unchanged, then change a price and save again (HQ could not save any product with a picture)."""
+
+from decimal import Decimal
+
+import pytest
+
+from catalog.models import Product, ProductImage
+from catalog.services import add_product_image
+from tests.forms import form_data
+
+from .factories import png_bytes, product, upload
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("hq", password="pw-123456"))
+    return client
+
+
+@pytest.fixture
+def shirt():
+    item = product("纯棉T恤", options={"颜色": ["白色", "黑色"], "尺码": ["M", "L"]}, price="59.00")
+    add_product_image(item, upload("front.png", png_bytes(size=(300, 300))))
+    add_product_image(item, upload("back.jpg", png_bytes(size=(200, 300), fmt="JPEG"), content_type="image/jpeg"))
+    item.refresh_from_db()
+    return item
+
+
+def _open(admin_client, item):
+    response = admin_client.get(f"/admin/catalog/product/{item.pk}/change/")
+    assert response.status_code == 200
+    return form_data(response.content, "product_form")
+
+
+def _errors(response):
+    import re
+
+    return re.findall(r'class="errorlist[^"]*"[^>]*>(.*?)</ul>', response.content.decode(), re.S)
+
+
+def test_saving_a_product_with_images_unchanged_keeps_everything(admin_client, shirt):
+    before_images = list(ProductImage.objects.filter(product=shirt).values_list("pk", "image", "width", "height"))
+    before_skus = list(shirt.skus.values_list("pk", "code", "price", "is_enabled"))
+    data = _open(admin_client, shirt)
+    assert data["images-INITIAL_FORMS"] == ["2"]
+
+    response = admin_client.post(f"/admin/catalog/product/{shirt.pk}/change/", data)
+
+    assert response.status_code == 302, _errors(response)
+    assert list(ProductImage.objects.filter(product=shirt).values_list("pk", "image", "width", "height")) == before_images
+    assert list(shirt.skus.values_list("pk", "code", "price", "is_enabled")) == before_skus
+
+
+def test_changing_a_price_of_a_product_with_images_saves_it_twice_in_a_row(admin_client, shirt):
+    first_sku = shirt.skus.order_by("sort_order", "id").first()
+    for price in ("65.00", "66.50"):
+        data = _open(admin_client, shirt)
+        index = next(k.split("-")[1] for k, v in data.items() if k.startswith("skus-") and k.endswith("-id")
+                     and v == [str(first_sku.pk)])
+        data[f"skus-{index}-price"] = [price]
+        data["subtitle"] = [f"新款 {price}"]
+
+        response = admin_client.post(f"/admin/catalog/product/{shirt.pk}/change/", data)
+
+        assert response.status_code == 302, _errors(response)
+        first_sku.refresh_from_db()
+        assert first_sku.price == Decimal(price)
+        item = Product.objects.get(pk=shirt.pk)
+        assert item.subtitle == f"新款 {price}" and item.price_max == Decimal(price)
+        assert item.images.count() == 2
+
+
+def test_a_new_upload_beside_existing_images_is_still_checked(admin_client, shirt):
+    data = _open(admin_client, shirt)
+    total = int(data["images-TOTAL_FORMS"][0])
+    extra = next(i for i in range(total) if not data.get(f"images-{i}-id", [""])[0])
+    data[f"images-{extra}-image"] = upload("evil.png", b"MZ\x90\x00 not an image")
+    data["subtitle"] = ["不应保存"]
+
+    response = admin_client.post(f"/admin/catalog/product/{shirt.pk}/change/", data)
+
+    assert response.status_code == 200
+    assert any("图片" in error for error in _errors(response)), _errors(response)
+    assert Product.objects.get(pk=shirt.pk).subtitle == "" and shirt.images.count() == 2
