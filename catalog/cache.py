@@ -11,6 +11,16 @@ request the version is read once (a page is built from one version, and one Redi
 paid, not one per fragment); outside requests (worker, shell) every call reads it afresh. Because the
 key carries the version, the local copy can never outlive a change. Callers must treat returned
 values as read-only (they are shared between requests of this process).
+
+Sales figures are the one exception to "any change bumps": every order would otherwise throw
+away every cached category tree, list and product page. `catalog.services.add_sales` writes the
+count to the database and bumps nothing; the "已售N" of cards and product pages (and the sales sort
+order of lists) comes from the fragment as it was built, so it is at most SALES_STALENESS seconds
+behind the database: a fragment lives FRAGMENT_TIMEOUT seconds in the shared cache, and a copy
+taken just before it expires lives LOCAL_TTL seconds more in a process. No fragment that shows
+sales may be cached for longer than FRAGMENT_TIMEOUT (tests/catalog/test_sales_cache.py checks
+every page). Anything that needs the exact count (orders, reports) reads `Product.sales_count`
+from the database. Any other change still shows at once.
 """
 
 import threading
@@ -28,6 +38,8 @@ VERSION_KEY = "catalog:version"
 FRAGMENT_TIMEOUT = 60
 LOCAL_TTL = 30
 LOCAL_MAX_ENTRIES = 2000
+# how old a shown sales figure can be, in seconds (see the module docstring)
+SALES_STALENESS = FRAGMENT_TIMEOUT + LOCAL_TTL
 
 _local = OrderedDict()
 _local_lock = threading.Lock()

@@ -3,7 +3,9 @@
 Each service runs in one transaction and raises a CatalogError (nothing saved) on bad input.
 Derived columns (`Product.price_min/price_max`, `Product.cover`) are refreshed here and by the
 receivers in catalog/receivers.py, so readers never aggregate per product.
-Any change shoppers can see bumps the catalogue cache version (catalog.cache).
+Any change shoppers can see bumps the catalogue cache version (catalog.cache), except the sales
+count (add_sales): a sale must not empty every cached page, so shown sales figures may lag the
+database by up to catalog.cache.SALES_STALENESS seconds.
 """
 
 import itertools
@@ -415,12 +417,14 @@ def apply_listing_schedule(now=None):
 
 def add_sales(product_id, quantity):
     """Count sold units on the product (orders call this when an order completes; a refund passes
-    a negative quantity). One conditional UPDATE; never below zero."""
+    a negative quantity). One conditional UPDATE; never below zero; returns 1 when counted, 0 when
+    refused (unknown product, or the count would go negative).
+
+    Deliberately does not bump the catalogue cache version: cards and product pages show the new
+    figure once their fragments expire, within catalog.cache.SALES_STALENESS seconds, and every
+    other cached page stays warm. Joins the caller's transaction when there is one."""
     quantity = int(quantity)
     query = Product.objects.filter(pk=product_id)
     if quantity < 0:
         query = query.filter(sales_count__gte=-quantity)
-    changed = query.update(sales_count=F("sales_count") + quantity)
-    if changed:
-        catalog_cache.bump()
-    return changed
+    return query.update(sales_count=F("sales_count") + quantity)
