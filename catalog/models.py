@@ -75,6 +75,10 @@ class Product(models.Model):
     sort_weight = models.IntegerField(_("排序权重"), default=0, help_text=_("越大越靠前（综合排序）"))
     sales_base = models.PositiveIntegerField(_("基础销量"), default=0, help_text=_("手工设置的展示销量基数"))
     sales_count = models.PositiveIntegerField(_("实际销量"), default=0, editable=False)
+    # read by orders' pricing: the member level's discount applies only to products that take part
+    member_discount_enabled = models.BooleanField(
+        _("参与会员折扣"), default=True, help_text=_("会员等级折扣是否适用于本商品")
+    )
     status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.DRAFT)
     list_at = models.DateTimeField(_("定时上架时间"), null=True, blank=True)
     delist_at = models.DateTimeField(_("定时下架时间"), null=True, blank=True)

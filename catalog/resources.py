@@ -8,7 +8,8 @@ admin. `cost_price` is exported for staff only: the admin is staff-only.
 
 Columns
 - products: id (blank = new), name, subtitle, category ("食品饮料/休闲零食", a unique name, or an id),
-  tags, sort_weight, sales_base, status (draft/listed/delisted), video_url, description
+  tags, sort_weight, sales_base, member_discount_enabled (1/0; a missing column or a blank cell keeps
+  the product's value, 1 for a new product), status (draft/listed/delisted), video_url, description
 - skus: code (the key), product (product id), spec ("颜色:红色;尺码:XL", blank for a product without
   options), price, market_price, cost_price, barcode, weight, is_enabled (1/0)
 """
@@ -100,16 +101,43 @@ class MoneyWidget(DecimalWidget):
         return money
 
 
+class FlagWidget(widgets.BooleanWidget):
+    """A yes/no column: 1/0, true/false, 是/否, yes/no, or a spreadsheet's TRUE/FALSE; blank is
+    None (the field then keeps the instance's value). Anything else is an error, never a silent no."""
+
+    TRUE_WORDS = {"1", "true", "yes", "y", "是"}
+    FALSE_WORDS = {"0", "false", "no", "n", "否"}
+
+    def clean(self, value, row=None, **kwargs):
+        if value is None or isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("", "none", "null"):
+            return None
+        if text.endswith(".0"):  # a spreadsheet number: 1.0 / 0.0
+            text = text[:-2]
+        if text in self.TRUE_WORDS:
+            return True
+        if text in self.FALSE_WORDS:
+            return False
+        raise ValueError(_("「%(value)s」应为 1 或 0") % {"value": value})
+
+
 class ProductResource(resources.ModelResource):
     category = fields.Field(attribute="category", column_name="category", widget=CategoryWidget())
     sort_weight = fields.Field(attribute="sort_weight", column_name="sort_weight", widget=IntegerWidget())
     sales_base = fields.Field(attribute="sales_base", column_name="sales_base", widget=IntegerWidget())
+    # an absent column is skipped by import-export; a blank cell cleans to None and is not saved
+    member_discount_enabled = fields.Field(
+        attribute="member_discount_enabled", column_name="member_discount_enabled", widget=FlagWidget(),
+        saves_null_values=False,
+    )
 
     class Meta:
         model = Product
         fields = (
-            "id", "name", "subtitle", "category", "tags", "sort_weight", "sales_base", "status",
-            "video_url", "description",
+            "id", "name", "subtitle", "category", "tags", "sort_weight", "sales_base",
+            "member_discount_enabled", "status", "video_url", "description",
         )
         export_order = fields
         import_id_fields = ("id",)

@@ -49,7 +49,9 @@ def listed_products(now=None):
 
 def sellable_skus(now=None):
     """SKUs that may be put in a cart and checked out now: enabled, of a listed product within
-    its schedule and under active categories. `select_related("product")` is applied so callers can show the name."""
+    its schedule and under active categories. `select_related("product")` is applied so callers
+    can show the name and price with `sku.product.member_discount_enabled` (whether the member
+    level's discount applies) without another query."""
     return Sku.objects.filter(_listed_q("product__", now=now), is_enabled=True).select_related("product")
 
 

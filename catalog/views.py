@@ -192,6 +192,8 @@ def _product_page(pk):
                 "id": product.pk, "pk": product.pk, "name": product.name, "category_id": product.category_id,
                 "price_min": product.price_min, "price_max": product.price_max,
                 "status": product.status, "list_at": product.list_at, "delist_at": product.delist_at,
+                # what orders' pricing reads for the member-level discount
+                "member_discount_enabled": product.member_discount_enabled,
             },
             "main_html": str(render_to_string("catalog/partials/_product_main.html", context)),
             "sheet_image": str(product_img(product.cover, "card", "", product.name)),

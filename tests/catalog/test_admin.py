@@ -27,7 +27,8 @@ def admin_client(client, staff):
 def product_form(cat, **overrides):
     data = {
         "name": "纯棉T恤", "subtitle": "", "category": cat.pk, "tags": "", "status": "listed", "sort_weight": "0",
-        "default_price": "59.00", "sales_base": "0", "description": "<p>好<script>x()</script></p>",
+        "default_price": "59.00", "sales_base": "0", "member_discount_enabled": "on",
+        "description": "<p>好<script>x()</script></p>",
         "video_url": "", "list_at_0": "", "list_at_1": "", "delist_at_0": "", "delist_at_1": "",
         "images-TOTAL_FORMS": "0", "images-INITIAL_FORMS": "0",
         "option_types-TOTAL_FORMS": "2", "option_types-INITIAL_FORMS": "0",
