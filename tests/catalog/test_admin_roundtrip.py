@@ -1,6 +1,7 @@
 """The product editor's round trips: open a product that has images, options and SKUs, save it
 unchanged, then change a price and save again (HQ could not save any product with a picture)."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -85,3 +86,31 @@ def test_a_new_upload_beside_existing_images_is_still_checked(admin_client, shir
     assert response.status_code == 200
     assert any("图片" in error for error in _errors(response)), _errors(response)
     assert Product.objects.get(pk=shirt.pk).subtitle == "" and shirt.images.count() == 2
+
+
+def test_the_editor_loads_its_scripts_and_keeps_a_plain_textarea(admin_client, shirt):
+    body = admin_client.get(f"/admin/catalog/product/{shirt.pk}/change/").content.decode()
+    for asset in ("vendor/quill/quill.js", "vendor/quill/quill.snow.css", "catalog/rich_text.js",
+                  "catalog/sku_fill.js", "catalog/admin.css"):
+        assert f"/static/{asset}" in body, asset
+    assert "cdn" not in body.lower()
+    # without JavaScript: a textarea of HTML, and the fill row stays hidden (it needs the script)
+    assert re.search(r'<textarea name="description"[^>]*data-rich-text="\{[^"]*加粗', body)
+    assert re.search(r'<div class="module catalog-sku-fill" hidden data-sku-fill="skus"', body)
+    assert "批量填充" in body and body.index("批量填充") < body.index('id="skus-group"')
+    fill_row = body[body.index('data-sku-fill="skus"'):body.index('id="skus-group"')]
+    assert " name=" not in fill_row  # its inputs are never posted
+
+
+def test_html_typed_into_the_description_is_sanitised_on_save(admin_client, shirt):
+    data = _open(admin_client, shirt)
+    data["description"] = [
+        '<h2>面料</h2><p>纯棉<strong>透气</strong><img src="https://img.example.com/a.jpg" onerror="alert(1)">'
+        '<script>alert(2)</script><a href="javascript:alert(3)">链接</a></p>'
+    ]
+    response = admin_client.post(f"/admin/catalog/product/{shirt.pk}/change/", data)
+    assert response.status_code == 302, _errors(response)
+    description = Product.objects.get(pk=shirt.pk).description
+    assert "<h2>面料</h2>" in description and "<strong>透气</strong>" in description
+    assert '<img src="https://img.example.com/a.jpg">' in description
+    assert "alert" not in description and "onerror" not in description and "<script" not in description

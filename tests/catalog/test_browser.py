@@ -201,3 +201,114 @@ def test_sku_sheet_without_javascript_lists_every_sku(live_server, browser, shop
     page.wait_for_timeout(300)
     assert posted and f"sku_id={grey_l.pk}" in posted[0]
     context.close()
+
+
+# --- the product editor (HQ in the admin, on a desktop screen) -------------------------------
+DESKTOP = {
+    "viewport": {"width": 1366, "height": 900}, "is_mobile": False, "has_touch": False, "device_scale_factor": 1,
+    "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                  "Chrome/131.0 Safari/537.36",
+}
+
+
+def _product_state(item):
+    """Everything the editor could change, but the update time."""
+    from catalog.models import OptionValue, ProductImage, Sku
+
+    row = Product.objects.filter(pk=item.pk).values().get()
+    row.pop("updated_at")
+    return {
+        "product": row,
+        "skus": list(Sku.objects.filter(product=item).order_by("pk").values(
+            "pk", "code", "option_key", "spec_text", "price", "market_price", "cost_price", "barcode", "weight",
+            "image", "is_enabled", "sort_order")),
+        "images": list(ProductImage.objects.filter(product=item).order_by("pk").values(
+            "pk", "image", "width", "height", "alt", "sort_order")),
+        "options": list(OptionValue.objects.filter(option_type__product=item).order_by("pk").values_list(
+            "pk", "option_type__name", "value", "sort_order")),
+    }
+
+
+@pytest.fixture
+def shirt_with_images(settings):
+    from catalog.services import add_product_image
+    from tests.catalog.factories import png_bytes, product, upload
+
+    settings.ROOT_URLCONF = "tests.catalog.urls_with_media"
+    clear_url_caches()
+    item = product("纯棉T恤", options={"颜色": ["白色", "黑色"], "尺码": ["M", "L"]}, price="59.00",
+                   description="<p>纯棉面料，透气舒适</p>")
+    add_product_image(item, upload("front.png", png_bytes(size=(300, 300))))
+    add_product_image(item, upload("back.png", png_bytes(size=(300, 300), colour=(30, 30, 200))))
+    item.refresh_from_db()
+    yield item
+    clear_url_caches()
+
+
+@pytest.mark.browser_context_args(**DESKTOP)
+def test_hq_edits_a_product_with_the_rich_text_editor_and_fills_all_sku_prices(
+    live_server, page, screenshot, shirt_with_images, django_user_model
+):
+    from decimal import Decimal
+
+    item = shirt_with_images
+    assert item.images.count() == 2 and item.option_types.count() == 2 and item.skus.count() == 4
+    django_user_model.objects.create_superuser("hq-editor", password="pw-2026-editor")
+    page.goto(live_server.url + "/accounts/staff-login/")
+    page.fill("input[name=login]", "hq-editor")
+    page.fill("input[name=password]", "pw-2026-editor")
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_load_state()
+    change_url = f"{live_server.url}/admin/catalog/product/{item.pk}/change/"
+    page.goto(change_url)
+    editor = page.locator(".catalog-rich .ql-editor")
+    editor.wait_for()
+    assert editor.inner_text().strip() == "纯棉面料，透气舒适"
+    assert page.locator("textarea[name=description]").is_hidden()  # the editor stands in for it
+    fill_row = page.locator("[data-sku-fill]")
+    assert fill_row.is_visible()
+    page.wait_for_load_state("networkidle")
+    screenshot("catalog-admin-product-editor")
+
+    def save_and_continue():
+        page.locator("input[name=_continue]").click()
+        page.wait_for_url(change_url)
+        page.locator(".catalog-rich .ql-editor").wait_for()
+        message = page.locator("ul.messagelist li.success")
+        assert message.count() == 1, page.locator("ul.messagelist, .errornote, .errorlist").all_inner_texts()
+        return message.inner_text()
+
+    # 1. saved unchanged: a success message, nothing changed in the database
+    before = _product_state(item)
+    assert "成功" in save_and_continue()
+    assert _product_state(item) == before
+
+    # 2. a word made bold in the editor, every SKU's price set by 批量填充
+    editor.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type(" soft cotton")
+    for _ in "cotton":
+        page.keyboard.press("Shift+ArrowLeft")
+    page.get_by_role("button", name="加粗").click()
+    assert editor.locator("strong").inner_text() == "cotton"
+    fill_row.get_by_label("售价").fill("88.00")
+    fill_row.get_by_role("button", name="批量填充").click()
+    sku_prices = page.locator("#skus-group tr.form-row input[name$='-price']:not([name$='_price'])")
+    assert sku_prices.count() == 4
+    assert sku_prices.evaluate_all("inputs => inputs.map(i => i.value)") == ["88.00"] * 4
+    assert "4" in fill_row.locator("[role=status]").inner_text()
+    screenshot("catalog-admin-product-editor-filled")
+    save_and_continue()
+    item.refresh_from_db()
+    assert item.description == "<p>纯棉面料，透气舒适 soft <strong>cotton</strong></p>"
+    assert set(item.skus.values_list("price", flat=True)) == {Decimal("88.00")}
+    assert item.price_min == item.price_max == Decimal("88.00")
+    changed = _product_state(item)
+    assert changed["images"] == before["images"] and changed["options"] == before["options"]
+    assert [s["market_price"] for s in changed["skus"]] == [s["market_price"] for s in before["skus"]]
+    assert "<strong>cotton</strong>" in page.locator(".catalog-rich .ql-editor").inner_html()
+    screenshot("catalog-admin-product-editor-saved")
+
+    # 3. saved once more unchanged: the bold HTML and the prices stay as they are
+    save_and_continue()
+    assert _product_state(item) == changed
