@@ -155,7 +155,7 @@ def _seed_members(out):
                     member=member,
                     delta=paid,
                     balance_after=running,
-                    reference=f"order:{reference}",
+                    reference=reference,  # the order's reference, as for its points
                     created_at=when,
                 )
             )
@@ -204,7 +204,7 @@ def _history(rng, member, growth, level, joined, now):
                 when,
                 PointsEntry.Kind.PURCHASE,
                 points,
-                f"DEMO-{member.pk}-{n}",
+                f"order:DEMO-{member.pk}-{n}",
                 f"订单 DEMO-{member.pk}-{n} 完成",
                 paid,
             )
@@ -272,8 +272,8 @@ def _seed_shopper(out):
     today = timezone.localdate()
     for d in range(4, 0, -1):
         services.sign_in(member, today - timedelta(days=d))
-    services.earn_for_completed_order(member, "DEMO-SHOPPER-1", Decimal("1288.00"))
-    services.earn_for_completed_order(member, "DEMO-SHOPPER-2", Decimal("356.50"))
+    services.earn_for_completed_order(member, "order:DEMO-SHOPPER-1", Decimal("1288.00"))
+    services.earn_for_completed_order(member, "order:DEMO-SHOPPER-2", Decimal("356.50"))
     services.award_review(member, "DEMO-SHOPPER-R1")
     services.spend_points(member, 200, PointsEntry.Kind.EXCHANGE, "DEMO-SHOPPER-X1", reason="兑换 5 元优惠券")
     services.save_address(
@@ -285,6 +285,9 @@ def _seed_shopper(out):
             city="上海市",
             district="徐汇区",
             detail="漕溪北路 88 号 8 楼",
+            # located (使用当前位置): same-city delivery from the 徐家汇 store measures from here
+            latitude=31.1946,
+            longitude=121.4368,
         ),
     )
     services.save_address(

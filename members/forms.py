@@ -1,7 +1,10 @@
+import math
+import re
 import uuid
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from . import regions
@@ -24,8 +27,48 @@ def _weui(fields):
         widget.attrs["class"] = css
 
 
+# A decimal number in ASCII as a browser writes it (toFixed) or Python renders a float (repr, which
+# may use an exponent); float() alone would also take "１２", " 1_0", "inf" and "nan".
+COORDINATE = re.compile(r"[+-]?(?:\d{1,3}(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?", re.ASCII)
+COORDINATE_MAX_LENGTH = 32
+
+
+class CoordinateField(forms.Field):
+    """An optional latitude or longitude in a hidden input, filled by "使用当前位置": a finite
+    number within ±`limit`, or None. Anything else (a NUL, a non-ASCII digit, a huge number) is a
+    form error."""
+
+    widget = forms.HiddenInput
+    default_error_messages = {"invalid": _("位置信息无效，请重新定位")}
+
+    def __init__(self, *, limit, **kwargs):
+        out_of_range = _("位置信息超出范围，请重新定位")
+        kwargs.setdefault("required", False)
+        kwargs.setdefault(
+            "validators",
+            [MinValueValidator(-limit, message=out_of_range), MaxValueValidator(limit, message=out_of_range)],
+        )
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        text = "" if value is None else str(value).strip()
+        if not text:
+            return None
+        if len(text) > COORDINATE_MAX_LENGTH or not COORDINATE.fullmatch(text):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        number = float(text)
+        if not math.isfinite(number):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return number
+
+
 class AddressForm(forms.ModelForm):
-    """Receiver, mainland mobile, province/city/district from the dataset, street address."""
+    """Receiver, mainland mobile, province/city/district from the dataset, street address, and an
+    optional position (latitude and longitude together, from the browser's geolocation).
+
+    A saved address whose region changes while its position does not loses the position: it was
+    taken for the old place and would measure same-city delivery from there.
+    """
 
     province = forms.ChoiceField(label=_("省份"), error_messages={"invalid_choice": _("请选择有效的省份")})
     city = forms.ChoiceField(
@@ -35,11 +78,13 @@ class AddressForm(forms.ModelForm):
         label=_("区县"), error_messages={"invalid_choice": _("所选区县不属于该城市，请重新选择")}
     )
     phone = forms.CharField(label=_("手机号"), max_length=20)
+    latitude = CoordinateField(label=_("纬度"), limit=90)
+    longitude = CoordinateField(label=_("经度"), limit=180)
     make_default = forms.BooleanField(label=_("设为默认地址"), required=False)
 
     class Meta:
         model = Address
-        fields = ["receiver", "phone", "province", "city", "district", "detail"]
+        fields = ["receiver", "phone", "province", "city", "district", "detail", "latitude", "longitude"]
         widgets = {"detail": forms.TextInput(attrs={"placeholder": _("街道、楼牌号等")})}
 
     def __init__(self, *args, **kwargs):
@@ -73,7 +118,27 @@ class AddressForm(forms.ModelForm):
         province, city, district = (cleaned.get(k) for k in ("province", "city", "district"))
         if province and city and district and not regions.is_valid(province, city, district):
             raise ValidationError(_("省市区不匹配，请重新选择"), code="invalid_region")
+        self._clean_position(cleaned)
         return cleaned
+
+    def _clean_position(self, cleaned):
+        if "latitude" in self.errors or "longitude" in self.errors:
+            return
+        latitude, longitude = cleaned.get("latitude"), cleaned.get("longitude")
+        if (latitude is None) != (longitude is None):
+            # neither half reaches the address (the one error is the form's, not the constraint's too)
+            cleaned.pop("latitude", None)
+            cleaned.pop("longitude", None)
+            raise ValidationError(_("位置信息不完整，请重新定位"), code="incomplete_position")
+        changed = set(self.changed_data)
+        moved = changed & {"province", "city", "district"}
+        if self.instance.pk and moved and not changed & {"latitude", "longitude"}:
+            cleaned["latitude"] = cleaned["longitude"] = None
+
+    @property
+    def is_located(self):
+        """Whether the form carries a position (as shown: bound data, else the saved address)."""
+        return all(self[name].value() not in (None, "") for name in ("latitude", "longitude"))
 
 
 class ProfileForm(forms.Form):

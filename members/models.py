@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -35,7 +36,11 @@ class User(AbstractUser):
 
     @property
     def masked_phone(self):
-        return mask_phone(self.phone) if self.phone else ""
+        return mask_phone(self.phone)
+
+    @property
+    def is_located(self):
+        return self.latitude is not None and self.longitude is not None if self.phone else ""
 
     @property
     def staff_label(self):
@@ -90,6 +95,9 @@ class Member(models.Model):
 
     `points_balance` always equals the sum of this member's PointsEntry rows; it only changes
     through members.services, by conditional UPDATE, in the transaction that writes the entry.
+    It is negative only after a refund's claw-back took back points already spent (no CHECK on
+    the row: every other debit is conditional on `points_balance >= amount`, and the ledger's
+    `points_entry_only_clawback_goes_negative` refuses any other entry that would end below zero).
     """
 
     class Gender(models.TextChoices):
@@ -126,7 +134,9 @@ class Member(models.Model):
         verbose_name=_("等级"),
     )
     growth = models.PositiveIntegerField(_("成长值"), default=0)
-    points_balance = models.IntegerField(_("积分余额"), default=0)
+    points_balance = models.IntegerField(
+        _("积分余额"), default=0, help_text=_("为负表示订单退款扣回的积分已被使用，获得新积分后抵消")
+    )
     sign_in_streak = models.PositiveIntegerField(_("连续签到天数"), default=0)
     last_sign_in_on = models.DateField(_("最近签到日"), null=True, blank=True)
     expiry_notified_for = models.DateTimeField(_("已提醒的积分过期时间"), null=True, blank=True)
@@ -135,9 +145,6 @@ class Member(models.Model):
     class Meta:
         verbose_name = _("会员")
         verbose_name_plural = _("会员")
-        constraints = [
-            models.CheckConstraint(condition=Q(points_balance__gte=0), name="member_points_balance_gte_0"),
-        ]
 
     def __str__(self):
         return str(self.user)
@@ -147,7 +154,7 @@ class PointsEntry(models.Model):
     """One line of the append-only points ledger. Never updated, never deleted.
 
     `reference` makes earning idempotent: one entry per (member, kind, reference) when non-empty,
-    e.g. one purchase earn per order, one sign-in per local day.
+    e.g. one purchase earn per order, one sign-in per local day, one claw-back per refund.
     """
 
     class Kind(models.TextChoices):
@@ -160,6 +167,7 @@ class PointsEntry(models.Model):
         EXPIRE = "expire", _("积分过期")
         ADJUST = "adjust", _("后台调整")
         REFUND = "refund", _("退款退回")
+        CLAWBACK = "clawback", _("退款扣回积分")
 
     member = models.ForeignKey(
         Member, on_delete=models.PROTECT, related_name="points_entries", verbose_name=_("会员")
@@ -192,8 +200,11 @@ class PointsEntry(models.Model):
                 name="points_entry_once_per_reference",
             ),
             models.CheckConstraint(condition=~Q(delta=0), name="points_entry_delta_not_zero"),
+            # Only a claw-back may take the balance below zero; a credit may still end below zero
+            # (it offsets an earlier claw-back); any other debit must leave it at zero or more.
             models.CheckConstraint(
-                condition=Q(balance_after__gte=0), name="points_entry_balance_after_gte_0"
+                condition=Q(balance_after__gte=0) | Q(delta__gt=0) | Q(kind="clawback"),
+                name="points_entry_only_clawback_goes_negative",
             ),
         ]
 
@@ -202,7 +213,8 @@ class PointsEntry(models.Model):
 
 
 class GrowthEntry(models.Model):
-    """Append-only growth-value ledger: one entry per (member, reference), so an order counts once."""
+    """Append-only growth-value ledger: one entry per (member, reference), so an order counts once
+    and a refund takes back once (a negative entry whose reference is the refund's)."""
 
     member = models.ForeignKey(
         Member, on_delete=models.PROTECT, related_name="growth_entries", verbose_name=_("会员")
@@ -263,7 +275,12 @@ class LevelChange(models.Model):
 
 
 class Address(models.Model):
-    """A shipping address. A user has several and at most one default (enforced by the database)."""
+    """A shipping address. A user has several and at most one default (enforced by the database).
+
+    `latitude`/`longitude` (WGS-84, optional, both or neither) are where the shopper said the
+    address is ("使用当前位置" on the form): same-city delivery measures the distance to the store
+    from them.
+    """
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="addresses", verbose_name=_("用户")
@@ -274,6 +291,12 @@ class Address(models.Model):
     city = models.CharField(_("城市"), max_length=32)
     district = models.CharField(_("区县"), max_length=32)
     detail = models.CharField(_("详细地址"), max_length=200)
+    latitude = models.FloatField(
+        _("纬度"), null=True, blank=True, validators=[MinValueValidator(-90), MaxValueValidator(90)]
+    )
+    longitude = models.FloatField(
+        _("经度"), null=True, blank=True, validators=[MinValueValidator(-180), MaxValueValidator(180)]
+    )
     is_default = models.BooleanField(_("默认地址"), default=False)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
@@ -285,6 +308,22 @@ class Address(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["user"], condition=Q(is_default=True), name="address_one_default_per_user"
+            ),
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True, longitude__isnull=True)
+                | Q(latitude__isnull=False, longitude__isnull=False),
+                name="address_coordinates_both_or_neither",
+                violation_error_message=_("位置信息不完整，请重新定位"),
+            ),
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True) | Q(latitude__gte=-90, latitude__lte=90),
+                name="address_latitude_range",
+                violation_error_message=_("位置信息超出范围，请重新定位"),
+            ),
+            models.CheckConstraint(
+                condition=Q(longitude__isnull=True) | Q(longitude__gte=-180, longitude__lte=180),
+                name="address_longitude_range",
+                violation_error_message=_("位置信息超出范围，请重新定位"),
             ),
         ]
 
@@ -302,3 +341,7 @@ class Address(models.Model):
     @property
     def masked_phone(self):
         return mask_phone(self.phone)
+
+    @property
+    def is_located(self):
+        return self.latitude is not None and self.longitude is not None

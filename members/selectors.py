@@ -159,3 +159,33 @@ def benefits_for(user):
     return MemberBenefits(
         level.name, level.discount_percent, level.points_multiplier, level.flash_sale_early_minutes
     )
+
+
+NO_MULTIPLIER = Decimal("1.00")
+NO_DISCOUNT = Decimal("100.00")
+
+
+def _member_id(member):
+    return member.pk if isinstance(member, Member) else ensure_member(member).pk
+
+
+def level_multiplier(member) -> Decimal:
+    """The points multiplier of the member's current level (Decimal, 1.00 without a level), read
+    from the database in one query: orders snapshot it when an order is paid."""
+    value = (
+        MemberLevel.objects.filter(members__pk=_member_id(member))
+        .values_list("points_multiplier", flat=True)
+        .first()
+    )
+    return NO_MULTIPLIER if value is None else value
+
+
+def level_discount_percent(member) -> Decimal:
+    """The member price percentage of the member's current level (Decimal; 100.00 = no discount,
+    also without a level), read from the database in one query: orders price with it at checkout."""
+    value = (
+        MemberLevel.objects.filter(members__pk=_member_id(member))
+        .values_list("discount_percent", flat=True)
+        .first()
+    )
+    return NO_DISCOUNT if value is None else value
