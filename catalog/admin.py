@@ -225,7 +225,7 @@ class ProductAdmin(ImportExportModelAdmin):
         "cover_preview", "name", "category", "price_range", "status", "display_sales", "sort_weight", "updated_at",
     )
     list_display_links = ("cover_preview", "name")
-    list_filter = ("status", ("category", TreeRelatedFieldListFilter), PriceRangeFilter)
+    list_filter = ("status", ("category", TreeRelatedFieldListFilter), PriceRangeFilter, "member_discount_enabled")
     list_select_related = ("category", "cover")
     search_fields = ("name", "subtitle", "tags", "skus__code", "skus__barcode")
     search_help_text = _("按名称、副标题、标签、SKU编码或条形码搜索")

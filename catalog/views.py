@@ -2,7 +2,8 @@
 
 Views are thin: they parse the query string, call a selector, render. The list grid is cached
 as rendered HTML per (category or search, sort, page, language) under the catalogue version, so
-any visible change shows at once (catalog.cache).
+any visible change shows at once (catalog.cache); sales figures ("已售N", the sales sort) are the
+one exception and catch up within catalog.cache.SALES_STALENESS seconds.
 """
 
 import hashlib
@@ -163,7 +164,8 @@ def _picker_rows(option_types, sku_rows):
 
 def _product_page(pk):
     """Everything the product page shows that is the same for every shopper, cached as plain data
-    and HTML under the catalogue version (any change shows at once). Raises Product.DoesNotExist
+    and HTML under the catalogue version (any change shows at once, the sales figure within
+    catalog.cache.SALES_STALENESS). Raises Product.DoesNotExist
     for a product that is not listed; the cached copy is re-checked against the schedule."""
     key = catalog_cache.key("product-page", pk, get_language())
     page = catalog_cache.get(key)

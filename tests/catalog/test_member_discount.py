@@ -132,3 +132,11 @@ def test_the_cached_product_page_data_carries_the_flag(client):
     item = product(member_discount_enabled=False)
     assert client.get(f"/products/{item.pk}/").status_code == 200  # cached now
     assert _product_page(item.pk)["product"]["member_discount_enabled"] is False
+
+
+def test_admin_list_filters_the_products_that_do_not_take_part(admin_client):
+    cat = category("酒水")
+    product(name="汾酒", cat=cat)
+    product(name="茅台飞天", cat=cat, member_discount_enabled=False)
+    body = admin_client.get("/admin/catalog/product/?member_discount_enabled__exact=0").content.decode()
+    assert "茅台飞天" in body and "汾酒" not in body
