@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.money import floor_fen, to_money
+from core.references import mall_ref
 
 ZERO = Decimal("0.00")
 
@@ -391,4 +392,4 @@ class PointsExchange(models.Model):
     @property
     def reference(self):
         """The reference its points and stock movements carry."""
-        return f"mall:{self.pk}"
+        return mall_ref(self.pk)

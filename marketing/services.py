@@ -27,9 +27,10 @@ from catalog.services import add_sales
 from core.notify import notify
 from members.models import Member, PointsEntry
 from members.services import ensure_member, refund_points, spend_points
+from stores.errors import StockError
 from stores.models import Store
 from stores.scope import user_can_work_on
-from stores.services import commit_sale, release_stock, reserve_stock
+from stores.services import release_reserved, reserve_lines, sell_reserved
 
 from .errors import CouponUnavailable, ExchangeUnavailable, MarketingError, PickupError
 from .models import Coupon, MemberCoupon, PointsExchange, PointsItem
@@ -248,7 +249,7 @@ def exchange_points(user, item_id, *, request_id, store_id=None, expected_points
         )
         exchange.save(update_fields=["member_coupon"])
     else:
-        reserve_stock(store, sku, 1, reference=exchange.reference)
+        reserve_lines(store, [(sku, 1)], reference=exchange.reference)
     # the item's quota is the gate everyone shares: taken last, so its row stays locked only for
     # this statement and the commit, not for the work above (a refusal here rolls all of it back)
     taken = (
@@ -303,7 +304,8 @@ def verify_pickup(*, store, code, by, now=None):
         raise PickupError(_("自提码无效、已核销或不属于本门店"), code="not_found")
     if exchange.pickup_deadline and exchange.pickup_deadline <= now:
         raise PickupError(_("该兑换已超过自提期限"), code="overdue")
-    commit_sale(store, exchange.sku_id, 1, reference=exchange.reference, by=by)
+    if sell_reserved(exchange.reference, by=by) != 1:  # its unit must still be held for it
+        raise StockError(_("该兑换的预留库存已不存在"), code="insufficient_reserved")
     exchange.status = Status.DONE
     exchange.picked_up_at = now
     exchange.picked_up_by = by
@@ -345,7 +347,8 @@ def _close_exchange(exchange_id, *, user, expired, now, by=None):
         return exchange, False
     if exchange.status != Status.AWAITING_PICKUP:
         raise ExchangeUnavailable(_("已完成的兑换不能取消"), code="not_cancellable")
-    release_stock(exchange.store_id, exchange.sku_id, 1, reference=exchange.reference, by=by)
+    if release_reserved(exchange.reference, by=by) != 1:  # its unit must still be held for it
+        raise StockError(_("该兑换的预留库存已不存在"), code="insufficient_reserved")
     PointsItem.objects.filter(pk=exchange.item_id, exchanged_count__gt=0).update(
         exchanged_count=F("exchanged_count") - 1
     )

@@ -15,6 +15,7 @@ from .models import (
     LowStockAlert,
     Stock,
     StockMovement,
+    StockReservation,
     Store,
     StoreHours,
     StoreNotification,
@@ -83,7 +84,13 @@ class StoreAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "code", "cover", "phone", "status", "is_archived"]}),
         (_("地址"), {"fields": ["province", "city", "district", "street", ("latitude", "longitude")]}),
-        (_("服务"), {"fields": ["pickup_enabled", "delivery_enabled", "delivery_radius_km"]}),
+        (_("配送与自提"), {"fields": [
+            ("delivery_enabled", "delivery_radius_km"),
+            ("delivery_fee", "delivery_min_order"),
+            "express_enabled",
+            "pickup_enabled",
+            ("pickup_lead_minutes", "pickup_slot_minutes"),
+        ]}),
     ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -178,6 +185,26 @@ class StockMovementAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["reference", "stock__sku__code", "note"]
     list_select_related = ["stock__store", "stock__sku__product", "actor"]
     date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StockReservation)
+class StockReservationAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
+    """Read-only: reservations are made, released and sold by services, by their reference."""
+
+    store_field = "stock__store"
+    list_display = ["reference", "stock", "quantity", "sold", "released", "state", "updated_at"]
+    list_filter = ["state", ("stock__store", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["reference", "stock__sku__code"]
+    list_select_related = ["stock__store", "stock__sku__product"]
 
     def has_add_permission(self, request):
         return False

@@ -4,6 +4,7 @@ and one clerk. Passwords are published in the README: demo only. Idempotent."""
 
 import random
 from datetime import time
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
@@ -35,6 +36,7 @@ STAFF_PERMISSIONS = [
     ("stores", "view_stock"),
     ("stores", "change_stock"),
     ("stores", "view_stockmovement"),
+    ("stores", "view_stockreservation"),
     ("stores", "view_transfer"),
     ("stores", "add_transfer"),
     ("stores", "change_transfer"),
@@ -79,6 +81,10 @@ def seed(out):
                 name=name, province=province, city=city, district=district, street=street, latitude=lat,
                 longitude=lng, phone=phone, pickup_enabled=True, delivery_enabled=kind != "weekday",
                 delivery_radius_km=5 if kind != "weekday" else 0,
+                # 同城配送: 5 yuan within 5 km, from 39 yuan of goods; pickup ready 30 min after ordering
+                delivery_fee=Decimal("5.00") if kind != "weekday" else Decimal("0.00"),
+                delivery_min_order=Decimal("39.00") if kind != "weekday" else Decimal("0.00"),
+                pickup_lead_minutes=30, pickup_slot_minutes=Store.PickupSlot.HOUR,
             ),
         )
         stores[code] = store

@@ -4,10 +4,23 @@ from core.errors import DomainError
 
 
 class StockError(DomainError):
-    """Codes: invalid_quantity, insufficient_stock, insufficient_reserved, reason_required,
+    """Codes: invalid_quantity, invalid_sku, no_lines, invalid_reference, step_required,
+    insufficient_stock, insufficient_reserved, reference_mismatch, reason_required,
     invalid_threshold, unknown_stock, store_unavailable."""
 
     code = "stock_error"
+
+
+class InsufficientStock(StockError):
+    """A reservation refused because one or more lines are short. `short` lists EVERY short line
+    as {"sku_id", "requested", "available"} (as Saleor's InsufficientStock lists its items), so a
+    checkout can mark all of them at once."""
+
+    code = "insufficient_stock"
+
+    def __init__(self, message, *, short, params=None):
+        super().__init__(message, code="insufficient_stock", params=params)
+        self.short = list(short)
 
 
 class TransferError(DomainError):

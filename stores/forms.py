@@ -3,6 +3,8 @@ import uuid
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.references import staff_ref
+
 from .models import Store
 
 
@@ -14,7 +16,7 @@ class AdjustForm(forms.Form):
 
     def reference(self):
         request_id = self.cleaned_data.get("request_id")
-        return f"staff:{request_id}" if request_id else ""
+        return staff_ref(request_id) if request_id else ""
 
     def clean_delta(self):
         delta = self.cleaned_data["delta"]

@@ -5,7 +5,7 @@ no range is a closed day. ``closes <= opens`` is an overnight range: 22:00-02:00
 the store open until 02:00 on Saturday; 00:00-00:00 is open all day.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -48,6 +48,36 @@ def week_table(hours):
         table[weekday].append((opens, closes))
     return [(day, sorted(table[day])) for day in range(7)]
 
+
+def open_intervals(hours, begin: datetime, end: datetime):
+    """The store's open spans that meet [begin, end) as (opens, closes) aware Asia/Shanghai
+    datetimes, in order, with spans that overlap or touch joined into one (a round-the-clock week
+    is one span; Friday 22:00-02:00 and Saturday 02:00-... are one)."""
+    if begin.tzinfo is None or end.tzinfo is None:
+        raise ValueError("`begin` and `end` must be timezone-aware")
+    begin, end = begin.astimezone(SHANGHAI), end.astimezone(SHANGHAI)
+    ranges = list(_ranges(hours))
+    spans = []
+    day = begin.date() - timedelta(days=1)  # yesterday's overnight range may reach into `begin`
+    while day <= end.date():
+        for weekday, opens, closes in ranges:
+            if weekday != day.weekday():
+                continue
+            start = datetime.combine(day, opens, tzinfo=SHANGHAI)
+            stop = datetime.combine(day, closes, tzinfo=SHANGHAI)
+            if closes <= opens:
+                stop += timedelta(days=1)  # overnight; 00:00-00:00 is the whole day
+            if stop > begin and start < end:
+                spans.append((start, stop))
+        day += timedelta(days=1)
+    spans.sort()
+    joined = []
+    for start, stop in spans:
+        if joined and start <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], stop))
+        else:
+            joined.append((start, stop))
+    return joined
 
 
 WEEK_MINUTES = 7 * 24 * 60

@@ -3,9 +3,13 @@ low-stock alerts and back-office notifications.
 
 Stock invariants (enforced by the database where it can): on_hand >= 0, reserved >= 0,
 reserved <= on_hand, low_threshold >= 0, one row per (store, sku), on_hand == sum of the
-row's StockMovement.quantity and reserved == sum of its reserved_delta (checked by
-`manage.py check_stock`). Only stores.services changes stock.
+row's StockMovement.quantity and reserved == sum of its reserved_delta, and reserved == the sum
+of `held` over its StockReservation rows (all three checked by `manage.py check_stock`). Units are
+reserved, released and sold only through a reservation, by the reference that owns it
+(core.references). Only stores.services changes stock.
 """
+
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -14,12 +18,19 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from core.references import transfer_ref
+
 
 class Store(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", _("营业")
         PAUSED = "paused", _("暂停营业")
         CLOSED = "closed", _("停业")
+
+    class PickupSlot(models.IntegerChoices):
+        HALF_HOUR = 30, _("30 分钟")
+        HOUR = 60, _("1 小时")
+        TWO_HOURS = 120, _("2 小时")
 
     name = models.CharField(_("门店名称"), max_length=64)
     code = models.SlugField(_("门店编码"), max_length=32, unique=True)
@@ -42,6 +53,22 @@ class Store(models.Model):
         _("配送半径（公里）"), max_digits=6, decimal_places=2, default=0,
         validators=[MinValueValidator(0)],
     )
+    delivery_fee = models.DecimalField(
+        _("同城配送费"), max_digits=12, decimal_places=2, default=Decimal("0.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    delivery_min_order = models.DecimalField(
+        _("同城起送金额"), max_digits=12, decimal_places=2, default=Decimal("0.00"),
+        validators=[MinValueValidator(Decimal("0"))], help_text=_("订单商品金额达到此金额才可同城配送"),
+    )
+    express_enabled = models.BooleanField(_("支持快递发货"), default=True)
+    pickup_lead_minutes = models.PositiveIntegerField(
+        _("自提备货时间（分钟）"), default=30, validators=[MaxValueValidator(7 * 24 * 60)],
+        help_text=_("下单后至少经过这么久才能到店自提"),
+    )
+    pickup_slot_minutes = models.PositiveSmallIntegerField(
+        _("自提时段长度（分钟）"), choices=PickupSlot.choices, default=PickupSlot.HOUR,
+    )
     is_archived = models.BooleanField(
         _("已归档"), default=False,
         help_text=_("有订单或库存记录的门店删除时归档，不再对顾客显示"),
@@ -62,6 +89,12 @@ class Store(models.Model):
                 condition=Q(longitude__gte=-180, longitude__lte=180), name="store_longitude_range"
             ),
             models.CheckConstraint(condition=Q(delivery_radius_km__gte=0), name="store_radius_gte_0"),
+            models.CheckConstraint(condition=Q(delivery_fee__gte=0), name="store_delivery_fee_gte_0"),
+            models.CheckConstraint(condition=Q(delivery_min_order__gte=0), name="store_delivery_min_order_gte_0"),
+            models.CheckConstraint(condition=Q(pickup_lead_minutes__gte=0), name="store_pickup_lead_gte_0"),
+            models.CheckConstraint(
+                condition=Q(pickup_slot_minutes__in=[30, 60, 120]), name="store_pickup_slot_choices"
+            ),
         ]
 
     def __str__(self):
@@ -232,6 +265,63 @@ class StockMovement(models.Model):
         raise ValidationError(_("库存流水只能追加，不能删除"))
 
 
+class StockReservation(models.Model):
+    """Units of one stock row held for one reference (an order, a points-mall exchange), as
+    Saleor's Allocation: what a reference reserved can be released or sold only by that
+    reference, never taken from a shared pool.
+
+    `quantity` is what was reserved and never changes; `sold` and `released` only grow, each by a
+    conditional UPDATE that also sets `state`, so `held` = quantity - sold - released can't go
+    below 0 and the state always agrees with the counts (both checked by the database). The
+    stock row's `reserved` is the sum of `held` over its reservations.
+    """
+
+    class State(models.TextChoices):
+        HELD = "held", _("预留中")
+        SOLD = "sold", _("已售出")
+        RELEASED = "released", _("已释放")
+        CLOSED = "closed", _("部分售出，其余已释放")
+
+    stock = models.ForeignKey(Stock, on_delete=models.PROTECT, related_name="reservations", verbose_name=_("库存"))
+    reference = models.CharField(_("关联单据"), max_length=64, db_index=True)
+    quantity = models.IntegerField(_("预留数量"))
+    sold = models.IntegerField(_("已售出"), default=0)
+    released = models.IntegerField(_("已释放"), default=0)
+    state = models.CharField(_("状态"), max_length=16, choices=State.choices, default=State.HELD)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("库存预留")
+        verbose_name_plural = _("库存预留")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["stock", "reference"], name="stockreservation_unique_stock_reference"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="stockreservation_quantity_gt_0"),
+            models.CheckConstraint(condition=Q(sold__gte=0), name="stockreservation_sold_gte_0"),
+            models.CheckConstraint(condition=Q(released__gte=0), name="stockreservation_released_gte_0"),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=F("sold") + F("released")), name="stockreservation_used_lte_quantity"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(state="held", quantity__gt=F("sold") + F("released"))
+                    | Q(state="sold", quantity=F("sold"), released=0)
+                    | Q(state="released", quantity=F("released"), sold=0)
+                    | Q(state="closed", quantity=F("sold") + F("released"), sold__gt=0, released__gt=0)
+                ),
+                name="stockreservation_state_matches_counts",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.reference} · {self.stock_id} x {self.quantity}"
+
+    @property
+    def held(self):
+        return self.quantity - self.sold - self.released
+
+
 class Transfer(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", _("草稿")
@@ -274,7 +364,7 @@ class Transfer(models.Model):
 
     @property
     def reference(self):
-        return f"transfer:{self.pk}"
+        return transfer_ref(self.pk)
 
 
 class TransferLine(models.Model):

@@ -1,13 +1,14 @@
 """Reads for shopper pages, the back office and other apps (catalog's stock hook, orders)."""
 
 import math
+from datetime import datetime, timedelta
 
 from django.db.models import F, FloatField, Prefetch, Q, Value
 from django.db.models.functions import ASin, Cos, Power, Radians, Sin, Sqrt
 from django.utils import timezone
 
-from .hours import is_open_at
-from .models import Stock, StockMovement, Store, StoreHours
+from .hours import SHANGHAI, is_open_at, open_intervals
+from .models import Stock, StockMovement, StockReservation, Store, StoreHours
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -158,3 +159,59 @@ def backoffice_stock(store, *, low_only=False, category=None, q=""):
 
 def movements_for(stock, limit=200):
     return list(StockMovement.objects.filter(stock=stock).select_related("actor").order_by("-id")[:limit])
+
+
+def reservations_for(reference):
+    """What `reference` reserved, one row per stock row, in SKU id order, with the stock row, its
+    store and SKU loaded (one query). Each row's `.held` is what it still holds."""
+    return list(
+        StockReservation.objects.filter(reference=reference)
+        .select_related("stock__store", "stock__sku__product")
+        .order_by("stock__sku_id", "pk")
+    )
+
+
+def delivery_distance_km(store, lat, lng):
+    """Great-circle distance in km from the store to (lat, lng); None when the coordinates do not
+    parse or are out of range."""
+    coords = valid_coordinates(lat, lng)
+    if coords is None:
+        return None
+    return haversine_km(store.latitude, store.longitude, *coords)
+
+
+def pickup_slots(store, *, now=None, days=3):
+    """Pickup time slots a shopper may choose: [(start, end), ...] as aware Asia/Shanghai datetimes.
+
+    Each slot is `store.pickup_slot_minutes` long and lies wholly inside the store's opening hours
+    (stores.hours: overnight ranges, round-the-clock days and closed days; ranges that touch are
+    joined, so a slot may run over midnight). Slots step from the start of each opening span, and
+    the first one offered starts no earlier than `now` + `store.pickup_lead_minutes`, rounded up to
+    that grid. Slots start today or on the next `days - 1` days (local dates). A store that is not
+    open (paused, closed, archived) or does not offer pickup has none.
+    """
+    now = now or timezone.now()
+    if now.tzinfo is None:
+        raise ValueError("`now` must be timezone-aware")
+    if not store.accepts_orders or not store.pickup_enabled or days < 1:
+        return []
+    now = now.astimezone(SHANGHAI)
+    today = now.date()
+    last_day = today + timedelta(days=days - 1)
+    slot = timedelta(minutes=store.pickup_slot_minutes)
+    earliest = now + timedelta(minutes=store.pickup_lead_minutes)
+    hours = store.hour_list if hasattr(store, "hour_list") else list(store.hours.all())
+    # spans from yesterday (an overnight range reaches into today) to the last day's end
+    begin = datetime.combine(today - timedelta(days=1), datetime.min.time(), tzinfo=SHANGHAI)
+    end = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tzinfo=SHANGHAI) + slot
+    slots = []
+    for opens, closes in open_intervals(hours, begin, end):
+        start = opens
+        if start < earliest:  # round up to this span's grid
+            steps = -(-(earliest - opens) // slot)
+            start = opens + steps * slot
+        while start + slot <= closes and start.date() <= last_day:
+            if start.date() >= today:
+                slots.append((start, start + slot))
+            start += slot
+    return slots

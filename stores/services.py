@@ -10,22 +10,34 @@ Stock guarantees (each function below is @transaction.atomic):
 - A change that takes available under the row's threshold opens one LowStockAlert (a partial
   unique index makes a second open alert impossible); the one that brings it back closes it.
   Managers are notified by a Celery task enqueued on commit, never for a rolled-back change.
-- Multi-row operations (transfers) touch rows in SKU id order, so two of them cannot deadlock.
+- Multi-row operations (transfers, reservations) touch rows in SKU id order, so two of them
+  cannot deadlock: the system's one lock order is member -> order (or exchange) -> coupon copy ->
+  stock rows by SKU id -> shared quota rows.
+- Reserved units belong to a reference (core.references): `reserve_lines` holds a basket for an
+  order or an exchange, all lines or none, and writes one StockReservation per row;
+  `release_reserved` and `sell_reserved` act only on what that reference holds, so one order's
+  mistake can never consume another order's hold. A stock row's reserved == the sum of its
+  reservations' held units (checked with the ledger by `ledger_mismatches`).
 """
 
 import logging
+import math
 from datetime import timedelta
+from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, ProtectedError, Q, RestrictedError
+from django.db.models import Case, F, ProtectedError, Q, RestrictedError, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .errors import StockError, TransferError, insufficient
+from core.references import check_reference, step_ref
+
+from .errors import InsufficientStock, StockError, TransferError, insufficient
 from .models import (
     LowStockAlert,
     Stock,
     StockMovement,
+    StockReservation,
     Store,
     StoreNotification,
     StoreStaff,
@@ -39,19 +51,34 @@ logger = logging.getLogger(__name__)
 Reason = StockMovement.Reason
 
 
+MAX_QUANTITY = 2**31 - 1  # the stock columns are 32-bit integers
+
+
 def _positive(quantity):
+    """A positive whole number of units, at most 2**31-1. Refuses bool, a float or Decimal with a
+    fraction, and a string that is not plain ASCII digits ("１" and "²" are digits to Python's
+    int() or isdigit(), not to a person typing a quantity)."""
+    invalid = StockError(_("数量必须是正整数"), code="invalid_quantity")
     if isinstance(quantity, bool):
-        raise StockError(_("数量必须是正整数"), code="invalid_quantity")
-    if isinstance(quantity, float) and not quantity.is_integer():
-        raise StockError(_("数量必须是正整数"), code="invalid_quantity")
-    if not isinstance(quantity, int):
-        try:
-            quantity = int(quantity)
-        except (TypeError, ValueError) as exc:
-            raise StockError(_("数量必须是正整数"), code="invalid_quantity") from exc
-    if quantity <= 0:
-        raise StockError(_("数量必须是正整数"), code="invalid_quantity")
-    return quantity
+        raise invalid
+    if isinstance(quantity, int):
+        value = quantity
+    elif isinstance(quantity, float | Decimal):
+        if not (math.isfinite(quantity) and quantity == int(quantity)):
+            raise invalid
+        value = int(quantity)
+    elif isinstance(quantity, str):
+        text = quantity.strip()
+        if not (text.isascii() and text.isdigit()):
+            raise invalid
+        value = int(text)
+    else:
+        raise invalid
+    if not 0 < value <= MAX_QUANTITY:
+        raise StockError(
+            _("数量必须是 1 到 %(max)s 之间的整数"), code="invalid_quantity", params={"max": MAX_QUANTITY}
+        )
+    return value
 
 
 def _id(obj):
@@ -153,14 +180,12 @@ def _change_once(reason, *, d_on_hand=0, d_reserved=0, need_available=0, need_re
     return _record(row, reason, d_on_hand=d_on_hand, d_reserved=d_reserved, by=by, note=note, reference=reference)
 
 
-def _why_not(stock_id=None, store_id=None, sku_id=None, *, reserved=False):
+def _why_not(stock_id=None, store_id=None, sku_id=None):
     """Explain a failed conditional update (read after the fact; decides nothing)."""
     qs = Stock.objects.filter(pk=stock_id) if stock_id else Stock.objects.filter(store_id=store_id, sku_id=sku_id)
     row = qs.values("on_hand", "reserved").first()
     if row is None:
         return StockError(_("该门店没有这个商品的库存"), code="insufficient_stock")
-    if reserved:
-        return StockError(_("预留数量不足"), code="insufficient_reserved")
     return insufficient(row["on_hand"] - row["reserved"])
 
 
@@ -332,43 +357,246 @@ def set_threshold(stock, threshold, *, by=None):
     return fresh
 
 
-@transaction.atomic
-def reserve_stock(store, sku, quantity, *, reference="", by=None):
-    """Hold units for an unpaid order. Succeeds only if available >= quantity at the moment of
-    the UPDATE; raises StockError(insufficient_stock) otherwise, changing nothing."""
-    quantity = _positive(quantity)
-    movement = _change(Reason.RESERVE, d_reserved=quantity, need_available=quantity,
-                       store_id=_id(store), sku_id=_id(sku), by=by, reference=reference)
-    if movement is None:
-        raise _why_not(store_id=_id(store), sku_id=_id(sku))
-    return movement
+# --- reservations: units held for one reference ------------------------------------------------
+def _reference(reference):
+    try:
+        return check_reference(reference)
+    except ValueError as exc:
+        raise StockError(_("缺少或无效的关联单据"), code="invalid_reference") from exc
+
+
+def _sku_id(sku):
+    """A SKU's id from an instance, an int or a string of ASCII digits."""
+    value = getattr(sku, "pk", sku)
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_QUANTITY:
+        raise StockError(_("商品不存在"), code="invalid_sku")
+    return value
+
+
+def _merge_lines(lines):
+    """{sku_id: quantity} from (sku_or_id, quantity) pairs, every quantity validated. The same SKU
+    on two lines is merged into one (an order may list a SKU twice, at two prices); the sum must
+    still fit the column."""
+    wanted = {}
+    for line in lines:
+        try:
+            sku, quantity = line
+        except (TypeError, ValueError) as exc:
+            raise StockError(_("每一行必须是（商品, 数量）"), code="invalid_quantity") from exc
+        sku_id = _sku_id(sku)
+        wanted[sku_id] = _positive(wanted.get(sku_id, 0) + _positive(quantity))
+    if not wanted:
+        raise StockError(_("请至少预留一个商品"), code="no_lines")
+    return dict(sorted(wanted.items()))
+
+
+def _sku_labels(sku_ids):
+    from catalog.models import Sku
+
+    labels = {sku.pk: sku.display_name for sku in Sku.objects.filter(pk__in=sku_ids).select_related("product")}
+    return {sku_id: labels.get(sku_id) or f"SKU {sku_id}" for sku_id in sku_ids}
+
+
+def _held_by(reference):
+    """The reference's reservations keyed by SKU id (read, not locked)."""
+    return {
+        res.sku_pk: res
+        for res in StockReservation.objects.filter(reference=reference)
+        .annotate(sku_pk=F("stock__sku_id"), store_pk=F("stock__store_id"))
+        .order_by("sku_pk")
+    }
+
+
+def _same_reservation(existing, store_id, wanted, reference):
+    """A retried reservation returns what it made; the same reference asking for other lines is
+    a caller's mistake and is refused."""
+    if all(res.store_pk == store_id for res in existing.values()) and {
+        sku_id: res.quantity for sku_id, res in existing.items()
+    } == wanted:
+        return list(existing.values())
+    raise StockError(
+        _("关联单据 %(ref)s 已预留了其他商品或数量"), code="reference_mismatch", params={"ref": reference}
+    )
 
 
 @transaction.atomic
-def release_stock(store, sku, quantity, *, reference="", by=None):
-    """Give back a reservation (order cancelled or expired)."""
-    quantity = _positive(quantity)
-    movement = _change(Reason.RELEASE, d_reserved=-quantity, need_reserved=quantity,
-                       store_id=_id(store), sku_id=_id(sku), by=by, reference=reference)
-    if movement is None:
-        raise _why_not(store_id=_id(store), sku_id=_id(sku), reserved=True)
-    return movement
+def reserve_lines(store, lines, *, reference, by=None):
+    """Hold units of a basket in one store for `reference` (an order, a points-mall exchange).
+
+    `lines` is an iterable of (sku_or_id, quantity). Every quantity must be a positive whole number
+    (bool, fractions, non-ASCII digits and values over 2**31-1 are refused: invalid_quantity); a
+    SKU given on two lines is merged into one reservation of the summed quantity.
+
+    Locks the store's stock rows for these SKUs (SELECT ... FOR UPDATE in SKU id order, the
+    system's one lock order), then checks EVERY line: if any is short (a SKU the store has no row
+    for counts as 0 available) it raises InsufficientStock (code insufficient_stock) whose `.short`
+    lists each short line as {"sku_id", "requested", "available"}, and nothing changes. Otherwise
+    each line is one conditional UPDATE (available >= n) plus a RESERVE movement under `reference`,
+    and one StockReservation row; all lines or none.
+
+    Idempotent: the same reference with the same store and lines returns the reservations it made
+    (even after they were sold or released) and changes nothing; the same reference with other
+    lines raises StockError(reference_mismatch). A reference is owned by its caller, which
+    serialises its own calls (an order reserves under its order row's lock); two concurrent calls
+    with the same reference and the same lines still reserve once (they wait on the same rows).
+    Returns the reservations in SKU id order.
+    """
+    reference = _reference(reference)
+    store_id = _id(store)
+    wanted = _merge_lines(lines)
+    existing = _held_by(reference)
+    if existing:
+        return _same_reservation(existing, store_id, wanted, reference)
+    archived = Store.objects.filter(pk=store_id).values_list("is_archived", flat=True).first()
+    if archived is None or archived:
+        raise StockError(_("门店不存在或已归档"), code="store_unavailable")
+
+    rows = {
+        sku_id: (stock_id, on_hand - reserved)
+        for stock_id, sku_id, on_hand, reserved in Stock.objects.select_for_update()
+        .filter(store_id=store_id, sku_id__in=list(wanted))
+        .order_by("sku_id")
+        .values_list("pk", "sku_id", "on_hand", "reserved")
+    }
+    existing = _held_by(reference)  # a twin that held these rows before us has committed now
+    if existing:
+        return _same_reservation(existing, store_id, wanted, reference)
+
+    short = [
+        {"sku_id": sku_id, "requested": quantity, "available": max(rows.get(sku_id, (None, 0))[1], 0)}
+        for sku_id, quantity in wanted.items()
+        if rows.get(sku_id, (None, 0))[1] < quantity
+    ]
+    if short:
+        labels = _sku_labels([line["sku_id"] for line in short])
+        detail = "；".join(
+            _("%(sku)s 需要 %(requested)s 件，可用 %(available)s 件")
+            % {"sku": labels[line["sku_id"]], "requested": line["requested"], "available": line["available"]}
+            for line in short
+        )
+        raise InsufficientStock(_("库存不足：%(lines)s") % {"lines": detail}, short=short)
+
+    reservations = []
+    for sku_id, quantity in wanted.items():
+        stock_id = rows[sku_id][0]
+        row = _apply(d_reserved=quantity, stock_id=stock_id, need_available=quantity)
+        if row is None:  # cannot happen while we hold the row's lock; refuse rather than oversell
+            raise _why_not(stock_id)
+        _record(row, Reason.RESERVE, d_on_hand=0, d_reserved=quantity, by=by, reference=reference)
+        reservations.append(StockReservation.objects.create(stock_id=stock_id, reference=reference, quantity=quantity))
+    return reservations
+
+
+def _state_after(used_field, n):
+    """The reservation's state after `n` more units go to `used_field` ("sold" or "released"),
+    computed by the database from the row's values before the UPDATE."""
+    other = "released" if used_field == "sold" else "sold"
+    ends_as = StockReservation.State.SOLD if used_field == "sold" else StockReservation.State.RELEASED
+    return Case(
+        When(Q(quantity__gt=F("sold") + F("released") + n), then=Value(StockReservation.State.HELD)),
+        When(Q(**{other: 0}), then=Value(ends_as)),
+        default=Value(StockReservation.State.CLOSED),
+    )
+
+
+def _settle(reference, reason, *, quantities, step, by, note=""):
+    """Release or sell what `reference` holds: all of it, or {sku_id: n} under a step."""
+    reference = _reference(reference)
+    if quantities is not None and not step:
+        raise StockError(_("部分释放或售出必须注明步骤（如 refund:12）"), code="step_required")
+    movement_ref = reference
+    if step:
+        try:
+            movement_ref = step_ref(reference, step)
+        except ValueError as exc:
+            raise StockError(_("缺少或无效的关联单据"), code="invalid_reference") from exc
+    wanted = None
+    if quantities is not None:
+        wanted = _merge_lines(quantities.items() if hasattr(quantities, "items") else quantities)
+
+    stock_ids = list(StockReservation.objects.filter(reference=reference).values_list("stock_id", flat=True))
+    if stock_ids:
+        # the one lock order: stock rows by SKU id; a twin call waits here and then finds the work done
+        list(Stock.objects.select_for_update().filter(pk__in=stock_ids).order_by("sku_id", "pk").values_list("pk"))
+    held = _held_by(reference)
+
+    if step and stock_ids:
+        done = dict(
+            StockMovement.objects.filter(stock_id__in=stock_ids, reason=reason, reference=movement_ref)
+            .values_list("stock__sku_id", "reserved_delta")
+        )
+        if done:
+            if wanted is None or {sku_id: -delta for sku_id, delta in done.items()} == wanted:
+                return 0
+            raise StockError(
+                _("步骤 %(ref)s 已按其他数量执行过"), code="reference_mismatch", params={"ref": movement_ref}
+            )
+
+    if wanted is None:
+        plan = [(res, res.held) for res in held.values() if res.held > 0]
+    else:
+        lacking = [sku_id for sku_id, n in wanted.items() if n > (held[sku_id].held if sku_id in held else 0)]
+        if lacking:
+            labels = _sku_labels(lacking)
+            raise StockError(
+                _("预留数量不足：%(skus)s") % {"skus": "、".join(labels[s] for s in lacking)},
+                code="insufficient_reserved",
+            )
+        plan = [(held[sku_id], n) for sku_id, n in wanted.items()]
+
+    used_field = "sold" if reason == Reason.SALE else "released"
+    d_on_hand_per_unit = -1 if reason == Reason.SALE else 0
+    now = timezone.now()
+    total = 0
+    for res, n in plan:
+        changed = StockReservation.objects.filter(
+            pk=res.pk, quantity__gte=F("sold") + F("released") + n
+        ).update(**{used_field: F(used_field) + n}, state=_state_after(used_field, n), updated_at=now)
+        row = _apply(d_on_hand=d_on_hand_per_unit * n, d_reserved=-n, stock_id=res.stock_id, need_reserved=n) \
+            if changed else None
+        if row is None:  # cannot happen under the row locks; refuse rather than break the ledger
+            raise StockError(_("预留数量不足"), code="insufficient_reserved")
+        _record(row, reason, d_on_hand=d_on_hand_per_unit * n, d_reserved=-n, by=by, note=note,
+                reference=movement_ref)
+        total += n
+    return total
 
 
 @transaction.atomic
-def commit_sale(store, sku, quantity, *, reference="", by=None):
-    """A reserved unit is sold (order paid): reserved and on_hand both drop by `quantity`."""
-    quantity = _positive(quantity)
-    movement = _change(Reason.SALE, d_on_hand=-quantity, d_reserved=-quantity, need_reserved=quantity,
-                       store_id=_id(store), sku_id=_id(sku), by=by, reference=reference)
-    if movement is None:
-        raise _why_not(store_id=_id(store), sku_id=_id(sku), reserved=True)
-    return movement
+def release_reserved(reference, *, quantities=None, step="", by=None, note=""):
+    """Give back units that `reference` holds (order cancelled or expired, a line refunded before
+    shipping): reserved drops, on_hand stays. Acts ONLY on that reference's reservations.
+
+    `quantities` None releases all still held (idempotent by nature: a second call finds nothing
+    and returns 0). `quantities` {sku_or_id: n} releases part of it and needs a `step`
+    ("refund:12"): its movements carry "<reference>:<step>", so the same partial call retried
+    changes nothing (returns 0), and the same step with other quantities is refused
+    (reference_mismatch). Each n must be <= what the reference holds of that SKU, else
+    StockError(insufficient_reserved) and nothing changes.
+
+    Locks the reference's stock rows in SKU id order; each reservation changes by a conditional
+    UPDATE (held >= n) and each stock row by the conditional stock UPDATE, with a RELEASE
+    movement. Returns the number of units released by this call.
+    """
+    return _settle(reference, Reason.RELEASE, quantities=quantities, step=step, by=by, note=note)
 
 
 @transaction.atomic
-def return_stock(store, sku, quantity, *, reference="", by=None, note=""):
-    """Sold goods come back to the shelf (refund with return)."""
+def sell_reserved(reference, *, quantities=None, step="", by=None):
+    """The goods `reference` holds leave the store (shipped, handed over at pickup): on_hand and
+    reserved drop together, with a SALE movement. Same rules as release_reserved: only that
+    reference's units, all (None) or {sku_or_id: n} under a `step` ("pickup:3", "ship:7"),
+    idempotent, all or nothing, rows locked in SKU id order. Returns the number of units sold."""
+    return _settle(reference, Reason.SALE, quantities=quantities, step=step, by=by)
+
+
+@transaction.atomic
+def return_stock(store, sku, quantity, *, reference, by=None, note=""):
+    """Sold goods come back to the shelf (a refund with return). `reference` is required (e.g.
+    order:<no>:refund:<id>): the same return retried adds the units once."""
+    reference = _reference(reference)
     quantity = _positive(quantity)
     Stock.objects.get_or_create(store_id=_id(store), sku_id=_id(sku))
     return _change(Reason.RETURN, d_on_hand=quantity, store_id=_id(store), sku_id=_id(sku), by=by,
@@ -508,17 +736,29 @@ def cancel_transfer(transfer, *, by=None, note=""):
 
 
 def ledger_mismatches():
-    """Rows whose balance differs from the sum of their movements: [(stock, movement_on_hand,
-    movement_reserved)]. Empty when the ledger is right."""
-    from django.db.models import Sum, Value
+    """Rows whose balances disagree with their records: [(stock, movement_on_hand,
+    movement_reserved, reservations_held)], where on_hand must equal the sum of its movements'
+    quantities, reserved the sum of their reserved deltas AND the sum of its reservations' held
+    units. Empty when everything agrees."""
+    from django.db.models import IntegerField, OuterRef, Subquery, Sum
     from django.db.models.functions import Coalesce
 
+    held = (
+        StockReservation.objects.filter(stock=OuterRef("pk"))
+        .order_by()
+        .values("stock")
+        .annotate(total=Sum(F("quantity") - F("sold") - F("released")))
+        .values("total")
+    )
     rows = (
         Stock.objects.annotate(
             ledger_on_hand=Coalesce(Sum("movements__quantity"), Value(0)),
             ledger_reserved=Coalesce(Sum("movements__reserved_delta"), Value(0)),
+            reservations_held=Coalesce(Subquery(held, output_field=IntegerField()), Value(0)),
         )
-        .filter(~Q(on_hand=F("ledger_on_hand")) | ~Q(reserved=F("ledger_reserved")))
+        .filter(
+            ~Q(on_hand=F("ledger_on_hand")) | ~Q(reserved=F("ledger_reserved")) | ~Q(reserved=F("reservations_held"))
+        )
         .select_related("store", "sku")
     )
-    return [(row, row.ledger_on_hand, row.ledger_reserved) for row in rows]
+    return [(row, row.ledger_on_hand, row.ledger_reserved, row.reservations_held) for row in rows]

@@ -55,11 +55,12 @@ def _hot_row():
 def _reset(store, sku):
     """A fresh row with AVAILABLE units and a clean ledger (bench data only)."""
     from stores import services
-    from stores.models import LowStockAlert, Stock, StockMovement
+    from stores.models import LowStockAlert, Stock, StockMovement, StockReservation
 
     stock = Stock.objects.filter(store=store, sku=sku).first()
     if stock:
         LowStockAlert.objects.filter(stock=stock).delete()
+        StockReservation.objects.filter(stock=stock).delete()
         StockMovement.objects.filter(stock=stock)._raw_delete(StockMovement.objects.db)
         stock.delete()
     services.receive_stock(store, sku, AVAILABLE, reference="bench")
@@ -111,7 +112,7 @@ def _reserve_contended(ctx):
 
     def reserve(i):
         try:
-            services.reserve_stock(store.pk, hot_sku.pk, 1, reference=f"bench:{i}")
+            services.reserve_lines(store.pk, [(hot_sku.pk, 1)], reference=f"bench:{i}")
             return True
         except StockError:
             return False

@@ -152,14 +152,14 @@ def test_an_unexpected_error_on_one_overdue_pickup_does_not_stop_the_sweep(monke
     for n, user in enumerate((first, second)):
         services.exchange_points(user, item.pk, request_id=f"exp-{n}", store_id=store.pk)
     broken = PointsExchange.objects.get(user=first)
-    real_release = services.release_stock
+    real_release = services.release_reserved
 
-    def release(store_id, sku_id, quantity, *, reference="", by=None):
+    def release(reference, **kwargs):
         if reference == broken.reference:
             raise RuntimeError("database hiccup")
-        return real_release(store_id, sku_id, quantity, reference=reference, by=by)
+        return real_release(reference, **kwargs)
 
-    monkeypatch.setattr(services, "release_stock", release)
+    monkeypatch.setattr(services, "release_reserved", release)
     later = timezone.now() + timedelta(days=30)
     assert services.expire_overdue_pickups(later) == 1
     assert PointsExchange.objects.get(user=second).status == PointsExchange.Status.EXPIRED

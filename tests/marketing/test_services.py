@@ -358,7 +358,7 @@ def test_product_exchange_at_a_store_without_the_unit_is_refused(shopper, stocke
     refused(DomainError, lambda: services.exchange_points(shopper, item.pk, request_id="r", store_id=empty.pk),
             "insufficient_stock")
     # all 5 units reserved by others: none available
-    stock_services.reserve_stock(store, sku, 5, reference="order:other")
+    stock_services.reserve_lines(store, [(sku, 5)], reference="order:other")
     refused(DomainError, lambda: services.exchange_points(shopper, item.pk, request_id="r", store_id=store.pk),
             "insufficient_stock")
 
@@ -611,8 +611,8 @@ def test_expiry_skips_an_exchange_it_cannot_close_and_goes_on(shopper, stocked, 
     broken = services.exchange_points(shopper, item.pk, request_id="a", store_id=other.pk, now=past)
     fine_owner = make_shopper(points=100)
     fine = services.exchange_points(fine_owner, item.pk, request_id="b", store_id=store.pk, now=past)
-    # someone freed the first one's reservation by hand: its release cannot happen
-    stock_services.release_stock(other, sku, 1, reference="by-hand")
+    # someone released the first one's reservation outside the mall: its expiry finds no unit held
+    stock_services.release_reserved(broken.reference)
     with django_capture_on_commit_callbacks(execute=True):
         assert services.expire_overdue_pickups() == 1
     statuses = dict(PointsExchange.objects.values_list("pk", "status"))

@@ -47,10 +47,10 @@ def test_bad_quantities_are_refused_and_change_nothing(store_a, sku, bad):
     services.receive_stock(store_a, sku, 5)
     for call in (
         lambda: services.receive_stock(store_a, sku, bad),
-        lambda: services.reserve_stock(store_a, sku, bad),
-        lambda: services.release_stock(store_a, sku, bad),
-        lambda: services.commit_sale(store_a, sku, bad),
-        lambda: services.return_stock(store_a, sku, bad),
+        lambda: services.reserve_lines(store_a, [(sku, bad)], reference="order:1"),
+        lambda: services.release_reserved("order:1", quantities={sku.pk: bad}, step="refund:1"),
+        lambda: services.sell_reserved("order:1", quantities={sku.pk: bad}, step="ship:1"),
+        lambda: services.return_stock(store_a, sku, bad, reference="order:1:refund:1"),
     ):
         with pytest.raises(StockError) as info:
             call()
@@ -61,22 +61,22 @@ def test_bad_quantities_are_refused_and_change_nothing(store_a, sku, bad):
 
 def test_reserve_only_when_available_and_then_sell_or_release(store_a, sku):
     services.receive_stock(store_a, sku, 3)
-    services.reserve_stock(store_a, sku, 2, reference="order:1")
+    services.reserve_lines(store_a, [(sku, 2)], reference="order:1")
     with pytest.raises(StockError) as info:
-        services.reserve_stock(store_a, sku, 2, reference="order:2")
+        services.reserve_lines(store_a, [(sku, 2)], reference="order:2")
     assert info.value.code == "insufficient_stock"
     stock = row(store_a, sku)
     assert (stock.on_hand, stock.reserved, stock.available) == (3, 2, 1)
-    services.commit_sale(store_a, sku, 1, reference="order:1")
-    services.release_stock(store_a, sku, 1, reference="order:1")
+    assert services.sell_reserved("order:1", quantities={sku.pk: 1}, step="ship:1") == 1
+    assert services.release_reserved("order:1") == 1
     stock = row(store_a, sku)
     assert (stock.on_hand, stock.reserved) == (2, 0)
+    # nothing is held for order:1 any more: a partial release is refused, a full sale is a no-op
     with pytest.raises(StockError) as info:
-        services.release_stock(store_a, sku, 1)
+        services.release_reserved("order:1", quantities={sku.pk: 1}, step="refund:1")
     assert info.value.code == "insufficient_reserved"
-    with pytest.raises(StockError):
-        services.commit_sale(store_a, sku, 1)
-    services.return_stock(store_a, sku, 1, reference="order:1")
+    assert services.sell_reserved("order:1") == 0
+    services.return_stock(store_a, sku, 1, reference="order:1:refund:1")
     assert row(store_a, sku).on_hand == 3
     reasons = list(stock.movements.order_by("id").values_list("reason", flat=True))
     assert reasons == ["receive", "reserve", "sale", "release", "return"]
@@ -85,8 +85,9 @@ def test_reserve_only_when_available_and_then_sell_or_release(store_a, sku):
 
 def test_reserve_in_a_store_without_the_sku_is_a_clear_error(store_a, sku):
     with pytest.raises(StockError) as info:
-        services.reserve_stock(store_a, sku, 1)
+        services.reserve_lines(store_a, [(sku, 1)], reference="order:1")
     assert info.value.code == "insufficient_stock"
+    assert info.value.short == [{"sku_id": sku.pk, "requested": 1, "available": 0}]
     assert not Stock.objects.exists()
 
 
@@ -98,7 +99,7 @@ def test_adjust_needs_a_reason_and_cannot_take_reserved_units(store_a, sku):
     assert info.value.code == "reason_required"
     with pytest.raises(StockError):
         services.adjust_stock(stock, 0, reason="盘点")
-    services.reserve_stock(store_a, sku, 4)
+    services.reserve_lines(store_a, [(sku, 4)], reference="order:1")
     with pytest.raises(StockError) as info:
         services.adjust_stock(stock, -2, reason="破损")
     assert info.value.code == "insufficient_stock"
@@ -151,7 +152,7 @@ def test_one_alert_when_stock_falls_below_threshold_not_one_per_sale(store_a, sk
     stock = row(store_a, sku)
     with django_capture_on_commit_callbacks(execute=True):
         for order in range(8):
-            services.reserve_stock(store_a, sku, 1, reference=f"order:{order}")
+            services.reserve_lines(store_a, [(sku, 1)], reference=f"order:{order}")
     alerts = LowStockAlert.objects.filter(stock=stock)
     assert alerts.count() == 1
     alert = alerts.get()
@@ -183,7 +184,7 @@ def test_no_alert_and_no_notice_when_the_change_rolls_back(store_a, sku, manager
     services.receive_stock(store_a, sku, 6)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         with pytest.raises(RuntimeError), transaction.atomic():
-            services.reserve_stock(store_a, sku, 3)
+            services.reserve_lines(store_a, [(sku, 3)], reference="order:1")
             raise RuntimeError
     assert callbacks == []
     assert not LowStockAlert.objects.exists()
@@ -194,7 +195,7 @@ def test_notify_is_idempotent_and_reaches_only_that_stores_managers(store_a, sto
     other_manager = make_staff(store_b, role=StoreStaff.Role.MANAGER)
     services.receive_stock(store_a, sku, 6)
     with django_capture_on_commit_callbacks(execute=True):
-        services.reserve_stock(store_a, sku, 3)
+        services.reserve_lines(store_a, [(sku, 3)], reference="order:1")
     alert = LowStockAlert.objects.get()
     assert services.notify_low_stock(alert.pk) == 0  # already done by the task
     assert list(StoreNotification.objects.values_list("user", flat=True)) == [manager_a.pk]
@@ -218,7 +219,7 @@ def test_notifier_backends_are_called(store_a, sku, manager_a, settings, django_
     settings.NOTIFIER_BACKENDS = ["tests_stores_recorder.Recorder", "core.notify.LogNotifier"]
     services.receive_stock(store_a, sku, 6)
     with django_capture_on_commit_callbacks(execute=True):
-        services.reserve_stock(store_a, sku, 2)
+        services.reserve_lines(store_a, [(sku, 2)], reference="order:1")
     assert sent == [([manager_a.pk], "low_stock")]
 
 
@@ -371,7 +372,7 @@ def test_a_notice_lost_on_the_way_is_sent_by_the_sweep(store_a, sku, manager_a, 
     services.receive_stock(store_a, sku, 6)
     monkeypatch.setattr(tasks.notify_low_stock, "delay", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
-        services.reserve_stock(store_a, sku, 3)  # the change commits although the notice failed
+        services.reserve_lines(store_a, [(sku, 3)], reference="order:1")  # the change commits although the notice failed
     alert = LowStockAlert.objects.get()
     assert alert.notified_at is None and row(store_a, sku).reserved == 3
     monkeypatch.undo()
@@ -385,13 +386,13 @@ def test_a_notice_lost_on_the_way_is_sent_by_the_sweep(store_a, sku, manager_a, 
 
 def test_the_same_reservation_retried_reserves_once(store_a, sku):
     services.receive_stock(store_a, sku, 5)
-    first = services.reserve_stock(store_a, sku, 2, reference="order:7:line:1")
-    again = services.reserve_stock(store_a, sku, 2, reference="order:7:line:1")
-    assert again.pk == first.pk
+    first = services.reserve_lines(store_a, [(sku, 2)], reference="order:7")
+    again = services.reserve_lines(store_a, [(sku, 2)], reference="order:7")
+    assert [r.pk for r in again] == [r.pk for r in first]
     stock = Stock.objects.get(store=store_a, sku=sku)
     assert (stock.on_hand, stock.reserved) == (5, 2)
-    services.commit_sale(store_a, sku, 2, reference="order:7:line:1")
-    services.commit_sale(store_a, sku, 2, reference="order:7:line:1")  # a second "paid" notice
+    assert services.sell_reserved("order:7") == 2
+    assert services.sell_reserved("order:7") == 0  # a second "paid" notice
     stock.refresh_from_db()
     assert (stock.on_hand, stock.reserved) == (3, 0)
     assert ledger_matches(stock)
@@ -420,7 +421,7 @@ def test_a_message_lost_when_the_worker_died_while_sending_is_sent_again_by_the_
     services.receive_stock(store_a, sku, 6)
     monkeypatch.setattr("core.notify.notify", die)
     with pytest.raises(WorkerDied), django_capture_on_commit_callbacks(execute=True):
-        services.reserve_stock(store_a, sku, 3)  # the task runs eagerly and dies in the send
+        services.reserve_lines(store_a, [(sku, 3)], reference="order:1")  # the task runs eagerly and dies in the send
     alert = LowStockAlert.objects.get()
     assert alert.notified_at is not None and alert.messaged_at is None  # back office told, message not
     assert StoreNotification.objects.filter(user=manager_a).count() == 1

@@ -117,7 +117,7 @@ def test_store_detail_shows_hours_map_and_stock(client, db, django_assert_max_nu
     empty = make_sku("没货的")
     services.receive_stock(store, sku, 3)
     services.receive_stock(store, empty, 1)
-    services.reserve_stock(store, empty, 1)
+    services.reserve_lines(store, [(empty, 1)], reference="order:1")
     with django_assert_max_num_queries(6):
         response = client.get(reverse("stores:detail", args=[store.pk]))
     html = response.content.decode()
@@ -321,7 +321,7 @@ def test_transfer_list_and_alerts_query_counts(client, store_a, store_b, clerk_a
             s = make_sku()
             services.receive_stock(store_a, s, 6)
             with django_capture_on_commit_callbacks(execute=True):
-                services.reserve_stock(store_a, s, 3)
+                services.reserve_lines(store_a, [(s, 3)], reference=f"order:{s.pk}")
             services.create_transfer(store_a, store_b, [(s, 1)], by=clerk_a)
 
     add(1)
@@ -334,7 +334,7 @@ def test_badge_counts_unread_notifications_with_one_query(client, store_a, manag
                                                           django_capture_on_commit_callbacks):
     services.receive_stock(store_a, sku, 6)
     with django_capture_on_commit_callbacks(execute=True):
-        services.reserve_stock(store_a, sku, 2)
+        services.reserve_lines(store_a, [(sku, 2)], reference="order:1")
     client.force_login(manager_a)
     html = client.get(reverse("stores_bo:transfers")).content.decode()
     assert 'class="bo-badge">1<' in html
@@ -365,7 +365,7 @@ def test_product_page_shows_availability_in_the_chosen_store(client, db, setting
     assert client.get(url).context["sku_stock"] == {}
     client.post(reverse("stores:choose", args=[store.pk]))
     assert client.get(url).context["sku_stock"] == {sku.pk: {"available": 2, "state": "low"}}
-    services.reserve_stock(store, sku, 2)
+    services.reserve_lines(store, [(sku, 2)], reference="order:1")
     assert client.get(url).context["sku_stock"][sku.pk]["state"] == "out"
 
 
