@@ -81,7 +81,7 @@ def test_concurrent_sign_ins_on_the_same_day_award_once():
 def test_same_order_completion_twice_concurrently_earns_once():
     member = make_member()
     results = _race(
-        6, lambda i: services.earn_for_completed_order(Member.objects.get(pk=member.pk), "SO-1", "100.00")
+        6, lambda i: services.earn_for_completed_order(Member.objects.get(pk=member.pk), "order:SO-1", "100.00")
     )
     assert not [r for r in results if isinstance(r, Exception)], results
     member.refresh_from_db()

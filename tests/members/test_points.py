@@ -141,11 +141,14 @@ def test_completed_order_earns_points_times_level_multiplier_once(settings):
     settings.POINTS_PER_YUAN_EARNED = 1
     member = make_member()
     services.change_level(member, member.level.__class__.objects.get(rank=2), "测试", None)  # x1.5
-    entry = services.earn_for_completed_order(member, "SO1", Decimal("99.99"))
+    entry = services.earn_for_completed_order(member, "order:SO1", Decimal("99.99"))
     assert entry.delta == 149  # floor(99.99 * 1.5 = 149.985)
-    services.earn_for_completed_order(member, "SO1", Decimal("99.99"))
+    services.earn_for_completed_order(member, "order:SO1", Decimal("99.99"))
     member.refresh_from_db()
     assert member.points_balance == 149 and member.growth == 99
+    # points and growth carry the order's reference verbatim
+    assert entry.reference == "order:SO1"
+    assert list(member.growth_entries.values_list("reference", flat=True)) == ["order:SO1"]
 
 
 def test_check_points_command_reports_mismatches():
@@ -162,7 +165,7 @@ def test_balance_equals_ledger_after_a_mix_of_operations():
         services.sign_in(member)
         services.spend_points(member, 10 + i, PointsEntry.Kind.EXCHANGE, f"ex-{i}")
         services.refund_points(member, 5, f"rf-{i}")
-        services.earn_for_completed_order(member, f"o-{i}", "12.30")
+        services.earn_for_completed_order(member, f"order:o-{i}", "12.30")
     for member in members:
         assert balance(member) == ledger_sum(member)
     from members.selectors import points_mismatches
