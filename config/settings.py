@@ -83,6 +83,7 @@ TEMPLATES = [
                 "stores.context_processors.chosen_store",
                 "stores.context_processors.store_notifications",
                 "marketing.context_processors.home_marketing",
+                "orders.context_processors.cart_badge",
             ],
         },
     },
@@ -333,7 +334,7 @@ POINTS_EXPIRY_DAYS = env.int("POINTS_EXPIRY_DAYS", default=365)  # rolling mode 
 POINTS_EXPIRY_NOTICE_DAYS = env.int("POINTS_EXPIRY_NOTICE_DAYS", default=30)
 # Dotted callables f(request) -> dict merged into the member centre context (e.g. coupon count
 # from marketing), so members never imports a higher app.
-MEMBER_CENTRE_EXTRAS = ["marketing.selectors.member_centre_extras"]
+MEMBER_CENTRE_EXTRAS = ["marketing.selectors.member_centre_extras", "orders.selectors.member_centre_extras"]
 
 # --- marketing: points mall -------------------------------------------------------------------
 POINTS_MALL_PICKUP_DAYS = env.int("POINTS_MALL_PICKUP_DAYS", default=7)  # then the exchange expires, points back

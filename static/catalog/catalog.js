@@ -185,6 +185,28 @@
     render();
   }
 
+  // 加入购物车 posts through htmx (no reload): the orders app answers with the badge count and a
+  // toast as htmx events (static/orders/shop.js shows the toast). 立即购买 and the no-JavaScript
+  // form post as before. The picker's own submit check runs first (it cancels the event).
+  function initCartAdd(sheet) {
+    var form = qs(sheet, "form");
+    if (!form) { return; }
+    form.addEventListener("submit", function (event) {
+      var submitter = event.submitter;
+      if (event.defaultPrevented || !window.htmx || !submitter ||
+          submitter.getAttribute("data-sheet-action") !== "cart") { return; }
+      event.preventDefault();
+      window.htmx.ajax("POST", form.getAttribute("action"), { source: form, swap: "none" });
+    });
+    document.addEventListener("cart-changed", function (event) {
+      closeSheet(sheet);
+      var count = (event.detail || {}).count;
+      document.querySelectorAll(".catalog-actionbar__icon[href$='/orders/cart/']").forEach(function (link) {
+        if (typeof count === "number") { link.setAttribute("data-count", count > 99 ? "99+" : String(count)); }
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-carousel]").forEach(initCarousel);
 
@@ -211,6 +233,7 @@
       sheet.hidden = true;
       sheet.classList.remove("is-static");
       initPicker(sheet);
+      initCartAdd(sheet);
       sheet.querySelectorAll("[data-sheet-close]").forEach(function (closer) {
         closer.addEventListener("click", function () { closeSheet(sheet); });
       });

@@ -1,0 +1,143 @@
+"""Checkout (确认订单): GET shows the quote (orders.services.build_quote) for the choices in the
+query string (htmx re-renders the form on every change); POST places the order
+(orders.services.place_order) with the page's token and the amount it showed.
+
+What the page sends is choices only. The store is the session's chosen store: a form naming
+another (tampered, or switched in another tab) is refused. The lines are the cart's ticked lines
+that can be bought there, or the 立即购买 item kept in the session. One page token is one order:
+a double submit, a retry or the back button and submit again return the order already placed."""
+
+import uuid
+from collections import OrderedDict
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from members.services import points_value
+from stores.context_processors import get_chosen_store
+
+from .. import services
+from ..errors import Code, OrderError
+from ..forms import CheckoutForm
+from ..services.checkout import AUTO
+from ._common import is_htmx
+from .cart import BUY_NOW_KEY, cart_view
+
+
+def _lines(request, source):
+    """[(sku id, quantity)] to check out, and a note about ticked lines left out."""
+    if source == "buy_now":
+        item = request.session.get(BUY_NOW_KEY)
+        if isinstance(item, dict) and item.get("sku") and item.get("quantity"):
+            return [(item["sku"], item["quantity"])], ""
+        return [], ""
+    view = cart_view(request)
+    skipped = [row for row in view.rows if row.line.selected and not row.buyable]
+    note = ""
+    if skipped:
+        note = _("%(n)s 件已勾选的商品在当前门店无法购买，未计入本单") % {"n": len(skipped)}
+    return view.checkout_lines, note
+
+
+def _checkout_request(form, lines, store, source):
+    data = form.cleaned_data if form.is_bound else {}
+    return services.CheckoutRequest(
+        lines=lines, store=store, fulfilment=data.get("fulfilment") or "", address_id=data.get("address"),
+        slot=data.get("slot") or "", coupon=data.get("coupon", AUTO), use_points=bool(data.get("use_points")),
+        remark=data.get("remark") or "", source=source,
+    )
+
+
+def _slot_groups(quote):
+    """Pickup slots by day for the picker: [(day label, [(value, label, chosen)])]."""
+    groups = OrderedDict()
+    today = timezone.localdate()
+    for start, end in quote.slots:
+        start, end = timezone.localtime(start), timezone.localtime(end)
+        day = start.date()
+        ahead = (day - today).days
+        names = {0: _("今天"), 1: _("明天"), 2: _("后天")}
+        label = f"{names[ahead]} {day:%m-%d}" if ahead in names else f"{day:%m-%d}"
+        value = start.strftime("%Y-%m-%dT%H:%M")
+        chosen = bool(quote.slot) and quote.slot[0] == start
+        groups.setdefault(label, []).append((value, f"{start:%H:%M}-{end:%H:%M}", chosen))
+    return list(groups.items())
+
+
+def _page(request, form, quote, *, token, source, note="", error="", status=200):
+    here = f"{reverse('orders:checkout')}?{urlencode({'source': source, 'fulfilment': quote.fulfilment})}"
+    points = quote.points_quote
+    context = {
+        "quote": quote,
+        "store": quote.request.store,
+        "source": source,
+        "token": token,
+        "note": note,
+        "error": error,
+        "form_errors": [str(e) for errors in form.errors.values() for e in errors] if form.is_bound else [],
+        "slot_groups": _slot_groups(quote),
+        "coupon_choice": str(quote.coupon.copy.pk) if quote.coupon else "none",
+        "usable_coupons": [o for o in quote.coupons if o.usable],
+        "points_offer": points.max_points if points else 0,
+        "points_offer_value": points_value(points.max_points) if points else 0,
+        "add_address_url": f"{reverse('members:address_create')}?{urlencode({'next': here})}",
+        "switch_store_url": f"{reverse('stores:list')}?{urlencode({'next': here})}",
+        "hide_tabbar": True,
+    }
+    template = "orders/partials/_checkout_form.html" if is_htmx(request) else "orders/checkout.html"
+    return render(request, template, context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def checkout(request):
+    if request.method == "POST":
+        return _place(request)
+    form = CheckoutForm(request.GET)
+    form.is_valid()  # bad choices are reported; the quote takes the defaults for them
+    source = form.cleaned_data.get("source", "cart")
+    lines, note = _lines(request, source)
+    if not lines and not is_htmx(request):
+        messages.info(request, _("请先在购物车中勾选要结算的商品") if source == "cart" else _("请重新选择商品"))
+        return redirect("orders:cart")
+    quote = services.build_quote(request.user, _checkout_request(form, lines, get_chosen_store(request), source))
+    token = form.cleaned_data.get("token") or uuid.uuid4().hex
+    return _page(request, form, quote, token=token, source=source, note=note)
+
+
+def _place(request):
+    form = CheckoutForm(request.POST)
+    valid = form.is_valid()
+    source = form.cleaned_data.get("source", "cart")
+    store = get_chosen_store(request)
+    token = form.cleaned_data.get("token") or ""
+    error = ""
+    if not valid:
+        error = form.first_error()
+    elif not token or form.cleaned_data.get("expected") is None:
+        error = _("页面已过期，请刷新后重新提交")
+    elif form.cleaned_data.get("store") != (store.pk if store else None):
+        error = _("门店已变更，请确认订单信息后重新提交")
+    lines, note = _lines(request, source)
+    checkout_request = _checkout_request(form, lines, store, source)
+    if not error:
+        try:
+            order = services.place_order(request.user, checkout_request, token=token,
+                                         expected_pay_amount=form.cleaned_data["expected"])
+        except OrderError as exc:
+            error = str(exc)
+            if exc.code == Code.TOKEN_REQUIRED:
+                token = ""
+        else:
+            if source == "buy_now":
+                request.session.pop(BUY_NOW_KEY, None)
+            return redirect("orders:pay", public_id=order.public_id)
+    quote = services.build_quote(request.user, checkout_request)
+    return _page(request, form, quote, token=token or uuid.uuid4().hex, source=source, note=note, error=error,
+                 status=400)

@@ -1,0 +1,173 @@
+// Orders' shopper pages (cart, checkout, pay, orders, after-sales): the cart badge and toasts that
+// htmx responses announce (HX-Trigger "cart-changed" / "shop-toast"), WeUI confirm dialogs for
+// forms marked data-confirm, one submit per form (data-submit-once), the pay countdown, quantity
+// steppers, the photo limit, and WeChat Pay's JS bridge. Wired by data attributes; no inline script.
+(function () {
+  "use strict";
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+
+  // --- toasts (WeUI) ---------------------------------------------------------------------------
+  var toastTimer = null;
+  function showToast(text, kind) {
+    var old = document.getElementById("od-toast");
+    if (old) { old.remove(); }
+    var wrap = el("div", "weui-toast__wrp od-toast");
+    wrap.id = "od-toast";
+    wrap.setAttribute("role", "alert");
+    wrap.appendChild(el("div", "weui-mask_transparent"));
+    var box = el("div", kind === "warn" ? "weui-toast weui-toast_text" : "weui-toast");
+    if (kind !== "warn") {
+      box.appendChild(el("i", "weui-icon-success-no-circle weui-icon_toast"));
+    }
+    box.appendChild(el("p", "weui-toast__content", text));
+    wrap.appendChild(box);
+    document.body.appendChild(wrap);
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(function () { wrap.remove(); }, kind === "warn" ? 2500 : 1500);
+  }
+
+  // --- the cart badge --------------------------------------------------------------------------
+  function setBadge(count) {
+    document.querySelectorAll("[data-cart-badge]").forEach(function (badge) {
+      badge.textContent = count > 99 ? "99+" : String(count);
+      badge.hidden = !count;
+    });
+  }
+
+  document.addEventListener("cart-changed", function (event) {
+    var detail = event.detail || {};
+    if (typeof detail.count === "number") { setBadge(detail.count); }
+  });
+  document.addEventListener("shop-toast", function (event) {
+    var detail = event.detail || {};
+    if (detail.text) { showToast(detail.text, detail.kind); }
+  });
+
+  // --- confirm dialogs (WeUI) ------------------------------------------------------------------
+  function confirmDialog(message, okText, cancelText, onOk) {
+    var root = el("div", "od-dialog");
+    root.setAttribute("role", "dialog");
+    root.setAttribute("aria-modal", "true");
+    root.appendChild(el("div", "weui-mask"));
+    var dialog = el("div", "weui-dialog");
+    var body = el("div", "weui-dialog__bd", message);
+    var foot = el("div", "weui-dialog__ft");
+    var cancel = el("button", "weui-dialog__btn weui-dialog__btn_default", cancelText);
+    var ok = el("button", "weui-dialog__btn weui-dialog__btn_primary", okText);
+    cancel.type = "button";
+    ok.type = "button";
+    foot.appendChild(cancel);
+    foot.appendChild(ok);
+    dialog.appendChild(body);
+    dialog.appendChild(foot);
+    root.appendChild(dialog);
+    document.body.appendChild(root);
+    ok.focus();
+    function close() { root.remove(); document.removeEventListener("keydown", onKey); }
+    function onKey(event) { if (event.key === "Escape") { close(); } }
+    document.addEventListener("keydown", onKey);
+    cancel.addEventListener("click", close);
+    root.querySelector(".weui-mask").addEventListener("click", close);
+    ok.addEventListener("click", function () { close(); onOk(); });
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement)) { return; }
+    if (form.hasAttribute("data-confirm") && form.dataset.confirmed !== "1") {
+      event.preventDefault();
+      confirmDialog(form.getAttribute("data-confirm"), form.getAttribute("data-confirm-ok") || "OK",
+        form.getAttribute("data-confirm-cancel") || "Cancel", function () {
+          form.dataset.confirmed = "1";
+          if (form.requestSubmit) { form.requestSubmit(); } else { form.submit(); }
+        });
+      return;
+    }
+    if (form.hasAttribute("data-submit-once")) {
+      if (form.dataset.submitting === "1") { event.preventDefault(); return; }
+      if (!event.defaultPrevented) { form.dataset.submitting = "1"; }
+    }
+  });
+
+  // back/forward cache: a page shown again may be submitted again (the server's token makes it safe)
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form[data-submitting]").forEach(function (form) { delete form.dataset.submitting; });
+    document.querySelectorAll("form[data-confirmed]").forEach(function (form) { delete form.dataset.confirmed; });
+  });
+
+  // --- behaviours on the page ------------------------------------------------------------------
+  function initCountdowns(root) {
+    root.querySelectorAll("[data-countdown]").forEach(function (box) {
+      if (box.dataset.counting) { return; }
+      box.dataset.counting = "1";
+      var left = parseInt(box.getAttribute("data-countdown"), 10) || 0;
+      var text = box.querySelector("[data-countdown-text]");
+      var timer = setInterval(function () {
+        left -= 1;
+        if (left <= 0) {
+          clearInterval(timer);
+          box.textContent = box.getAttribute("data-expired-text") || "";
+          return;
+        }
+        var minutes = Math.floor(left / 60);
+        var seconds = left % 60;
+        if (text) { text.textContent = (minutes < 10 ? "0" : "") + minutes + ":" + (seconds < 10 ? "0" : "") + seconds; }
+      }, 1000);
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-stepper] [data-step]");
+    if (!button) { return; }
+    var input = button.parentNode.querySelector("input[type=number]");
+    if (!input) { return; }
+    var min = parseInt(input.min, 10) || 0;
+    var max = parseInt(input.max, 10) || 999;
+    var value = (parseInt(input.value, 10) || 0) + parseInt(button.getAttribute("data-step"), 10);
+    input.value = Math.min(max, Math.max(min, value));
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (input.matches && input.matches("input[type=file][data-max-files]")) {
+      var max = parseInt(input.getAttribute("data-max-files"), 10);
+      if (input.files && input.files.length > max) {
+        showToast(input.getAttribute("data-max-files-text"), "warn");
+        input.value = "";
+      }
+    }
+  });
+
+  // Enter in a text box of the checkout form re-prices instead of placing the order
+  document.addEventListener("keydown", function (event) {
+    var input = event.target;
+    if (event.key === "Enter" && input.matches && input.matches("#checkout input[type=text]")) {
+      event.preventDefault();
+      input.blur();
+    }
+  });
+
+  function initWechatPay(root) {
+    var box = root.querySelector("[data-wechat-pay]");
+    if (!box) { return; }
+    var params = JSON.parse(box.textContent);
+    var go = function () { window.location.href = box.getAttribute("data-result-url"); };
+    var invoke = function () {
+      window.WeixinJSBridge.invoke("getBrandWCPayRequest", params, go);
+    };
+    if (window.WeixinJSBridge) { invoke(); } else { document.addEventListener("WeixinJSBridgeReady", invoke); }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    initCountdowns(document);
+    initWechatPay(document);
+  });
+  document.addEventListener("htmx:afterSettle", function (event) { initCountdowns(event.target); });
+})();
