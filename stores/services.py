@@ -22,8 +22,10 @@ Stock guarantees (each function below is @transaction.atomic):
 
 import logging
 import math
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, ProtectedError, Q, RestrictedError, Value, When
@@ -388,7 +390,7 @@ def _merge_lines(lines):
         sku_id = _sku_id(sku)
         wanted[sku_id] = _positive(wanted.get(sku_id, 0) + _positive(quantity))
     if not wanted:
-        raise StockError(_("请至少预留一个商品"), code="no_lines")
+        raise StockError(_("请至少指定一个商品"), code="no_lines")
     return dict(sorted(wanted.items()))
 
 
@@ -404,6 +406,7 @@ def _held_by(reference):
     return {
         res.sku_pk: res
         for res in StockReservation.objects.filter(reference=reference)
+        .select_related("stock")
         .annotate(sku_pk=F("stock__sku_id"), store_pk=F("stock__store_id"))
         .order_by("sku_pk")
     }
@@ -422,7 +425,9 @@ def _same_reservation(existing, store_id, wanted, reference):
 
 
 @transaction.atomic
-def reserve_lines(store, lines, *, reference, by=None):
+def reserve_lines(
+    store: Store | int, lines: Iterable[tuple[Any, Any]], *, reference: str, by=None
+) -> list[StockReservation]:
     """Hold units of a basket in one store for `reference` (an order, a points-mall exchange).
 
     `lines` is an iterable of (sku_or_id, quantity). Every quantity must be a positive whole number
@@ -565,7 +570,9 @@ def _settle(reference, reason, *, quantities, step, by, note=""):
 
 
 @transaction.atomic
-def release_reserved(reference, *, quantities=None, step="", by=None, note=""):
+def release_reserved(
+    reference: str, *, quantities: Mapping[Any, Any] | None = None, step: str = "", by=None, note: str = ""
+) -> int:
     """Give back units that `reference` holds (order cancelled or expired, a line refunded before
     shipping): reserved drops, on_hand stays. Acts ONLY on that reference's reservations.
 
@@ -584,7 +591,9 @@ def release_reserved(reference, *, quantities=None, step="", by=None, note=""):
 
 
 @transaction.atomic
-def sell_reserved(reference, *, quantities=None, step="", by=None):
+def sell_reserved(
+    reference: str, *, quantities: Mapping[Any, Any] | None = None, step: str = "", by=None
+) -> int:
     """The goods `reference` holds leave the store (shipped, handed over at pickup): on_hand and
     reserved drop together, with a SALE movement. Same rules as release_reserved: only that
     reference's units, all (None) or {sku_or_id: n} under a `step` ("pickup:3", "ship:7"),
@@ -593,7 +602,7 @@ def sell_reserved(reference, *, quantities=None, step="", by=None):
 
 
 @transaction.atomic
-def return_stock(store, sku, quantity, *, reference, by=None, note=""):
+def return_stock(store, sku, quantity, *, reference: str, by=None, note: str = "") -> StockMovement:
     """Sold goods come back to the shelf (a refund with return). `reference` is required (e.g.
     order:<no>:refund:<id>): the same return retried adds the units once."""
     reference = _reference(reference)
