@@ -23,6 +23,7 @@ urlpatterns = [
     path("backoffice/members/", include("members.backoffice_urls")),
     path("backoffice/stores/", include("stores.backoffice_urls")),
     path("backoffice/marketing/", include("marketing.backoffice_urls")),
+    path("backoffice/orders/", include("orders.backoffice_urls")),
     path("members/", include("members.urls")),
     path("stores/", include("stores.urls")),
     path("marketing/", include("marketing.urls")),

@@ -1,0 +1,141 @@
+"""Sales figures for the back-office dashboard, each one aggregate query in the database (no Python
+loop over orders), with days and hours in Asia/Shanghai.
+
+What counts:
+- a sale is an order paid in the period (by `paid_at`): its paid amount; orders cancelled before
+  payment never had one; an order closed by a full refund was a sale, and its refund is counted
+  under refunds;
+- refunds are the refunds that succeeded in the period and count for their order (the money sent
+  back for a late or duplicate payment never was a sale);
+- top products: units and money kept (paid minus refunded) per product, by the snapshot on the line.
+
+`stores` everywhere is None (every store: HQ), one Store, or an iterable / subquery of store ids.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, F, Max, Q, QuerySet, Sum
+from django.db.models.functions import ExtractHour, TruncDate
+from django.utils import timezone
+
+from core.money import ZERO
+
+from .models import Order, OrderLine, Refund
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+TOP_PRODUCTS = 10
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime
+    end: datetime
+    days: int
+
+    @property
+    def first_day(self):
+        return self.start.astimezone(SHANGHAI).date()
+
+
+def period(days, now=None):
+    """The last `days` local days up to `now`, today included (1: since midnight in Shanghai)."""
+    now = now or timezone.now()
+    today = now.astimezone(SHANGHAI).date()
+    start = datetime.combine(today - timedelta(days=days - 1), time.min, tzinfo=SHANGHAI)
+    return Period(start=start, end=now, days=days)
+
+
+def _store_q(stores, field="store"):
+    if stores is None:
+        return Q()
+    if hasattr(stores, "pk"):
+        return Q(**{f"{field}_id": stores.pk})
+    if isinstance(stores, QuerySet):
+        return Q(**{f"{field}__in": stores})
+    return Q(**{f"{field}_id__in": list(stores)})
+
+
+def paid_orders(stores, p):
+    return Order.objects.filter(_store_q(stores), paid_at__gte=p.start, paid_at__lt=p.end)
+
+
+def average(total, count):
+    if not count:
+        return ZERO
+    return (Decimal(total) / count).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def summary(stores, p):
+    """{sales, orders, average, refunds, refund_count, net} for the period: two queries."""
+    sold = paid_orders(stores, p).order_by().aggregate(sales=Sum("paid_amount"), orders=Count("pk"))
+    back = (
+        Refund.objects.filter(_store_q(stores, "order__store"), state=Refund.State.SUCCEEDED, counts_for_order=True,
+                              succeeded_at__gte=p.start, succeeded_at__lt=p.end)
+        .order_by().aggregate(refunds=Sum("amount"), refund_count=Count("pk"))
+    )
+    sales, refunds = sold["sales"] or ZERO, back["refunds"] or ZERO
+    return {
+        "sales": sales, "orders": sold["orders"], "average": average(sales, sold["orders"]),
+        "refunds": refunds, "refund_count": back["refund_count"], "net": sales - refunds,
+    }
+
+
+def by_hour(stores, p):
+    """[{hour, orders, sales}] for the 24 local hours of the day, zero-filled."""
+    rows = (
+        paid_orders(stores, p).order_by().annotate(hour=ExtractHour("paid_at", tzinfo=SHANGHAI))
+        .values("hour").annotate(orders=Count("pk"), sales=Sum("paid_amount"))
+    )
+    found = {row["hour"]: row for row in rows}
+    return [
+        {"hour": f"{h:02d}", "orders": found.get(h, {}).get("orders", 0),
+         "sales": float(found.get(h, {}).get("sales") or 0)}
+        for h in range(24)
+    ]
+
+
+def by_day(stores, p):
+    """[{day, orders, sales}] per local day of the period, zero-filled, oldest first."""
+    rows = (
+        paid_orders(stores, p).order_by().annotate(day=TruncDate("paid_at", tzinfo=SHANGHAI))
+        .values("day").annotate(orders=Count("pk"), sales=Sum("paid_amount"))
+    )
+    found = {row["day"]: row for row in rows}
+    days = [p.first_day + timedelta(days=i) for i in range(p.days)]
+    return [
+        {"day": day.strftime("%m-%d"), "orders": found.get(day, {}).get("orders", 0),
+         "sales": float(found.get(day, {}).get("sales") or 0)}
+        for day in days
+    ]
+
+
+def top_products(stores, p, limit=TOP_PRODUCTS):
+    """The best sellers of the period by money kept: [{product_id, name, quantity, amount}]."""
+    return list(
+        OrderLine.objects.filter(_store_q(stores, "order__store"), order__paid_at__gte=p.start,
+                                 order__paid_at__lt=p.end)
+        .order_by().values("product_id")
+        .annotate(name=Max("product_name"), quantity=Sum(F("quantity") - F("refunded_quantity")),
+                  amount=Sum(F("paid_amount") - F("refunded_amount")))
+        .order_by("-amount", "-quantity", "product_id")[:limit]
+    )
+
+
+def today_figures(stores, now=None):
+    """For the back-office home: today's sales and orders and what waits for the store (待发货 /
+    待备货 and 售后待审核), in one query on orders."""
+    p = period(1, now)
+    from .models import AfterSale
+
+    open_after_sales = AfterSale.objects.filter(status=AfterSale.Status.REQUESTED).values("order_id")
+    row = Order.objects.filter(_store_q(stores)).order_by().aggregate(
+        sales=Sum("paid_amount", filter=Q(paid_at__gte=p.start, paid_at__lt=p.end)),
+        orders=Count("pk", filter=Q(paid_at__gte=p.start, paid_at__lt=p.end)),
+        to_fulfil=Count("pk", filter=Q(status=Order.Status.PAID)),
+        after_sales=Count("pk", filter=Q(pk__in=open_after_sales)),
+    )
+    row["sales"] = row["sales"] or ZERO
+    return row
