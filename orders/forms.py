@@ -3,13 +3,14 @@ prices beyond the one the shopper confirmed) and refuse anything odd with a mess
 read through core.numbers (ASCII digits within the database's range); Django's CharField already
 refuses NUL characters."""
 
+import re
 import uuid
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from core.money import MoneyError, to_money
+from core.money import to_money
 from core.numbers import parse_id
 
 from .models import AfterSale, Order
@@ -17,6 +18,7 @@ from .services.aftersales import MAX_PHOTOS
 from .services.checkout import AUTO
 from .services.fulfilment import CARRIERS
 
+AMOUNT_RE = re.compile(r"^[0-9]{1,10}(\.[0-9]{1,2})?$")
 SOURCES = [("cart", _("购物车")), ("buy_now", _("立即购买"))]
 
 
@@ -57,7 +59,7 @@ class CheckoutForm(forms.Form):
 
     def clean_coupon(self):
         raw = self.cleaned_data.get("coupon")
-        if raw in (None, AUTO):
+        if "coupon" not in self.data or raw == AUTO:  # not chosen yet: the best usable one
             return AUTO
         if raw in ("", "none"):
             return ""
@@ -83,13 +85,10 @@ class CheckoutForm(forms.Form):
         raw = self.cleaned_data.get("expected")
         if not raw:
             return None
-        try:
-            amount = to_money(raw)
-        except MoneyError:
-            raise ValidationError(_("页面已过期，请刷新后重新提交"), code="expected") from None
-        if amount < 0 or amount >= 10**10:
+        # plain yuan as the page wrote it ("61.00"): no exponent, sign or NaN reaches Decimal
+        if not AMOUNT_RE.match(raw):
             raise ValidationError(_("页面已过期，请刷新后重新提交"), code="expected")
-        return amount
+        return to_money(raw)
 
     def first_error(self):
         for errors in self.errors.values():
