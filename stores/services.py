@@ -451,23 +451,19 @@ def reserve_lines(
     reference = _reference(reference)
     store_id = _id(store)
     wanted = _merge_lines(lines)
-    existing = _held_by(reference)
-    if existing:
-        return _same_reservation(existing, store_id, wanted, reference)
-    archived = Store.objects.filter(pk=store_id).values_list("is_archived", flat=True).first()
-    if archived is None or archived:
-        raise StockError(_("门店不存在或已归档"), code="store_unavailable")
-
     rows = {
         sku_id: (stock_id, on_hand - reserved)
-        for stock_id, sku_id, on_hand, reserved in Stock.objects.select_for_update()
-        .filter(store_id=store_id, sku_id__in=list(wanted))
+        for stock_id, sku_id, on_hand, reserved in Stock.objects.select_for_update(of=("self",))
+        .filter(store_id=store_id, sku_id__in=list(wanted), store__is_archived=False)
         .order_by("sku_id")
         .values_list("pk", "sku_id", "on_hand", "reserved")
     }
-    existing = _held_by(reference)  # a twin that held these rows before us has committed now
+    # read after the lock: a twin that held these rows before us has committed by now
+    existing = _held_by(reference)
     if existing:
         return _same_reservation(existing, store_id, wanted, reference)
+    if len(rows) < len(wanted) and not Store.objects.filter(pk=store_id, is_archived=False).exists():
+        raise StockError(_("门店不存在或已归档"), code="store_unavailable")
 
     short = [
         {"sku_id": sku_id, "requested": quantity, "available": max(rows.get(sku_id, (None, 0))[1], 0)}

@@ -330,3 +330,11 @@ def test_reservations_for_lists_a_reference_in_sku_order_with_one_query(store_a,
     assert [r.stock.sku_id for r in rows] == [red.pk, green.pk, white.pk]
     assert labels[0] == ("store-a", "红茶", 1)
     assert reservations_for("order:3") == []
+
+
+def test_a_retry_after_the_store_was_archived_still_returns_the_reservations(store_a, three):
+    red = three[0]
+    made = services.reserve_lines(store_a, [(red, 1)], reference="order:1")
+    store_a.is_archived = True
+    store_a.save(update_fields=["is_archived"])
+    assert [r.pk for r in services.reserve_lines(store_a, [(red, 1)], reference="order:1")] == [made[0].pk]
