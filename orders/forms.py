@@ -8,6 +8,7 @@ import uuid
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.translation import gettext_lazy as _
 
 from core.money import to_money
@@ -30,9 +31,31 @@ def clean_token(value):
         raise ValidationError(_("页面已过期，请刷新后重新提交"), code="token") from None
 
 
-class CheckoutForm(forms.Form):
+class ShopperForm(forms.Form):
+    """A NUL character in a text field gets our own plain message (nothing with one reaches the
+    database); the page tokens (`TOKEN_FIELDS`) just say the page expired, as for any bad token."""
+
+    TOKEN_FIELDS = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            plain = [v for v in field.validators if not isinstance(v, ProhibitNullCharactersValidator)]
+            if len(plain) != len(field.validators) and name not in self.TOKEN_FIELDS:
+                plain.append(ProhibitNullCharactersValidator(message=_("包含无效字符，请修改后重试")))
+            field.validators = plain
+
+    def first_error(self):
+        for errors in self.errors.values():
+            return errors[0]
+        return ""
+
+
+class CheckoutForm(ShopperForm):
     """The checkout page's choices. `store` is only compared with the session's chosen store (the
     order is placed at that one); `expected` is the amount the page showed."""
+
+    TOKEN_FIELDS = ("token",)
 
     source = forms.ChoiceField(choices=SOURCES, required=False)
     fulfilment = forms.ChoiceField(choices=[("", "")] + list(Order.Fulfilment.choices), required=False)
@@ -90,13 +113,8 @@ class CheckoutForm(forms.Form):
             raise ValidationError(_("页面已过期，请刷新后重新提交"), code="expected")
         return to_money(raw)
 
-    def first_error(self):
-        for errors in self.errors.values():
-            return errors[0]
-        return ""
 
-
-class PayForm(forms.Form):
+class PayForm(ShopperForm):
     channel = forms.ChoiceField(choices=(), error_messages={"required": _("请选择支付方式"),
                                                            "invalid_choice": _("该支付方式暂不可用")})
 
@@ -105,9 +123,11 @@ class PayForm(forms.Form):
         self.fields["channel"].choices = [(c, c) for c in channels]
 
 
-class AfterSaleForm(forms.Form):
+class AfterSaleForm(ShopperForm):
     """A refund request: kind, reason, description, photos; quantities per line come as
     ``qty_<order line id>`` and are read by `quantities()` against the order's own lines."""
+
+    TOKEN_FIELDS = ("request_id",)
 
     kind = forms.ChoiceField(choices=AfterSale.Kind.choices, error_messages={"required": _("请选择售后类型"),
                                                                             "invalid_choice": _("请选择售后类型")})
@@ -150,18 +170,8 @@ class AfterSaleForm(forms.Form):
                 chosen[line.pk] = n
         return chosen
 
-    def first_error(self):
-        for errors in self.errors.values():
-            return errors[0]
-        return ""
 
-
-class ReturnForm(forms.Form):
+class ReturnForm(ShopperForm):
     carrier = forms.ChoiceField(choices=[("", _("请选择快递公司"))] + list(CARRIERS.items()),
                                 error_messages={"required": _("请选择快递公司"), "invalid_choice": _("请选择快递公司")})
     tracking_no = forms.CharField(max_length=40, error_messages={"required": _("请填写快递单号")})
-
-    def first_error(self):
-        for errors in self.errors.values():
-            return errors[0]
-        return ""

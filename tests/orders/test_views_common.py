@@ -13,10 +13,12 @@ from orders.context_processors import cart_badge
 from orders.services import add_to_cart, cart_for
 from orders.views._common import safe_next
 from stores.context_processors import CHOSEN_COOKIE
+from tests.conftest import WECHAT_UA
 
 from .factories import checkout, make_shopper, make_sku, pay
 
 pytestmark = pytest.mark.django_db
+__all__ = ["WECHAT_UA"]  # the other view tests import it from here
 
 # with database sessions the session is one query; the user is one more on every logged-in page
 SESSION = 1 if settings.SESSION_ENGINE == "django.contrib.sessions.backends.db" else 0
