@@ -276,6 +276,22 @@ CELERY_BEAT_SCHEDULE = {
         "task": "marketing.tasks.expire_member_coupons",
         "schedule": 3600,
     },
+    "orders.cancel_overdue_orders": {
+        "task": "orders.tasks.cancel_overdue_orders",
+        "schedule": 60,
+    },
+    "orders.confirm_overdue_receipts": {
+        "task": "orders.tasks.confirm_overdue_receipts",
+        "schedule": 3600,
+    },
+    "orders.retry_refunds": {
+        "task": "orders.tasks.retry_refunds",
+        "schedule": 5 * 60,
+    },
+    "orders.close_payment_attempts": {
+        "task": "orders.tasks.close_payment_attempts",
+        "schedule": 5 * 60,
+    },
 }
 
 # --- outside services (empty placeholders: each adapter refuses to start half-configured) ----
@@ -338,6 +354,29 @@ MEMBER_CENTRE_EXTRAS = ["marketing.selectors.member_centre_extras", "orders.sele
 
 # --- marketing: points mall -------------------------------------------------------------------
 POINTS_MALL_PICKUP_DAYS = env.int("POINTS_MALL_PICKUP_DAYS", default=7)  # then the exchange expires, points back
+
+# --- orders -----------------------------------------------------------------------------------
+ORDER_PAY_TIMEOUT_MINUTES = env.int("ORDER_PAY_TIMEOUT_MINUTES", default=30)  # unpaid orders cancelled after
+ORDER_AUTO_CONFIRM_DAYS = env.int("ORDER_AUTO_CONFIRM_DAYS", default=7)  # shipped -> completed automatically
+ORDER_AFTER_SALE_DAYS = env.int("ORDER_AFTER_SALE_DAYS", default=7)  # after completion, refunds may be asked
+# Payment channels: {channel: gateway class}. A gateway whose settings are incomplete is not offered.
+PAYMENT_GATEWAYS = {
+    "dev": "orders.payments.dev.DevGateway",
+}
+# Parcel tracking (orders.tracking): "orders.tracking.ManualTracking" (no network: staff type the
+# route lines) or "orders.tracking.Kuaidi100Tracking" (Kuaidi100's real-time query; needs
+# KUAIDI100_CUSTOMER and KUAIDI100_KEY). The worker asks about shipped parcels every
+# ORDER_TRACKING_POLL_HOURS, at most ORDER_TRACKING_POLL_BATCH per run.
+ORDER_TRACKING_PROVIDER = env.str("ORDER_TRACKING_PROVIDER", default="orders.tracking.ManualTracking")
+ORDER_TRACKING_POLL_HOURS = env.int("ORDER_TRACKING_POLL_HOURS", default=2)
+ORDER_TRACKING_POLL_BATCH = env.int("ORDER_TRACKING_POLL_BATCH", default=200)
+KUAIDI100_CUSTOMER = env.str("KUAIDI100_CUSTOMER", default="")
+KUAIDI100_KEY = env.str("KUAIDI100_KEY", default="")
+KUAIDI100_TIMEOUT_SECONDS = env.int("KUAIDI100_TIMEOUT_SECONDS", default=10)
+CELERY_BEAT_SCHEDULE["orders.poll_tracking"] = {
+    "task": "orders.tasks.poll_tracking",
+    "schedule": ORDER_TRACKING_POLL_HOURS * 3600,
+}
 
 # --- catalogue --------------------------------------------------------------------------------
 # Thumbnails are generated once on upload (catalog.services.generate_thumbnails), never per request.

@@ -28,6 +28,7 @@ urlpatterns = [
     path("stores/", include("stores.urls")),
     path("marketing/", include("marketing.urls")),
     path("orders/", include("orders.urls")),
+    path("payments/", include("orders.payments.urls")),
     path("distribution/", include("distribution.urls")),
 ]
 

@@ -6,6 +6,7 @@ cancel an awaiting exchange through actions that call the services. Exchanges ar
 store staff see the goods exchanges of their own stores, coupon exchanges (no store) only HQ.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -25,7 +26,24 @@ from .backoffice_forms import GrantCouponForm
 from .models import Coupon, MemberCoupon, PointsExchange, PointsItem
 
 # once copies are out, what they are worth stays as it was when they were issued
-COUPON_VALUE_FIELDS = ("kind", "amount", "discount_percent", "max_discount", "threshold")
+COUPON_VALUE_FIELDS = (
+    "kind", "amount", "discount_percent", "max_discount", "threshold", "scope", "scope_categories", "scope_products",
+)
+
+
+class CouponAdminForm(forms.ModelForm):
+    class Meta:
+        model = Coupon
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        scope = cleaned.get("scope", self.instance.scope)
+        if scope == Coupon.Scope.CATEGORIES and "scope_categories" in self.fields and not cleaned.get("scope_categories"):
+            self.add_error("scope_categories", _("请选择适用的分类"))
+        if scope == Coupon.Scope.PRODUCTS and "scope_products" in self.fields and not cleaned.get("scope_products"):
+            self.add_error("scope_products", _("请选择适用的商品"))
+        return cleaned
 
 
 def grant_reference(request_id, user_id):
@@ -86,6 +104,7 @@ class KeepCounterAdminMixin:
 
 @admin.register(Coupon)
 class CouponAdmin(KeepCounterAdminMixin, admin.ModelAdmin):
+    form = CouponAdminForm
     counter_field = "issued_count"
     list_display = [
         "name", "kind", "face", "condition", "validity_text", "issued_of_total", "claimable", "is_active",
@@ -94,10 +113,13 @@ class CouponAdmin(KeepCounterAdminMixin, admin.ModelAdmin):
     list_filter = ["kind", "validity", "claimable", "is_active"]
     search_fields = ["name", "description"]
     readonly_fields = ["issued_count", "created_at"]
+    autocomplete_fields = ["scope_products"]
+    filter_horizontal = ["scope_categories"]
     actions = ["grant_to_members", "deactivate"]
     fieldsets = [
         (None, {"fields": ["name", "description", "is_active", "claimable"]}),
         (_("面额"), {"fields": ["kind", "amount", "discount_percent", "max_discount", "threshold"]}),
+        (_("适用范围"), {"fields": ["scope", "scope_categories", "scope_products"]}),
         (_("有效期"), {"fields": ["validity", "valid_days", "valid_from", "valid_until"]}),
         (_("数量"), {"fields": ["total_quantity", "issued_count", "per_member_limit", "created_at"]}),
     ]

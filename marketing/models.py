@@ -32,6 +32,11 @@ class Coupon(models.Model):
         FIXED = "fixed", _("固定日期")
         RELATIVE = "relative", _("领取后N天内有效")
 
+    class Scope(models.TextChoices):
+        ALL = "all", _("全部商品")
+        CATEGORIES = "categories", _("指定分类")
+        PRODUCTS = "products", _("指定商品")
+
     name = models.CharField(_("名称"), max_length=64)
     kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices, default=Kind.FULL_REDUCTION)
     amount = models.DecimalField(
@@ -63,6 +68,15 @@ class Coupon(models.Model):
         _("每人限领"), default=1, validators=[MinValueValidator(1)], help_text=_("领券中心免费领取时的每人上限"),
     )
     claimable = models.BooleanField(_("可免费领取"), default=False, help_text=_("在领券中心展示，会员可免费领取"))
+    scope = models.CharField(_("适用范围"), max_length=16, choices=Scope.choices, default=Scope.ALL)
+    scope_categories = models.ManyToManyField(
+        "catalog.Category", blank=True, related_name="+", verbose_name=_("适用分类"),
+        help_text=_("适用范围为“指定分类”时：这些分类及其子分类的商品可用"),
+    )
+    scope_products = models.ManyToManyField(
+        "catalog.Product", blank=True, related_name="+", verbose_name=_("适用商品"),
+        help_text=_("适用范围为“指定商品”时：仅这些商品可用"),
+    )
     description = models.CharField(_("使用说明"), max_length=255, blank=True)
     is_active = models.BooleanField(_("启用"), default=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
@@ -160,6 +174,15 @@ class Coupon(models.Model):
             tenths = (self.discount_percent / Decimal(10)).normalize()
             return _("%(d)s折") % {"d": format(tenths, "f")}
         return "¥" + format(self.amount.normalize(), "f")
+
+    @property
+    def scope_text(self):
+        """Where it can be used, for the coupon card: 全场通用 / 指定分类可用 / 指定商品可用."""
+        if self.scope == self.Scope.CATEGORIES:
+            return _("指定分类可用")
+        if self.scope == self.Scope.PRODUCTS:
+            return _("指定商品可用")
+        return _("全场通用")
 
     @property
     def condition_text(self):

@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class OrdersConfig(AppConfig):
     name = "orders"
     verbose_name = _("订单")
+
+    def ready(self):
+        from . import receivers  # noqa: F401

@@ -34,7 +34,7 @@ def _coupon_form(coupon, **changes):
         "amount": str(coupon.amount), "discount_percent": "", "max_discount": "", "threshold": str(coupon.threshold),
         "validity": coupon.validity, "valid_days": str(coupon.valid_days), "valid_from_0": "", "valid_from_1": "",
         "valid_until_0": "", "valid_until_1": "", "total_quantity": str(coupon.total_quantity),
-        "per_member_limit": str(coupon.per_member_limit), "_save": "Save",
+        "per_member_limit": str(coupon.per_member_limit), "scope": coupon.scope, "_save": "Save",
     }
     data.update(changes)
     return data

@@ -1,0 +1,524 @@
+"""Starting payments, taking confirmations, and sending money back.
+
+Guarantees:
+- An order becomes paid exactly once however many confirmations arrive, in any order, at once:
+  `confirm_payment` locks the member and order rows (the system's lock order), then the attempt,
+  and moves the order by the one transition function; every notice is recorded once per
+  (attempt, kind, gateway reference).
+- A confirmation whose amount differs from the attempt's is recorded and alerts staff; it never
+  marks anything paid.
+- Money that arrives for an order already cancelled, already paid by another attempt, or whose price
+  was changed after the attempt began is recorded, refunded in full, and staff are told: it never
+  revives or changes the order silently.
+- A refund is counted on its payment attempt (conditional UPDATE, CHECK constraint) before the
+  gateway is called, so refunds in flight can never add up to more than was paid; its out_refund_no
+  is fixed first, so a retried call refunds once. Its effects on the order (amounts per line, stock
+  back to the shelf, points back, earned points clawed back, coupon back) happen once, when the
+  gateway says it succeeded.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from catalog.services import add_sales
+from core.money import ZERO, fen_to_yuan, floor_int, to_money, yuan_to_fen
+from core.references import order_step_ref
+from marketing.services import restore_coupon
+from members.services import clawback_for_refund, refund_points
+from stores.models import StoreNotification, StoreStaff
+from stores.services import release_reserved, return_stock
+
+from ..errors import Code, OrderError
+from ..models import AfterSale, Order, OrderEvent, OrderLine, PaymentAttempt, PaymentEvent, Refund
+from ..services.base import (
+    enqueue_on_commit,
+    lock_order,
+    record_event,
+    send_on_commit,
+    tell_shopper,
+    transition,
+)
+from ..services.numbers import out_refund_no, out_trade_no
+from ..signals import order_paid, order_refunded
+from .gateways import GatewayError, available_channels, get_gateway
+
+logger = logging.getLogger("orders.payments")
+REFUND_MAX_TRIES = 10
+
+
+@dataclass
+class Outcome:
+    """What a confirmation did: "paid", "duplicate" (already counted), "amount_mismatch",
+    "refunded" (money for a closed or already-paid order, sent back)."""
+
+    result: str
+    order: Order
+    attempt: PaymentAttempt
+
+
+def _event_once(attempt, kind, *, reference="", amount_fen=None, detail=None):
+    """Record a payment event; with a gateway reference, once (a repeat returns None)."""
+    try:
+        with transaction.atomic():
+            return PaymentEvent.objects.create(
+                attempt=attempt, order_id=attempt.order_id, kind=kind, gateway_reference=(reference or "")[:128],
+                amount_fen=amount_fen, detail=detail or {},
+            )
+    except IntegrityError:
+        return None
+
+
+def tell_staff(order, title, body, *, kind):
+    """A back-office notice to the managers of the order's store (and a message through core.notify,
+    sent by the worker). Used for money that needs a person: mismatches, late payments, failed refunds."""
+    managers = list(
+        StoreStaff.objects.filter(store_id=order.store_id, role=StoreStaff.Role.MANAGER, user__is_active=True)
+        .values_list("user_id", flat=True)
+    )
+    StoreNotification.objects.bulk_create(
+        [StoreNotification(user_id=uid, store_id=order.store_id, kind=kind, title=str(title)[:128], body=str(body))
+         for uid in managers]
+    )
+    logger.warning("staff notice %s for order %s: %s %s", kind, order.number, title, body)
+    from .. import tasks
+
+    if managers:
+        enqueue_on_commit(tasks.notify_staff, managers, str(title), str(body), kind)
+
+
+# --- starting a payment -----------------------------------------------------------------------
+@transaction.atomic
+def start_payment(order, *, user, channel, in_wechat=False, now=None):
+    """The attempt the shopper pays now: the pending one of this channel when its amount and
+    deadline still match the order, else a new one with a new out_trade_no (the old one is closed
+    at its gateway by the worker). Only the buyer, only an unpaid order within its deadline."""
+    now = now or timezone.now()
+    order = lock_order(order)
+    if order.user_id != getattr(user, "pk", None):
+        raise OrderError(_("订单不存在"), code=Code.NOT_FOUND)
+    if order.status != Order.Status.PENDING_PAYMENT:
+        raise OrderError(_("订单%(status)s，无需支付"), code=Code.NOT_PAYABLE,
+                         params={"status": order.get_status_display()})
+    if order.pay_deadline and order.pay_deadline <= now:
+        raise OrderError(_("订单已超过支付时间，请重新下单"), code=Code.NOT_PAYABLE)
+    if channel not in available_channels(in_wechat=in_wechat):
+        raise OrderError(_("该支付方式暂不可用"), code=Code.PAYMENT_UNAVAILABLE)
+    fen = yuan_to_fen(order.pay_amount)
+    current = PaymentAttempt.objects.filter(
+        order=order, channel=channel, state=PaymentAttempt.State.PENDING, amount_fen=fen,
+        expires_at=order.pay_deadline, close_requested=False,
+    ).order_by("-pk").first()
+    if current is not None:
+        return current
+    stale = PaymentAttempt.objects.filter(order=order, state=PaymentAttempt.State.PENDING).exclude(
+        amount_fen=fen, expires_at=order.pay_deadline
+    )
+    if stale.update(close_requested=True):
+        from .. import tasks
+
+        enqueue_on_commit(tasks.close_payment_attempts)
+    sequence = PaymentAttempt.objects.filter(order=order).count() + 1
+    attempt = PaymentAttempt.objects.create(
+        order=order, channel=channel, out_trade_no=out_trade_no(order.number, sequence), amount_fen=fen,
+        expires_at=order.pay_deadline, next_query_at=now + timedelta(minutes=2),
+    )
+    _event_once(attempt, PaymentEvent.Kind.CREATED, amount_fen=fen)
+    return attempt
+
+
+def begin(attempt, *, request=None):
+    """Ask the attempt's gateway how the shopper pays (outside any transaction: may call out)."""
+    return get_gateway(attempt.channel).start(attempt, request=request)
+
+
+# --- confirmations ----------------------------------------------------------------------------
+@transaction.atomic
+def confirm_payment(*, out_trade_no, amount_fen, gateway_reference, channel, source="notify", payer="",
+                    detail=None, now=None):
+    """A gateway says `out_trade_no` was paid `amount_fen` (already verified: signature, app and
+    merchant ids). Returns an Outcome; raises OrderError(not_found) for a trade that is not ours."""
+    now = now or timezone.now()
+    row = PaymentAttempt.objects.filter(out_trade_no=str(out_trade_no)[:32]).values("pk", "order_id", "channel").first()
+    if row is None or row["channel"] != channel:
+        raise OrderError(_("支付单不存在"), code=Code.NOT_FOUND)
+    order = lock_order(row["order_id"])
+    attempt = PaymentAttempt.objects.select_for_update().get(pk=row["pk"])
+    kind = PaymentEvent.Kind.NOTIFIED if source == "notify" else PaymentEvent.Kind.QUERIED
+    if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen != attempt.amount_fen:
+        if _event_once(attempt, PaymentEvent.Kind.AMOUNT_MISMATCH, reference=gateway_reference,
+                       amount_fen=amount_fen if isinstance(amount_fen, int) else None, detail=detail):
+            tell_staff(order, _("支付金额不符：订单 %(no)s") % {"no": order.number},
+                       _("支付平台通知金额 %(got)s 分，应为 %(want)s 分，未确认支付，请核对。")
+                       % {"got": amount_fen, "want": attempt.amount_fen}, kind="payment_mismatch")
+        return Outcome("amount_mismatch", order, attempt)
+    _event_once(attempt, kind, reference=gateway_reference, amount_fen=amount_fen, detail=detail)
+    if attempt.state == PaymentAttempt.State.SUCCEEDED:
+        return Outcome("duplicate", order, attempt)
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(
+        state=PaymentAttempt.State.SUCCEEDED, gateway_trade_no=str(gateway_reference)[:64], succeeded_at=now,
+        payer_reference=str(payer)[:128], close_requested=False, updated_at=now,
+    )
+    attempt.state = PaymentAttempt.State.SUCCEEDED
+    _event_once(attempt, PaymentEvent.Kind.SUCCEEDED, reference=gateway_reference, amount_fen=amount_fen)
+
+    price_changed = yuan_to_fen(order.pay_amount) != attempt.amount_fen
+    if order.status == Order.Status.PENDING_PAYMENT and not price_changed:
+        _mark_paid(order, attempt, now)
+        return Outcome("paid", order, attempt)
+    # money we cannot keep: the order is cancelled or closed, was already paid, or costs something else now
+    if order.status == Order.Status.PENDING_PAYMENT:
+        cause, why = Refund.Cause.LATE_PAYMENT, _("付款时订单金额已变更")
+    elif order.status in (Order.Status.CANCELLED, Order.Status.CLOSED):
+        cause, why = Refund.Cause.LATE_PAYMENT, _("付款到账时订单状态为“%(s)s”") % {"s": order.get_status_display()}
+    else:
+        cause, why = Refund.Cause.DUPLICATE_PAYMENT, _("订单已通过其他支付单付款")
+    _event_once(attempt, PaymentEvent.Kind.LATE_PAYMENT if cause == Refund.Cause.LATE_PAYMENT
+                else PaymentEvent.Kind.DUPLICATE_PAYMENT, reference=gateway_reference, amount_fen=amount_fen)
+    create_refund(order, attempt=attempt, amount=fen_to_yuan(attempt.amount_fen), cause=cause,
+                  reason=str(why), counts_for_order=False)
+    tell_staff(order, _("订单 %(no)s 收到无法入账的付款，已自动退款") % {"no": order.number},
+               _("%(why)s；¥%(amount)s 已原路退回。") % {"why": why, "amount": fen_to_yuan(attempt.amount_fen)},
+               kind="late_payment")
+    return Outcome("refunded", order, attempt)
+
+
+def _mark_paid(order, attempt, now):
+    from ..services.fulfilment import assign_pickup_code
+
+    level = order.user.member.level
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(is_order_payment=True)
+    transition(
+        order, Order.Status.PAID, by=None,
+        note=_("%(channel)s支付成功 ¥%(amount)s") % {
+            "channel": attempt.get_channel_display(), "amount": fen_to_yuan(attempt.amount_fen)},
+        paid_at=now, paid_amount=fen_to_yuan(attempt.amount_fen), payment_channel=attempt.channel,
+        points_multiplier=level.points_multiplier if level else None,
+    )
+    if order.is_pickup:
+        assign_pickup_code(order)
+    _tell_store_new_order(order)
+    send_on_commit(order_paid, order=order)
+    tell_shopper(order, "paid")
+
+
+def _tell_store_new_order(order):
+    staff = list(StoreStaff.objects.filter(store_id=order.store_id, user__is_active=True).values_list("user_id", flat=True))
+    StoreNotification.objects.bulk_create([
+        StoreNotification(
+            user_id=uid, store_id=order.store_id, kind="new_order",
+            title=str(_("新订单 %(no)s") % {"no": order.number})[:128],
+            body=str(_("%(fulfilment)s · ¥%(amount)s") % {
+                "fulfilment": order.get_fulfilment_display(), "amount": order.paid_amount}),
+        )
+        for uid in staff
+    ])
+
+
+@transaction.atomic
+def record_payment_failure(*, out_trade_no, channel, reason="", gateway_reference=""):
+    """The gateway says this attempt failed or was closed on its side: recorded; the order stays
+    payable (the shopper may try again) until its deadline. Locks member -> order -> attempt."""
+    row = PaymentAttempt.objects.filter(out_trade_no=str(out_trade_no)[:32], channel=channel).values(
+        "pk", "order_id").first()
+    if row is None:
+        raise OrderError(_("支付单不存在"), code=Code.NOT_FOUND)
+    lock_order(row["order_id"])
+    attempt = PaymentAttempt.objects.select_for_update().get(pk=row["pk"])
+    if attempt.state == PaymentAttempt.State.PENDING:
+        PaymentAttempt.objects.filter(pk=attempt.pk).update(state=PaymentAttempt.State.FAILED)
+    _event_once(attempt, PaymentEvent.Kind.FAILED, reference=gateway_reference, detail={"reason": str(reason)[:200]})
+    return attempt
+
+
+@transaction.atomic
+def _record_closed(attempt_id, now):
+    """Under the order's lock (the system's lock order: the insert of the event checks its foreign
+    keys at commit, which must never wait behind a payment confirmation holding that order)."""
+    order_id = PaymentAttempt.objects.filter(pk=attempt_id).values_list("order_id", flat=True).first()
+    lock_order(order_id)
+    attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt_id)
+    if attempt.state != PaymentAttempt.State.PENDING:
+        return False  # paid (or failed) meanwhile: what the gateway says next decides
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(
+        state=PaymentAttempt.State.CLOSED, closed_at=now, close_requested=False
+    )
+    _event_once(attempt, PaymentEvent.Kind.CLOSED, reference=f"close:{attempt.out_trade_no}")
+    return True
+
+
+def close_payment_attempts(now=None):
+    """The worker: close at their gateways the attempts we no longer want paid (order cancelled,
+    price changed). A gateway that refuses for now (WeChat: not within 5 minutes of creation) is
+    asked again next run. The gateway is called outside any lock. Returns how many closed."""
+    now = now or timezone.now()
+    closed = 0
+    for attempt in PaymentAttempt.objects.filter(close_requested=True, state=PaymentAttempt.State.PENDING)[:200]:
+        try:
+            done = get_gateway(attempt.channel).close(attempt)
+        except GatewayError:
+            logger.warning("could not close %s at its gateway yet", attempt.out_trade_no)
+            continue
+        if done and _record_closed(attempt.pk, now):
+            closed += 1
+    return closed
+
+
+# --- refunds ----------------------------------------------------------------------------------
+def order_payment(order):
+    """The attempt whose money became the order's."""
+    return PaymentAttempt.objects.filter(order=order, is_order_payment=True).first()
+
+
+def refunds_in_flight(order):
+    return Refund.objects.filter(
+        order=order, counts_for_order=True,
+        state__in=[Refund.State.PENDING, Refund.State.PROCESSING, Refund.State.ABNORMAL],
+    ).aggregate(total=Sum("amount"))["total"] or ZERO
+
+
+def create_refund(order, *, amount, cause, reason="", by=None, lines=None, after_sale=None, restock=False,
+                  includes_delivery_fee=False, counts_for_order=True, attempt=None):
+    """A refund of `amount` yuan through the gateway that took the money; the caller holds the
+    order's lock (lock_order). `lines` is {order line id: (quantity, Decimal amount)}. Refused, with
+    nothing changed, when it would take the refunds past what was paid."""
+    amount = to_money(amount)
+    if amount <= 0:
+        raise OrderError(_("退款金额必须大于 0"), code=Code.REFUND_INVALID)
+    attempt = attempt or order_payment(order)
+    if attempt is None:
+        raise OrderError(_("订单没有可退款的支付"), code=Code.REFUND_INVALID)
+    fen = yuan_to_fen(amount)
+    if counts_for_order and order.refunded_amount + refunds_in_flight(order) + amount > order.paid_amount:
+        raise OrderError(_("退款金额超过可退金额 ¥%(left)s"), code=Code.REFUND_INVALID,
+                         params={"left": order.paid_amount - order.refunded_amount - refunds_in_flight(order)})
+    taken = PaymentAttempt.objects.filter(
+        pk=attempt.pk, refund_committed_fen__lte=F("amount_fen") - fen
+    ).update(refund_committed_fen=F("refund_committed_fen") + fen)
+    if not taken:
+        raise OrderError(_("退款金额超过该笔支付的可退金额"), code=Code.REFUND_INVALID)
+    sequence = Refund.objects.filter(order=order).count() + 1
+    refund = Refund.objects.create(
+        order=order, attempt=attempt, after_sale=after_sale, cause=cause, out_refund_no=out_refund_no(order.number, sequence),
+        amount=amount, amount_fen=fen, restock=restock, includes_delivery_fee=includes_delivery_fee,
+        counts_for_order=counts_for_order, reason=str(reason)[:200],
+        requested_by=by if getattr(by, "pk", None) else None,
+        lines={str(pk): [int(q), str(a)] for pk, (q, a) in (lines or {}).items()},
+    )
+    _event_once(attempt, PaymentEvent.Kind.REFUND_REQUESTED, reference=refund.out_refund_no, amount_fen=fen)
+    record_event(order, kind=OrderEvent.Kind.REFUND, by=by,
+                 note=_("申请退款 ¥%(amount)s（%(reason)s）") % {"amount": amount, "reason": refund.get_cause_display()})
+    from .. import tasks
+
+    enqueue_on_commit(tasks.execute_refund, refund.pk)
+    return refund
+
+
+def execute_refund(refund_id, now=None):
+    """The worker asks the gateway to refund (or, for one in progress, how it went). Idempotent:
+    the gateway refunds one out_refund_no once; a refund already settled is left alone."""
+    now = now or timezone.now()
+    refund = Refund.objects.select_related("attempt", "order").filter(pk=refund_id).first()
+    if refund is None or refund.state in (Refund.State.SUCCEEDED, Refund.State.FAILED):
+        return refund
+    Refund.objects.filter(pk=refund.pk).update(attempts=F("attempts") + 1)
+    try:
+        gateway = get_gateway(refund.attempt.channel)
+        if refund.state == Refund.State.PENDING:
+            result = gateway.refund(refund)
+        else:
+            result = gateway.query_refund(refund)
+    except GatewayError as exc:
+        logger.warning("refund %s: gateway error %s", refund.out_refund_no, exc)
+        tries = refund.attempts + 1
+        if tries >= REFUND_MAX_TRIES:
+            return refund_failed(refund.pk, abnormal=True, detail={"error": str(exc)[:200]})
+        Refund.objects.filter(pk=refund.pk).update(next_try_at=now + timedelta(minutes=min(60, 2**tries)))
+        return refund
+    return apply_refund_result(refund.pk, result, now=now)
+
+
+def apply_refund_result(refund_id, result, now=None):
+    now = now or timezone.now()
+    if result.state == "succeeded":
+        return refund_succeeded(refund_id, gateway_refund_id=result.reference, detail=result.detail, now=now)
+    if result.state == "processing":
+        Refund.objects.filter(pk=refund_id, state=Refund.State.PENDING).update(
+            state=Refund.State.PROCESSING, gateway_refund_id=(result.reference or "")[:64],
+        )
+        Refund.objects.filter(pk=refund_id).update(next_try_at=now + timedelta(minutes=5))
+        return Refund.objects.get(pk=refund_id)
+    return refund_failed(refund_id, abnormal=result.state == "abnormal", detail=result.detail)
+
+
+@transaction.atomic
+def refund_failed(refund_id, *, abnormal=False, detail=None):
+    """The gateway says no (final), or the refund needs a person (abnormal: e.g. the shopper's card
+    was closed). A final failure gives the amount back to what can still be refunded; both tell staff."""
+    order_id = Refund.objects.filter(pk=refund_id).values_list("order_id", flat=True).first()
+    order = lock_order(order_id)
+    refund = Refund.objects.select_for_update().get(pk=refund_id)
+    if refund.state in (Refund.State.SUCCEEDED, Refund.State.FAILED):
+        return refund
+    if abnormal:
+        if refund.state == Refund.State.ABNORMAL:
+            return refund
+        Refund.objects.filter(pk=refund.pk).update(state=Refund.State.ABNORMAL)
+        refund.state = Refund.State.ABNORMAL
+        _event_once(refund.attempt, PaymentEvent.Kind.REFUND_ABNORMAL, reference=refund.out_refund_no, detail=detail)
+        tell_staff(order, _("退款异常：%(no)s") % {"no": refund.out_refund_no},
+                   _("订单 %(order)s 的退款 ¥%(amount)s 需要人工处理。") % {"order": order.number, "amount": refund.amount},
+                   kind="refund_abnormal")
+        return refund
+    Refund.objects.filter(pk=refund.pk).update(state=Refund.State.FAILED)
+    refund.state = Refund.State.FAILED
+    PaymentAttempt.objects.filter(pk=refund.attempt_id).update(
+        refund_committed_fen=F("refund_committed_fen") - refund.amount_fen
+    )
+    _event_once(refund.attempt, PaymentEvent.Kind.REFUND_FAILED, reference=refund.out_refund_no, detail=detail)
+    record_event(order, kind=OrderEvent.Kind.REFUND, note=_("退款失败 ¥%(amount)s") % {"amount": refund.amount})
+    tell_staff(order, _("退款失败：%(no)s") % {"no": refund.out_refund_no},
+               _("订单 %(order)s 的退款 ¥%(amount)s 被支付平台拒绝，请重新发起。") % {
+                   "order": order.number, "amount": refund.amount}, kind="refund_failed")
+    return refund
+
+
+@transaction.atomic
+def refund_succeeded(refund_id, *, gateway_refund_id="", detail=None, now=None):
+    """The money is back with the buyer: apply the refund to the order, once."""
+    now = now or timezone.now()
+    order_id = Refund.objects.filter(pk=refund_id).values_list("order_id", flat=True).first()
+    if order_id is None:
+        raise OrderError(_("退款单不存在"), code=Code.NOT_FOUND)
+    order = lock_order(order_id)
+    refund = Refund.objects.select_for_update().select_related("attempt").get(pk=refund_id)
+    if refund.state == Refund.State.SUCCEEDED:
+        return refund
+    if refund.state == Refund.State.FAILED:  # a late success after a failure we recorded: count it again
+        recommitted = PaymentAttempt.objects.filter(
+            pk=refund.attempt_id, refund_committed_fen__lte=F("amount_fen") - refund.amount_fen
+        ).update(refund_committed_fen=F("refund_committed_fen") + refund.amount_fen)
+        if not recommitted:
+            logger.critical("refund %s succeeded after failing and exceeds the payment", refund.out_refund_no)
+    Refund.objects.filter(pk=refund.pk).update(
+        state=Refund.State.SUCCEEDED, succeeded_at=now, gateway_refund_id=(gateway_refund_id or "")[:64]
+    )
+    refund.state = Refund.State.SUCCEEDED
+    _event_once(refund.attempt, PaymentEvent.Kind.REFUND_SUCCEEDED, reference=refund.out_refund_no,
+                amount_fen=refund.amount_fen, detail=detail)
+    per_line = {}
+    if refund.counts_for_order:
+        per_line = _apply_to_order(order, refund, now)
+    else:
+        record_event(order, kind=OrderEvent.Kind.REFUND,
+                     note=_("无法入账的付款 ¥%(amount)s 已退回") % {"amount": refund.amount})
+    if refund.after_sale_id:
+        AfterSale.objects.filter(pk=refund.after_sale_id, status=AfterSale.Status.REFUNDING).update(
+            status=AfterSale.Status.REFUNDED, closed_at=now
+        )
+    send_on_commit(order_refunded, order=order, refund=refund, lines=per_line)
+    tell_shopper(order, f"refunded:{refund.pk}")
+    return refund
+
+
+def _points_share(points_used, quantity, refunded_quantity):
+    """Points of a line given back once `refunded_quantity` of its `quantity` units are refunded."""
+    if refunded_quantity >= quantity:
+        return points_used
+    return floor_int(points_used * refunded_quantity / quantity)
+
+
+def _apply_to_order(order, refund, now):
+    """Amounts per line, stock, points, coupon and the order's status, for a succeeded refund."""
+    from ..services.lifecycle import complete_order
+
+    member = order.user.member
+    updated = Order.objects.filter(pk=order.pk, refunded_amount__lte=F("paid_amount") - refund.amount).update(
+        refunded_amount=F("refunded_amount") + refund.amount, updated_at=now
+    )
+    if not updated:
+        raise OrderError(_("退款金额超过实付金额"), code=Code.REFUND_INVALID)
+    order.refunded_amount += refund.amount
+    lines = {line.pk: line for line in OrderLine.objects.select_for_update().filter(order=order).order_by("sku_id")}
+    per_line, release, points_back, restock = {}, {}, 0, {}
+    for raw_pk, (quantity, amount) in sorted(refund.lines.items(), key=lambda kv: lines[int(kv[0])].sku_id):
+        line = lines[int(raw_pk)]
+        quantity, amount = int(quantity), to_money(amount)
+        released = min(quantity, line.held_quantity)
+        changed = OrderLine.objects.filter(
+            pk=line.pk, refunded_amount__lte=F("paid_amount") - amount,
+            refunded_quantity__lte=F("quantity") - quantity,
+        ).update(
+            refunded_amount=F("refunded_amount") + amount, refunded_quantity=F("refunded_quantity") + quantity,
+            released_quantity=F("released_quantity") + released,
+        )
+        if not changed:
+            raise OrderError(_("退款超过该商品的实付金额或数量"), code=Code.REFUND_INVALID)
+        before = line.refunded_quantity
+        points_back += _points_share(line.points_used, line.quantity, before + quantity) - _points_share(
+            line.points_used, line.quantity, before)
+        line.refunded_amount += amount
+        line.refunded_quantity += quantity
+        line.released_quantity += released
+        per_line[line.pk] = amount
+        if released:
+            release[line.sku_id] = release.get(line.sku_id, 0) + released
+        if refund.restock and quantity - released > 0:
+            restock[line.sku_id] = restock.get(line.sku_id, 0) + quantity - released
+    step = f"refund:{refund.pk}"
+    if release:
+        release_reserved(order.reference, quantities=release, step=step)
+    for sku_id, quantity in restock.items():
+        return_stock(order.store_id, sku_id, quantity, reference=order_step_ref(order.number, step),
+                     note=_("售后退货入库"))
+    if points_back > 0:
+        refund_points(member, points_back, refund.reference, reason=_("订单 %(no)s 退款，退回积分") % {"no": order.number})
+    if order.status == Order.Status.COMPLETED:
+        # points were earned on what the goods cost at completion; refunds before it are not theirs
+        goods_paid = sum((line.paid_amount for line in lines.values()), ZERO)
+        goods_refunded = sum((line.refunded_amount for line in lines.values()), ZERO)
+        kept = order.completed_goods_amount if order.completed_goods_amount is not None else goods_paid
+        refunded_since = goods_refunded - (goods_paid - kept)
+        if kept > 0 and refunded_since > 0:
+            clawback_for_refund(member, order.reference, refund_reference=refund.reference,
+                                refunded_total=min(refunded_since, kept), paid_amount=kept)
+        for line in lines.values():
+            quantity = int(refund.lines.get(str(line.pk), [0])[0])
+            if quantity:
+                transaction.on_commit(lambda p=line.product_id, q=quantity: add_sales(p, -q))
+    record_event(order, kind=OrderEvent.Kind.REFUND, note=_("退款成功 ¥%(amount)s") % {"amount": refund.amount})
+    fully = order.refunded_amount >= order.paid_amount
+    nothing_left_the_store = not any(line.fulfilled_quantity for line in lines.values())
+    if fully and order.member_coupon_id and nothing_left_the_store:
+        restore_coupon(order.member_coupon, reference=order.reference, now=now)
+    if fully:
+        transition(order, Order.Status.CLOSED, note=_("全额退款，交易关闭"), closed_at=now)
+    elif order.status in (Order.Status.PAID, Order.Status.READY_FOR_PICKUP) and order.is_pickup and not any(
+        line.held_quantity for line in lines.values()
+    ) and any(line.fulfilled_quantity for line in lines.values()):
+        complete_order(order, note=_("其余商品已提货"))
+    return per_line
+
+
+def retry_refunds(now=None):
+    """The worker: refunds waiting for a retry or still processing at the gateway are asked again."""
+    now = now or timezone.now()
+    due = list(
+        Refund.objects.filter(state__in=[Refund.State.PENDING, Refund.State.PROCESSING])
+        .filter(next_try_at__lte=now).values_list("pk", flat=True)[:200]
+    )
+    stuck = list(
+        Refund.objects.filter(state=Refund.State.PENDING, next_try_at__isnull=True,
+                              created_at__lte=now - timedelta(minutes=10)).values_list("pk", flat=True)[:200]
+    )
+    for pk in due + stuck:
+        try:
+            execute_refund(pk, now=now)
+        except Exception:
+            logger.exception("refund %s retry failed", pk)
+    return len(due) + len(stuck)

@@ -1,0 +1,113 @@
+"""The pieces every order use case shares: the lock order, the one transition function, the
+timeline, and side effects after commit.
+
+Locks (the system's one order, DESIGN.md): member → order (or after-sale) → coupon copy → stock
+rows by SKU id → shared quota rows → promoter wallet. `lock_order` takes the first two; the
+services below it (marketing's coupon, stores' reservations, members' points) take theirs in turn.
+"""
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from members.models import Member
+
+from ..errors import Code, OrderError
+from ..models import Order, OrderEvent
+
+logger = logging.getLogger("orders")
+
+SYSTEM = "system"
+
+
+def setting(name, default):
+    return getattr(settings, name, default)
+
+
+def actor_label(by):
+    """How the timeline names who acted: 买家, the staff member, or 系统."""
+    if by is None or by == SYSTEM:
+        return str(_("系统"))
+    if getattr(by, "is_staff", False):
+        return by.staff_label if hasattr(by, "staff_label") else by.get_username()
+    return str(_("买家"))
+
+
+def _actor(by):
+    return by if getattr(by, "pk", None) else None
+
+
+def lock_order(order_or_id):
+    """The order's member row, then the order row, locked until the transaction ends; returns the
+    fresh order. Must run inside a transaction."""
+    order_id = getattr(order_or_id, "pk", order_or_id)
+    user_id = Order.objects.filter(pk=order_id).values_list("user_id", flat=True).first()
+    if user_id is None:
+        raise OrderError(_("订单不存在"), code=Code.NOT_FOUND)
+    list(Member.objects.select_for_update().filter(user_id=user_id).values_list("pk", flat=True))
+    return Order.objects.select_for_update(of=("self",)).select_related("store", "user").get(pk=order_id)
+
+
+def record_event(order, *, kind=OrderEvent.Kind.STATUS, by=None, note="", from_status="", to_status="",
+                 visible=True):
+    return OrderEvent.objects.create(
+        order=order, kind=kind, actor=_actor(by), actor_label=actor_label(by)[:64], note=str(note)[:255],
+        from_status=from_status, to_status=to_status, visible_to_shopper=visible,
+    )
+
+
+def transition(order, new_status, *, by=None, note="", **fields):
+    """Move a (locked) order to `new_status`: allowed by Order.PIPELINE, applied by a conditional
+    UPDATE on the status it had, recorded as an OrderEvent in the same transaction. Extra `fields`
+    are written by the same UPDATE. Raises OrderError(invalid_transition) and changes nothing when
+    the move is not allowed or the order changed meanwhile."""
+    old = order.status
+    if new_status not in Order.PIPELINE.get(old, set()):
+        raise OrderError(
+            _("订单当前状态（%(status)s）不能执行此操作"), code=Code.INVALID_TRANSITION,
+            params={"status": order.get_status_display()},
+        )
+    now = timezone.now()
+    changed = Order.objects.filter(pk=order.pk, status=old).update(status=new_status, updated_at=now, **fields)
+    if not changed:
+        raise OrderError(_("订单状态已变化，请刷新后重试"), code=Code.INVALID_TRANSITION)
+    order.status = new_status
+    for name, value in fields.items():
+        setattr(order, name, value)
+    record_event(order, by=by, note=note, from_status=old, to_status=new_status)
+    return order
+
+
+def send_on_commit(signal, **kwargs):
+    """Announce after commit, to every receiver; one failing receiver is logged, not raised (the
+    order's change is already committed, and the others must still hear of it)."""
+
+    def send():
+        for receiver, result in signal.send_robust(sender=Order, **kwargs):
+            if isinstance(result, Exception):
+                logger.error("receiver %r of %s failed: %r", receiver, signal, result, exc_info=result)
+
+    transaction.on_commit(send)
+
+
+def enqueue_on_commit(task, *args):
+    """Hand slow work (messages, gateway calls) to the worker once the transaction commits. A broker
+    that is down is logged; the periodic sweeps pick the work up again."""
+
+    def enqueue():
+        try:
+            task.delay(*args)
+        except Exception:
+            logger.exception("could not enqueue %s%r", getattr(task, "name", task), args)
+
+    transaction.on_commit(enqueue)
+
+
+def tell_shopper(order, kind):
+    """A notice to the buyer (paid, shipped, ready for pickup, refund result), sent by the worker."""
+    from .. import tasks
+
+    enqueue_on_commit(tasks.notify_shopper, order.pk, kind)

@@ -1,0 +1,147 @@
+"""The cart: a member's (kept across devices), or, before login, the browser session's, merged into
+the member's cart on login. Quantities change by conditional UPDATEs (two taps on + in two tabs add
+up; nothing goes past MAX_LINE_QUANTITY). Whether a line can be bought is not decided here but when
+the cart is shown and at checkout, against the chosen store (orders.selectors.evaluate_cart)."""
+
+import uuid
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from catalog.errors import NotSellable
+from catalog.selectors import get_sellable_sku
+from core.numbers import parse_int
+
+from ..errors import Code, OrderError
+from ..models import Cart, CartLine
+from ..models.cart import MAX_CART_LINES, MAX_LINE_QUANTITY
+
+SESSION_KEY = "orders.cart_token"
+
+
+def parse_quantity(raw, *, allow_zero=False):
+    """A quantity typed or posted by a shopper: ASCII digits, 1..999 (0 too when removing is meant)."""
+    try:
+        return parse_int(raw, minimum=0 if allow_zero else 1, maximum=MAX_LINE_QUANTITY)
+    except ValueError:
+        raise OrderError(
+            _("数量必须是 1 到 %(max)s 之间的整数"), code=Code.INVALID_QUANTITY, params={"max": MAX_LINE_QUANTITY}
+        ) from None
+
+
+def _session_token(request):
+    raw = request.session.get(SESSION_KEY)
+    try:
+        return uuid.UUID(str(raw)) if raw else None
+    except ValueError:
+        return None
+
+
+def cart_for(request, *, create=False):
+    """The cart of this request's shopper: the member's, else the session's anonymous one. With
+    `create`, made when missing. Returns None when there is none and `create` is False."""
+    user = request.user
+    if user.is_authenticated:
+        cart = Cart.objects.filter(user=user).first()
+        if cart is None and create:
+            try:
+                with transaction.atomic():
+                    cart = Cart.objects.create(user=user)
+            except IntegrityError:  # a concurrent first add made it
+                cart = Cart.objects.get(user=user)
+        return cart
+    token = _session_token(request)
+    cart = Cart.objects.filter(token=token, user__isnull=True).first() if token else None
+    if cart is None and create:
+        cart = Cart.objects.create()
+        request.session[SESSION_KEY] = str(cart.token)
+    return cart
+
+
+@transaction.atomic
+def add_to_cart(cart, sku_id, quantity):
+    """Put `quantity` of a sellable SKU in the cart (added to what is there). Refuses a SKU that
+    cannot be sold, a quantity outside 1..999 or a total past 999, and a 101st line."""
+    quantity = parse_quantity(quantity)
+    try:
+        sku = get_sellable_sku(sku_id)
+    except NotSellable:
+        raise OrderError(_("该商品已下架或暂不可售"), code=Code.NOT_SELLABLE) from None
+    added = CartLine.objects.filter(cart=cart, sku=sku, quantity__lte=MAX_LINE_QUANTITY - quantity).update(
+        quantity=F("quantity") + quantity, selected=True
+    )
+    if not added:
+        if CartLine.objects.filter(cart=cart, sku=sku).exists():
+            raise OrderError(
+                _("该商品在购物车中最多 %(max)s 件"), code=Code.INVALID_QUANTITY, params={"max": MAX_LINE_QUANTITY}
+            )
+        if CartLine.objects.filter(cart=cart).count() >= MAX_CART_LINES:
+            raise OrderError(_("购物车已满（最多 %(n)s 种商品），请先结算或删除一些"), code=Code.CART_FULL,
+                             params={"n": MAX_CART_LINES})
+        try:
+            with transaction.atomic():
+                CartLine.objects.create(cart=cart, sku=sku, quantity=quantity)
+        except IntegrityError:  # the same SKU added at the same moment from another tab
+            return add_to_cart(cart, sku.pk, quantity)
+    Cart.objects.filter(pk=cart.pk).update(updated_at=timezone.now())
+    return CartLine.objects.select_related("sku__product").get(cart=cart, sku=sku)
+
+
+@transaction.atomic
+def set_line_quantity(cart, line_id, quantity):
+    """Set a line's quantity (0 removes it). Another cart's line is 'not found'."""
+    quantity = parse_quantity(quantity, allow_zero=True)
+    line = CartLine.objects.filter(cart=cart, pk=line_id).first()
+    if line is None:
+        raise OrderError(_("购物车中没有这件商品"), code=Code.NOT_FOUND)
+    if quantity == 0:
+        line.delete()
+        return None
+    CartLine.objects.filter(pk=line.pk).update(quantity=quantity)
+    line.quantity = quantity
+    return line
+
+
+@transaction.atomic
+def remove_lines(cart, line_ids):
+    """Remove these lines of this cart (ids of other carts are ignored). Returns how many went."""
+    deleted, _detail = CartLine.objects.filter(cart=cart, pk__in=list(line_ids)).delete()
+    return deleted
+
+
+@transaction.atomic
+def select_lines(cart, line_ids, selected):
+    """Tick or untick lines (`line_ids` None: all of them)."""
+    lines = CartLine.objects.filter(cart=cart)
+    if line_ids is not None:
+        lines = lines.filter(pk__in=list(line_ids))
+    return lines.update(selected=bool(selected))
+
+
+@transaction.atomic
+def merge_carts(source, user):
+    """On login: the anonymous cart's lines join the member's cart (quantities add up, capped at
+    999; lines past the cart's limit are dropped), and the anonymous cart goes. Idempotent."""
+    if source is None or source.user_id is not None:
+        return None
+    target, _created = Cart.objects.get_or_create(user=user)
+    existing = {line.sku_id: line for line in CartLine.objects.select_for_update().filter(cart=target)}
+    room = MAX_CART_LINES - len(existing)
+    for line in CartLine.objects.filter(cart=source).order_by("added_at", "pk"):
+        mine = existing.get(line.sku_id)
+        if mine is not None:
+            CartLine.objects.filter(pk=mine.pk).update(
+                quantity=min(MAX_LINE_QUANTITY, mine.quantity + line.quantity), selected=True
+            )
+        elif room > 0:
+            CartLine.objects.create(cart=target, sku_id=line.sku_id, quantity=line.quantity, selected=line.selected)
+            room -= 1
+    source.delete()
+    return target
+
+
+def remove_ordered(user, sku_ids):
+    """After an order from the cart: its SKUs leave the member's cart (in the order's transaction)."""
+    return CartLine.objects.filter(cart__user=user, sku_id__in=list(sku_ids)).delete()[0]

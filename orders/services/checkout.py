@@ -1,0 +1,483 @@
+"""Checkout: what an order would cost (`build_quote`, read-only, for the page) and placing it
+(`place_order`, one transaction).
+
+The page sends only choices (fulfilment, address, pickup slot, coupon, points on/off, remark); the
+server computes every amount with orders.pricing, and places the order only if the amount the
+shopper saw is still the amount due. One checkout page is one order: the page's token is unique per
+buyer, so a double submit, a retry or a second tab returns the order already placed.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from catalog.selectors import category_tree, sellable_skus
+from core.money import ZERO, to_money
+from core.numbers import parse_id, parse_int
+from marketing.errors import CouponUnavailable
+from marketing.models import Coupon, MemberCoupon
+from marketing.services import use_coupon
+from members.models import Address, Member, PointsEntry
+from members.services import quote_checkout_deduction, spend_points
+from stores.errors import StockError
+from stores.models import Stock, Store
+from stores.selectors import delivery_distance_km, pickup_slots
+from stores.services import reserve_lines
+
+from .. import pricing
+from ..errors import Code, OrderError
+from ..models import ExpressFeeRule, Order, OrderLine
+from ..models.cart import MAX_LINE_QUANTITY
+from .base import record_event, setting
+from .numbers import new_order_number
+
+FULFILMENTS = [Order.Fulfilment.PICKUP, Order.Fulfilment.DELIVERY, Order.Fulfilment.EXPRESS]
+AUTO = "auto"
+
+
+@dataclass
+class CheckoutRequest:
+    """What the shopper chose. `lines` is [(sku_id, quantity)] from the cart's ticked lines or from
+    立即购买; `store` is the chosen store (read from the session by the view, never from the form)."""
+
+    lines: list
+    store: Store | None
+    fulfilment: str = ""
+    address_id: int | None = None
+    slot: str = ""
+    coupon: str = AUTO  # AUTO: the best usable one; "": none; else a MemberCoupon id
+    use_points: bool = False
+    remark: str = ""
+    source: str = "cart"
+
+
+@dataclass
+class QuoteLine:
+    sku: object
+    quantity: int
+    priced: pricing.PricedLine | None
+    available: int | None
+    problem: str = ""
+
+    @property
+    def ok(self):
+        return not self.problem
+
+
+@dataclass
+class FulfilmentOption:
+    code: str
+    label: str
+    available: bool
+    reason: str = ""
+    fee: Decimal = ZERO
+
+
+@dataclass
+class CouponOption:
+    copy: MemberCoupon
+    discount: Decimal
+    usable: bool
+    reason: str = ""
+    terms: object = None
+
+
+@dataclass
+class Quote:
+    request: CheckoutRequest
+    member: Member | None
+    lines: list = field(default_factory=list)
+    fulfilment_options: list = field(default_factory=list)
+    fulfilment: str = ""
+    addresses: list = field(default_factory=list)
+    address: Address | None = None
+    slots: list = field(default_factory=list)
+    slot: tuple | None = None
+    coupons: list = field(default_factory=list)
+    coupon: CouponOption | None = None
+    points_quote: object = None
+    points_used: int = 0
+    totals: pricing.Totals | None = None
+    errors: list = field(default_factory=list)  # [(code, message)] that block placing the order
+
+    @property
+    def ok(self):
+        return not self.errors
+
+    @property
+    def pay_amount(self):
+        return self.totals.pay_amount if self.totals else ZERO
+
+    def error(self, code, message):
+        self.errors.append((str(code), str(message)))
+
+
+class CouponTerms:
+    """A coupon as pricing needs it: its discount rule and its scope."""
+
+    def __init__(self, coupon, scope_categories=(), scope_products=()):
+        self.coupon = coupon
+        self.categories = frozenset(scope_categories)
+        self.products = frozenset(scope_products)
+
+    def discount_for(self, subtotal):
+        return self.coupon.discount_for(subtotal)
+
+    def applies_to(self, line):
+        scope = self.coupon.scope
+        if scope == Coupon.Scope.PRODUCTS:
+            return line.product_id in self.products
+        if scope == Coupon.Scope.CATEGORIES:
+            return bool(line.category_ids & self.categories)
+        return True
+
+
+def _category_lineage(category_id, by_id):
+    ids = set()
+    while category_id is not None and category_id not in ids:
+        ids.add(category_id)
+        node = by_id.get(category_id)
+        category_id = node["parent_id"] if node else None
+    return frozenset(ids)
+
+
+def _parse_slot(raw, slots):
+    for start, end in slots:
+        if raw and raw in (start.isoformat(), timezone.localtime(start).strftime("%Y-%m-%dT%H:%M")):
+            return start, end
+    return None
+
+
+# --- the quote --------------------------------------------------------------------------------
+def build_quote(user, request, *, now=None):
+    """Everything the checkout page shows and order creation needs, priced by orders.pricing.
+    Reads only. A constant number of queries whatever the number of lines."""
+    now = now or timezone.now()
+    member = Member.objects.select_related("level").filter(user=user).first()
+    quote = Quote(request=request, member=member)
+    store = request.store
+    if store is None:
+        quote.error(Code.NO_STORE, _("请先选择门店"))
+    elif not store.accepts_orders:
+        quote.error(Code.STORE_UNAVAILABLE, _("%(store)s 暂停营业，请选择其他门店") % {"store": store.name})
+    if not request.lines:
+        quote.error(Code.EMPTY, _("请选择要购买的商品"))
+        return quote
+
+    _quote_lines(quote, store, now)
+    ok_lines = [line for line in quote.lines if line.ok]
+    priced = [line.priced for line in ok_lines]
+    percent = member.level.discount_percent if member and member.level_id else Decimal("100")
+    pricing.apply_member_discount(priced, percent)
+    _quote_coupons(quote, user, priced, now)
+    pricing.apply_coupon(priced, quote.coupon and quote.coupon.terms)
+    goods_after_coupon = pricing.goods_after_coupon(priced)
+
+    quote.addresses = list(Address.objects.filter(user=user).order_by("-is_default", "-updated_at", "-pk"))
+    if request.address_id:
+        quote.address = next((a for a in quote.addresses if a.pk == request.address_id), None)
+        if quote.address is None:
+            quote.error(Code.ADDRESS_INVALID, _("收货地址不存在，请重新选择"))
+    elif quote.addresses:
+        quote.address = quote.addresses[0]
+    if store is not None and store.accepts_orders:
+        _quote_fulfilment(quote, store, goods_after_coupon, now)
+    fee = next((o.fee for o in quote.fulfilment_options if o.code == quote.fulfilment and o.available), ZERO)
+
+    if member is not None and ok_lines:
+        if request.use_points:
+            quote.points_quote = quote_checkout_deduction(member, goods_after_coupon)
+            pricing.apply_points(priced, quote.points_quote.points, quote.points_quote.amount)
+        else:
+            quote.points_quote = quote_checkout_deduction(member, goods_after_coupon, 0)
+    quote.totals = pricing.totals(priced, fee)
+    quote.points_used = quote.totals.points_used
+    if ok_lines and len(ok_lines) != len(quote.lines):
+        quote.error(Code.NOT_SELLABLE, _("部分商品当前不可购买，请返回修改"))
+    return quote
+
+
+def _quote_lines(quote, store, now):
+    wanted = {}
+    for raw_sku, raw_quantity in quote.request.lines:
+        try:
+            sku_id, quantity = parse_id(raw_sku), parse_int(raw_quantity, minimum=1, maximum=MAX_LINE_QUANTITY)
+        except ValueError:
+            quote.error(Code.INVALID_QUANTITY, _("商品数量必须是 1 到 %(max)s 之间的整数") % {"max": MAX_LINE_QUANTITY})
+            continue
+        wanted[sku_id] = min(MAX_LINE_QUANTITY, wanted.get(sku_id, 0) + quantity)
+    skus = {
+        sku.pk: sku
+        for sku in sellable_skus(now=now).filter(pk__in=list(wanted)).select_related("product__cover", "image")
+    }
+    stock = {}
+    if store is not None:
+        stock = {
+            row["sku_id"]: row["on_hand"] - row["reserved"]
+            for row in Stock.objects.filter(store=store, sku_id__in=list(wanted)).values("sku_id", "on_hand", "reserved")
+        }
+    by_id = category_tree()["by_id"]
+    for sku_id, quantity in wanted.items():
+        sku = skus.get(sku_id)
+        if sku is None:
+            quote.lines.append(QuoteLine(sku=None, quantity=quantity, priced=None, available=None,
+                                         problem=_("商品已下架或暂不可售")))
+            continue
+        available = stock.get(sku_id, 0) if store is not None else None
+        problem = ""
+        if available is not None and available <= 0:
+            problem = _("该门店缺货")
+        elif available is not None and available < quantity:
+            problem = _("该门店仅剩 %(n)s 件") % {"n": available}
+        product = sku.product
+        priced = pricing.start([pricing.LineInput(
+            key=sku.pk, unit_price=sku.price, quantity=quantity,
+            takes_member_discount=getattr(product, "member_discount_enabled", True),
+            product_id=product.pk, category_ids=_category_lineage(product.category_id, by_id),
+        )])[0]
+        quote.lines.append(QuoteLine(sku=sku, quantity=quantity, priced=priced, available=available, problem=problem))
+    if any(not line.ok for line in quote.lines):
+        short = [f"{line.sku.display_name}（{line.problem}）" for line in quote.lines if line.sku and not line.ok]
+        gone = sum(1 for line in quote.lines if line.sku is None)
+        parts = short + ([_("%(n)s 件商品已下架") % {"n": gone}] if gone else [])
+        quote.error(Code.INSUFFICIENT_STOCK, _("以下商品无法购买：%(items)s") % {"items": "；".join(parts)})
+
+
+def _quote_coupons(quote, user, priced, now):
+    copies = list(
+        MemberCoupon.objects.filter(user=user, status=MemberCoupon.Status.UNUSED, valid_until__gt=now)
+        .select_related("coupon")
+        .prefetch_related("coupon__scope_categories", "coupon__scope_products")
+        .order_by("valid_until", "pk")
+    )
+    options = []
+    for copy in copies:
+        coupon = copy.coupon
+        terms = CouponTerms(
+            coupon,
+            [c.pk for c in coupon.scope_categories.all()] if coupon.scope == Coupon.Scope.CATEGORIES else (),
+            [p.pk for p in coupon.scope_products.all()] if coupon.scope == Coupon.Scope.PRODUCTS else (),
+        )
+        eligible = pricing.coupon_eligible_subtotal(priced, terms)
+        discount = terms.discount_for(eligible) if priced else ZERO
+        reason = ""
+        if copy.valid_from > now:
+            reason = _("%(date)s 起可用") % {"date": timezone.localtime(copy.valid_from).strftime("%m-%d %H:%M")}
+        elif eligible <= 0:
+            reason = _("所选商品不在此券使用范围内")
+        elif eligible < coupon.threshold:
+            reason = _("还差 ¥%(gap)s 可用") % {"gap": coupon.threshold - eligible}
+        elif discount <= 0:
+            reason = _("当前商品不满足使用条件")
+        options.append(CouponOption(copy=copy, discount=discount, usable=not reason, reason=reason, terms=terms))
+    usable = [o for o in options if o.usable]
+    quote.coupons = sorted(options, key=lambda o: (not o.usable, -o.discount, o.copy.valid_until))
+    choice = quote.request.coupon
+    if choice == AUTO:
+        quote.coupon = max(usable, key=lambda o: (o.discount, -o.copy.valid_until.timestamp()), default=None)
+    elif choice:
+        quote.coupon = next((o for o in options if str(o.copy.pk) == str(choice)), None)
+        if quote.coupon is None:
+            quote.error(Code.COUPON_UNUSABLE, _("优惠券不存在或已使用"))
+        elif not quote.coupon.usable:
+            quote.error(Code.COUPON_UNUSABLE, _("该优惠券不可用：%(reason)s") % {"reason": quote.coupon.reason})
+            quote.coupon = None
+
+
+def _express_rule(store):
+    """The store's own express rule, else HQ's (one query)."""
+    rules = {r.store_id: r for r in ExpressFeeRule.objects.filter(Q(store__isnull=True) | Q(store=store))}
+    own = rules.get(store.pk)
+    if own is not None:
+        return own if own.is_active else None
+    hq = rules.get(None)
+    return hq if hq is not None and hq.is_active else None
+
+
+def _quote_fulfilment(quote, store, goods, now):
+    address = quote.address
+    options = []
+    # pickup
+    if store.pickup_enabled:
+        quote.slots = pickup_slots(store, now=now)
+        options.append(FulfilmentOption(
+            Order.Fulfilment.PICKUP, Order.Fulfilment.PICKUP.label, bool(quote.slots),
+            "" if quote.slots else _("门店近期没有可选的自提时段"),
+        ))
+    # same-city delivery by the store
+    if store.delivery_enabled:
+        reason = ""
+        if address is None:
+            reason = _("请先添加收货地址")
+        elif address.latitude is None or address.longitude is None:
+            reason = _("请在收货地址中定位，以判断是否在配送范围内")
+        else:
+            distance = delivery_distance_km(store, address.latitude, address.longitude)
+            if distance is None or distance > float(store.delivery_radius_km):
+                reason = _("收货地址超出门店配送范围（%(km)s 公里）") % {"km": store.delivery_radius_km}
+        if not reason and goods < store.delivery_min_order:
+            reason = _("同城配送 ¥%(min)s 起送，还差 ¥%(gap)s") % {
+                "min": store.delivery_min_order, "gap": store.delivery_min_order - goods,
+            }
+        options.append(FulfilmentOption(
+            Order.Fulfilment.DELIVERY, Order.Fulfilment.DELIVERY.label, not reason, reason, store.delivery_fee,
+        ))
+    # express
+    if store.express_enabled:
+        rule = _express_rule(store)
+        reason, fee = "", ZERO
+        if rule is None:
+            reason = _("该门店暂不支持快递")
+        elif address is None:
+            reason = _("请先添加收货地址")
+        elif address.province in rule.excluded:
+            reason = _("%(province)s 暂不支持快递配送") % {"province": address.province}
+        else:
+            fee = pricing.express_fee(rule.base_fee, rule.free_over, goods)
+        options.append(FulfilmentOption(Order.Fulfilment.EXPRESS, Order.Fulfilment.EXPRESS.label, not reason, reason, fee))
+    quote.fulfilment_options = options
+
+    chosen = quote.request.fulfilment
+    offered = {o.code: o for o in options}
+    if chosen:
+        option = offered.get(chosen)
+        if option is None:
+            quote.error(Code.FULFILMENT_UNAVAILABLE, _("该门店不提供这种配送方式"))
+        elif not option.available:
+            quote.error(Code.FULFILMENT_UNAVAILABLE, option.reason)
+        quote.fulfilment = chosen
+    else:
+        first = next((o for o in options if o.available), None)
+        quote.fulfilment = first.code if first else ""
+        if first is None:
+            quote.error(Code.FULFILMENT_UNAVAILABLE, _("该门店当前无法接单（没有可用的配送方式）"))
+    if quote.fulfilment == Order.Fulfilment.PICKUP and quote.slots:
+        if quote.request.slot:
+            quote.slot = _parse_slot(quote.request.slot, quote.slots)
+            if quote.slot is None:
+                quote.error(Code.SLOT_INVALID, _("自提时段已不可选，请重新选择"))
+        else:
+            quote.slot = quote.slots[0]
+    if quote.fulfilment in (Order.Fulfilment.DELIVERY, Order.Fulfilment.EXPRESS) and address is None:
+        quote.error(Code.ADDRESS_REQUIRED, _("请填写收货地址"))
+
+
+# --- placing the order ------------------------------------------------------------------------
+def _check_token(token):
+    token = str(token or "").strip()
+    if not token or len(token) > 64 or not token.isascii() or not token.isprintable():
+        raise OrderError(_("页面已过期，请刷新后重新提交"), code=Code.TOKEN_REQUIRED)
+    return token
+
+
+def pay_deadline(now):
+    return now + timedelta(minutes=int(setting("ORDER_PAY_TIMEOUT_MINUTES", 30)))
+
+
+@transaction.atomic
+def place_order(user, request, *, token, expected_pay_amount=None, now=None):
+    """Create the order the checkout page shows, in one transaction: lines with their snapshots and
+    allocated amounts, the coupon used, the points spent and the stock reserved in the store, all
+    under the order's reference, and a pay deadline. Anything refused (stock gone, coupon used
+    elsewhere, points short, prices changed since the page was shown) raises OrderError and leaves
+    nothing behind. The same `token` again returns the order it created and changes nothing.
+
+    Locks: the member row first (so this buyer's checkouts, cancels and refunds take turns), then the
+    coupon copy, then the store's stock rows in SKU order (stores.reserve_lines)."""
+    now = now or timezone.now()
+    token = _check_token(token)
+    done = Order.objects.filter(user=user, checkout_token=token).first()
+    if done:
+        return done
+    member = Member.objects.select_for_update().get(user=user)
+    done = Order.objects.filter(user=user, checkout_token=token).first()
+    if done:  # the same page, submitted twice, waited for our lock
+        return done
+    quote = build_quote(user, request, now=now)
+    if quote.errors:
+        code, message = quote.errors[0]
+        raise OrderError(message, code=code, details={"errors": quote.errors})
+    if expected_pay_amount is not None:
+        try:
+            expected = to_money(expected_pay_amount)
+        except ValueError:
+            expected = None
+        if expected != quote.pay_amount:
+            raise OrderError(
+                _("订单金额已变为 ¥%(amount)s，请确认后重新提交"), code=Code.PRICE_CHANGED,
+                params={"amount": quote.pay_amount},
+            )
+    store = request.store
+    order = _create_order(user, member, quote, store, token=token, now=now)
+    lines = [line for line in quote.lines if line.ok]
+    OrderLine.objects.bulk_create([_order_line(order, line) for line in lines])
+
+    if quote.coupon is not None:
+        try:
+            use_coupon(quote.coupon.copy, reference=order.reference, now=now)
+        except CouponUnavailable as exc:
+            raise OrderError(_("优惠券已被使用或已过期，请重新选择"), code=Code.COUPON_UNUSABLE) from exc
+    try:
+        reserve_lines(store, [(line.sku.pk, line.quantity) for line in lines], reference=order.reference)
+    except StockError as exc:
+        raise OrderError(_("库存不足：%(detail)s") % {"detail": exc}, code=Code.INSUFFICIENT_STOCK,
+                         details={"short": getattr(exc, "short", [])}) from exc
+    if quote.points_used:
+        spend_points(member, quote.points_used, PointsEntry.Kind.CHECKOUT, order.reference,
+                     reason=_("订单 %(no)s 抵扣") % {"no": order.number})
+    if request.source == "cart":
+        from .cart import remove_ordered
+
+        remove_ordered(user, [line.sku.pk for line in lines])
+    record_event(order, by=user, to_status=order.status, note=_("提交订单"))
+    return order
+
+
+def _create_order(user, member, quote, store, *, token, now):
+    totals = quote.totals
+    address = quote.address if quote.fulfilment != Order.Fulfilment.PICKUP else None
+    level = member.level
+    fields = dict(
+        user=user, store=store, fulfilment=quote.fulfilment, checkout_token=token,
+        goods_amount=totals.goods_amount, member_discount=totals.member_discount,
+        coupon_discount=totals.coupon_discount, points_discount=totals.points_discount,
+        points_used=totals.points_used, delivery_fee=totals.delivery_fee, pay_amount=totals.pay_amount,
+        member_coupon=quote.coupon.copy if quote.coupon else None,
+        coupon_name=quote.coupon.copy.coupon.name if quote.coupon else "",
+        level_name=level.name if level else "", level_discount_percent=level.discount_percent if level else 100,
+        buyer_remark=(quote.request.remark or "")[:200],
+        pay_deadline=pay_deadline(now),
+    )
+    if address is not None:
+        fields.update(receiver_name=address.receiver, receiver_phone=address.phone, province=address.province,
+                      city=address.city, district=address.district, address_detail=address.detail)
+    if quote.slot:
+        fields.update(pickup_slot_start=quote.slot[0], pickup_slot_end=quote.slot[1])
+    for _attempt in range(10):
+        try:
+            with transaction.atomic():
+                return Order.objects.create(number=new_order_number(now), **fields)
+        except IntegrityError as exc:
+            if Order.objects.filter(user=user, checkout_token=token).exists():
+                raise OrderError(_("订单已提交，请勿重复提交"), code=Code.TOKEN_REQUIRED) from exc
+            continue  # an order number drawn twice: draw again
+    raise OrderError(_("订单号生成失败，请重试"), code=Code.TOKEN_REQUIRED)
+
+
+def _order_line(order, line):
+    sku, priced = line.sku, line.priced
+    product = sku.product
+    image = sku.image or product.cover
+    image_url = image.thumb("card")[0] if image else ""
+    return OrderLine(
+        order=order, sku=sku, product=product, product_name=product.name[:120], spec_text=sku.spec_text[:200],
+        sku_code=sku.code, image_url=image_url[:255], unit_price=priced.unit_price, price_source=priced.price_source,
+        quantity=priced.quantity, takes_member_discount=priced.takes_member_discount,
+        member_discount=priced.member_discount, coupon_discount=priced.coupon_discount,
+        points_discount=priced.points_discount, points_used=priced.points_used, paid_amount=priced.paid_amount,
+    )
