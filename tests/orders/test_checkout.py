@@ -182,3 +182,25 @@ def test_product_outside_member_discount_pays_full_price(store, shopper):
     special = make_sku("特价商品", price="50.00", stock=5, store=store, member_discount=False)
     order = checkout(shopper, store, [(special, 1)])
     assert order.member_discount == D("0.00") and order.pay_amount == D("50.00")
+
+
+def test_a_scoped_coupon_counts_only_its_products_and_their_category_subtree(store, shopper):
+    from catalog.models import Category
+
+    drinks = Category.objects.create(name="饮品")
+    tea_cat = Category.objects.create(name="茶", parent=drinks)
+    tea = make_sku("乌龙茶", price="40.00", stock=5, store=store, category=tea_cat)
+    snack = make_sku("饼干", price="40.00", stock=5, store=store)
+    by_category = make_coupon(name="饮品满30减5", amount="5.00", threshold="30.00", scope="categories")
+    by_category.scope_categories.add(drinks)
+    by_product = make_coupon(name="饼干满50减20", amount="20.00", threshold="50.00", scope="products")
+    by_product.scope_products.add(snack.product)
+    cat_copy = issue_coupon(shopper, by_category, source=MemberCoupon.Source.GRANT)
+    product_copy = issue_coupon(shopper, by_product, source=MemberCoupon.Source.GRANT)
+    quote = build_quote(shopper, CheckoutRequest(lines=[(tea.pk, 1), (snack.pk, 1)], store=store))
+    options = {o.copy.pk: o for o in quote.coupons}
+    assert options[cat_copy.pk].usable and options[cat_copy.pk].discount == D("5.00")
+    assert not options[product_copy.pk].usable and "还差" in options[product_copy.pk].reason
+    order = checkout(shopper, store, [(tea, 1), (snack, 1)], coupon=str(cat_copy.pk))
+    shares = {line.sku_id: line.coupon_discount for line in order.lines.all()}
+    assert shares == {tea.pk: D("5.00"), snack.pk: D("0.00")}
