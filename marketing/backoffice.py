@@ -1,5 +1,6 @@
-"""Back-office pages of the marketing app: pickup verification (核销) of points-mall goods, and
-coupon statistics.
+"""Back-office pages of the marketing app: confirming the pickup (核销) of points-mall goods, and
+coupon statistics. Codes are looked up on the verification screen shared with pickup orders
+(orders_bo:pickups); the old pickups page sends the clerk there.
 
 Every store a page works on comes from stores.scope.stores_for(user): a store id outside the user's
 scope answers 404, whether it came in the query string or in a tampered POST. The verification
@@ -10,8 +11,7 @@ from datetime import datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib import messages
-from django.core.paginator import Paginator
-from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,86 +22,33 @@ from django.views.decorators.http import require_POST
 
 from core.backoffice import staff_required
 from core.errors import DomainError
-from stores.scope import choose_store, stores_for
+from stores.scope import choose_store
 
-from . import selectors, services
+from . import services
 from .backoffice_forms import CouponStatsFilterForm, is_pickup_code, normalise_pickup_code
-from .models import Coupon, MemberCoupon, PointsExchange, PointsItem
+from .models import Coupon, MemberCoupon, PointsExchange
 
-PAGE_SIZE = 50
-RECENT_DONE = 20
 CHART_COUPONS = 12
 CHART_LABEL = 8
 Status = PointsExchange.Status
 
 
 # --- pickup verification ----------------------------------------------------------------------
-def _find_pickup(store, code):
-    """The product exchange at this store with this code: the open one if any, else the latest one
-    handed over with it, else the latest cancelled or expired one (so staff see "already verified"
-    or "cancelled" rather than "wrong code")."""
-    return (
-        PointsExchange.objects.filter(store=store, pickup_code=code, kind=PointsItem.Kind.PRODUCT)
-        .select_related("user", "sku__product", "picked_up_by")
-        .annotate(
-            rank=Case(When(status=Status.AWAITING_PICKUP, then=Value(0)), When(status=Status.DONE, then=Value(1)),
-                      default=Value(2), output_field=IntegerField())
-        )
-        .order_by("rank", "-pk")
-        .first()
-    )
-
-
+# The lookup and the lists live on the one verification screen shared with pickup orders,
+# /backoffice/orders/pickups/ (orders_bo:pickups): the clerk types a code once, whatever it is for.
 def _pickups_url(store, **params):
     query = {"store": store.pk, **params} if store is not None else params
-    return f"{reverse('marketing_bo:pickups')}?{urlencode(query)}"
+    url = reverse("orders_bo:pickups")
+    return f"{url}?{urlencode(query)}" if query else url
 
 
 @staff_required(perm="marketing.view_pointsexchange")
 def pickups(request):
-    """Pick a store, type (or scan) the code, see the exchange, confirm. Below: what is waiting to
-    be picked up at the user's stores and the last pickups handed over."""
-    store, stores = choose_store(request.user, request.GET.get("store"))
-    context = {"stores": stores, "store": store}
-    if store is None:
-        return render(request, "marketing/backoffice/pickups.html", context)
-
-    raw_code = request.GET.get("code", "")
-    if raw_code.strip():
-        code = normalise_pickup_code(raw_code)
-        context["code"] = code
-        if not is_pickup_code(code):
-            context["lookup_error"] = _("请输入 6 位数字自提码")
-        else:
-            exchange = _find_pickup(store, code)
-            if exchange is None:
-                context["lookup_error"] = _("自提码无效、已核销或不属于本门店")
-            else:
-                exchange.is_overdue = bool(
-                    exchange.status == Status.AWAITING_PICKUP
-                    and exchange.pickup_deadline and exchange.pickup_deadline <= timezone.now()
-                )
-                context["exchange"] = exchange
-
-    scope = stores_for(request.user)
-    open_qs = selectors.open_pickups(scope).select_related("sku__product")
-    page = Paginator(open_qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    now = timezone.now()
-    for row in page.object_list:
-        row.is_overdue = bool(row.pickup_deadline and row.pickup_deadline <= now)
-    done = list(
-        PointsExchange.objects.filter(store__in=scope, status=Status.DONE, kind=PointsItem.Kind.PRODUCT)
-        .select_related("store", "user", "sku__product", "picked_up_by")
-        .order_by("-picked_up_at", "-pk")[:RECENT_DONE]
-    )
-    context.update(
-        page_obj=page,
-        open_pickups=page.object_list,
-        done_pickups=done,
-        many_stores=len(stores) > 1,
-        can_verify=request.user.has_perm("marketing.change_pointsexchange"),
-    )
-    return render(request, "marketing/backoffice/pickups.html", context)
+    """The old points-mall pickup page: goes to the shared verification screen, for the same store
+    (a store outside the user's scope still answers 404). A code in the query is not carried over:
+    the shared screen looks codes up by POST, so they stay out of URLs and logs."""
+    store, _stores = choose_store(request.user, request.GET.get("store"))
+    return redirect(_pickups_url(store))
 
 
 def _already_verified(store, code, exchange_id):

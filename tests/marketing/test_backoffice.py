@@ -1,5 +1,10 @@
 """Back office: pickup verification (核销) of points-mall goods, scoped to the clerk's stores, and
-the coupon statistics page."""
+the coupon statistics page.
+
+Codes are looked up (by POST) on the verification screen shared with pickup orders,
+/backoffice/orders/pickups/ (SCREEN); the old marketing page (PICKUPS) sends clerks there, and
+marketing's confirm view (VERIFY) still hands the goods over, then returns to the shared screen.
+Tests that looked codes up on the old page look them up on the shared screen."""
 
 from datetime import timedelta
 
@@ -22,6 +27,7 @@ from .factories import make_coupon, make_product_item
 pytestmark = pytest.mark.django_db
 
 PICKUPS = reverse("marketing_bo:pickups")
+SCREEN = reverse("orders_bo:pickups")
 VERIFY = reverse("marketing_bo:pickup_verify")
 COUPONS = reverse("marketing_bo:coupons")
 PICKUP_PERMS = ["view_pointsexchange", "change_pointsexchange"]
@@ -68,6 +74,11 @@ def exchange_at(store, item, shopper=None, request_id=None):
     )
 
 
+def lookup(client, store, code):
+    """Type (or scan) a code on the shared verification screen."""
+    return client.post(SCREEN, {"store": store.pk, "code": code})
+
+
 def texts(response):
     return [str(m) for m in get_messages(response.wsgi_request)]
 
@@ -80,7 +91,7 @@ def sales_of(exchange):
 def test_clerk_looks_up_own_store_code_and_sees_the_exchange_with_a_masked_phone(client, clerk_a, store_a, item):
     exchange = exchange_at(store_a, item)
     client.force_login(clerk_a)
-    response = client.get(PICKUPS, {"code": exchange.pickup_code})
+    response = lookup(client, store_a, exchange.pickup_code)
     assert response.status_code == 200
     assert response.context["exchange"].pk == exchange.pk
     html = response.content.decode()
@@ -102,9 +113,10 @@ def test_clerk_verifies_own_store_code_and_the_reserved_unit_is_sold(client, cle
     assert exchange.picked_up_by == clerk_a and exchange.picked_up_at is not None
     assert stock_of(store_a, sku) == (4, 0)
     assert sales_of(exchange) == 1
-    page = client.get(PICKUPS)
-    assert [row.pk for row in page.context["done_pickups"]] == [exchange.pk]
-    assert list(page.context["open_pickups"]) == []
+    assert response["Location"] == f"{SCREEN}?store={store_a.pk}"
+    page = client.get(SCREEN)
+    assert [row.pk for row in page.context["recent_exchanges"]] == [exchange.pk]
+    assert list(page.context["waiting_exchanges"]) == []
 
 
 def test_double_confirm_says_already_verified_and_sells_once(client, clerk_a, store_a, item, sku):
@@ -145,10 +157,10 @@ def test_clerk_of_a_typing_a_store_b_code_gets_a_clear_message_and_nothing_chang
 ):
     theirs = exchange_at(store_b, item)
     client.force_login(clerk_a)
-    lookup = client.get(PICKUPS, {"store": store_a.pk, "code": theirs.pickup_code})
-    assert lookup.status_code == 200
-    assert "exchange" not in lookup.context
-    assert lookup.context["lookup_error"] == "自提码无效、已核销或不属于本门店"
+    found = lookup(client, store_a, theirs.pickup_code)
+    assert found.status_code == 200
+    assert found.context.get("exchange") is None
+    assert found.context["lookup_error"] == "自提码无效、已核销或不属于本门店"
     response = client.post(VERIFY, {"store": store_a.pk, "code": theirs.pickup_code, "exchange": theirs.pk})
     assert response.status_code == 302
     assert texts(response) == ["自提码无效、已核销或不属于本门店"]
@@ -163,9 +175,9 @@ def test_clerk_never_sees_another_store_pickups_in_the_lists(client, clerk_a, st
     hq_done = exchange_at(store_b, item)
     services.verify_pickup(store=store_b, code=hq_done.pickup_code, by=make_staff(store_b))
     client.force_login(clerk_a)
-    page = client.get(PICKUPS)
-    assert [e.pk for e in page.context["open_pickups"]] == [ours.pk]
-    assert page.context["done_pickups"] == []
+    page = client.get(SCREEN)
+    assert [e.pk for e in page.context["waiting_exchanges"]] == [ours.pk]
+    assert page.context["recent_exchanges"] == []
     assert [s.pk for s in page.context["stores"]] == [store_a.pk]
     html = page.content.decode()
     # the list does not give away codes: the shopper shows theirs at the counter
@@ -176,9 +188,9 @@ def test_overdue_code_cannot_be_verified(client, clerk_a, store_a, item, sku):
     exchange = exchange_at(store_a, item)
     PointsExchange.objects.filter(pk=exchange.pk).update(pickup_deadline=timezone.now() - timedelta(minutes=1))
     client.force_login(clerk_a)
-    lookup = client.get(PICKUPS, {"code": exchange.pickup_code})
-    assert lookup.context["exchange"].is_overdue
-    assert 'data-testid="pickup-confirm"' not in lookup.content.decode()
+    found = lookup(client, store_a, exchange.pickup_code)
+    assert found.context["exchange"].is_overdue
+    assert 'data-testid="pickup-confirm"' not in found.content.decode()
     response = client.post(VERIFY, {"store": store_a.pk, "code": exchange.pickup_code, "exchange": exchange.pk})
     assert texts(response) == ["该兑换已超过自提期限"]
     exchange.refresh_from_db()
@@ -193,20 +205,20 @@ def test_lookup_of_a_reused_code_shows_the_open_pickup_then_the_one_handed_over(
     services.cancel_exchange(cancelled.pk)
     PointsExchange.objects.filter(pk__in=[handed.pk, cancelled.pk]).update(pickup_code="111111")
     client.force_login(clerk_a)
-    shown = client.get(PICKUPS, {"code": "111111"})
+    shown = lookup(client, store_a, "111111")
     assert shown.context["exchange"].pk == handed.pk
     assert "已核销" in shown.content.decode() and 'data-testid="pickup-confirm"' not in shown.content.decode()
     fresh = exchange_at(store_a, item)
     PointsExchange.objects.filter(pk=fresh.pk).update(pickup_code="111111")
-    assert client.get(PICKUPS, {"code": "111111"}).context["exchange"].pk == fresh.pk
+    assert lookup(client, store_a, "111111").context["exchange"].pk == fresh.pk
 
 
 @pytest.mark.parametrize("code", ["12345", "abcdef", "1234567", "12 34 5x"])
 def test_malformed_code_gets_a_clear_message(client, clerk_a, store_a, item, code):
     client.force_login(clerk_a)
-    lookup = client.get(PICKUPS, {"code": code})
-    assert lookup.status_code == 200
-    assert lookup.context["lookup_error"] == "请输入 6 位数字自提码"
+    found = lookup(client, store_a, code)
+    assert found.status_code == 200
+    assert found.context["lookup_error"] == "请输入 6 位数字自提码"
     response = client.post(VERIFY, {"store": store_a.pk, "code": code})
     assert response.status_code == 302
     assert texts(response) == ["请输入 6 位数字自提码"]
@@ -217,7 +229,7 @@ def test_scanned_or_full_width_code_is_read_as_its_six_digits(client, clerk_a, s
     code = exchange.pickup_code
     full_width = code.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
     client.force_login(clerk_a)
-    assert client.get(PICKUPS, {"code": f" {code[:3]} {code[3:]} "}).context["exchange"].pk == exchange.pk
+    assert lookup(client, store_a, f" {code[:3]} {code[3:]} ").context["exchange"].pk == exchange.pk
     client.post(VERIFY, {"store": store_a.pk, "code": full_width, "exchange": exchange.pk})
     exchange.refresh_from_db()
     assert exchange.status == PointsExchange.Status.DONE
@@ -230,9 +242,10 @@ def test_store_picker_defaults_to_the_only_store_and_hq_chooses(client, store_a,
 
     hq = grant(make_hq("mall_hq"), *PICKUP_PERMS)
     client.force_login(hq)
-    page = client.get(PICKUPS, {"store": store_b.pk, "code": theirs.pickup_code})
+    page = lookup(client, store_b, theirs.pickup_code)
     assert page.context["store"] == store_b and page.context["exchange"].pk == theirs.pk
-    assert page.context["many_stores"] and len(page.context["open_pickups"]) == 2
+    # the shared screen lists what waits at the chosen store (the old page listed every store's)
+    assert page.context["many_stores"] and [e.pk for e in page.context["waiting_exchanges"]] == [theirs.pk]
     response = client.post(VERIFY, {"store": store_b.pk, "code": theirs.pickup_code, "exchange": theirs.pk})
     assert response.status_code == 302
     theirs.refresh_from_db()
@@ -286,8 +299,9 @@ def test_staff_without_marketing_permissions_get_403_and_change_nothing(client, 
     assert client.post(VERIFY, {"store": store_a.pk, "code": exchange.pickup_code}).status_code == 403
     viewer = grant(make_staff(store_a, username="mall_viewer"), "view_pointsexchange")
     client.force_login(viewer)
-    page = client.get(PICKUPS, {"code": exchange.pickup_code})
-    assert page.status_code == 200 and 'data-testid="pickup-confirm"' not in page.content.decode()
+    page = lookup(client, store_a, exchange.pickup_code)
+    assert page.status_code == 200 and page.context["exchange"].pk == exchange.pk
+    assert 'data-testid="pickup-confirm"' not in page.content.decode()
     assert client.post(VERIFY, {"store": store_a.pk, "code": exchange.pickup_code}).status_code == 403
     exchange.refresh_from_db()
     assert exchange.status == PointsExchange.Status.AWAITING_PICKUP
@@ -310,19 +324,26 @@ def test_anonymous_goes_to_login_and_a_shopper_gets_403(client, store_a, item):
 def test_staff_with_no_store_see_a_hint_not_an_error(client):
     lonely = grant(make_staff(username="mall_lonely"), *PICKUP_PERMS)
     client.force_login(lonely)
-    response = client.get(PICKUPS)
-    assert response.status_code == 200
+    response = client.get(PICKUPS, follow=True)
+    assert response.status_code == 200 and response.redirect_chain == [(SCREEN, 302)]
     assert "你还没有被分配到任何门店" in response.content.decode()
 
 
 def test_menu_offers_pickups_to_clerks_but_not_coupon_statistics(client, clerk_a):
     client.force_login(clerk_a)
     menu = client.get(reverse("backoffice:dashboard")).content.decode()
-    assert PICKUPS in menu and COUPONS not in menu
+    assert SCREEN in menu and COUPONS not in menu
     assert client.get(COUPONS).status_code == 403
 
 
 # --- query budgets ---------------------------------------------------------------------------------
+def _lookup_queries(client, store, code):
+    with CaptureQueriesContext(connection) as ctx:
+        response = lookup(client, store, code)
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
 def _queries(client, url, params=None):
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(url, params or {})
@@ -336,15 +357,15 @@ def test_pickups_page_queries_do_not_grow_with_open_and_done_pickups(client, cle
     done = exchange_at(store_a, item)
     services.verify_pickup(store=store_a, code=done.pickup_code, by=clerk_a)
     client.force_login(clerk_a)
-    one = _queries(client, PICKUPS, {"code": first.pickup_code})
+    one = _lookup_queries(client, store_a, first.pickup_code)
     for _ in range(9):
         exchange_at(store_a, item)
     for _ in range(3):
         more = exchange_at(store_a, item)
         services.verify_pickup(store=store_a, code=more.pickup_code, by=clerk_a)
-    page = client.get(PICKUPS)
-    assert len(page.context["open_pickups"]) == 10 and len(page.context["done_pickups"]) == 4
-    ten = _queries(client, PICKUPS, {"code": first.pickup_code})
+    page = client.get(SCREEN)
+    assert len(page.context["waiting_exchanges"]) == 10 and len(page.context["recent_exchanges"]) == 4
+    ten = _lookup_queries(client, store_a, first.pickup_code)
     assert one == ten
     assert ten <= 14
 
@@ -436,14 +457,24 @@ def test_clerk_scans_a_code_confirms_and_sees_it_verified(live_server, page, scr
 
     page.set_viewport_size({"width": 1280, "height": 900})
     _browser_login(page, live_server, clerk)
-    page.goto(live_server.url + PICKUPS)
-    code_input = page.locator("input[name=code]")
-    assert code_input.evaluate("el => el === document.activeElement")  # a scanner types straight in
-    code_input.fill(waiting[0].pickup_code)
-    code_input.press("Enter")
-    page.locator("[data-testid=pickup-exchange]").wait_for()
+    page.goto(live_server.url + PICKUPS)  # the old page: on to the shared verification screen
+    page.wait_for_url(f"**{SCREEN}?store={store.pk}")
+
+    def look_up(tab):
+        code_input = tab.locator("input[name=code]")
+        assert code_input.evaluate("el => el === document.activeElement")  # a scanner types straight in
+        code_input.fill(waiting[0].pickup_code)
+        code_input.press("Enter")
+        tab.locator("[data-testid=pickup-exchange]").wait_for()
+
+    look_up(page)
     assert "小芒" in page.locator("[data-testid=pickup-exchange]").inner_text()
     screenshot("marketing-backoffice-pickup-lookup")
+    # a second till (or a second tab) shows the same exchange: its confirm comes second
+    other = page.context.new_page()
+    other.set_viewport_size({"width": 1280, "height": 900})
+    other.goto(live_server.url + SCREEN)
+    look_up(other)
     page.locator("[data-testid=pickup-confirm]").click()
     page.locator(".bo-message--success").wait_for()
     assert "核销成功" in page.locator(".bo-message--success").inner_text()
@@ -451,10 +482,9 @@ def test_clerk_scans_a_code_confirms_and_sees_it_verified(live_server, page, scr
     assert page.locator("[data-testid=done-pickups] tbody tr").count() == 2
     assert page.locator(".bo-menu__item.is-active").inner_text() == "自提核销"
     screenshot("marketing-backoffice-pickups")
-    page.go_back()  # the confirm form again, as if clicked twice
-    page.locator("[data-testid=pickup-confirm]").click()
-    page.locator(".bo-message--warning").wait_for()
-    assert "已核销" in page.locator(".bo-message--warning").inner_text()
+    other.locator("[data-testid=pickup-confirm]").click()  # the confirm form again, as if clicked twice
+    other.locator(".bo-message--warning").wait_for()
+    assert "已核销" in other.locator(".bo-message--warning").inner_text()
     assert stock_of(store, sku) == (8, 2)
 
 

@@ -2,7 +2,9 @@
 messages of a response, a snapshot of what an order is (to prove a refusal changed nothing), and
 query counting."""
 
+import html
 import itertools
+import re
 import uuid
 
 from django.contrib.auth import get_user_model
@@ -54,7 +56,11 @@ def ask_refund(order, *, kind=AfterSale.Kind.REFUND_ONLY, quantities=None, **ext
 
 
 def texts(response):
-    """The messages this request added (not those left over from earlier redirects not followed)."""
+    """The messages a response gives: those shown on a rendered page, or those a redirect carries
+    (added by this request: not those left over from earlier redirects the test did not follow)."""
+    if response.status_code == 200 and not getattr(response, "streaming", False):
+        return [html.unescape(m) for m in re.findall(r'<li class="bo-message bo-message--\w+">(.*?)</li>',
+                                                      response.content.decode())]
     storage = get_messages(response.wsgi_request)
     return [str(m) for m in storage._queued_messages]
 
