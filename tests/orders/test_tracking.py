@@ -3,6 +3,8 @@ query format, the polling sweep and its failure modes, and manual route lines ty
 
 import hashlib
 import json
+import threading
+import time as time_module
 from datetime import datetime, timedelta
 from io import StringIO
 from urllib.parse import parse_qs
@@ -13,6 +15,7 @@ import requests
 import responses
 from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.utils import timezone
 
 from orders import services, tasks, tracking
@@ -342,3 +345,43 @@ def test_no_manual_route_lines_for_an_order_not_shipped(store, shopper, tea, man
     with pytest.raises(OrderError) as refused:
         add_manual_event(shipment, by=manager, occurred_at=timezone.now(), context="已揽收")
     assert refused.value.code == Code.INVALID_TRANSITION
+
+
+class CountingProvider(tracking.TrackingProvider):
+    """Records which parcels it was asked about, slowly enough for two sweeps to overlap."""
+
+    polls = True
+
+    def __init__(self, asked):
+        self.asked = asked
+
+    def track(self, shipment):
+        self.asked.append(shipment.pk)
+        time_module.sleep(0.05)
+        return tracking.TrackingResult(state=State.IN_TRANSIT, events=[
+            (timezone.now() - timedelta(hours=1), "快件已到达转运中心", State.IN_TRANSIT, "上海")])
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_overlapping_sweeps_ask_about_each_parcel_once(store, shopper, tea, manager):
+    for n in range(6):
+        shipped(shopper, store, tea, manager, tracking_no=f"SF00000000{n:02d}")
+    asked, barrier, summaries = [], threading.Barrier(2), [None, None]
+
+    def sweep(i):
+        try:
+            barrier.wait(timeout=30)
+            summaries[i] = poll_due_shipments(provider=CountingProvider(asked))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweep, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(asked) == sorted(Shipment.objects.values_list("pk", flat=True))  # each once, none twice
+    assert summaries[0].due == summaries[1].due == 6  # both saw every parcel due...
+    assert summaries[0].polled + summaries[1].polled == 6  # ...and between them asked each once
+    assert TrackingEvent.objects.count() == 6
