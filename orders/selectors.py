@@ -350,6 +350,19 @@ def order_for_shopper(user, public_id):
     )
 
 
+def shopper_timeline(events, buyer_id):
+    """The timeline as the shopper reads it: who acted is 买家, 系统 or 门店 (never a staff member's
+    name). No query: sets `who` on the events given."""
+    for event in events:
+        if event.actor_id is None:
+            event.who = _("系统")
+        elif event.actor_id == buyer_id:
+            event.who = _("买家")
+        else:
+            event.who = _("门店")
+    return events
+
+
 def order_with_lines(user, public_id):
     """The member's order with its store, lines and after-sales (for 再来一单 and the after-sale
     request page), or None. Three queries."""
@@ -451,13 +464,13 @@ def after_sale_for(user, number):
 
 def after_sale_events(after_sale):
     """The order's after-sale and refund timeline entries since this request was made (one query)."""
-    return list(
+    return shopper_timeline(list(
         OrderEvent.objects.filter(
             order_id=after_sale.order_id, visible_to_shopper=True,
             kind__in=[OrderEvent.Kind.AFTER_SALE, OrderEvent.Kind.REFUND],
             created_at__gte=after_sale.created_at,
         ).order_by("-id")
-    )
+    ), after_sale.user_id)
 
 
 def refund_preview(order, lines, quantities):

@@ -161,7 +161,7 @@ def order_detail(request, public_id):
             "lines": list(order.lines.all()),
             "step": step,
             "after_sales": after_sales,
-            "timeline": order.timeline,
+            "timeline": selectors.shopper_timeline(order.timeline, order.user_id),
             "shipments": list(order.shipments.all()),
             "seconds_left": seconds_left,
             "countdown": countdown_text(seconds_left),

@@ -142,8 +142,25 @@
         showToast(input.getAttribute("data-max-files-text"), "warn");
         input.value = "";
       }
+      previewPhotos(input);
     }
   });
+
+  // the chosen pictures, shown beside the "+" box before they are sent
+  function previewPhotos(input) {
+    var uploader = input.closest("[data-uploader]");
+    if (!uploader) { return; }
+    uploader.querySelectorAll(".od-uploader__preview").forEach(function (img) {
+      URL.revokeObjectURL(img.src);
+      img.remove();
+    });
+    Array.prototype.forEach.call(input.files || [], function (file) {
+      var img = el("img", "od-uploader__preview");
+      img.alt = file.name;
+      img.src = URL.createObjectURL(file);
+      uploader.insertBefore(img, uploader.lastElementChild);
+    });
+  }
 
   // Enter in a text box of the checkout form re-prices instead of placing the order
   document.addEventListener("keydown", function (event) {

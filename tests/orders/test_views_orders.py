@@ -295,6 +295,14 @@ def test_a_shipped_order_shows_its_parcel_route_and_confirms_receipt(client, sho
     assert order.events.filter(to_status="completed").count() == 1
 
 
+def test_the_timeline_names_the_store_never_a_staff_member(client, shopper, store, manager, tea):
+    order = shipped_order(shopper, store, manager, [(tea, 1)])
+    response = shop_client(client, shopper, store).get(url("detail", order))
+    page = response.content.decode()
+    assert manager.username not in page and manager.staff_label not in page
+    assert [event.who for event in response.context["timeline"]] == ["门店", "系统", "买家"]
+
+
 def test_confirming_an_order_not_shipped_is_refused(client, shopper, store, tea):
     order = paid_order(shopper, store, [(tea, 1)], fulfilment="express")
     response = shop_client(client, shopper, store).post(url("confirm", order))
