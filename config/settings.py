@@ -423,6 +423,7 @@ DEMO_SEEDERS = [
     "stores.demo.seed",
     "members.demo.seed",
     "marketing.demo.seed",
+    "orders.demo.seed",
 ]
 
 # --- logging --------------------------------------------------------------------------------
