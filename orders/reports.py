@@ -17,11 +17,12 @@ from datetime import datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
+from django.db import connections
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import ExtractHour, TruncDate
 from django.utils import timezone
 
-from core.money import ZERO
+from core.money import ZERO, to_money
 
 from .models import Order, OrderLine, Refund
 
@@ -125,17 +126,42 @@ def top_products(stores, p, limit=TOP_PRODUCTS):
 
 
 def today_figures(stores, now=None):
-    """For the back-office home: today's sales and orders and what waits for the store (待发货 /
-    待备货 and 售后待审核), in one query on orders."""
-    p = period(1, now)
+    """For the back-office home: today's sales and orders, and what waits for the store (待发货 /
+    待备货, 售后待审核). One query of scalar subqueries, each on an index."""
     from .models import AfterSale
 
-    open_after_sales = AfterSale.objects.filter(status=AfterSale.Status.REQUESTED).values("order_id")
-    row = Order.objects.filter(_store_q(stores)).order_by().aggregate(
-        sales=Sum("paid_amount", filter=Q(paid_at__gte=p.start, paid_at__lt=p.end)),
-        orders=Count("pk", filter=Q(paid_at__gte=p.start, paid_at__lt=p.end)),
-        to_fulfil=Count("pk", filter=Q(status=Order.Status.PAID)),
-        after_sales=Count("pk", filter=Q(pk__in=open_after_sales)),
-    )
-    row["sales"] = row["sales"] or ZERO
-    return row
+    p = period(1, now)
+    paid = paid_orders(stores, p).order_by().values("paid_amount")
+    waiting = Order.objects.filter(_store_q(stores), status=Order.Status.PAID).order_by().values("status")
+    asked = AfterSale.objects.filter(_store_q(stores, "order__store"), status=AfterSale.Status.REQUESTED)
+    sales, orders, to_fulfil, after_sales = scalar_row([
+        ("SUM(paid_amount)", paid), ("COUNT(*)", paid), ("COUNT(*)", waiting),
+        ("COUNT(*)", asked.order_by().values("status")),
+    ])
+    # a raw SUM of a decimal column is a float on SQLite (Decimal on PostgreSQL): back to money
+    return {"sales": to_money(str(sales)) if sales is not None else ZERO, "orders": orders, "to_fulfil": to_fulfil,
+            "after_sales": after_sales}
+
+
+# --- one row of aggregates -----------------------------------------------------------------------
+def scalar_row(parts):
+    """Run several aggregates as ONE query: ``SELECT (SELECT agg FROM (<qs>) t0), (SELECT …), …``.
+    `parts` is [(aggregate SQL over the subquery's columns, queryset)]; each queryset keeps its own
+    WHERE, index and LIMIT (so a count can stop early, see capped_counts). Returns the values in order."""
+    selects, params = [], []
+    for i, (aggregate, qs) in enumerate(parts):
+        sql, qs_params = qs.query.sql_with_params()
+        selects.append(f"(SELECT {aggregate} FROM ({sql}) AS agg_{i})")
+        params.extend(qs_params)
+    with connections[parts[0][1].db].cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(selects), params)
+        return list(cursor.fetchone())
+
+
+def capped_counts(querysets, cap):
+    """{key: min(count, cap + 1)} for {key: queryset}, in one query: each count reads at most
+    cap + 1 rows of its own index range ((store, status, -created_at) for a status tab), so the
+    cost does not grow with the number of orders. A value above `cap` means "more than cap"."""
+    keys = list(querysets)
+    limited = [("COUNT(*)", querysets[key].order_by().values("status")[:cap + 1]) for key in keys]
+    return dict(zip(keys, scalar_row(limited), strict=True))

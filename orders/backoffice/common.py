@@ -18,7 +18,7 @@ from ..models import AfterSale, Order
 
 ALL_STORES = "all"
 PAGE_SIZE = 20
-MAX_PAGES = 500  # deeper than this, a filter finds it faster than paging (and OFFSET stays bounded)
+MAX_PAGES = 100  # deeper than this, a filter finds it faster than paging (and OFFSET stays bounded)
 
 
 class StoreChoice:

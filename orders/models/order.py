@@ -130,6 +130,8 @@ class Order(models.Model):
             models.Index(fields=["user", "-created_at"], name="order_user_recent"),
             models.Index(fields=["store", "status", "-created_at"], name="order_store_status_recent"),
             models.Index(fields=["store", "-created_at"], name="order_store_recent"),
+            # sales figures and the back-office home read orders by when they were paid
+            models.Index(fields=["store", "paid_at"], name="order_store_paid"),
             models.Index(fields=["status", "pay_deadline"], name="order_status_deadline"),
             models.Index(fields=["status", "auto_confirm_at"], name="order_status_autoconfirm"),
         ]

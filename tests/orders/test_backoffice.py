@@ -103,6 +103,21 @@ def test_counts_are_one_aggregate_query_and_pages_never_count_again(client, cler
     assert len(counting) == 1
 
 
+def test_counts_stop_at_the_cap_and_the_queue_says_so(client, clerk, store, shopper, plenty, monkeypatch):
+    from orders.backoffice import queue
+
+    monkeypatch.setattr(queue, "COUNT_CAP", 4)
+    made = [paid(shopper, store, [(plenty, 1)]) for _ in range(6)]
+    client.force_login(clerk)
+    page = client.get(QUEUE)
+    tabs = {t["key"]: t for t in page.context["tabs"]}
+    assert tabs["all"]["shown"] == "4+" and tabs["to_fulfil"]["shown"] == "4+" and tabs["pending"]["shown"] == "0"
+    assert [o.pk for o in page.context["rows"]] == [o.pk for o in reversed(made)][:4]
+    assert page.context["capped"] and 'data-testid="capped"' in page.content.decode()
+    searched = client.get(QUEUE, {"q": "13800138000"})  # a phone: counted exactly, in one pass
+    assert not searched.context["capped"]
+
+
 def test_queue_query_count_is_the_same_for_one_and_ten_orders(client, clerk, store, shopper, plenty):
     paid(shopper, store, [(plenty, 1)])
     client.force_login(clerk)
@@ -134,6 +149,8 @@ def test_search_by_order_number_buyer_phone_in_any_spelling_and_receiver_name(cl
     assert found("13800138000") == [first.pk]  # the express receiver's phone (address book)
     assert found("欧阳") == [first.pk]
     assert found("13833334444") == [second.pk]
+    counts = {t["key"]: t["count"] for t in client.get(QUEUE, {"q": "13833334444"}).context["tabs"]}
+    assert counts["all"] == 1 and counts["to_fulfil"] == 1 and counts["completed"] == 0
     assert found("没有这个人") == []
 
 
