@@ -246,8 +246,13 @@ POLL_WINDOW = timedelta(hours=1)  # a cursor older than this (a tab left open ov
 SHOWN = 5
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
 def _micros(dt):
-    return int(dt.timestamp() * 1_000_000)
+    """Exact microseconds since the epoch (a float timestamp can be off by one and repeat an order)."""
+    return (dt - EPOCH) // MICROSECOND
 
 
 @staff_required(perm="orders.view_order")
@@ -262,7 +267,7 @@ def new_orders(request):
     if after is None:
         return JsonResponse({"cursor": _micros(now), "orders": [], "more": False,
                              "enabled": store_ids_for(request.user).exists()})
-    since = min(max(datetime.fromtimestamp(after / 1_000_000, tz=UTC), now - POLL_WINDOW), now)
+    since = min(max(EPOCH + after * MICROSECOND, now - POLL_WINDOW), now)
     rows = list(
         Order.objects.filter(
             store_id__in=store_ids_for(request.user), status=S.PAID,
