@@ -288,6 +288,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.tasks.retry_refunds",
         "schedule": 5 * 60,
     },
+    "orders.query_pending_payments": {
+        "task": "orders.tasks.query_pending_payments",
+        "schedule": 60,
+    },
     "orders.close_payment_attempts": {
         "task": "orders.tasks.close_payment_attempts",
         "schedule": 5 * 60,

@@ -34,6 +34,13 @@ def retry_refunds():
     return run()
 
 
+@shared_task(name="orders.tasks.query_pending_payments")
+def query_pending_payments():
+    from .payments.services import query_pending_payments as run
+
+    return run()
+
+
 @shared_task(name="orders.tasks.close_payment_attempts")
 def close_payment_attempts():
     from .payments.services import close_payment_attempts as run
