@@ -9,6 +9,7 @@ whose configuration is incomplete reports `is_available()` False and is not offe
 """
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -38,16 +39,38 @@ class GatewayResult:
     detail: dict = field(default_factory=dict)
 
 
+@dataclass
+class BillRow:
+    """One line of a gateway's daily bill (对账单), as reconciliation compares it with our events.
+    kind: "payment" or "refund"; amounts in integer fen."""
+
+    kind: str
+    out_trade_no: str
+    gateway_reference: str
+    amount_fen: int
+    out_refund_no: str = ""
+    occurred_at: datetime | None = None
+
+
 class GatewayError(Exception):
     """The gateway could not be reached or answered with an error: retry later."""
 
 
 class Gateway:
+    """A payment channel. Subclasses set `channel` and implement the methods below; `offered` says
+    where the shopper may choose it (WeChat's JSAPI only inside WeChat, H5 outside it on a phone,
+    Native on a desktop; Alipay outside WeChat, and inside it through the open-in-browser guide)."""
+
     channel = ""
+    label = ""  # what the cashier shows (微信支付 / 支付宝); channels sharing a label are one choice
 
     @classmethod
     def is_available(cls):
         return False
+
+    @classmethod
+    def offered(cls, *, in_wechat, mobile):
+        return True
 
     def start(self, attempt, *, request=None) -> PaymentAction:  # pragma: no cover - interface
         raise NotImplementedError
@@ -62,6 +85,10 @@ class Gateway:
         raise NotImplementedError
 
     def query_refund(self, refund) -> GatewayResult:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def download_bill(self, day: date) -> list[BillRow]:  # pragma: no cover - interface
+        """The gateway's own record of one local day (Asia/Shanghai): payments and refunds."""
         raise NotImplementedError
 
 
@@ -80,10 +107,9 @@ def get_gateway(channel):
     return cls()
 
 
-def available_channels(*, in_wechat=False):
+def available_channels(*, in_wechat=False, mobile=True):
     """The channels a shopper can pay with here, in the order they are offered."""
-    channels = []
-    for channel, cls in gateway_classes().items():
-        if cls.is_available() and getattr(cls, "offered", lambda in_wechat: True)(in_wechat):
-            channels.append(channel)
-    return channels
+    return [
+        channel for channel, cls in gateway_classes().items()
+        if cls.is_available() and cls.offered(in_wechat=in_wechat, mobile=mobile)
+    ]
