@@ -1,6 +1,6 @@
 """Demo coupons and points mall, and two exchanges of the demo shopper (13800138000): a coupon, and
 a bag of dried mango waiting to be picked up at 静安寺店, so the demo clerk (store_clerk) can verify
-its code at /backoffice/marketing/pickups/.
+its code at /backoffice/orders/pickups/ (the pickup screen shared with orders).
 
 Idempotent: coupons and items are found by name, the shopper's extra points carry a ledger
 reference and the exchanges a request id, so a second run creates nothing. Everything that spends
@@ -167,7 +167,7 @@ def _seed_shopper_exchanges(items, out):
     pickup = PointsExchange.objects.get(user=shopper, request_id=PICKUP_REQUEST)
     if pickup.status == PointsExchange.Status.AWAITING_PICKUP:
         out(f"  points-mall pickup: code {pickup.pickup_code} at {store.name} for the demo shopper; "
-            "store_clerk verifies it at /backoffice/marketing/pickups/")
+            "store_clerk verifies it at /backoffice/orders/pickups/")
     else:
         out(f"  points-mall pickup of the demo shopper: {pickup.get_status_display()}")
     return changed

@@ -1,5 +1,21 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+
+
+def grant_hq_orders_permissions(sender, using="default", **kwargs):
+    """HQ (the "总部" group, stores.scope) gets every orders permission the first time orders'
+    permissions exist; a permission HQ later takes away from the group stays away."""
+    from django.contrib.auth.models import Group, Permission
+
+    from stores.scope import HQ_GROUP_NAME
+
+    permissions = Permission.objects.using(using).filter(content_type__app_label="orders")
+    if not permissions.exists():
+        return
+    group, _created = Group.objects.using(using).get_or_create(name=HQ_GROUP_NAME)
+    if not group.permissions.filter(content_type__app_label="orders").exists():
+        group.permissions.add(*permissions)
 
 
 class OrdersConfig(AppConfig):
@@ -8,3 +24,5 @@ class OrdersConfig(AppConfig):
 
     def ready(self):
         from . import receivers  # noqa: F401
+
+        post_migrate.connect(grant_hq_orders_permissions, sender=self, dispatch_uid="orders.grant_hq_permissions")

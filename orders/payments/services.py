@@ -550,7 +550,9 @@ def _apply_to_order(order, refund, now):
             if quantity:
                 transaction.on_commit(lambda p=line.product_id, q=quantity: add_sales(p, -q))
     record_event(order, kind=OrderEvent.Kind.REFUND, note=_("退款成功 ¥%(amount)s") % {"amount": refund.amount})
-    fully = order.refunded_amount >= order.paid_amount
+    # closed only when every unit went back, not merely every yuan: a free gift line still gets delivered
+    fully = order.refunded_amount >= order.paid_amount and all(
+        line.refunded_quantity >= line.quantity for line in lines.values())
     nothing_left_the_store = not any(line.fulfilled_quantity for line in lines.values())
     if fully and order.member_coupon_id and nothing_left_the_store:
         restore_coupon(order.member_coupon, reference=order.reference, now=now)

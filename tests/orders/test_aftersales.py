@@ -21,7 +21,7 @@ from orders.payments.services import create_refund, refund_failed
 from stores.models import Stock
 from tests.marketing.factories import make_coupon
 
-from .factories import checkout, pay
+from .factories import checkout, make_sku, pay
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -236,3 +236,20 @@ def test_a_refund_after_completion_claws_back_only_its_share_of_what_earned_poin
         services.confirm_return(after_sale, by=manager)
     clawed = PointsEntry.objects.get(kind=PointsEntry.Kind.CLAWBACK)
     assert clawed.delta == -25  # 25.50 of the 61.00 kept: floor(61 x 25.50 / 61.00) = 25, not 40 % more
+
+
+def test_refunding_every_yuan_but_not_a_free_gift_keeps_the_order_open(store, shopper, tea, manager, worker):
+    gift = make_sku("赠品", price="0.00", stock=5, store=store)
+    order = checkout(shopper, store, [(tea, 1), (gift, 1)])  # pickup: no delivery fee
+    pay(order)
+    tea_line = order.lines.get(sku=tea)
+    with worker():
+        services.approve_after_sale(ask(order, shopper, quantities={tea_line.pk: 1}), by=manager)
+    order.refresh_from_db()
+    assert order.refunded_amount == order.paid_amount  # every yuan back, the gift still due
+    assert order.status == Order.Status.PAID and stock(store, gift) == (5, 1)
+    order, _record = services.verify_pickup(store=store, code=order.pickup_code, by=manager)
+    assert order.status == Order.Status.COMPLETED and stock(store, gift) == (4, 0)
+    from orders.checks import check_orders
+
+    assert [str(p) for p in check_orders()] == []
