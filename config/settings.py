@@ -313,6 +313,9 @@ ALIPAY_PUBLIC_KEY_PATH = env.str("ALIPAY_PUBLIC_KEY_PATH", default="")
 ALIPAY_SELLER_ID = env.str("ALIPAY_SELLER_ID", default="")
 ALIPAY_SANDBOX = env.bool("ALIPAY_SANDBOX", default=False)
 PAYMENT_DEV_GATEWAY = env.bool("PAYMENT_DEV_GATEWAY", default=DEBUG)
+# The site's public address for the gateways' notification URLs (https in production), e.g.
+# https://shop.example.com: Alipay posts to PAYMENT_NOTIFY_BASE_URL + /payments/alipay/notify/.
+PAYMENT_NOTIFY_BASE_URL = env.str("PAYMENT_NOTIFY_BASE_URL", default="").rstrip("/")
 SMS_BACKEND = env.str("SMS_BACKEND", default="console")
 SMS_ACCESS_KEY_ID = env.str("SMS_ACCESS_KEY_ID", default="")
 SMS_ACCESS_KEY_SECRET = env.str("SMS_ACCESS_KEY_SECRET", default="")
