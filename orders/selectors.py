@@ -11,7 +11,9 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Sum
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -259,16 +261,29 @@ def tab_of(raw):
     return raw if raw in TAB_KEYS else "all"
 
 
+def _count(queryset, group, value=None):
+    """A correlated COUNT (or SUM of `value`) of `queryset` per user, 0 when there is none."""
+    total = Sum(value) if value else Count("pk")
+    return Coalesce(Subquery(queryset.order_by().values(group).annotate(n=total).values("n")[:1]), 0)
+
+
+def _counts(user, *, with_cart=False):
+    """{tab: count} (and the cart's pieces) in one query: one correlated subquery each, on the
+    user's row, so a member without orders still gets zeros."""
+    mine = Order.objects.filter(user=OuterRef("pk"))
+    columns = {key: _count(mine.filter(TAB_FILTERS[key]), "user") for key in COUNTED_TABS if key != "after_sale"}
+    columns["after_sale"] = _count(
+        AfterSale.objects.filter(user=OuterRef("pk"), status__in=AfterSale.OPEN_STATUSES), "user")
+    if with_cart:
+        columns["cart"] = _count(CartLine.objects.filter(cart__user=OuterRef("pk")), "cart__user", "quantity")
+    # prefixed: "cart" and "orders" are the user's own relations
+    row = get_user_model().objects.filter(pk=user.pk).values(**{f"n_{k}": v for k, v in columns.items()}).first()
+    return {key: (row or {}).get(f"n_{key}") or 0 for key in columns}
+
+
 def tab_counts(user):
-    """{tab: count} for the tabs that show one, in one query (open after-sales counted in it)."""
-    aggregates = {
-        key: Count("pk", filter=TAB_FILTERS[key], distinct=True) for key in COUNTED_TABS if key != "after_sale"
-    }
-    aggregates["after_sale"] = Count(
-        "after_sales", filter=Q(after_sales__status__in=AfterSale.OPEN_STATUSES), distinct=True
-    )
-    counts = Order.objects.filter(user=user).aggregate(**aggregates)
-    return {key: counts.get(key) or 0 for key in COUNTED_TABS}
+    """{tab: count} for the tabs that show one (open after-sales for 售后), in one query."""
+    return _counts(user)
 
 
 @dataclass
@@ -313,12 +328,14 @@ def order_page(user, tab, page, *, size=ORDERS_PAGE):
 
 
 def member_centre_extras(request):
-    """The member centre's order shortcuts with a count each (settings.MEMBER_CENTRE_EXTRAS): one
-    query. Members does not import orders; it reads `order_shortcuts` from the extras."""
+    """The member centre's order shortcuts with a count each (settings.MEMBER_CENTRE_EXTRAS), and the
+    cart badge's count, in one query. Members does not import orders; it reads `order_shortcuts`
+    from the extras."""
     user = request.user
     if not user.is_authenticated:
         return {}
-    counts = tab_counts(user)
+    counts = _counts(user, with_cart=True)
+    remember_cart_count(request, counts.pop("cart"))  # the tab bar's badge needs no query of its own
     base = reverse("orders:list")
     glyphs = {"pending_payment": "¥", "to_ship": "▣", "to_receive": "⇥", "to_pickup": "⌂", "after_sale": "↺"}
     labels = dict(TABS)

@@ -174,6 +174,31 @@ def test_member_centre_extras_run_one_query(rf, django_assert_num_queries, shopp
         "pending_payment", "to_ship", "to_receive", "to_pickup", "after_sale"]
 
 
+def test_member_centre_counts_orders_and_the_cart_in_one_query(client, shopper, store, tea, nuts):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    checkout(shopper, store, [(tea, 1)])
+    fill_cart(shopper, [nuts], 2)
+    client.force_login(shopper)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("members:me")).content.decode()
+    ours = [q["sql"] for q in queries.captured_queries if "orders_" in q["sql"]]
+    assert len(ours) == 1 and "orders_cartline" in ours[0] and "orders_order" in ours[0]
+    assert 'aria-label="购物车中有 2 件商品">2</span>' in page
+
+
+def test_a_member_without_orders_sees_zeros(rf, django_assert_num_queries):
+    from orders.selectors import member_centre_extras
+
+    request = rf.get("/")
+    request.user = make_shopper()
+    extras = member_centre_extras(request)
+    assert [count for _key, _label, _glyph, count, _url in extras["order_shortcuts"]] == [0, 0, 0, 0, 0]
+    with django_assert_num_queries(0):
+        assert cart_badge(request)["cart_badge"]() == 0
+
+
 def test_member_centre_links_reach_the_list_tabs(client, shopper, store, tea):
     paid_order(shopper, store, [(tea, 1)])
     client.force_login(shopper)
