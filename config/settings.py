@@ -369,6 +369,7 @@ ORDER_AFTER_SALE_DAYS = env.int("ORDER_AFTER_SALE_DAYS", default=7)  # after com
 # Payment channels: {channel: gateway class}. A gateway whose settings are incomplete is not offered.
 PAYMENT_GATEWAYS = {
     "dev": "orders.payments.dev.DevGateway",
+    "alipay_wap": "orders.payments.alipay.AlipayWapGateway",
 }
 # Parcel tracking (orders.tracking): "orders.tracking.ManualTracking" (no network: staff type the
 # route lines) or "orders.tracking.Kuaidi100Tracking" (Kuaidi100's real-time query; needs
