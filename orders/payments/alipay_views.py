@@ -5,7 +5,8 @@ The notification (/payments/alipay/notify/, POST form, no login, no CSRF) is tru
 a `sign` is present (never skipped), the SDK verifies it with Alipay's public key over every other
 field but `sign_type`, `app_id` and `seller_id` are ours, `out_trade_no` is an Alipay attempt of
 ours, and `trade_no` is given. Then TRADE_SUCCESS / TRADE_FINISHED go to `confirm_payment` (the
-amount compared there, in fen: a different one is recorded and staff are told, never paid);
+amount compared there, in fen: a different one is recorded and staff are told, never paid, and the
+notice refused);
 TRADE_FINISHED for an attempt already paid (the refund window ended) changes nothing; a notice
 carrying refund fields never confirms a payment: it asks the worker to settle that refund of ours
 with Alipay's refund query, or is logged and ignored. The answer `success` is given only after the
@@ -87,7 +88,7 @@ def handle_notice(form):
         if status == "TRADE_FINISHED" and attempt.state == PaymentAttempt.State.SUCCEEDED:
             return 200, SUCCESS  # the refund window ended: not a new payment
         try:
-            confirm_payment(
+            outcome = confirm_payment(
                 out_trade_no=out_trade_no, amount_fen=alipay.fen_of(data.get("total_amount")),
                 gateway_reference=trade_no, channel=alipay.CHANNEL, source="notify",
                 payer=data.get("buyer_id") or data.get("buyer_open_id") or "",
@@ -96,6 +97,8 @@ def handle_notice(form):
             )
         except OrderError as exc:
             return _refuse(exc.code, data)
+        if outcome.result == "amount_mismatch":
+            return _refuse("amount differs (recorded, staff told)", data)
         return 200, SUCCESS
     if status == "TRADE_CLOSED":
         # closed unpaid at Alipay (it will take no money under this out_trade_no any more)
