@@ -345,3 +345,25 @@ class Address(models.Model):
     @property
     def is_located(self):
         return self.latitude is not None and self.longitude is not None
+
+
+class WechatOpenId(models.Model):
+    """A member's openid under one WeChat appid (our official account), learnt by a silent snsapi_base
+    authorisation (members.auth.wechat_openid): what WeChat Pay's JSAPI needs to know who pays.
+    One per (user, appid); the openid itself is not unique (one WeChat may pay for two of our accounts)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wechat_openids", verbose_name=_("用户")
+    )
+    appid = models.CharField(_("公众号 AppID"), max_length=32)
+    openid = models.CharField("openid", max_length=128)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("微信 openid")
+        verbose_name_plural = _("微信 openid")
+        constraints = [models.UniqueConstraint(fields=["user", "appid"], name="wechatopenid_one_per_user_app")]
+
+    def __str__(self):
+        return f"{self.appid}:{self.openid}"

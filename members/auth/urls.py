@@ -4,7 +4,7 @@ names are allauth's, so every reverse() keeps working."""
 
 from django.urls import path
 
-from . import views, weixin
+from . import views, wechat_openid, weixin
 
 urlpatterns = [
     path("login/", views.PhoneLoginView.as_view(), name="account_login"),
@@ -13,4 +13,5 @@ urlpatterns = [
     path("dev/sms-outbox/", views.dev_sms_outbox, name="account_dev_sms_outbox"),
     path("weixin/login/", weixin.oauth2_login, name="weixin_login"),
     path("weixin/login/callback/", weixin.oauth2_callback, name="weixin_callback"),
+    path("weixin/base/callback/", wechat_openid.silent_authorisation_callback, name="wechat_base_callback"),
 ]
