@@ -369,6 +369,9 @@ ORDER_AFTER_SALE_DAYS = env.int("ORDER_AFTER_SALE_DAYS", default=7)  # after com
 # Payment channels: {channel: gateway class}. A gateway whose settings are incomplete is not offered.
 PAYMENT_GATEWAYS = {
     "dev": "orders.payments.dev.DevGateway",
+    "wechat_jsapi": "orders.payments.wechatpay.WeChatJsapiGateway",
+    "wechat_h5": "orders.payments.wechatpay.WeChatH5Gateway",
+    "wechat_native": "orders.payments.wechatpay.WeChatNativeGateway",
     "alipay_wap": "orders.payments.alipay.AlipayWapGateway",
 }
 # Parcel tracking (orders.tracking): "orders.tracking.ManualTracking" (no network: staff type the

@@ -94,10 +94,11 @@ def tell_staff(order, title, body, *, kind):
 
 # --- starting a payment -----------------------------------------------------------------------
 @transaction.atomic
-def start_payment(order, *, user, channel, in_wechat=False, now=None):
+def start_payment(order, *, user, channel, in_wechat=False, mobile=True, now=None):
     """The attempt the shopper pays now: the pending one of this channel when its amount and
     deadline still match the order, else a new one with a new out_trade_no (the old one is closed
-    at its gateway by the worker). Only the buyer, only an unpaid order within its deadline."""
+    at its gateway by the worker). Only the buyer, only an unpaid order within its deadline, only
+    through a channel offered where the shopper is (in WeChat or not, on a phone or a desktop)."""
     now = now or timezone.now()
     order = lock_order(order)
     if order.user_id != getattr(user, "pk", None):
@@ -107,7 +108,7 @@ def start_payment(order, *, user, channel, in_wechat=False, now=None):
                          params={"status": order.get_status_display()})
     if order.pay_deadline and order.pay_deadline <= now:
         raise OrderError(_("订单已超过支付时间，请重新下单"), code=Code.NOT_PAYABLE)
-    if channel not in available_channels(in_wechat=in_wechat):
+    if channel not in available_channels(in_wechat=in_wechat, mobile=mobile):
         raise OrderError(_("该支付方式暂不可用"), code=Code.PAYMENT_UNAVAILABLE)
     fen = yuan_to_fen(order.pay_amount)
     current = PaymentAttempt.objects.filter(
