@@ -304,3 +304,15 @@ def test_progress_page_query_count(client, django_assert_num_queries, shopper, s
     # the request with its order and store, its lines, its photos, the events
     with django_assert_num_queries(LOGGED_IN + 4):
         assert client.get(progress_url(after_sale)).status_code == 200
+
+
+@pytest.mark.parametrize("n", [1, 10])
+def test_request_form_query_count_does_not_grow_with_lines(client, django_assert_num_queries, shopper, store, n):
+    order = paid_order(shopper, store, [(sku, 1) for sku in many_skus(store, n)])
+    shop_client(client, shopper, store)
+    with django_assert_num_queries(LOGGED_IN + 3):  # the order with its store, its lines, its after-sales
+        response = client.get(request_url(order))
+    assert len(response.context["rows"]) == n and response.context["amount"] == order.paid_amount
+    one_each = {f"qty_{line.pk}": "1" for line in order.lines.all()}
+    with django_assert_num_queries(LOGGED_IN + 3):  # the refund shown as quantities change
+        client.get(request_url(order), one_each, **htmx())
