@@ -5,8 +5,6 @@ The result page never trusts the browser: it shows the order's status as our ser
 (set only by a verified gateway notice), and while payment is pending it asks again every 2 s for
 up to a minute."""
 
-import json
-
 import qrcode
 import qrcode.image.svg
 from django.contrib import messages
@@ -25,8 +23,9 @@ from .. import selectors, services
 from ..errors import OrderError
 from ..forms import PayForm
 from ..models import Order, PaymentAttempt
-from ..payments.gateways import GatewayError, available_channels
+from ..payments.gateways import GatewayError, available_channels, gateway_classes
 from ..payments.services import begin, start_payment
+from ..payments.wechat_views import payment_qr_svg
 from ._common import countdown_text, in_wechat, is_htmx, order_or_404
 
 POLL_SECONDS = 2
@@ -42,6 +41,11 @@ def pickup_qr_svg(code):
 
 
 def _channel_label(channel):
+    """What the cashier calls a channel: the gateway's label (WeChat's three channels are all
+    "微信支付", and only one of them is offered where the shopper is), else the channel's name."""
+    label = getattr(gateway_classes().get(channel), "label", "")
+    if label:
+        return label
     try:
         return PaymentAttempt.Channel(channel).label
     except ValueError:
@@ -49,6 +53,15 @@ def _channel_label(channel):
 
 
 # --- pay ----------------------------------------------------------------------------------------
+MOBILE_MARKERS = ("Mobile", "Android", "iPhone", "iPad", "HarmonyOS", "MicroMessenger")
+
+
+def is_mobile(request):
+    """A phone or tablet browser (WeChat's H5 pay), else a desktop (Native pay: a QR code to scan)."""
+    agent = request.headers.get("User-Agent", "")
+    return any(marker in agent for marker in MOBILE_MARKERS)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def pay(request, public_id):
@@ -58,9 +71,9 @@ def pay(request, public_id):
             messages.info(request, _("订单已取消，无需支付"))
             return redirect("orders:detail", public_id=order.public_id)
         return redirect("orders:pay_result", public_id=order.public_id)
-    wechat = in_wechat(request)
-    channels = available_channels(in_wechat=wechat)
-    error, action = "", None
+    wechat, mobile = in_wechat(request), is_mobile(request)
+    channels = available_channels(in_wechat=wechat, mobile=mobile)
+    error, action, attempt = "", None, None
     if request.method == "POST":
         form = PayForm(request.POST, channels=channels)
         if not form.is_valid():
@@ -68,7 +81,7 @@ def pay(request, public_id):
         else:
             try:
                 attempt = start_payment(order, user=request.user, channel=form.cleaned_data["channel"],
-                                        in_wechat=wechat)
+                                        in_wechat=wechat, mobile=mobile)
                 action = begin(attempt, request=request)
             except OrderError as exc:
                 error = str(exc)
@@ -91,8 +104,9 @@ def pay(request, public_id):
             and seconds_left == 0,
             "error": error,
             "action": action,
-            "action_qr": pickup_qr_svg(action.url) if action is not None and action.kind == "qrcode" else "",
-            "jsapi_params": json.dumps(action.params) if action is not None and action.kind == "jsapi" else "",
+            "attempt": attempt,
+            "action_qr": payment_qr_svg(action.url) if action is not None and action.kind == "qrcode" else "",
+            "bridge_params": action.params if action is not None and action.kind == "jsapi" else None,
             "hide_tabbar": True,
         },
         status=400 if error else 200,

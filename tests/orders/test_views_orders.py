@@ -89,7 +89,7 @@ def test_in_wechat_the_channels_are_asked_for_wechat(client, shopper, store, pen
     seen = []
     from orders.views import orders as views
 
-    monkeypatch.setattr(views, "available_channels", lambda in_wechat: seen.append(in_wechat) or ["dev"])
+    monkeypatch.setattr(views, "available_channels", lambda in_wechat, mobile=True: seen.append(in_wechat) or ["dev"])
     shop_client(client, shopper, store).get(url("pay", pending), HTTP_USER_AGENT=WECHAT_UA)
     client.get(url("pay", pending), HTTP_USER_AGENT="Mozilla/5.0 (iPhone) Safari")
     assert seen == [True, False]
