@@ -131,8 +131,11 @@ def cart_add(request):
         if sku_id is None:
             raise OrderError(_("请选择商品规格"), code=Code.NOT_SELLABLE)
         quantity = services.parse_quantity(request.POST.get("quantity", "1"))
-        get_sellable_sku(sku_id)  # before a visitor's session cart is made for nothing
-        services.add_to_cart(services.cart_for(request, create=True), sku_id, quantity)
+        cart = services.cart_for(request)
+        if cart is None:
+            get_sellable_sku(sku_id)  # no session cart is made for a SKU that cannot be sold
+            cart = services.cart_for(request, create=True)
+        services.add_to_cart(cart, sku_id, quantity)
     except (OrderError, NotSellable) as exc:
         message = str(exc) if isinstance(exc, OrderError) else _("该商品已下架或暂不可售")
         if is_htmx(request):

@@ -323,3 +323,13 @@ def test_a_second_store_with_its_own_stock(client, shopper, tea):
     fill_cart(shopper, [tea], 2)
     response = shop_client(client, shopper, far).get(reverse("orders:cart"))
     assert row_of(response, tea).state == "short" and row_of(response, tea).max_quantity == 1
+
+
+def test_add_through_htmx_query_budget(client, django_assert_num_queries, shopper, store, tea, nuts):
+    fill_cart(shopper, [nuts])
+    shop_client(client, shopper, store)
+    # the cart; in the service's savepoint the SKU (sellable), the conditional UPDATE of the line,
+    # the cart's updated_at, the line read back; then the badge's count
+    with django_assert_num_queries(LOGGED_IN + 8):
+        client.post(reverse("orders:cart_add"), {"sku_id": nuts.pk, "quantity": "1"}, **htmx())
+    assert lines_of(shopper)[nuts.pk] == (2, True)
