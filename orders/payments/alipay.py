@@ -61,6 +61,7 @@ RETURN_TOKEN_MAX_AGE = 24 * 3600  # the page Alipay sends the browser back to on
 
 _YUAN = re.compile(r"(0|[1-9][0-9]{0,9})\.[0-9]{2}")
 _SIGNED_YUAN = re.compile(r"-?(0|[1-9][0-9]{0,9})\.[0-9]{2}")
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 
 # alipay.trade.refund: sub codes after which asking again cannot help (the refund is refused) ...
 REFUND_REFUSED = {
@@ -226,6 +227,35 @@ def _detail_text(archive):
     raise GatewayError("the Alipay bill holds no 业务明细 file")
 
 
+def _readable(value):
+    """A line read with its cells in place: a known type, an amount, and the completion time every
+    settled payment or refund has."""
+    return (value["kind"] in BILL_KINDS and bool(_SIGNED_YUAN.fullmatch(value["amount"]))
+            and bool(_TIME.fullmatch(value["finished"])))
+
+
+def _bill_values(cells, header, column, number):
+    """The cells we read from one detail line. Alipay does not quote its cells, so a 商品名称 or a
+    备注 holding a comma comes as more cells than the header has: the extra ones are joined back into
+    whichever of the two makes the line read as a line (a known type, an amount, a time); a line
+    that reads no way, or two ways, is refused."""
+    extra = len(cells) - len(header)
+    if extra < 0:
+        raise GatewayError(f"Alipay bill line {number}: {len(cells)} columns, expected {len(header)}")
+    if extra == 0:
+        return {key: _clean(cells[index]) for key, index in column.items()}
+    at = header.index("商品名称") if "商品名称" in header else None
+    candidates = []
+    for in_name in range(extra + 1) if at is not None else (0,):  # how many of the extra commas are the name's
+        joined = cells if at is None else cells[:at] + [",".join(cells[at:at + in_name + 1])] + cells[at + in_name + 1:]
+        candidates.append(joined[:len(header) - 1] + [",".join(joined[len(header) - 1:])])  # the rest: 备注's
+    readings = {tuple((key, _clean(c[index])) for key, index in column.items()) for c in candidates}
+    readings = [dict(reading) for reading in readings if _readable(dict(reading))]
+    if len(readings) != 1:
+        raise GatewayError(f"Alipay bill line {number}: {len(cells)} columns, expected {len(header)}")
+    return readings[0]
+
+
 def parse_trade_bill(archive: bytes) -> list[BillRow]:
     """Alipay's trade bill (bill_type "trade"): a zip of GBK CSV files; the 业务明细 file lists
     every payment (业务类型 交易) and refund (退款, negative amounts, our out_request_no in
@@ -247,9 +277,7 @@ def parse_trade_bill(archive: bytes) -> list[BillRow]:
     for number, cells in enumerate(table[1:], start=start + 3):
         if not any(_clean(cell) for cell in cells):
             continue
-        if len(cells) < len(header):
-            raise GatewayError(f"Alipay bill line {number}: {len(cells)} columns, expected {len(header)}")
-        value = {key: _clean(cells[index]) for key, index in column.items()}
+        value = _bill_values(cells, header, column, number)
         kind = BILL_KINDS.get(value["kind"])
         if kind is None:
             raise GatewayError(f"Alipay bill line {number}: unknown 业务类型 {value['kind']!r}")

@@ -254,10 +254,12 @@ BILL_HEADER = ("支付宝交易号,商户订单号,业务类型,商品名称,创
                "券名称,商家红包消费金额（元）,卡消费金额（元）,退款批次号/请求号,服务费（元）,分润（元）,备注")
 
 
-def bill_line(trade_no, out_trade_no, kind, amount, *, request_no="", finished="2026-10-03 10:00:30"):
-    cells = [f"{trade_no}\t", f"{out_trade_no}\t", kind, "订单", "2026-10-03 10:00:00", finished, "", "", "", "",
+def bill_line(trade_no, out_trade_no, kind, amount, *, request_no="", finished="2026-10-03 10:00:30", subject="订单",
+              remark=""):
+    """One 业务明细 line as Alipay writes it: unquoted cells, long numbers padded with a tab."""
+    cells = [f"{trade_no}\t", f"{out_trade_no}\t", kind, subject, "2026-10-03 10:00:00", finished, "", "", "", "",
              "159****5620", amount, amount, "0.00", "0.00", "0.00", "0.00", "0.00", "", "0.00", "0.00",
-             f"{request_no}\t" if request_no else "", "-0.01" if kind == "交易" else "0.01", "0.00", ""]
+             f"{request_no}\t" if request_no else "", "-0.01" if kind == "交易" else "0.01", "0.00", remark]
     return ",".join(cells)
 
 

@@ -399,6 +399,18 @@ def test_bill_archives_with_utf8_file_names_read_the_same(fake_alipay):
     assert alipay.parse_trade_bill(bill_zip(lines, gbk_names=False)) == alipay.parse_trade_bill(bill_zip(lines))
 
 
+def test_commas_in_a_product_name_or_a_remark_do_not_shift_the_columns(fake_alipay):
+    lines = [
+        bill_line("2026100322001400000000000001", "A1", "交易", "12.30", subject="洗衣订单, 含加急,两件"),
+        bill_line("2026100322001400000000000002", "A2", "退款", "-1.00", request_no="A2R01", remark="顾客要求, 部分退"),
+        bill_line("2026100322001400000000000003", "A3", "交易", "2.00", subject="a,b", remark="c,d"),
+    ]
+    rows = alipay.parse_trade_bill(bill_zip(lines))
+    assert [(r.kind, r.out_trade_no, r.amount_fen, r.out_refund_no) for r in rows] == [
+        ("payment", "A1", 1230, ""), ("refund", "A2", 100, "A2R01"), ("payment", "A3", 200, "")]
+    assert rows[0].occurred_at == datetime(2026, 10, 3, 10, 0, 30, tzinfo=alipay.SHANGHAI)
+
+
 def test_amounts_from_alipay_are_read_strictly():
     assert alipay.fen_of("25.50") == 2550 and alipay.fen_of("0.01") == 1 and alipay.fen_of("100.00") == 10000
     for text in ("25.5", "2550", "25.50元", "-1.00", " 25.50", "1e3", "", None, 25.5, "025.50"):

@@ -208,3 +208,14 @@ def test_the_link_page_when_alipay_was_switched_off_meanwhile(order, settings):
     settings.ALIPAY_SELLER_ID = ""
     response = phone_browser().get(link)
     assert response.status_code == 503 and page_state(response) == "unavailable"
+
+
+def test_the_link_pages_cost_one_query(order, django_assert_num_queries):
+    link = guide_link(order)
+    browser = phone_browser()
+    with django_assert_num_queries(1):
+        assert browser.get(link).status_code == 302
+    with django_assert_num_queries(1):
+        assert page_state(browser.get(link.replace("/pay/", "/return/"))) == "pending"
+    with django_assert_num_queries(0):
+        assert browser.get(reverse("payments:alipay_pay_link", args=["tampered"])).status_code == 400
