@@ -40,6 +40,7 @@ from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from core.money import fen_to_yuan, yuan_string, yuan_to_fen
 
@@ -308,7 +309,7 @@ class AlipayWapGateway(Gateway):
     open-in-browser guide."""
 
     channel = CHANNEL
-    label = "支付宝"
+    label = gettext_lazy("支付宝")
 
     @classmethod
     def is_available(cls):
