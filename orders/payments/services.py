@@ -145,7 +145,10 @@ def confirm_payment(*, out_trade_no, amount_fen, gateway_reference, channel, sou
     """A gateway says `out_trade_no` was paid `amount_fen` (already verified: signature, app and
     merchant ids). Returns an Outcome; raises OrderError(not_found) for a trade that is not ours."""
     now = now or timezone.now()
-    row = PaymentAttempt.objects.filter(out_trade_no=str(out_trade_no)[:32]).values("pk", "order_id", "channel").first()
+    out_trade_no = str(out_trade_no or "")
+    row = None
+    if 0 < len(out_trade_no) <= 32:  # exactly ours: a longer string never matches by its first 32 characters
+        row = PaymentAttempt.objects.filter(out_trade_no=out_trade_no).values("pk", "order_id", "channel").first()
     if row is None or row["channel"] != channel:
         raise OrderError(_("支付单不存在"), code=Code.NOT_FOUND)
     order = lock_order(row["order_id"])
@@ -225,14 +228,19 @@ def _tell_store_new_order(order):
 def record_payment_failure(*, out_trade_no, channel, reason="", gateway_reference=""):
     """The gateway says this attempt failed or was closed on its side: recorded; the order stays
     payable (the shopper may try again) until its deadline. Locks member -> order -> attempt."""
-    row = PaymentAttempt.objects.filter(out_trade_no=str(out_trade_no)[:32], channel=channel).values(
-        "pk", "order_id").first()
+    out_trade_no = str(out_trade_no or "")
+    row = None
+    if 0 < len(out_trade_no) <= 32:
+        row = PaymentAttempt.objects.filter(out_trade_no=out_trade_no, channel=channel).values(
+            "pk", "order_id").first()
     if row is None:
         raise OrderError(_("支付单不存在"), code=Code.NOT_FOUND)
     lock_order(row["order_id"])
     attempt = PaymentAttempt.objects.select_for_update().get(pk=row["pk"])
-    if attempt.state == PaymentAttempt.State.PENDING:
-        PaymentAttempt.objects.filter(pk=attempt.pk).update(state=PaymentAttempt.State.FAILED)
+    if attempt.state != PaymentAttempt.State.PENDING:
+        return attempt  # paid, closed or failed already: a late failure says nothing new
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(state=PaymentAttempt.State.FAILED)
+    attempt.state = PaymentAttempt.State.FAILED
     _event_once(attempt, PaymentEvent.Kind.FAILED, reference=gateway_reference, detail={"reason": str(reason)[:200]})
     return attempt
 
@@ -261,13 +269,34 @@ def close_payment_attempts(now=None):
     closed = 0
     for attempt in PaymentAttempt.objects.filter(close_requested=True, state=PaymentAttempt.State.PENDING)[:200]:
         try:
-            done = get_gateway(attempt.channel).close(attempt)
+            gateway = get_gateway(attempt.channel)
+            done = gateway.close(attempt)
         except GatewayError:
             logger.warning("could not close %s at its gateway yet", attempt.out_trade_no)
+            done = False
+        if done:
+            closed += bool(_record_closed(attempt.pk, now))
             continue
-        if done and _record_closed(attempt.pk, now):
-            closed += 1
+        # a trade that cannot be closed may have been paid (its notice lost): ask, and let the
+        # confirmation decide (an order cancelled meanwhile gets the money refunded)
+        _confirm_if_paid(attempt)
     return closed
+
+
+def _confirm_if_paid(attempt):
+    try:
+        result = get_gateway(attempt.channel).query(attempt)
+    except GatewayError:
+        return None
+    if result.state != "paid":
+        return None
+    try:
+        return confirm_payment(out_trade_no=attempt.out_trade_no, amount_fen=result.amount_fen,
+                               gateway_reference=result.reference, channel=attempt.channel, source="query",
+                               detail=result.detail)
+    except OrderError:
+        logger.exception("attempt %s reported paid but could not be confirmed", attempt.out_trade_no)
+        return None
 
 
 QUERY_AFTER = timedelta(minutes=2)

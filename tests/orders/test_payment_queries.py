@@ -101,3 +101,63 @@ def test_an_expired_attempt_is_closed_at_its_gateway(store, shopper, tea):
     assert attempt.state == PaymentAttempt.State.CLOSED and FakeGateway.closed == [attempt.out_trade_no]
     call_command("query_pending_payments", stdout=out)
     assert "0 个已支付" in out.getvalue()
+
+
+def test_a_trade_that_cannot_be_closed_because_it_was_paid_is_confirmed_and_refunded(
+    store, shopper, tea, django_capture_on_commit_callbacks
+):
+    from orders.models import Refund
+    from orders.services import cancel_order
+
+    class PaidGateway(FakeGateway):
+        def close(self, attempt):
+            raise GatewayError("ORDERPAID")
+
+        def refund(self, refund):
+            return GatewayResult("succeeded", reference="R1", amount_fen=refund.amount_fen)
+
+    from orders.payments.services import close_payment_attempts
+
+    attempt = attempt_for(store, shopper, tea)
+    cancel_order(attempt.order, by=shopper)
+    FakeGateway.answers[attempt.out_trade_no] = GatewayResult("paid", reference="4200009", amount_fen=attempt.amount_fen)
+    from django.test import override_settings
+
+    with override_settings(PAYMENT_GATEWAYS={"wechat_native": "tests.orders.test_payment_queries.PaidGatewayHolder"}):
+        PaidGatewayHolder.cls = PaidGateway
+        with django_capture_on_commit_callbacks(execute=True):
+            assert close_payment_attempts() == 0
+    attempt.refresh_from_db()
+    assert attempt.state == PaymentAttempt.State.SUCCEEDED
+    refund = Refund.objects.get(attempt=attempt)
+    assert refund.state == Refund.State.SUCCEEDED and not refund.counts_for_order
+    assert Order.objects.get(pk=attempt.order_id).status == Order.Status.CANCELLED
+
+
+class PaidGatewayHolder:
+    """Lets a test swap the class that settings.PAYMENT_GATEWAYS names."""
+
+    cls = None
+
+    def __new__(cls, *args, **kwargs):
+        return cls.cls(*args, **kwargs)
+
+    @classmethod
+    def is_available(cls):
+        return True
+
+    @classmethod
+    def offered(cls, **kwargs):
+        return True
+
+
+def test_a_trade_number_longer_than_ours_never_matches_by_its_prefix(store, shopper, tea):
+    from orders.errors import OrderError
+    from orders.payments.services import confirm_payment
+
+    attempt = attempt_for(store, shopper, tea)
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(out_trade_no="A" * 32)
+    with pytest.raises(OrderError):
+        confirm_payment(out_trade_no="A" * 32 + "B", amount_fen=attempt.amount_fen, gateway_reference="x",
+                        channel="wechat_native")
+    assert Order.objects.get(pk=attempt.order_id).status == Order.Status.PENDING_PAYMENT
