@@ -18,6 +18,7 @@ import qrcode.image.svg
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.db import DatabaseError, transaction
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -29,7 +30,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from ..errors import OrderError
-from ..models import Order, PaymentAttempt, Refund
+from ..models import Order, PaymentAttempt, PaymentEvent, Refund
 from .gateways import GatewayError, get_gateway
 from .services import confirm_payment, refund_failed, refund_succeeded
 from .wechatpay import CHANNELS, NoticeRefused, WeChatPayConfig, verify_notice
@@ -68,16 +69,23 @@ def handle_pay_notice(headers, body, *, now=None):
     reference = resource.get("transaction_id")
     if not isinstance(out_trade_no, str) or not isinstance(reference, str) or not reference or len(reference) > 64:
         return _fail(400, "报文格式错误")
-    channel = PaymentAttempt.objects.filter(out_trade_no=out_trade_no, channel__in=CHANNELS).values_list(
-        "channel", flat=True).first() if len(out_trade_no) <= 32 else None
-    if channel is None:
-        return _fail(404, "订单不存在")
-    if resource.get("trade_state") != "SUCCESS":
-        return 204, None  # WeChat Pay notifies payments only; another state changes nothing here
     amount = resource.get("amount") if isinstance(resource.get("amount"), dict) else {}
     total = _int(amount.get("total"))
     if amount.get("currency", "CNY") != "CNY":
         total = None
+    # one query: whose trade it is, and whether this very notice was already taken (a repeat)
+    row = PaymentAttempt.objects.filter(out_trade_no=out_trade_no, channel__in=CHANNELS).annotate(
+        taken=Exists(PaymentEvent.objects.filter(
+            attempt=OuterRef("pk"), kind=PaymentEvent.Kind.NOTIFIED, gateway_reference=reference, amount_fen=total))
+    ).values("channel", "taken").first() if len(out_trade_no) <= 32 else None
+    if row is None:
+        return _fail(404, "订单不存在")
+    if resource.get("trade_state") != "SUCCESS":
+        return 204, None  # WeChat Pay notifies payments only; another state changes nothing here
+    if row["taken"] and total is not None:
+        # recorded and committed before, with this amount: WeChat Pay repeats notices until it hears 2xx
+        return 204, None
+    channel = row["channel"]
     payer = resource.get("payer") if isinstance(resource.get("payer"), dict) else {}
     detail = {
         "trade_state": "SUCCESS", "trade_type": str(resource.get("trade_type", ""))[:16],

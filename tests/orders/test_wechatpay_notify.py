@@ -83,6 +83,19 @@ def test_the_same_notice_again_is_acknowledged_and_changes_nothing(wechat, clien
     assert Order.objects.get(pk=attempt.order_id).events.filter(to_status="paid").count() == 1
 
 
+def test_a_repeat_is_answered_from_one_read_without_locking_anything(wechat, client, attempt,
+                                                                    django_assert_num_queries):
+    headers, body = notice(wechat, transaction_resource(attempt))
+    assert handle_pay_notice(headers, body) == (204, None)
+    with django_assert_num_queries(1):
+        assert handle_pay_notice(headers, body) == (204, None)
+    changed = json.loads(_decrypt(body, wechat))
+    changed["amount"] = {"total": 1, "currency": "CNY"}
+    headers, body = notice(wechat, changed)  # same transaction, another amount: not a repeat
+    assert handle_pay_notice(headers, body)[0] == 400
+    assert PaymentEvent.objects.filter(attempt=attempt, kind="amount_mismatch").count() == 1
+
+
 def test_the_handler_takes_the_headers_as_any_mapping(wechat, attempt):
     headers, body = notice(wechat, transaction_resource(attempt))
     assert handle_pay_notice(headers, body) == (204, None)
