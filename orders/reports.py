@@ -77,7 +77,7 @@ def summary(stores, p):
                               succeeded_at__gte=p.start, succeeded_at__lt=p.end)
         .order_by().aggregate(refunds=Sum("amount"), refund_count=Count("pk"))
     )
-    sales, refunds = sold["sales"] or ZERO, back["refunds"] or ZERO
+    sales, refunds = to_money(sold["sales"] or ZERO), to_money(back["refunds"] or ZERO)
     return {
         "sales": sales, "orders": sold["orders"], "average": average(sales, sold["orders"]),
         "refunds": refunds, "refund_count": back["refund_count"], "net": sales - refunds,
@@ -115,7 +115,7 @@ def by_day(stores, p):
 
 def top_products(stores, p, limit=TOP_PRODUCTS):
     """The best sellers of the period by money kept: [{product_id, name, quantity, amount}]."""
-    return list(
+    rows = list(
         OrderLine.objects.filter(_store_q(stores, "order__store"), order__paid_at__gte=p.start,
                                  order__paid_at__lt=p.end)
         .order_by().values("product_id")
@@ -123,6 +123,9 @@ def top_products(stores, p, limit=TOP_PRODUCTS):
                   amount=Sum(F("paid_amount") - F("refunded_amount")))
         .order_by("-amount", "-quantity", "product_id")[:limit]
     )
+    for row in rows:
+        row["amount"] = to_money(row["amount"] or ZERO)
+    return rows
 
 
 def today_figures(stores, now=None):

@@ -81,6 +81,7 @@ def _payments(order):
     for attempt in attempts:
         attempt.amount_yuan = fen_to_yuan(attempt.amount_fen)
         for event in attempt.events.all():
+            event.amount_yuan = fen_to_yuan(event.amount_fen) if event.amount_fen is not None else None
             if event.gateway_reference:
                 by_reference.setdefault(event.gateway_reference, []).append(event)
     refunds = list(order.refunds.all())

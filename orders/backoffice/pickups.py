@@ -100,7 +100,7 @@ def _lists(request, store, context):
             .select_related("user").prefetch_related(lines).order_by("pickup_slot_start", "pk")[:LISTED]
         )
         records = list(
-            PickupRecord.objects.filter(store=store).select_related("order", "verified_by")
+            PickupRecord.objects.filter(store=store).select_related("order__user", "verified_by")
             .prefetch_related(Prefetch("order__lines", queryset=OrderLine.objects.only("pk", "order_id",
                                                                                      "product_name")))
             .order_by("-pk")[:RECENT]

@@ -131,3 +131,25 @@ def test_dashboard_queries_do_not_grow_with_orders(client, store, milk, tea):
         paid(make_shopper(), store, [(milk, 1), (tea, 1)] if i % 2 else [(make_sku(f"新品{i}", stock=3, store=store), 1)])
     ten = {key: count_queries(client, DASHBOARD, data={"period": key})[0] for key in ("today", "7d", "30d")}
     assert one == ten
+
+
+def test_home_cards_for_the_back_office_home(rf, store, other_store, shopper, milk):
+    from django.template.loader import render_to_string
+
+    from orders.backoffice.home import dashboard_cards
+
+    from .backoffice_support import make_plain_staff
+
+    paid(shopper, store, [(milk, 2)])
+    theirs = make_sku("外店商品", price="99.00", stock=5, store=other_store)
+    paid(shopper, other_store, [(theirs, 1)])
+    request = rf.get("/backoffice/")
+    request.user = make_clerk(store)
+    cards = dashboard_cards(request)
+    assert cards["order_figures"] == {"sales": D("40.00"), "orders": 1, "to_fulfil": 1, "after_sales": 0}
+    html = render_to_string(cards["template"], cards)
+    assert "¥40.00" in html and reverse("orders_bo:queue") in html
+    request.user = make_hq()
+    assert dashboard_cards(request)["order_figures"]["sales"] == D("139.00")
+    request.user = make_plain_staff(store)
+    assert dashboard_cards(request) is None
