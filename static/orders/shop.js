@@ -1,7 +1,8 @@
 // Orders' shopper pages (cart, checkout, pay, orders, after-sales): the cart badge and toasts that
 // htmx responses announce (HX-Trigger "cart-changed" / "shop-toast"), WeUI confirm dialogs for
 // forms marked data-confirm, one submit per form (data-submit-once), the pay countdown, quantity
-// steppers, the photo limit, and WeChat Pay's JS bridge. Wired by data attributes; no inline script.
+// steppers and the photo picker. Wired by data attributes; no inline script. (WeChat Pay's JS
+// bridge is static/orders/wechatpay.js.)
 (function () {
   "use strict";
 
@@ -171,20 +172,8 @@
     }
   });
 
-  function initWechatPay(root) {
-    var box = root.querySelector("[data-wechat-pay]");
-    if (!box) { return; }
-    var params = JSON.parse(box.textContent);
-    var go = function () { window.location.href = box.getAttribute("data-result-url"); };
-    var invoke = function () {
-      window.WeixinJSBridge.invoke("getBrandWCPayRequest", params, go);
-    };
-    if (window.WeixinJSBridge) { invoke(); } else { document.addEventListener("WeixinJSBridgeReady", invoke); }
-  }
-
   document.addEventListener("DOMContentLoaded", function () {
     initCountdowns(document);
-    initWechatPay(document);
   });
   document.addEventListener("htmx:afterSettle", function (event) { initCountdowns(event.target); });
 })();
