@@ -250,6 +250,25 @@ def test_export_streams_the_filtered_queue_formula_safe_with_numbers_and_phones_
     assert {r[0].strip() for r in everything[1:]} == {express.number, pickup.number}  # never the other store's
 
 
+def test_export_queries_do_not_grow_with_orders(client, clerk, store, shopper, plenty, tea):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    paid(shopper, store, [(plenty, 1)])
+    client.force_login(clerk)
+
+    def export_queries():
+        with CaptureQueriesContext(connection) as ctx:
+            rows = _csv(client.get(reverse("orders_bo:export")))
+        return len(ctx.captured_queries), len(rows) - 1
+
+    one, n = export_queries()
+    for _ in range(9):
+        paid(make_shopper(), store, [(plenty, 1), (tea, 1)], fulfilment="express")
+    ten, m = export_queries()
+    assert (n, m) == (1, 10) and one == ten
+
+
 # --- the order page -----------------------------------------------------------------------------
 def test_the_order_page_shows_lines_amounts_payments_refunds_and_the_staff_timeline(
     client, manager, store, shopper, plenty, tea, django_capture_on_commit_callbacks
