@@ -8,6 +8,7 @@ REDIS_URL, SECRET_KEY, ALLOWED_HOSTS and HTTPS=1; every variable is listed in .e
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -373,6 +374,15 @@ PAYMENT_GATEWAYS = {
     "wechat_h5": "orders.payments.wechatpay.WeChatH5Gateway",
     "wechat_native": "orders.payments.wechatpay.WeChatNativeGateway",
     "alipay_wap": "orders.payments.alipay.AlipayWapGateway",
+}
+# Daily reconciliation with the gateways' bills (orders.payments.reconcile): a day's bills can be
+# downloaded from PAYMENT_BILL_READY_HOUR (local time) the next morning; the beat tries every hour from
+# 10:30 until each of the last PAYMENT_RECONCILE_DAYS days has compared with every bill.
+PAYMENT_BILL_READY_HOUR = 10
+PAYMENT_RECONCILE_DAYS = 3
+CELERY_BEAT_SCHEDULE["orders.reconcile_payments"] = {
+    "task": "orders.tasks.reconcile_payments",
+    "schedule": crontab(minute=30, hour="10-23"),  # in CELERY_TIMEZONE (Asia/Shanghai)
 }
 # Parcel tracking (orders.tracking): "orders.tracking.ManualTracking" (no network: staff type the
 # route lines) or "orders.tracking.Kuaidi100Tracking" (Kuaidi100's real-time query; needs

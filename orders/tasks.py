@@ -69,3 +69,28 @@ def poll_tracking():
     from .tracking import poll_due_shipments
 
     return poll_due_shipments().as_dict()
+
+
+@shared_task(name="orders.tasks.reconcile_payments")
+def reconcile_payments():
+    """Hourly from 10:30 (CELERY_BEAT_SCHEDULE): the recent days whose bills have not all compared.
+    Gateway errors are recorded in the runs, never raised."""
+    from .payments.reconcile import reconcile_due_days
+
+    return [{"day": run.day.isoformat(), "status": run.status, "differences": run.differences}
+            for run in reconcile_due_days()]
+
+
+@shared_task(name="orders.tasks.reconcile_payments_day")
+def reconcile_payments_day(day, user_id=None):
+    """Staff's 对账 button (orders.payments.reconcile.request_reconciliation): one day, every bill."""
+    from datetime import date
+
+    from django.contrib.auth import get_user_model
+
+    from .models import ReconciliationRun
+    from .payments.reconcile import reconcile_day
+
+    by = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    run = reconcile_day(date.fromisoformat(day), trigger=ReconciliationRun.Trigger.STAFF, by=by)
+    return {"day": day, "status": run.status, "differences": run.differences}

@@ -15,6 +15,7 @@ from .aftersale import AfterSale, AfterSaleLine, AfterSalePhoto
 from .cart import Cart, CartLine
 from .order import Order, OrderEvent, OrderLine, PickupRecord
 from .payment import PaymentAttempt, PaymentEvent, Refund
+from .reconciliation import ReconciliationDay, ReconciliationDifference, ReconciliationRun
 from .shipping import ExpressFeeRule, Shipment, TrackingEvent
 
 __all__ = [
@@ -30,6 +31,9 @@ __all__ = [
     "PaymentAttempt",
     "PaymentEvent",
     "PickupRecord",
+    "ReconciliationDay",
+    "ReconciliationDifference",
+    "ReconciliationRun",
     "Refund",
     "Shipment",
     "TrackingEvent",
