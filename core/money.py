@@ -24,7 +24,10 @@ def to_money(value) -> Decimal:
         raise MoneyError(f"not an amount: {value!r}") from exc
     if not amount.is_finite():
         raise MoneyError(f"not an amount: {value!r}")
-    return amount.quantize(FEN, rounding=ROUND_HALF_UP)
+    try:
+        return amount.quantize(FEN, rounding=ROUND_HALF_UP)
+    except InvalidOperation as exc:  # "1e400": more digits than the context holds
+        raise MoneyError(f"not an amount: {value!r}") from exc
 
 
 def floor_fen(amount) -> Decimal:

@@ -24,7 +24,9 @@ class OrdersConfig(AppConfig):
 
     def ready(self):
         from . import receivers  # noqa: F401
-        from .payments import alipay_checks  # noqa: F401  (registers Alipay's configuration checks)
-        from .payments import wechat_checks  # noqa: F401  (registers WeChat Pay's configuration checks)
+        from .payments import (
+            alipay_checks,  # noqa: F401  (registers Alipay's configuration checks)
+            wechat_checks,  # noqa: F401  (registers WeChat Pay's configuration checks)
+        )
 
         post_migrate.connect(grant_hq_orders_permissions, sender=self, dispatch_uid="orders.grant_hq_permissions")

@@ -13,9 +13,9 @@ def merge_cart_on_login(sender, request, user, **kwargs):
     if request is None or not hasattr(request, "session"):
         return
     from .models import Cart
-    from .services.cart import SESSION_KEY, _session_token, merge_carts
+    from .services.cart import SESSION_KEY, merge_carts, session_cart_token
 
-    token = _session_token(request)
+    token = session_cart_token(request)
     if token is None:
         return
     try:

@@ -28,7 +28,7 @@ from . import pricing
 from .errors import OrderError
 from .models import AfterSale, CartLine, Order, OrderEvent, OrderLine, Shipment, TrackingEvent
 from .services.aftersales import can_request, quote_refund
-from .services.cart import _session_token
+from .services.cart import session_cart_token
 
 HUNDRED = Decimal("100")
 
@@ -201,7 +201,7 @@ def cart_lines_query(request):
     if user is not None and user.is_authenticated:
         return CartLine.objects.filter(cart__user=user)
     session = getattr(request, "session", None)
-    token = _session_token(request) if session is not None else None
+    token = session_cart_token(request) if session is not None else None
     if token is None:
         return None
     return CartLine.objects.filter(cart__token=token, cart__user__isnull=True)

@@ -14,6 +14,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from core.navigation import safe_next
+
 from . import selectors
 from .context_processors import CHOSEN_COOKIE, CHOSEN_SESSION_KEY
 from .hours import week_table
@@ -72,6 +74,8 @@ def store_list(request):
         "chosen_id": selectors.chosen_store_id(request),
         "active_tab": "home",
         "wechat_jssdk": bool(settings.WECHAT_APP_ID),
+        # where choosing a store leads back to (the cart, checkout): a path on this site only
+        "next": safe_next(request, ""),
     }
     template = "stores/partials/_store_list.html" if request.headers.get("HX-Request") else "stores/store_list.html"
     response = render(request, template, context)
@@ -101,6 +105,7 @@ def store_detail(request, pk):
         "chosen_id": selectors.chosen_store_id(request),
         "active_tab": "home",
         "hide_tabbar": False,
+        "next": safe_next(request, ""),
     }
     return render(request, "stores/store_detail.html", context)
 
@@ -111,10 +116,7 @@ def choose_store(request, pk):
     if not selectors.visible_stores().filter(pk=pk).exists():
         raise Http404
     request.session[CHOSEN_SESSION_KEY] = pk
-    target = request.POST.get("next") or "/"
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                           require_https=request.is_secure()):
-        target = "/"
+    target = safe_next(request, "/")
     response = redirect(target)
     if request.headers.get("HX-Request"):
         response.status_code = 204

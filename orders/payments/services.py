@@ -199,7 +199,7 @@ def _mark_paid(order, attempt, now):
     PaymentAttempt.objects.filter(pk=attempt.pk).update(is_order_payment=True)
     transition(
         order, Order.Status.PAID, by=None,
-        note=_("%(channel)s支付成功 ¥%(amount)s") % {
+        note=_("支付成功 ¥%(amount)s（%(channel)s）") % {
             "channel": attempt.get_channel_display(), "amount": fen_to_yuan(attempt.amount_fen)},
         paid_at=now, paid_amount=fen_to_yuan(attempt.amount_fen), payment_channel=attempt.channel,
         points_multiplier=level.points_multiplier if level else None,

@@ -13,6 +13,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from core.money import fen_to_yuan
+
 from ..errors import OrderError
 from ..models import PaymentAttempt
 from . import dev
@@ -75,6 +77,6 @@ def dev_pay(request, out_trade_no):
         handle_dev_notice(body, signature)
         return redirect("orders:pay_result", public_id=order.public_id)
     return render(request, "orders/dev_pay.html", {
-        "attempt": attempt, "order": order, "amount": attempt.amount_fen / 100, "hide_tabbar": True,
+        "attempt": attempt, "order": order, "amount": fen_to_yuan(attempt.amount_fen), "hide_tabbar": True,
         "notice_preview": json.dumps({"out_trade_no": attempt.out_trade_no, "amount_fen": attempt.amount_fen}),
     })

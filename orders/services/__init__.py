@@ -26,6 +26,7 @@ from .cart import (
     merge_carts,
     parse_quantity,
     remove_lines,
+    reorder,
     select_lines,
     set_line_quantity,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "record_tracking",
     "reject_after_sale",
     "remove_lines",
+    "reorder",
     "request_after_sale",
     "retry_after_sale_refund",
     "select_lines",

@@ -31,7 +31,8 @@ def parse_quantity(raw, *, allow_zero=False):
         ) from None
 
 
-def _session_token(request):
+def session_cart_token(request):
+    """The anonymous cart's token kept in this session (a UUID), or None."""
     raw = request.session.get(SESSION_KEY)
     try:
         return uuid.UUID(str(raw)) if raw else None
@@ -52,7 +53,7 @@ def cart_for(request, *, create=False):
             except IntegrityError:  # a concurrent first add made it
                 cart = Cart.objects.get(user=user)
         return cart
-    token = _session_token(request)
+    token = session_cart_token(request)
     cart = Cart.objects.filter(token=token, user__isnull=True).first() if token else None
     if cart is None and create:
         cart = Cart.objects.create()
@@ -140,6 +141,23 @@ def merge_carts(source, user):
             room -= 1
     source.delete()
     return target
+
+
+@transaction.atomic
+def reorder(order, cart):
+    """再来一单: the order's lines join the cart (quantities add up, capped as any add). Returns
+    (names added, names skipped): a line that cannot be sold any more, or would go past the cart's
+    limits, is skipped and named."""
+    added, skipped = [], []
+    for line in order.lines.all().order_by("pk"):
+        try:
+            with transaction.atomic():
+                add_to_cart(cart, line.sku_id, line.quantity)
+        except OrderError:
+            skipped.append(line.product_name)
+        else:
+            added.append(line.product_name)
+    return added, skipped
 
 
 def remove_ordered(user, sku_ids):

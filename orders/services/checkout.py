@@ -319,7 +319,8 @@ def _quote_fulfilment(quote, store, goods, now):
         else:
             distance = delivery_distance_km(store, address.latitude, address.longitude)
             if distance is None or distance > float(store.delivery_radius_km):
-                reason = _("收货地址超出门店配送范围（%(km)s 公里）") % {"km": store.delivery_radius_km}
+                km = format(store.delivery_radius_km.normalize(), "f")
+                reason = _("收货地址超出门店配送范围（%(km)s 公里）") % {"km": km}
         if not reason and goods < store.delivery_min_order:
             reason = _("同城配送 ¥%(min)s 起送，还差 ¥%(gap)s") % {
                 "min": store.delivery_min_order, "gap": store.delivery_min_order - goods,

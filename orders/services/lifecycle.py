@@ -124,6 +124,10 @@ def complete_order(order, *, by=None, note="", now=None):
     if order.status not in (Order.Status.SHIPPED, Order.Status.DELIVERING, Order.Status.READY_FOR_PICKUP,
                             Order.Status.PAID):
         raise OrderError(_("订单当前状态不能确认收货"), code=Code.INVALID_TRANSITION)
+    buyer = by is not None and by != SYSTEM and not getattr(by, "is_staff", False)
+    if buyer and order.status not in (Order.Status.SHIPPED, Order.Status.DELIVERING):
+        # a pickup completes when the store hands the goods over, not on the buyer's word
+        raise OrderError(_("订单当前状态不能确认收货"), code=Code.INVALID_TRANSITION)
     if order.status in (Order.Status.PAID, Order.Status.READY_FOR_PICKUP):
         left = OrderLine.objects.filter(order=order, fulfilled_quantity__lt=F("quantity") - F("released_quantity"))
         if left.exists():

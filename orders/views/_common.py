@@ -4,8 +4,9 @@ triggers (badge, toast) and the member's own order or a 404."""
 import json
 
 from django.http import Http404
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+
+from core.navigation import safe_next as core_safe_next
 
 from .. import selectors
 
@@ -20,19 +21,8 @@ def in_wechat(request):
 
 
 def safe_next(request, default, *, field="next"):
-    """`next` from the form or query string when it is a path on this site, else `default`
-    (an absolute URL, another host, `//evil`, a scheme or a control character is never followed)."""
-    target = request.POST.get(field) or request.GET.get(field) or ""
-    if (
-        target.startswith("/")
-        and not target.startswith("//")
-        and target.isprintable()
-        and "\\" not in target
-        and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                            require_https=request.is_secure())
-    ):
-        return target
-    return default
+    """`next` when it is a path on this site, else `default` (core.navigation.safe_next)."""
+    return core_safe_next(request, default, field=field)
 
 
 def trigger(response, **events):

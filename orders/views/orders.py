@@ -227,18 +227,9 @@ def reorder(request, public_id):
     order = selectors.order_with_lines(request.user, public_id)
     if order is None:
         raise Http404(_("订单不存在"))
-    cart = services.cart_for(request, create=True)
-    skipped = []
-    added = 0
-    for line in order.lines.all():
-        try:
-            services.add_to_cart(cart, line.sku_id, line.quantity)
-        except OrderError:
-            skipped.append(line.product_name)
-        else:
-            added += 1
+    added, skipped = services.reorder(order, services.cart_for(request, create=True))
     if added:
-        messages.success(request, _("已将 %(n)s 件商品加入购物车") % {"n": added})
+        messages.success(request, _("已将 %(n)s 件商品加入购物车") % {"n": len(added)})
     if skipped:
         messages.warning(request, _("以下商品已下架或暂不可售，未加入：%(names)s") % {"names": "、".join(skipped)})
     return redirect("orders:cart")

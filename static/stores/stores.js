@@ -5,7 +5,8 @@
   "use strict";
 
   function reload(list, lat, lng) {
-    var url = list.dataset.listUrl + "?lat=" + encodeURIComponent(lat) + "&lng=" + encodeURIComponent(lng);
+    var base = list.dataset.listUrl;
+    var url = base + (base.indexOf("?") < 0 ? "?" : "&") + "lat=" + encodeURIComponent(lat) + "&lng=" + encodeURIComponent(lng);
     var city = document.getElementById("stores-city");
     if (city) { city.value = ""; }
     if (window.htmx) {

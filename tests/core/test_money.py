@@ -34,3 +34,13 @@ def test_floor_and_ceiling_helpers():
     assert money.floor_int(Decimal("99.99")) == 99
     assert money.ceil_int(Decimal("100.01")) == 101
     assert money.ceil_int(Decimal("100")) == 100
+
+
+def test_amounts_past_the_decimal_context_are_refused_not_raised_as_invalid_operation():
+    import pytest
+
+    from core.money import MoneyError, to_money
+
+    for raw in ("1e400", "-1e999", "9" * 60):
+        with pytest.raises(MoneyError):
+            to_money(raw)

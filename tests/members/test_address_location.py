@@ -11,7 +11,7 @@ from members.models import Address
 from tests.forms import form_data
 
 from .factories import make_member
-from .test_views import SESSION_QUERIES
+from .test_views import SESSION_QUERIES, TAB_BAR_BADGE
 
 pytestmark = pytest.mark.django_db
 
@@ -191,7 +191,7 @@ def test_the_form_page_offers_the_button_and_loads_its_script_deferred(
 def test_the_address_list_says_which_addresses_are_located(client, shopper, django_assert_num_queries):
     _address(shopper, detail="有位置", latitude=30.274084, longitude=120.15507)
     _address(shopper, detail="没位置")
-    with django_assert_num_queries(SESSION_QUERIES + 2):  # user, addresses
+    with django_assert_num_queries(SESSION_QUERIES + 2 + TAB_BAR_BADGE):  # user, addresses, badge
         page = client.get(reverse("members:addresses")).content.decode()
     assert page.count("已定位") == 1
     located = page.index("有位置")

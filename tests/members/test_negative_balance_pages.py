@@ -10,7 +10,7 @@ from members import services
 from members.models import PointsEntry
 
 from .factories import make_member
-from .test_views import MEMBER_CENTRE_QUERIES, SESSION_QUERIES
+from .test_views import MEMBER_CENTRE_QUERIES, SESSION_QUERIES, TAB_BAR_BADGE
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +37,7 @@ def test_points_page_shows_a_negative_balance_in_red_with_the_reason_and_no_exch
 ):
     member = in_debt(settings)
     client.force_login(member.user)
-    with django_assert_num_queries(SESSION_QUERIES + 3):
+    with django_assert_num_queries(SESSION_QUERIES + 3 + TAB_BAR_BADGE):
         response = client.get(reverse("members:points"), HTTP_ACCEPT_LANGUAGE="zh-hans")
     page = response.content.decode()
     assert response.status_code == 200

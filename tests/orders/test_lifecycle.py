@@ -269,3 +269,25 @@ def test_paying_the_old_amount_after_a_price_change_is_refunded(
     assert answer["result"] == "refunded" and order.status == Order.Status.PENDING_PAYMENT
     _attempt, answer = pay(order)
     assert answer["result"] == "paid" and order.paid_amount == D("25.00")
+
+
+def test_the_buyer_cannot_confirm_a_pickup_the_store_has_not_handed_over(store, shopper, tea, manager):
+    order = checkout(shopper, store, [(tea, 1)])
+    pay(order)
+    services.mark_ready_for_pickup(order, by=manager)
+    with pytest.raises(OrderError):
+        services.complete_order(order, by=shopper)
+    order.refresh_from_db()
+    assert order.status == Order.Status.READY_FOR_PICKUP
+
+
+def test_reorder_puts_the_lines_back_in_the_cart_and_names_what_is_gone(store, shopper, tea, nuts):
+    from orders.models import Cart
+
+    order = checkout(shopper, store, [(tea, 2), (nuts, 1)])
+    nuts.product.status = "delisted"
+    nuts.product.save()
+    cart = Cart.objects.create(user=shopper)
+    added, skipped = services.reorder(order, cart)
+    assert added == ["龙井茶"] and skipped == ["每日坚果"]
+    assert list(cart.lines.values_list("sku_id", "quantity")) == [(tea.pk, 2)]

@@ -403,3 +403,26 @@ def test_staff_who_may_only_look_cannot_adjust_stock_or_move_transfers(client, s
     stock.refresh_from_db()
     assert stock.on_hand == 10
     assert client.post(reverse("stores_bo:transfer_create"), {}).status_code == 403
+
+
+def test_choosing_a_store_from_the_cart_goes_back_to_the_cart(client, db):
+    from tests.forms import form_data
+
+    store = make_store("回车店")
+    page = client.get(reverse("stores:list") + "?next=/orders/cart/")
+    assert 'value="/orders/cart/"' in page.content.decode()
+    detail = client.get(reverse("stores:detail", args=[store.pk]) + "?next=/orders/cart/")
+    data = form_data(detail.content, None)
+    response = client.post(reverse("stores:choose", args=[store.pk]), {"next": data.get("next", [""])[0]})
+    assert response.status_code == 302 and response["Location"] == "/orders/cart/"
+
+
+@pytest.mark.parametrize("target", ["abc", "//evil.example/x", "https://evil.example/", "/\\evil", "java\x00script:x",
+                                    "/ok\x00", "\\\\evil", " /x", "/" + "a" * 2000])
+def test_a_next_that_is_not_a_path_here_goes_home_after_choosing(client, db, target):
+    store = make_store()
+    response = client.post(reverse("stores:choose", args=[store.pk]), {"next": target})
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert client.session[CHOSEN_SESSION_KEY] == store.pk
+    page = client.get(reverse("stores:list"), {"next": target})
+    assert page.status_code == 200
