@@ -27,6 +27,8 @@ from .models import (
     OrderLine,
     PaymentAttempt,
     PaymentEvent,
+    ReconciliationDifference,
+    ReconciliationRun,
     Refund,
     Shipment,
 )
@@ -250,3 +252,72 @@ class ExpressFeeRuleAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
                 super().__init__(*args, hq=hq, **kw)
 
         return ScopedForm
+
+
+# --- reconciliation (orders.payments.reconcile) ----------------------------------------------------
+class ReconciliationDifferenceInline(admin.TabularInline):
+    """The differences this run found that are still the day's (a later comparison of the same bill
+    replaced the others); other apps' lines are left out (a seller account can have thousands)."""
+
+    model = ReconciliationDifference
+    fk_name = "run"
+    extra = 0
+    can_delete = False
+    fields = ["kind", "row_kind", "channel", "out_trade_no", "out_refund_no", "gateway_reference", "ours_fen",
+              "theirs_fen", "order", "occurred_at", "recorded_at", "note"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).exclude(kind=ReconciliationDifference.Kind.NOT_OURS).select_related("order")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return is_hq(request.user)
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(admin.ModelAdmin):
+    """Every reconciliation run, read-only and for HQ only (the bills cover every store): whatever
+    model permissions a store's staff hold, the runs are neither listed nor opened for them."""
+
+    list_display = ["day", "status", "trigger", "requested_by", "differences", "not_ours", "finished_at"]
+    list_filter = ["status", "trigger"]
+    list_select_related = ["requested_by"]
+    date_hierarchy = "day"
+    readonly_fields = ["backoffice"]
+    inlines = [ReconciliationDifferenceInline]
+    show_full_result_count = False
+
+    @admin.display(description=_("对账页面"))
+    def backoffice(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("orders_bo:reconciliation_day", args=[obj.day.isoformat()]),
+                           _("到支付对账页面"))
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["backoffice", *[f.name for f in ReconciliationRun._meta.fields]]
+
+    def get_fields(self, request, obj=None):
+        return self.get_readonly_fields(request, obj)
+
+    def has_module_permission(self, request):
+        return is_hq(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return is_hq(request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

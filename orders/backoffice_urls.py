@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .backoffice import aftersales, dashboard, detail, pickups, queue
+from .backoffice import aftersales, dashboard, detail, pickups, queue, reconciliation
 
 app_name = "orders_bo"
 
@@ -28,4 +28,7 @@ urlpatterns = [
     path("after-sales/<int:pk>/receive/", aftersales.receive, name="after_sale_receive"),
     path("after-sales/<int:pk>/retry/", aftersales.retry, name="after_sale_retry"),
     path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("reconciliation/", reconciliation.reconciliation, name="reconciliation"),
+    path("reconciliation/<str:day>/", reconciliation.reconciliation_day, name="reconciliation_day"),
+    path("reconciliation/<str:day>/run/", reconciliation.reconcile_again, name="reconciliation_run"),
 ]
