@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Keys a setup() may return that change the request; every other key is reported as a figure.
-REQUEST_KEYS = ("path", "login", "headers", "method", "body", "content_type")
+REQUEST_KEYS = ("path", "login", "session", "headers", "method", "body", "bodies", "content_type")
 
 
 @dataclass
@@ -26,9 +26,11 @@ class HttpBenchmark:
     setup: optional callable run inside Django (ORM available, bench database) before gunicorn starts;
         it may create rows and return a dict with any of REQUEST_KEYS to override the request, plus its
         own figures (e.g. {"products": 500}) that are reported beside rps.
-    login: a username: the harness sends a valid session cookie for that user (created if missing).
+    login: a username: the harness sends a valid session cookie for that user (created if missing);
+        setup() may return "session": {key: value} to put more in that session (a chosen store).
     headers: extra request headers, e.g. {"HX-Request": "true"}.
     method/body/content_type: for a POST; the harness then sends a CSRF cookie and X-CSRFToken header.
+    bodies: several bodies sent in turn instead of `body` (the first is the one checked before the run).
     """
 
     name: str
@@ -38,6 +40,7 @@ class HttpBenchmark:
     headers: dict[str, str] | None = None
     method: str = "GET"
     body: str | None = None
+    bodies: list[str] | None = None
     content_type: str | None = None
     kind: str = field(default="http", init=False)
 

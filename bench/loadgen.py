@@ -38,13 +38,14 @@ def find_wrk(install: bool = True) -> str | None:
     return shutil.which("wrk")
 
 
-def run_wrk(wrk, url, *, headers, method, body, duration, connections, threads):
+def run_wrk(wrk, url, *, headers, method, body, duration, connections, threads, bodies=None):
     cmd = [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--timeout", "10s",
            "-s", str(LUA)]
     for name, value in headers.items():
         cmd += ["-H", f"{name}: {value}"]
     cmd.append(url)
-    env = {**os.environ, "BENCH_METHOD": method or "GET", "BENCH_BODY": body or ""}
+    env = {**os.environ, "BENCH_METHOD": method or "GET", "BENCH_BODY": body or "",
+           "BENCH_BODIES": "\n".join(bodies or [])}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=duration + 60)
     line = next((x for x in proc.stdout.splitlines() if x.startswith("BENCH_JSON ")), None)
     if proc.returncode != 0 or line is None:
@@ -65,13 +66,16 @@ def run_wrk(wrk, url, *, headers, method, body, duration, connections, threads):
     }
 
 
-async def _python_load(url, headers, method, body, duration, connections):
+async def _python_load(url, headers, method, body, duration, connections, bodies=None):
+    import itertools
+
     import aiohttp
 
     latencies, statuses, errors = [], {}, [0]
     stop_at = time.perf_counter() + duration
     connector = aiohttp.TCPConnector(limit=connections)
     timeout = aiohttp.ClientTimeout(total=10)
+    rotation = itertools.cycle([b.encode() for b in bodies]) if bodies else None
     data = body.encode() if body else None
     async with aiohttp.ClientSession(connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()) as s:
 
@@ -79,7 +83,8 @@ async def _python_load(url, headers, method, body, duration, connections):
             while time.perf_counter() < stop_at:
                 began = time.perf_counter()
                 try:
-                    async with s.request(method, url, headers=headers, data=data, allow_redirects=False) as r:
+                    payload = next(rotation) if rotation else data
+                    async with s.request(method, url, headers=headers, data=payload, allow_redirects=False) as r:
                         await r.read()
                         statuses[r.status] = statuses.get(r.status, 0) + 1
                 except (TimeoutError, aiohttp.ClientError):
@@ -104,8 +109,8 @@ def _run_in_own_loop(coroutine):
         return pool.submit(asyncio.run, coroutine).result()
 
 
-def run_python(url, *, headers, method, body, duration, connections, threads=None):
-    load = _python_load(url, headers, method or "GET", body, duration, connections)
+def run_python(url, *, headers, method, body, duration, connections, threads=None, bodies=None):
+    load = _python_load(url, headers, method or "GET", body, duration, connections, bodies)
     latencies, statuses, errors, elapsed = _run_in_own_loop(load)
     ok = sum(n for code, n in statuses.items() if 200 <= code < 300)
     bad = sorted(code for code in statuses if not 200 <= code < 300)

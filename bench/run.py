@@ -198,8 +198,9 @@ def discover():
     return found, problems
 
 
-def login_cookie(username):
-    """A session cookie for `username` (created if missing) made with the configured session engine."""
+def login_cookie(username, extra=None):
+    """A session cookie for `username` (created if missing) made with the configured session engine;
+    `extra` is more session data (e.g. the shopper's chosen store)."""
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 
@@ -213,6 +214,8 @@ def login_cookie(username):
     session[SESSION_KEY] = user._meta.pk.value_to_string(user)
     session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    for key, value in (extra or {}).items():
+        session[key] = value
     session.save()
     return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
 
@@ -229,17 +232,20 @@ def build_request(bench):
         "path": returned.get("path", bench.path),
         "method": (returned.get("method") or bench.method or "GET").upper(),
         "body": returned.get("body", bench.body),
+        "bodies": returned.get("bodies", bench.bodies),
         "login": returned.get("login", bench.login),
         "headers": {**(bench.headers or {}), **(returned.get("headers") or {})},
     }
     content_type = returned.get("content_type", bench.content_type)
     cookies = []
     if request["login"]:
-        cookies.append(login_cookie(request["login"]))
+        cookies.append(login_cookie(request["login"], returned.get("session")))
     if request["method"] not in ("GET", "HEAD", "OPTIONS"):
         token = get_random_string(32)
         cookies.append(f"{settings.CSRF_COOKIE_NAME}={token}")
         request["headers"].setdefault("X-CSRFToken", token)
+        if request["bodies"] and request["body"] is None:
+            request["body"] = request["bodies"][0]
         if request["body"] is not None:
             request["headers"].setdefault("Content-Type", content_type or "application/x-www-form-urlencoded")
     if cookies:
@@ -330,6 +336,8 @@ def measure_http(server, request, args, generator):
     url = server.base_url + request["path"]
     options = {"headers": request["headers"], "method": request["method"], "body": request["body"],
                "connections": args.connections, "threads": args.wrk_threads}
+    if request.get("bodies"):
+        options["bodies"] = request["bodies"]
     if args.warmup > 0:
         run(load, url, duration=args.warmup, **options)
     result = run(load, url, duration=args.duration, **options)

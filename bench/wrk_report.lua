@@ -7,6 +7,21 @@ if method and method ~= "" then wrk.method = method end
 local body = os.getenv("BENCH_BODY")
 if body and body ~= "" then wrk.body = body end
 
+-- BENCH_BODIES: several bodies, one per line, sent in turn (a cart add that must not hit its own
+-- per-line limit rotates over many SKUs)
+local bodies = {}
+local many = os.getenv("BENCH_BODIES")
+if many and many ~= "" then
+  for line in string.gmatch(many, "[^\n]+") do table.insert(bodies, line) end
+end
+local sent = 0
+if #bodies > 0 then
+  function request()
+    sent = sent + 1
+    return wrk.format(nil, nil, nil, bodies[(sent % #bodies) + 1])
+  end
+end
+
 -- per-thread counters (every thread loads this script into its own Lua state)
 ok_2xx = 0
 non_2xx = 0

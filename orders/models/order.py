@@ -127,9 +127,11 @@ class Order(models.Model):
         verbose_name_plural = _("订单")
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["user", "-created_at"], name="order_user_recent"),
-            models.Index(fields=["store", "status", "-created_at"], name="order_store_status_recent"),
-            models.Index(fields=["store", "-created_at"], name="order_store_recent"),
+            # lists read newest first by (-created_at, -id): the index must end in both, or every
+            # page sorts the whole store (or member) first (0.6 s at 100,000 orders)
+            models.Index(fields=["user", "-created_at", "-id"], name="order_user_recent_id"),
+            models.Index(fields=["store", "status", "-created_at", "-id"], name="order_store_status_recent_id"),
+            models.Index(fields=["store", "-created_at", "-id"], name="order_store_recent_id"),
             # sales figures and the back-office home read orders by when they were paid
             models.Index(fields=["store", "paid_at"], name="order_store_paid"),
             models.Index(fields=["status", "pay_deadline"], name="order_status_deadline"),
