@@ -5,6 +5,7 @@ believed only when every check holds; anything else is refused in a way WeChat P
 
 import json
 import time
+from datetime import UTC
 from decimal import Decimal
 
 import pytest
@@ -386,3 +387,45 @@ def _decrypt(body, wechat):
 
 def test_constants_match_the_support(wechat):
     assert (APPID, MCHID, PUBLIC_KEY_ID) and wechatpay.NOTICE_MAX_SKEW == 300
+
+
+# --- platform-certificate mode ----------------------------------------------------------------------
+def platform_certificate(key, serial):
+    from datetime import datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Tenpay.com Root CA")])
+    now = datetime.now(UTC)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(serial).not_valid_before(now - timedelta(days=1))
+                   .not_valid_after(now + timedelta(days=365)).sign(key, hashes.SHA256()))
+    return certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_certificate_mode_verifies_with_the_downloaded_platform_certificate(wechat, client, attempt, settings):
+    from .wechatpay_support import API, _rsa, encrypt_resource
+
+    settings.WECHAT_PAY_PUBLIC_KEY_PATH = settings.WECHAT_PAY_PUBLIC_KEY_ID = ""
+    serial = 0x5157F09EFDC096DE15EBE81A47057A7232F1B8E2
+    encrypted = encrypt_resource(wechat.apiv3_key, {}, original_type="certificate", associated_data="certificate")
+    pem = platform_certificate(_rsa("platform"), serial)
+    import base64
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    encrypted["ciphertext"] = base64.b64encode(AESGCM(wechat.apiv3_key.encode()).encrypt(
+        encrypted["nonce"].encode(), pem.encode(), b"certificate")).decode()
+    listing = {"data": [{"serial_no": format(serial, "X"), "effective_time": "2026-01-01T00:00:00+08:00",
+                         "expire_time": "2030-01-01T00:00:00+08:00", "encrypt_certificate": encrypted}]}
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.GET, f"{API}/v3/certificates", json=listing)
+        headers, body = notice(wechat, transaction_resource(attempt), serial="1234ABCD")  # not one we hold
+        refused(client, attempt, headers, body, 401)
+        assert len(rsps.calls) == 1  # the client was built (certificates downloaded) once, nothing more
+        headers, body = notice(wechat, transaction_resource(attempt), serial=format(serial, "X"))
+        assert post_notice(client, headers, body).status_code == 204
+        assert len(rsps.calls) == 1
+    assert Order.objects.get(pk=attempt.order_id).status == Order.Status.PAID
