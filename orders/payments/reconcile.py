@@ -56,7 +56,7 @@ from ..models import (
     Refund,
 )
 from .dev import DevGateway
-from .gateways import Gateway, GatewayError, gateway_classes
+from .gateways import BillRow, Gateway, GatewayError, gateway_classes
 
 logger = logging.getLogger("orders.payments.reconcile")
 
@@ -146,7 +146,7 @@ class Download:
 
 def _valid_row(row):
     return (
-        getattr(row, "kind", None) in (PAYMENT, REFUND)
+        isinstance(row, BillRow) and row.kind in (PAYMENT, REFUND)
         and isinstance(row.out_trade_no, str) and isinstance(row.out_refund_no or "", str)
         and isinstance(row.amount_fen, int) and not isinstance(row.amount_fen, bool) and row.amount_fen >= 0
     )
@@ -294,10 +294,11 @@ def _explain_ours(lonely, *, bill, day, start, end):
     trades = {line.out_trade_no for line in lonely if line.row_kind == PAYMENT}
     refund_nos = {line.out_refund_no for line in lonely if line.row_kind == REFUND}
     elsewhere = {}
-    if lonely:
+    lookups = [Q(row_kind=PAYMENT, out_trade_no__in=chunk) for chunk in _chunks(trades)]
+    lookups += [Q(row_kind=REFUND, out_refund_no__in=chunk) for chunk in _chunks(refund_nos)]
+    for lookup in lookups:
         found = ReconciliationDifference.objects.filter(
-            Q(row_kind=PAYMENT, out_trade_no__in=sorted(trades)) | Q(row_kind=REFUND, out_refund_no__in=sorted(refund_nos)),
-            kind__in=(Kind.OTHER_DAY, Kind.AMOUNT_DIFFERS), recorded_at__gte=start, recorded_at__lt=end,
+            lookup, kind__in=(Kind.OTHER_DAY, Kind.AMOUNT_DIFFERS), recorded_at__gte=start, recorded_at__lt=end,
         ).exclude(day=day).values("row_kind", "out_trade_no", "out_refund_no", "day")
         for d in found:
             key = d["row_kind"], d["out_refund_no"] if d["row_kind"] == REFUND else d["out_trade_no"]

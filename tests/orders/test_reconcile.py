@@ -251,9 +251,16 @@ def test_a_gateway_error_is_recorded_not_raised_and_the_other_bill_still_compare
     assert run.status == Status.DIFFERENCES and [d.bill for d in differences()] == [ALIPAY_KEY]
 
 
-def test_a_bill_with_a_line_that_is_not_a_bill_row_fails_and_compares_nothing(day_of_trade):
+@pytest.mark.parametrize("line", [
+    BillRow("payment", "X", "T", "19.90"),  # a yuan string where fen is expected
+    BillRow("payment", "X", "T", -1),
+    BillRow("payment", "X", "T", True),
+    BillRow("trade", "X", "T", 1990),
+    {"kind": "payment", "out_trade_no": "X", "amount_fen": 1990},
+])
+def test_a_bill_with_a_line_that_is_not_a_bill_row_fails_and_compares_nothing(day_of_trade, line):
     matching_bills(day_of_trade)
-    BILLS["wechat"][DAY] = [BillRow("payment", "X", "T", "19.90")]  # yuan string where fen is expected
+    BILLS["wechat"][DAY] = [*BILLS["wechat"][DAY], line]
     run = reconcile_day(DAY, now=after_ready(DAY))
     assert run.bills[WECHAT_KEY]["status"] == Status.FAILED and differences(bill=WECHAT_KEY) == []
 
