@@ -25,7 +25,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.redis, pytest.mark.django_db(
 
 @pytest.fixture
 def worker_app():
-    app = Celery("mendian-wechatpay-test")
+    # not the current app: what the code under test enqueues by itself still runs inline (eager)
+    app = Celery("mendian-wechatpay-test", set_as_current=False)
     app.config_from_object("django.conf:settings", namespace="CELERY")
     app.conf.broker_url = settings.REDIS_URL
     app.conf.task_always_eager = False
@@ -59,12 +60,18 @@ def test_the_worker_queries_lost_payments_and_closes_cancelled_trades(wechat, fa
     PaymentAttempt.objects.filter(pk=lost.pk).update(next_query_at=timezone.now() - timedelta(seconds=1))
 
     cancelled = placed_attempt(fake_wechat, store, sku)
-    cancel_order(Order.objects.get(pk=cancelled.order_id), by=None)  # its close runs now and is refused: too young
+    before = len(fake_wechat.requests)
+    cancel_order(Order.objects.get(pk=cancelled.order_id), by=None)  # its close runs at once (inline)...
     cancelled.refresh_from_db()
-    assert cancelled.close_requested and cancelled.state == PaymentAttempt.State.PENDING
+    assert cancelled.close_requested and cancelled.state == PaymentAttempt.State.PENDING  # ...too young to close
+    first_run = [(method, path) for method, path, _b in fake_wechat.requests[before:]]
+    assert not any(path.endswith("/close") for _m, path in first_run)  # refused before asking WeChat Pay
+    assert ("GET", f"/v3/pay/transactions/out-trade-no/{cancelled.out_trade_no}?mchid={settings.WECHAT_PAY_MCHID}") \
+        in first_run  # not closed: asked whether it was paid meanwhile (it was not)
     assert fake_wechat.trades[cancelled.out_trade_no]["state"] == "NOTPAY"
     PaymentAttempt.objects.filter(pk=cancelled.pk).update(created_at=timezone.now() - timedelta(minutes=6))
     fake_wechat.trades[cancelled.out_trade_no]["old"] = True
+    before = len(fake_wechat.requests)
 
     with start_worker(worker_app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10):
         worker_app.send_task("orders.tasks.query_pending_payments")
@@ -75,5 +82,6 @@ def test_the_worker_queries_lost_payments_and_closes_cancelled_trades(wechat, fa
     assert closed, "the worker did not close the cancelled order's trade within 30 s"
     assert PaymentEvent.objects.filter(attempt=lost, kind=PaymentEvent.Kind.QUERIED).count() == 1
     assert fake_wechat.trades[cancelled.out_trade_no]["state"] == "CLOSED"
-    asked = [path for method, path, _body in fake_wechat.requests if method == "GET"]
-    assert asked == [f"/v3/pay/transactions/out-trade-no/{lost.out_trade_no}?mchid={settings.WECHAT_PAY_MCHID}"]
+    during = [(method, path) for method, path, _body in fake_wechat.requests[before:]]
+    assert ("GET", f"/v3/pay/transactions/out-trade-no/{lost.out_trade_no}?mchid={settings.WECHAT_PAY_MCHID}") in during
+    assert ("POST", f"/v3/pay/transactions/out-trade-no/{cancelled.out_trade_no}/close") in during
