@@ -25,6 +25,7 @@ from .common import form_error, page_of, pick_store, report_error, scoped_after_
 A = AfterSale.Status
 TAB_KEYS = [str(key) for key, _label in AFTER_SALE_TABS]
 ABNORMAL_SHOWN = 20
+AFTER_SALE_PAGES = 10_000  # after-sales are few next to orders: every page stays reachable
 RETRY_SHOWN = 20
 
 
@@ -49,7 +50,7 @@ def after_sale_list(request):
         .prefetch_related(Prefetch("lines", queryset=AfterSaleLine.objects.select_related("order_line")))
         .order_by("-created_at", "-id")
     )
-    page = page_of(listed, request.GET.get("page"), counts[tab])
+    page = page_of(listed, request.GET.get("page"), counts[tab], max_pages=AFTER_SALE_PAGES)
     store_param = {"store": choice.param}
     context.update(
         tabs=[{"key": key, "label": label, "count": counts[str(key)],

@@ -18,7 +18,7 @@ from ..models import AfterSale, Order
 
 ALL_STORES = "all"
 PAGE_SIZE = 20
-MAX_PAGES = 100  # deeper than this, a filter finds it faster than paging (and OFFSET stays bounded)
+MAX_PAGES = 50  # deeper than this, a filter finds it faster than paging (and OFFSET stays bounded)
 
 
 class StoreChoice:
@@ -99,12 +99,12 @@ def staff_with_any(*perms):
     return decorate
 
 
-def page_of(qs, raw_page, count, per_page=PAGE_SIZE):
+def page_of(qs, raw_page, count, per_page=PAGE_SIZE, max_pages=MAX_PAGES):
     """A page of `qs` whose total is already known (the tab counts): no second COUNT(*). An
-    absurd or foreign ?page= gives the first or the last page."""
+    absurd or foreign ?page= gives the first or the last page (at most `max_pages`)."""
     paginator = Paginator(qs, per_page)
     paginator.__dict__["count"] = count  # cached_property: the aggregate already counted them
-    last = min(paginator.num_pages, MAX_PAGES)
+    last = min(paginator.num_pages, max_pages)
     number = id_or_none(raw_page) or 1
     return paginator.page(min(number, last))
 

@@ -3,9 +3,10 @@ their counts, searched and filtered, a page at a time; the same list as CSV; and
 behind the new-order banner.
 
 Speed with 100,000 orders in a store (EXPLAIN ANALYZE on PostgreSQL 15, 511,111 orders, 100,000 in
-the store): every tab's count is ONE query of scalar subqueries, each reading at most 2,001 entries
-of the index (store, status, -created_at) (index-only; ~11 ms for all tabs where counting every
-order took ~110 ms), and it gives the page count too, so the paginator does not count again. A
+the store): every tab's count is ONE query of scalar subqueries, each reading at most COUNT_CAP + 1
+entries of the index (store, status, -created_at), index-only (~11 ms for eight tabs of 2,001
+where counting every order took ~110 ms), and it gives the page count too, so the paginator does
+not count again. A
 tab's page reads (store, status, -created_at) or (-created_at) to its LIMIT; paging stops at
 COUNT_CAP, so OFFSET stays small. A phone or name search scans the store's orders once (no index
 on those columns: ~150 ms at 100,000) and counts every tab in the same pass.
@@ -35,7 +36,7 @@ from .common import MAX_PAGES, PAGE_SIZE, page_of, pick_store, staff_status_labe
 
 S = Order.Status
 F = Order.Fulfilment
-# a tab counts exactly, and pages through, its newest 2,000 orders (MAX_PAGES × PAGE_SIZE); older
+# a tab counts exactly, and pages through, its newest 1,000 orders (MAX_PAGES × PAGE_SIZE); older
 # ones are found by date or search
 COUNT_CAP = MAX_PAGES * PAGE_SIZE
 
@@ -97,8 +98,8 @@ def tab_counts(qs, *, scan):
     """{tab key: how many orders} for every tab, in one query.
 
     Without a text search each tab's count reads at most COUNT_CAP + 1 rows of its own index range
-    (reports.capped_counts): a store with 100,000 orders costs what one with 2,000 does, and a count
-    above COUNT_CAP reads "2000+". A phone or name search (`scan`) has no index to follow, so it
+    (reports.capped_counts): a store with 100,000 orders costs what one with 1,000 does, and a count
+    above COUNT_CAP reads "1000+". A phone or name search (`scan`) has no index to follow, so it
     counts every tab in one pass over the matching orders (COUNT … FILTER), exactly."""
     if scan:
         counts = {key: Count("pk", filter=tab_condition(key)) if tab_condition(key) is not None else Count("pk")
