@@ -40,11 +40,13 @@ def _actor(by):
     return by if getattr(by, "pk", None) else None
 
 
-def lock_order(order_or_id):
+def lock_order(order_or_id, *, user_id=None):
     """The order's member row, then the order row, locked until the transaction ends; returns the
-    fresh order. Must run inside a transaction."""
+    fresh order. Must run inside a transaction. `user_id` (the buyer, when the caller read it
+    already) saves a query."""
     order_id = getattr(order_or_id, "pk", order_or_id)
-    user_id = Order.objects.filter(pk=order_id).values_list("user_id", flat=True).first()
+    if user_id is None:
+        user_id = Order.objects.filter(pk=order_id).values_list("user_id", flat=True).first()
     if user_id is None:
         raise OrderError(_("订单不存在"), code=Code.NOT_FOUND)
     list(Member.objects.select_for_update().filter(user_id=user_id).values_list("pk", flat=True))
