@@ -363,6 +363,9 @@ MEMBER_CENTRE_EXTRAS = ["marketing.selectors.member_centre_extras", "orders.sele
 # --- marketing: points mall -------------------------------------------------------------------
 POINTS_MALL_PICKUP_DAYS = env.int("POINTS_MALL_PICKUP_DAYS", default=7)  # then the exchange expires, points back
 
+# Cards other apps add to the back office's home page (core.backoffice.dashboard_extras).
+BACKOFFICE_DASHBOARD_EXTRAS = ["orders.backoffice.home.dashboard_cards"]
+
 # --- orders -----------------------------------------------------------------------------------
 ORDER_PAY_TIMEOUT_MINUTES = env.int("ORDER_PAY_TIMEOUT_MINUTES", default=30)  # unpaid orders cancelled after
 ORDER_AUTO_CONFIRM_DAYS = env.int("ORDER_AUTO_CONFIRM_DAYS", default=7)  # shipped -> completed automatically

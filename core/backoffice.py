@@ -15,6 +15,7 @@ from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 
 def staff_required(view=None, *, perm=None):
@@ -79,4 +80,16 @@ def dashboard(request):
             signup_total=sum(point["n"] for point in series),
             member_count=User.objects.count(),
         )
+    context["extra_cards"] = dashboard_extras(request)
     return render(request, "backoffice/dashboard.html", context)
+
+
+def dashboard_extras(request):
+    """Cards other apps put on the home page: settings.BACKOFFICE_DASHBOARD_EXTRAS lists callables
+    f(request) -> {"template": ..., **context} or None (core imports no app: they are dotted paths)."""
+    cards = []
+    for path in getattr(settings, "BACKOFFICE_DASHBOARD_EXTRAS", []):
+        card = import_string(path)(request)
+        if card:
+            cards.append(card)
+    return cards

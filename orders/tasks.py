@@ -55,13 +55,6 @@ def notify_shopper(order_id, kind):
     return run(order_id, kind)
 
 
-@shared_task(name="orders.tasks.tell_store_new_order", acks_late=True)
-def tell_store_new_order(order_id):
-    from .payments.services import tell_store_new_order as run
-
-    return run(order_id)
-
-
 @shared_task(name="orders.tasks.notify_staff", acks_late=True)
 def notify_staff(user_ids, subject, body, kind):
     from django.contrib.auth import get_user_model

@@ -207,8 +207,8 @@ def confirm_payment(*, out_trade_no, amount_fen, gateway_reference, channel, sou
 def _mark_paid(order, attempt, now):
     """The order is paid, in as few statements as the hot path of a sale allows: the level's
     multiplier snapshot (one read), the transition with its pickup code (one UPDATE, one event);
-    the store's new-order notices and the buyer's message go to the worker."""
-    from .. import tasks
+    the buyer's message goes to the worker. Store staff hear of the new order from the back
+    office's new-order banner, which reads paid orders (orders.backoffice.queue.new_orders)."""
     from ..services.numbers import pickup_code
 
     multiplier = MemberLevel.objects.filter(members__user_id=order.user_id).values_list(
@@ -232,27 +232,8 @@ def _mark_paid(order, attempt, now):
             raise OrderError(_("自提码生成失败，请重试"), code=Code.PICKUP_INVALID)
     else:
         transition(order, Order.Status.PAID, by=None, note=note, **fields)
-    enqueue_on_commit(tasks.tell_store_new_order, order.pk)
     send_on_commit(order_paid, order=order)
     tell_shopper(order, "paid")
-
-
-def tell_store_new_order(order_id):
-    """The store's staff see the new paid order in the back office (the bell, the new-order banner)."""
-    order = Order.objects.filter(pk=order_id).first()
-    if order is None:
-        return 0
-    staff = list(StoreStaff.objects.filter(store_id=order.store_id, user__is_active=True).values_list("user_id", flat=True))
-    StoreNotification.objects.bulk_create([
-        StoreNotification(
-            user_id=uid, store_id=order.store_id, kind="new_order",
-            title=str(_("新订单 %(no)s") % {"no": order.number})[:128],
-            body=str(_("%(fulfilment)s · ¥%(amount)s") % {
-                "fulfilment": order.get_fulfilment_display(), "amount": order.paid_amount}),
-        )
-        for uid in staff
-    ])
-    return len(staff)
 
 
 @transaction.atomic

@@ -147,9 +147,20 @@ def test_home_cards_for_the_back_office_home(rf, store, other_store, shopper, mi
     request.user = make_clerk(store)
     cards = dashboard_cards(request)
     assert cards["order_figures"] == {"sales": D("40.00"), "orders": 1, "to_fulfil": 1, "after_sales": 0}
-    html = render_to_string(cards["template"], cards)
+    html = render_to_string(cards["template"], {"card": cards})  # as core's home page includes it
     assert "¥40.00" in html and reverse("orders_bo:queue") in html
     request.user = make_hq()
     assert dashboard_cards(request)["order_figures"]["sales"] == D("139.00")
     request.user = make_plain_staff(store)
     assert dashboard_cards(request) is None
+
+
+def test_the_back_office_home_shows_todays_order_cards(client, store, shopper, milk):
+    from tests.orders.factories import checkout, make_order_staff, pay
+
+    order = checkout(shopper, store, [(milk, 1)])
+    pay(order)
+    manager = make_order_staff(store)
+    client.force_login(manager)
+    page = client.get("/backoffice/").content.decode()
+    assert "今日订单" in page and "待发货/待备货" in page
