@@ -34,7 +34,11 @@ COUPON_VALUE_FIELDS = (
 class CouponAdminForm(forms.ModelForm):
     class Meta:
         model = Coupon
-        fields = "__all__"
+        fields = [
+            "name", "description", "is_active", "claimable", "kind", "amount", "discount_percent", "max_discount",
+            "threshold", "scope", "scope_categories", "scope_products", "validity", "valid_days", "valid_from",
+            "valid_until", "total_quantity", "per_member_limit",
+        ]
 
     def clean(self):
         cleaned = super().clean()

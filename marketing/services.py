@@ -26,7 +26,7 @@ from catalog.selectors import get_sellable_sku
 from catalog.services import add_sales
 from core.notify import notify
 from members.models import Member, PointsEntry
-from members.services import ensure_member, refund_points, spend_points
+from members.services import NEGATIVE_BALANCE_MESSAGE, ensure_member, refund_points, spend_points
 from stores.errors import StockError
 from stores.models import Store
 from stores.scope import user_can_work_on
@@ -228,6 +228,8 @@ def exchange_points(user, item_id, *, request_id, store_id=None, expected_points
             raise ExchangeUnavailable(
                 _("每人限兑 %(n)s 次，您已兑换"), code="member_limit", params={"n": item.per_member_limit}
             )
+    if member.points_balance < 0:
+        raise ExchangeUnavailable(NEGATIVE_BALANCE_MESSAGE, code="negative_balance")
     if member.points_balance < item.points:
         raise ExchangeUnavailable(
             _("积分不足：需要 %(need)s 积分，当前 %(have)s 积分"),
@@ -292,8 +294,10 @@ def verify_pickup(*, store, code, by, now=None):
     now = now or timezone.now()
     if not user_can_work_on(by, store):
         raise PickupError(_("您不能核销该门店的自提单"), code="forbidden")
+    if not by.has_perm("marketing.change_pointsexchange"):
+        raise PickupError(_("您没有核销积分兑换的权限"), code="forbidden")
     code = str(code if code is not None else "").strip()
-    if not (len(code) == 6 and code.isdigit()):
+    if not (len(code) == 6 and code.isascii() and code.isdigit()):
         raise PickupError(_("请输入 6 位数字自提码"), code="malformed")
     exchange = (
         PointsExchange.objects.select_for_update()

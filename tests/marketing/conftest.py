@@ -12,7 +12,8 @@ from members.models import Member
 from stores import services as stock_services
 from stores.models import Stock
 from tests.members.factories import make_member
-from tests.stores.conftest import make_sku, make_staff, make_store
+from tests.stores.conftest import make_sku, make_store
+from tests.stores.conftest import make_staff as make_store_staff
 
 _seq = itertools.count(1)
 
@@ -56,6 +57,20 @@ def stocked(store, sku):
     """The store holds 5 units of the SKU."""
     stock_services.receive_stock(store, sku, 5)
     return store, sku
+
+
+def make_staff(store=None, role=None, username=None):
+    """Store staff as the demo makes them: the stores permissions, and the points mall's pickups
+    (view and hand over exchanges: marketing.services.verify_pickup asks for the change permission)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    from stores.models import StoreStaff
+
+    user = make_store_staff(store, role=role or StoreStaff.Role.CLERK, username=username)
+    user.user_permissions.add(*Permission.objects.filter(
+        content_type__app_label="marketing", codename__in=["view_pointsexchange", "change_pointsexchange"]))
+    return get_user_model().objects.get(pk=user.pk)
 
 
 @pytest.fixture

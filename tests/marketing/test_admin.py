@@ -14,6 +14,7 @@ from django.urls import reverse
 from marketing import services
 from marketing.models import Coupon, MemberCoupon, PointsExchange, PointsItem
 from stores import services as stock_services
+from tests.stores.conftest import make_staff as make_store_staff
 
 from .conftest import balance_of, make_shopper, make_sku, make_staff, make_store, stock_of
 from .factories import make_coupon, make_coupon_item, make_product_item
@@ -162,7 +163,7 @@ def test_cancel_action_returns_points_and_stock_of_awaiting_exchanges_only(clien
 def test_cancel_action_needs_the_change_permission(client, store_a, sku):
     item = make_product_item(sku, points=100)
     waiting = services.exchange_points(make_shopper(points=500), item.pk, request_id="w", store_id=store_a.pk)
-    viewer = make_staff(store_a, username="adm_viewer")
+    viewer = make_store_staff(store_a, username="adm_viewer")  # no marketing permission but view
     viewer.user_permissions.add(Permission.objects.get(content_type__app_label="marketing",
                                                        codename="view_pointsexchange"))
     client.force_login(get_user_model().objects.get(pk=viewer.pk))

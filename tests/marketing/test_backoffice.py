@@ -20,6 +20,7 @@ from marketing import services
 from marketing.models import MemberCoupon, PointsExchange
 from stores import services as stock_services
 from stores.models import StockMovement
+from tests.stores.conftest import make_staff as make_store_staff
 
 from .conftest import make_shopper, make_sku, make_staff, make_store, stock_of
 from .factories import make_coupon, make_product_item
@@ -293,11 +294,11 @@ def test_two_tills_confirming_the_same_code_at_once_hand_it_over_once(clerk_a, s
 # --- who may open it -------------------------------------------------------------------------------
 def test_staff_without_marketing_permissions_get_403_and_change_nothing(client, store_a, item, sku):
     exchange = exchange_at(store_a, item)
-    plain = make_staff(store_a, username="no_mall_perms")
+    plain = make_store_staff(store_a, username="no_mall_perms")
     client.force_login(plain)
     assert client.get(PICKUPS).status_code == 403
     assert client.post(VERIFY, {"store": store_a.pk, "code": exchange.pickup_code}).status_code == 403
-    viewer = grant(make_staff(store_a, username="mall_viewer"), "view_pointsexchange")
+    viewer = grant(make_store_staff(store_a, username="mall_viewer"), "view_pointsexchange")
     client.force_login(viewer)
     page = lookup(client, store_a, exchange.pickup_code)
     assert page.status_code == 200 and page.context["exchange"].pk == exchange.pk

@@ -454,9 +454,15 @@ def test_code_with_spaces_around_is_accepted(pickup, clerk, store):
 
 
 def test_hq_may_verify_any_store(pickup, store):
+    from django.contrib.auth.models import Permission
+
     from tests.stores.conftest import make_hq
 
-    done = services.verify_pickup(store=store, code=pickup.pickup_code, by=make_hq())
+    hq = make_hq()
+    hq.user_permissions.add(Permission.objects.get(content_type__app_label="marketing",
+                                                   codename="change_pointsexchange"))
+    hq = type(hq).objects.get(pk=hq.pk)
+    done = services.verify_pickup(store=store, code=pickup.pickup_code, by=hq)
     assert done.status == Status.DONE
 
 
@@ -650,3 +656,16 @@ def test_ledgers_stay_consistent_after_a_mixed_scenario(stocked, clerk, django_c
     assert [balance_of(p) for p in people] == [250, 350, 350, 300]
     assert PointsItem.objects.get(pk=product_item.pk).exchanged_count == 2
     assert Coupon.objects.get(pk=coupon_item.coupon_id).issued_count == 3
+
+
+def test_a_negative_balance_says_why_the_mall_refuses(store):
+    from members.models import Member
+
+    from .factories import make_coupon_item
+
+    item = make_coupon_item(points=10)
+    shopper = make_shopper(points=0)
+    Member.objects.filter(user=shopper).update(points_balance=-30)
+    with pytest.raises(ExchangeUnavailable) as caught:
+        services.exchange_points(shopper, item.pk, request_id="neg")
+    assert caught.value.code == "negative_balance" and "余额为负" in str(caught.value)
