@@ -3,7 +3,8 @@
 
 Source strings are Simplified Chinese (the default language); English is the translation. Each app
 keeps its pairs in locale/en/<app>.tsv, one "中文<TAB>English" a line ('#' starts a comment), so
-that several people can add strings without fighting over django.po. `make messages` runs
+that several people can add strings without fighting over django.po. A plural string
+({% blocktranslate count %}) is a line "#plural 中文<TAB>English one|English other", keyed by its singular. `make messages` runs
 makemessages and then this script; the .po and .mo it writes are committed.
 """
 
@@ -22,6 +23,8 @@ def read_pairs():
     pairs, origin, conflicts = {}, {}, []
     for tsv in sorted(LOCALE.glob("*.tsv")):
         for line in tsv.read_text(encoding="utf-8").splitlines():
+            if line.startswith("#plural "):
+                line = line.removeprefix("#plural ")
             if not line.strip() or line.startswith("#") or "\t" not in line:
                 continue
             source, english = line.split("\t", 1)
@@ -38,13 +41,19 @@ def main():
     pairs, conflicts = read_pairs()
     for entry in po:
         english = pairs.get(entry.msgid)
-        if english:
+        if not english:
+            continue
+        if entry.msgid_plural:
+            one, _sep, other = english.partition("|")
+            entry.msgstr_plural = {0: one, 1: other or one}
+        else:
             entry.msgstr = english
-            if "fuzzy" in entry.flags:
-                entry.flags.remove("fuzzy")
+        if "fuzzy" in entry.flags:
+            entry.flags.remove("fuzzy")
     po.save()
     po.save_as_mofile(str(PO.with_suffix(".mo")))
-    missing = [e.msgid for e in po if not e.msgstr and not e.obsolete and not e.msgid_plural]
+    # a fuzzy entry is left out of the .mo (Chinese on English pages): it counts as missing too
+    missing = [e.msgid for e in po if not e.obsolete and not e.translated()]
     print(f"{len(pairs)} pairs in locale/en/*.tsv; {len(missing)} strings untranslated; compiled django.mo")
     for source in missing:
         print(f"  untranslated: {source}")

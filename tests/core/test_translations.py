@@ -20,7 +20,8 @@ def test_no_source_string_has_two_english_translations():
 
 def test_compiled_catalogue_has_every_string_translated():
     po = polib.pofile(str(ROOT / "locale" / "en" / "LC_MESSAGES" / "django.po"))
-    missing = [e.msgid for e in po if not e.msgstr and not e.obsolete and not e.msgid_plural]
+    # a fuzzy entry or an unfilled plural is left out of the .mo: Chinese on an English page
+    missing = [e.msgid for e in po if not e.obsolete and not e.translated()]
     assert missing == []
 
 
