@@ -137,7 +137,7 @@ def _lines_text(order):
     lines = list(order.lines.all())
     text = "、".join(f"{line.product_name}×{line.quantity}" for line in lines[:3])
     if len(lines) > 3:
-        text += _(" 等%(n)s件商品") % {"n": len(lines)}
+        text += _(" 等%(n)s种商品") % {"n": len(lines)}  # distinct products (lines), not pieces
     return text
 
 
