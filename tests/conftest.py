@@ -66,6 +66,21 @@ def celery_eager():
 
 
 @pytest.fixture(autouse=True)
+def _celery_app_stays_current():
+    """A test that starts a real worker makes its own Celery app the current and default one
+    (celery.contrib.testing sets both): put the project's app back, or every later .delay() in the
+    session would go to that test's broker instead of running inline."""
+    yield
+    from celery import current_app
+
+    from config.celery import app
+
+    if current_app._get_current_object() is not app:
+        app.set_current()
+        app.set_default()
+
+
+@pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
 

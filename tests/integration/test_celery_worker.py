@@ -24,7 +24,8 @@ def _database_sessions(settings):
 
 
 def _app(broker_url, transport_options=None):
-    app = Celery("mendian-test")
+    # not the current app: later tests' .delay() must keep running inline (eager), not go to this broker
+    app = Celery("mendian-test", set_as_current=False)
     app.config_from_object("django.conf:settings", namespace="CELERY")
     app.conf.broker_url = broker_url
     app.conf.broker_transport_options = transport_options or {}

@@ -81,7 +81,8 @@ def test_expire_member_coupons_task_marks_ended_copies(shopper):
 
 # --- a real worker ------------------------------------------------------------------------------
 def _app(broker_url, transport_options=None):
-    app = Celery("mendian-marketing-test")
+    # not the current app: later tests' .delay() must keep running inline (eager), not go to this broker
+    app = Celery("mendian-marketing-test", set_as_current=False)
     app.config_from_object("django.conf:settings", namespace="CELERY")
     app.conf.broker_url = broker_url
     app.conf.broker_transport_options = transport_options or {}

@@ -382,6 +382,8 @@ def test_two_overlapping_sweeps_ask_about_each_parcel_once(store, shopper, tea, 
     for thread in threads:
         thread.join(timeout=120)
     assert sorted(asked) == sorted(Shipment.objects.values_list("pk", flat=True))  # each once, none twice
-    assert summaries[0].due == summaries[1].due == 6  # both saw every parcel due...
-    assert summaries[0].polled + summaries[1].polled == 6  # ...and between them asked each once
+    # how many each saw due depends on timing (the other may have polled some already); between
+    # them they asked about each parcel once
+    assert all(s.polled <= s.due <= 6 for s in summaries)
+    assert summaries[0].polled + summaries[1].polled == 6
     assert TrackingEvent.objects.count() == 6
