@@ -66,6 +66,26 @@ def get_sellable_sku(sku_id, now=None):
         raise NotSellable() from None
 
 
+def sellable_sku_product_id(sku_id):
+    """The product id of SKU `sku_id` if it can be sold now, else NotSellable: the same rule as
+    get_sellable_sku, read through the catalogue cache (no query when warm; any catalogue change
+    bumps its version, and a scheduled listing time passing is applied within a minute, as on
+    the product page the shopper is looking at). For adding to the cart only: checkout decides
+    again on the database's rows (sellable_skus / get_sellable_sku)."""
+    try:
+        sku_id = int(sku_id)
+    except (TypeError, ValueError):
+        raise NotSellable() from None
+    name = catalog_cache.key("sellable", sku_id)
+    product_id = catalog_cache.get(name)
+    if product_id is None:
+        product_id = sellable_skus().filter(pk=sku_id).values_list("product_id", flat=True).first() or 0
+        catalog_cache.set(name, product_id)
+    if not product_id:
+        raise NotSellable()
+    return product_id
+
+
 def sellable_sku_ids(sku_ids, now=None):
     """Of the given SKU ids, the set that can be sold now: one query for a whole cart, so the cart
     can show the other lines as unavailable."""

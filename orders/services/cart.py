@@ -4,6 +4,7 @@ up; nothing goes past MAX_LINE_QUANTITY). Whether a line can be bought is not de
 the cart is shown and at checkout, against the chosen store (orders.selectors.evaluate_cart)."""
 
 import uuid
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -11,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.errors import NotSellable
-from catalog.selectors import get_sellable_sku
+from catalog.selectors import sellable_sku_product_id
 from core.numbers import parse_int
 
 from ..errors import Code, OrderError
@@ -61,33 +62,54 @@ def cart_for(request, *, create=False):
     return cart
 
 
-@transaction.atomic
+CART_TOUCH_EVERY = timedelta(minutes=5)
+
+
 def add_to_cart(cart, sku_id, quantity):
     """Put `quantity` of a sellable SKU in the cart (added to what is there). Refuses a SKU that
-    cannot be sold, a quantity outside 1..999 or a total past 999, and a 101st line."""
+    cannot be sold, a quantity outside 1..999 or a total past 999, and a 101st line.
+
+    A SKU already in the cart costs one conditional UPDATE (sellability read through the
+    catalogue cache, as on the product page; checkout decides again on the database's rows)."""
     quantity = parse_quantity(quantity)
     try:
-        sku = get_sellable_sku(sku_id)
+        sellable_sku_product_id(sku_id)
     except NotSellable:
         raise OrderError(_("该商品已下架或暂不可售"), code=Code.NOT_SELLABLE) from None
-    added = CartLine.objects.filter(cart=cart, sku=sku, quantity__lte=MAX_LINE_QUANTITY - quantity).update(
+    sku_id = int(sku_id)
+    added = CartLine.objects.filter(cart=cart, sku_id=sku_id, quantity__lte=MAX_LINE_QUANTITY - quantity).update(
         quantity=F("quantity") + quantity, selected=True
     )
     if not added:
-        if CartLine.objects.filter(cart=cart, sku=sku).exists():
+        _add_line(cart, sku_id, quantity)
+    now = timezone.now()
+    if cart.updated_at is None or cart.updated_at < now - CART_TOUCH_EVERY:
+        Cart.objects.filter(pk=cart.pk).update(updated_at=now)
+        cart.updated_at = now
+
+
+@transaction.atomic
+def _add_line(cart, sku_id, quantity):
+    """A new line, unless the SKU is there already (then its 999 cap is what refused) or the
+    cart is full."""
+    if CartLine.objects.filter(cart=cart, sku_id=sku_id).exists():
+        raise OrderError(
+            _("该商品在购物车中最多 %(max)s 件"), code=Code.INVALID_QUANTITY, params={"max": MAX_LINE_QUANTITY}
+        )
+    if CartLine.objects.filter(cart=cart).count() >= MAX_CART_LINES:
+        raise OrderError(_("购物车已满（最多 %(n)s 种商品），请先结算或删除一些"), code=Code.CART_FULL,
+                         params={"n": MAX_CART_LINES})
+    try:
+        with transaction.atomic():
+            CartLine.objects.create(cart=cart, sku_id=sku_id, quantity=quantity)
+    except IntegrityError:  # the same SKU added at the same moment from another tab
+        added = CartLine.objects.filter(
+            cart=cart, sku_id=sku_id, quantity__lte=MAX_LINE_QUANTITY - quantity
+        ).update(quantity=F("quantity") + quantity, selected=True)
+        if not added:
             raise OrderError(
                 _("该商品在购物车中最多 %(max)s 件"), code=Code.INVALID_QUANTITY, params={"max": MAX_LINE_QUANTITY}
-            )
-        if CartLine.objects.filter(cart=cart).count() >= MAX_CART_LINES:
-            raise OrderError(_("购物车已满（最多 %(n)s 种商品），请先结算或删除一些"), code=Code.CART_FULL,
-                             params={"n": MAX_CART_LINES})
-        try:
-            with transaction.atomic():
-                CartLine.objects.create(cart=cart, sku=sku, quantity=quantity)
-        except IntegrityError:  # the same SKU added at the same moment from another tab
-            return add_to_cart(cart, sku.pk, quantity)
-    Cart.objects.filter(pk=cart.pk).update(updated_at=timezone.now())
-    return CartLine.objects.select_related("sku__product").get(cart=cart, sku=sku)
+            ) from None
 
 
 @transaction.atomic

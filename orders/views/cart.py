@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from catalog.errors import NotSellable
-from catalog.selectors import get_sellable_sku
+from catalog.selectors import get_sellable_sku, sellable_sku_product_id
 from core.numbers import id_or_none, parse_id
 from stores.context_processors import get_chosen_store
 
@@ -117,7 +117,7 @@ def cart_remove(request):
 
 def _product_url(sku_id):
     try:
-        return reverse("catalog:product", args=[get_sellable_sku(sku_id).product_id])
+        return reverse("catalog:product", args=[sellable_sku_product_id(sku_id)])
     except NotSellable:
         return reverse("catalog:home")
 
@@ -133,7 +133,7 @@ def cart_add(request):
         quantity = services.parse_quantity(request.POST.get("quantity", "1"))
         cart = services.cart_for(request)
         if cart is None:
-            get_sellable_sku(sku_id)  # no session cart is made for a SKU that cannot be sold
+            sellable_sku_product_id(sku_id)  # no session cart is made for a SKU that cannot be sold
             cart = services.cart_for(request, create=True)
         services.add_to_cart(cart, sku_id, quantity)
     except (OrderError, NotSellable) as exc:
@@ -142,7 +142,7 @@ def cart_add(request):
             return trigger(HttpResponse(status=204), **{"shop-toast": toast(message, "warn")})
         messages.error(request, message)
         return redirect(safe_next(request, reverse("catalog:home") if sku_id is None else _product_url(sku_id)))
-    count = selectors.cart_count(request)
+    count = selectors.count_cart(request, cart)
     if is_htmx(request):
         return trigger(HttpResponse(status=204), **{"cart-changed": {"count": count},
                                                     "shop-toast": toast(_("已加入购物车"))})

@@ -326,10 +326,39 @@ def test_a_second_store_with_its_own_stock(client, shopper, tea):
 
 
 def test_add_through_htmx_query_budget(client, django_assert_num_queries, shopper, store, tea, nuts):
-    fill_cart(shopper, [nuts])
+    fill_cart(shopper, [nuts])  # warms the catalogue cache's word on nuts, as its product page does
     shop_client(client, shopper, store)
-    # the cart; in the service's savepoint the SKU (sellable), the conditional UPDATE of the line,
-    # the cart's updated_at, the line read back; then the badge's count
-    with django_assert_num_queries(LOGGED_IN + 8):
+    # the cart, the conditional UPDATE of its line, the badge's count (sellability from the
+    # catalogue cache; the cart's updated_at was touched moments ago)
+    with django_assert_num_queries(LOGGED_IN + 3):
         client.post(reverse("orders:cart_add"), {"sku_id": nuts.pk, "quantity": "1"}, **htmx())
     assert lines_of(shopper)[nuts.pk] == (2, True)
+    # a SKU the cache has not seen yet: one query more to learn it is sellable; a new line costs its
+    # check for the 999 cap, the cart's size and the INSERT (in a transaction, and the INSERT in a
+    # savepoint: the test's own transaction makes both savepoints, 4 statements)
+    with django_assert_num_queries(LOGGED_IN + 3 + 1 + 3 + 4):
+        client.post(reverse("orders:cart_add"), {"sku_id": tea.pk, "quantity": "1"}, **htmx())
+    assert lines_of(shopper)[tea.pk] == (1, True)
+
+
+def test_a_product_delisted_after_its_sku_was_added_is_refused_at_once(client, shopper, store, tea):
+    from catalog.services import delist_products
+
+    shop_client(client, shopper, store).post(reverse("orders:cart_add"), {"sku_id": tea.pk}, **htmx())
+    assert lines_of(shopper)[tea.pk] == (1, True)  # the catalogue cache now says tea is sellable
+    delist_products([tea.product])
+    response = client.post(reverse("orders:cart_add"), {"sku_id": tea.pk}, **htmx())
+    assert response.status_code == 204 and "\\u4e0b\\u67b6" in response["HX-Trigger"]  # 下架
+    assert lines_of(shopper)[tea.pk] == (1, True)
+
+
+def test_the_cart_is_touched_when_its_last_change_is_old(client, shopper, store, tea):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    fill_cart(shopper, [tea])
+    old = timezone.now() - timedelta(hours=1)
+    Cart.objects.filter(user=shopper).update(updated_at=old)
+    shop_client(client, shopper, store).post(reverse("orders:cart_add"), {"sku_id": tea.pk}, **htmx())
+    assert Cart.objects.get(user=shopper).updated_at > old + timedelta(minutes=59)
