@@ -228,6 +228,14 @@ def count_cart(request, cart):
     return count
 
 
+def ticked_cart_lines(user):
+    """[(sku id, quantity)] of the member's ticked cart lines, newest first (the cart page's
+    order): what checkout quotes. One query."""
+    return list(
+        CartLine.objects.filter(cart__user=user, selected=True).order_by("-added_at", "-id").values_list("sku_id", "quantity")
+    )
+
+
 def remember_cart_count(request, count):
     """Let the badge reuse a count this request already has (no second query)."""
     request._orders_cart_count = count

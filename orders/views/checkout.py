@@ -15,14 +15,16 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from members.services import points_value
 from stores.context_processors import get_chosen_store
 
-from .. import services
+from .. import selectors, services
 from ..errors import Code, OrderError
 from ..forms import CheckoutForm
 from ..services.checkout import AUTO
@@ -45,6 +47,23 @@ def _lines(request, source):
     return view.checkout_lines, note
 
 
+def _shown_quote(request, form, store, source):
+    """The quote the page shows, and a note about ticked lines left out. From the cart, the ticked
+    lines go to the quote as they are (one query, no separate judging of the cart): when some
+    cannot be bought in this store, the quote is made again without them and the note says so."""
+    if source == "buy_now":
+        lines, _note = _lines(request, source)
+        return services.build_quote(request.user, _checkout_request(form, lines, store, source)), ""
+    lines = selectors.ticked_cart_lines(request.user)
+    quote = services.build_quote(request.user, _checkout_request(form, lines, store, source))
+    skipped = [line for line in quote.lines if not line.ok]
+    if not skipped:
+        return quote, ""
+    buyable = [(line.sku.pk, line.quantity) for line in quote.lines if line.ok]
+    quote = services.build_quote(request.user, _checkout_request(form, buyable, store, source))
+    return quote, _("%(n)s 件已勾选的商品在当前门店无法购买，未计入本单") % {"n": len(skipped)}
+
+
 def _checkout_request(form, lines, store, source):
     data = form.cleaned_data if form.is_bound else {}
     return services.CheckoutRequest(
@@ -54,20 +73,30 @@ def _checkout_request(form, lines, store, source):
     )
 
 
-def _slot_groups(quote):
-    """Pickup slots by day for the picker: [(day label, [(value, label, chosen)])]."""
-    groups = OrderedDict()
+def _slot_options(quote):
+    """The pickup-time <option>s grouped by day (<optgroup>), built here in one pass: a store open
+    round the clock offers ~140 slots over three days, too many for a template loop on every
+    htmx re-render. The day's label is escaped; the rest is digits formatted here."""
+    if not quote.slots:
+        return ""
     today = timezone.localdate()
+    names = {0: _("今天"), 1: _("明天"), 2: _("后天")}
+    chosen_start = quote.slot[0] if quote.slot else None
+    groups = OrderedDict()
     for start, end in quote.slots:
+        selected = " selected" if start == chosen_start else ""
         start, end = timezone.localtime(start), timezone.localtime(end)
         day = start.date()
-        ahead = (day - today).days
-        names = {0: _("今天"), 1: _("明天"), 2: _("后天")}
-        label = f"{names[ahead]} {day:%m-%d}" if ahead in names else f"{day:%m-%d}"
-        value = start.strftime("%Y-%m-%dT%H:%M")
-        chosen = bool(quote.slot) and quote.slot[0] == start
-        groups.setdefault(label, []).append((value, f"{start:%H:%M}-{end:%H:%M}", chosen))
-    return list(groups.items())
+        if day not in groups:
+            ahead = (day - today).days
+            groups[day] = (escape(f"{names[ahead]} {day:%m-%d}" if ahead in names else f"{day:%m-%d}"), [])
+        label, options = groups[day]
+        hhmm = f"{start.hour:02d}:{start.minute:02d}"
+        options.append(f'<option value="{day.isoformat()}T{hhmm}"{selected}>{label} {hhmm}-'
+                       f"{end.hour:02d}:{end.minute:02d}</option>")
+    return mark_safe("".join(  # noqa: S308 - labels escaped above, the rest is digits
+        f'<optgroup label="{label}">{"".join(options)}</optgroup>' for label, options in groups.values()
+    ))
 
 
 def _page(request, form, quote, *, token, source, note="", error="", status=200):
@@ -81,7 +110,7 @@ def _page(request, form, quote, *, token, source, note="", error="", status=200)
         "note": note,
         "error": error,
         "form_errors": [str(e) for errors in form.errors.values() for e in errors] if form.is_bound else [],
-        "slot_groups": _slot_groups(quote),
+        "slot_options": _slot_options(quote),
         "coupon_choice": str(quote.coupon.copy.pk) if quote.coupon else "none",
         "usable_coupons": [o for o in quote.coupons if o.usable],
         "points_offer": points.max_points if points else 0,
@@ -102,11 +131,11 @@ def checkout(request):
     form = CheckoutForm(request.GET)
     form.is_valid()  # bad choices are reported; the quote takes the defaults for them
     source = form.cleaned_data.get("source", "cart")
-    lines, note = _lines(request, source)
-    if not lines and not is_htmx(request):
+    store = get_chosen_store(request)
+    quote, note = _shown_quote(request, form, store, source)
+    if not quote.request.lines and not is_htmx(request):
         messages.info(request, _("请先在购物车中勾选要结算的商品") if source == "cart" else _("请重新选择商品"))
         return redirect("orders:cart")
-    quote = services.build_quote(request.user, _checkout_request(form, lines, get_chosen_store(request), source))
     token = form.cleaned_data.get("token") or uuid.uuid4().hex
     return _page(request, form, quote, token=token, source=source, note=note)
 

@@ -149,11 +149,33 @@ def test_checkout_page_query_count_does_not_grow_with_lines(client, django_asser
     adjust_points(shopper, 500, "测试", None)
     shop_client(client, shopper, store)
     client.get(URL)  # warms the category tree cache, as any earlier page would
-    # the cart (cart, lines, sellable, stock, store, level), then the quote (member, SKUs, stock,
-    # coupons with their two scopes, addresses, express rule, store hours, points balance)
-    with django_assert_num_queries(LOGGED_IN + 6 + 10):
+    # the ticked cart lines and the chosen store, then the quote (member, SKUs, stock, coupons with
+    # their two scopes, addresses, express rule, store hours, points balance)
+    with django_assert_num_queries(LOGGED_IN + 2 + 10):
         response = client.get(URL, {"use_points": "1"})
     assert len(response.context["quote"].lines) == n and response.context["quote"].points_used
+
+
+def test_the_slot_picker_offers_every_slot_by_day_and_keeps_the_chosen_one(ready, store):
+    import re
+
+    from django.utils import timezone
+
+    from stores.selectors import pickup_slots
+
+    slots = pickup_slots(store)
+    response, data = open_checkout(ready)
+    page = response.content.decode()
+    values = re.findall(r'<option value="([0-9T:-]+)"', page)
+    local = [timezone.localtime(start) for start, _end in slots]
+    assert values == [f"{start:%Y-%m-%dT%H:%M}" for start in local]
+    days = {start.date() for start in local}
+    assert page.count("<optgroup label=") == len(days) and '<optgroup label="今天 ' in page
+    assert data["slot"] == [values[0]]  # the first slot is preselected
+    # choosing another slot keeps it selected on the htmx re-render, and the order takes it
+    chosen = values[-1]
+    page = ready.get(URL, {"fulfilment": "pickup", "slot": chosen}, **htmx()).content.decode()
+    assert f'<option value="{chosen}" selected>' in page and page.count(" selected>") == 1
 
 
 # --- placing the order ------------------------------------------------------------------------
