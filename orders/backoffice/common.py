@@ -119,8 +119,13 @@ def form_error(request, form):
     messages.error(request, error_text(form) or _("提交的内容有误，请检查后重试"))
 
 
+# get_status_display() rebuilds a hashable copy of the choices on every call (a queue page called
+# it twenty times); the labels are lazy, so one dict serves every language
+STATUS_LABELS = dict(Order.Status.choices)
+
+
 def staff_status_label(order):
     """What staff read: 待付款 / 待发货 (express, delivery) or 待备货 (pickup) / 待自提 / …"""
     if order.status == Order.Status.PAID:
         return _("待备货") if order.fulfilment == Order.Fulfilment.PICKUP else _("待发货")
-    return order.get_status_display()
+    return STATUS_LABELS.get(order.status, order.status)

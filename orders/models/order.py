@@ -132,6 +132,10 @@ class Order(models.Model):
             models.Index(fields=["user", "-created_at", "-id"], name="order_user_recent_id"),
             models.Index(fields=["store", "status", "-created_at", "-id"], name="order_store_status_recent_id"),
             models.Index(fields=["store", "-created_at", "-id"], name="order_store_recent_id"),
+            # the back-office queue filtered by delivery method: each tab's capped count and its page
+            # read one range of this index (without it PostgreSQL scanned the table: 180 ms at 100,000)
+            models.Index(fields=["store", "fulfilment", "status", "-created_at", "-id"],
+                         name="order_store_fulfil_status_id"),
             # sales figures and the back-office home read orders by when they were paid
             models.Index(fields=["store", "paid_at"], name="order_store_paid"),
             models.Index(fields=["status", "pay_deadline"], name="order_status_deadline"),
