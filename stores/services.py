@@ -426,7 +426,7 @@ def _same_reservation(existing, store_id, wanted, reference):
 
 @transaction.atomic
 def reserve_lines(
-    store: Store | int, lines: Iterable[tuple[Any, Any]], *, reference: str, by=None
+    store: Store | int, lines: Iterable[tuple[Any, Any]], *, reference: str, by=None, new_reference: bool = False
 ) -> list[StockReservation]:
     """Hold units of a basket in one store for `reference` (an order, a points-mall exchange).
 
@@ -447,6 +447,10 @@ def reserve_lines(
     serialises its own calls (an order reserves under its order row's lock); two concurrent calls
     with the same reference and the same lines still reserve once (they wait on the same rows).
     Returns the reservations in SKU id order.
+
+    `new_reference=True` says the caller made the reference in this very transaction (an order
+    inserted just now), so nothing can be held under it yet: the look for an earlier reservation
+    is skipped, one statement fewer while the rows are locked.
     """
     reference = _reference(reference)
     store_id = _id(store)
@@ -459,7 +463,7 @@ def reserve_lines(
         .values_list("pk", "sku_id", "on_hand", "reserved")
     }
     # read after the lock: a twin that held these rows before us has committed by now
-    existing = _held_by(reference)
+    existing = {} if new_reference else _held_by(reference)
     if existing:
         return _same_reservation(existing, store_id, wanted, reference)
     if len(rows) < len(wanted) and not Store.objects.filter(pk=store_id, is_archived=False).exists():
@@ -479,15 +483,46 @@ def reserve_lines(
         )
         raise InsufficientStock(_("库存不足：%(lines)s") % {"lines": detail}, short=short)
 
-    reservations = []
-    for sku_id, quantity in wanted.items():
-        stock_id = rows[sku_id][0]
-        row = _apply(d_reserved=quantity, stock_id=stock_id, need_available=quantity)
-        if row is None:  # cannot happen while we hold the row's lock; refuse rather than oversell
+    return _reserve_rows({rows[sku_id][0]: quantity for sku_id, quantity in wanted.items()}, reference=reference,
+                         by=by)
+
+
+def _reserve_rows(quantities, *, reference, by):
+    """The reservation of locked rows {stock_id: n} (in SKU order), in three statements whatever
+    the number of lines, because the rows stay locked until the caller commits and every other
+    buyer of these SKUs waits for them: one conditional UPDATE of every row (available >= n, each
+    its own n), one INSERT of their RESERVE movements, one INSERT of the reservations."""
+    qn = connection.ops.quote_name
+    table = qn(Stock._meta.db_table)
+    case = "CASE " + " ".join([f"WHEN {qn('id')} = %s THEN %s"] * len(quantities)) + " END"
+    case_params = [value for pair in quantities.items() for value in pair]
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    sql = (
+        f"UPDATE {table} SET {qn('reserved')} = {qn('reserved')} + {case}, {qn('updated_at')} = %s"
+        f" WHERE {qn('id')} IN ({', '.join(['%s'] * len(quantities))})"
+        f" AND {qn('on_hand')} - {qn('reserved')} >= {case}"
+        f" RETURNING {qn('id')}, {qn('on_hand')}, {qn('reserved')}, {qn('low_threshold')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*case_params, now, *quantities, *case_params])
+        changed = {row[0]: row for row in cursor.fetchall()}
+    for stock_id in quantities:
+        if stock_id not in changed:  # cannot happen while we hold the rows' locks; refuse rather than oversell
             raise _why_not(stock_id)
-        _record(row, Reason.RESERVE, d_on_hand=0, d_reserved=quantity, by=by, reference=reference)
-        reservations.append(StockReservation.objects.create(stock_id=stock_id, reference=reference, quantity=quantity))
-    return reservations
+    actor = by if getattr(by, "pk", None) else None
+    StockMovement.objects.bulk_create([
+        StockMovement(stock_id=stock_id, reason=Reason.RESERVE, quantity=0, reserved_delta=quantity,
+                      on_hand_after=changed[stock_id][1], reserved_after=changed[stock_id][2], actor=actor,
+                      note="", reference=reference[:64])
+        for stock_id, quantity in quantities.items()
+    ])
+    for stock_id, quantity in quantities.items():
+        _, on_hand, reserved, threshold = changed[stock_id]
+        _sync_alert(stock_id, before=on_hand - reserved + quantity, after=on_hand - reserved, threshold=threshold)
+    return StockReservation.objects.bulk_create([
+        StockReservation(stock_id=stock_id, reference=reference, quantity=quantity)
+        for stock_id, quantity in quantities.items()
+    ])
 
 
 def _state_after(used_field, n):
