@@ -157,8 +157,15 @@ def _parse_slot(raw, slots):
 def build_quote(user, request, *, now=None):
     """Everything the checkout page shows and order creation needs, priced by orders.pricing.
     Reads only. A constant number of queries whatever the number of lines."""
-    now = now or timezone.now()
     member = Member.objects.select_related("level").filter(user=user).first()
+    return _build_quote(user, request, member=member, now=now or timezone.now())
+
+
+def _build_quote(user, request, *, member, now, placing=False):
+    """build_quote with the member already read (place_order passes its locked row, level
+    included). `placing`: only what the order needs, not what only the page shows (the points
+    offer when the shopper did not ask for points; the addresses and the express rule of an order
+    picked up in the store, the coupons when none is used)."""
     quote = Quote(request=request, member=member)
     store = request.store
     if store is None:
@@ -174,11 +181,14 @@ def build_quote(user, request, *, now=None):
     priced = [line.priced for line in ok_lines]
     percent = member.level.discount_percent if member and member.level_id else Decimal("100")
     pricing.apply_member_discount(priced, percent)
-    _quote_coupons(quote, user, priced, now)
+    if not (placing and not request.coupon):  # an order without a coupon needs no list of them
+        _quote_coupons(quote, user, priced, now)
     pricing.apply_coupon(priced, quote.coupon and quote.coupon.terms)
     goods_after_coupon = pricing.goods_after_coupon(priced)
 
-    quote.addresses = list(Address.objects.filter(user=user).order_by("-is_default", "-updated_at", "-pk"))
+    pickup_only = placing and request.fulfilment == Order.Fulfilment.PICKUP and not request.address_id
+    if not pickup_only:
+        quote.addresses = list(Address.objects.filter(user=user).order_by("-is_default", "-updated_at", "-pk"))
     if request.address_id:
         quote.address = next((a for a in quote.addresses if a.pk == request.address_id), None)
         if quote.address is None:
@@ -186,14 +196,14 @@ def build_quote(user, request, *, now=None):
     elif quote.addresses:
         quote.address = quote.addresses[0]
     if store is not None and store.accepts_orders:
-        _quote_fulfilment(quote, store, goods_after_coupon, now)
+        _quote_fulfilment(quote, store, goods_after_coupon, now, pickup_only=pickup_only)
     fee = next((o.fee for o in quote.fulfilment_options if o.code == quote.fulfilment and o.available), ZERO)
 
     if member is not None and ok_lines:
         if request.use_points:
             quote.points_quote = quote_checkout_deduction(member, goods_after_coupon)
             pricing.apply_points(priced, quote.points_quote.points, quote.points_quote.amount)
-        else:
+        elif not placing:
             quote.points_quote = quote_checkout_deduction(member, goods_after_coupon, 0)
     quote.totals = pricing.totals(priced, fee)
     quote.points_used = quote.totals.points_used
@@ -299,7 +309,7 @@ def _express_rule(store):
     return hq if hq is not None and hq.is_active else None
 
 
-def _quote_fulfilment(quote, store, goods, now):
+def _quote_fulfilment(quote, store, goods, now, *, pickup_only=False):
     address = quote.address
     options = []
     # pickup
@@ -328,8 +338,8 @@ def _quote_fulfilment(quote, store, goods, now):
         options.append(FulfilmentOption(
             Order.Fulfilment.DELIVERY, Order.Fulfilment.DELIVERY.label, not reason, reason, store.delivery_fee,
         ))
-    # express
-    if store.express_enabled:
+    # express (an order picked up in the store does not need its fee)
+    if store.express_enabled and not pickup_only:
         rule = _express_rule(store)
         reason, fee = "", ZERO
         if rule is None:
@@ -380,7 +390,6 @@ def pay_deadline(now):
     return now + timedelta(minutes=int(setting("ORDER_PAY_TIMEOUT_MINUTES", 30)))
 
 
-@transaction.atomic
 def place_order(user, request, *, token, expected_pay_amount=None, now=None):
     """Create the order the checkout page shows, in one transaction: lines with their snapshots and
     allocated amounts, the coupon used, the points spent and the stock reserved in the store, all
@@ -389,17 +398,40 @@ def place_order(user, request, *, token, expected_pay_amount=None, now=None):
     nothing behind. The same `token` again returns the order it created and changes nothing.
 
     Locks: the member row first (so this buyer's checkouts, cancels and refunds take turns), then the
-    coupon copy, then the store's stock rows in SKU order (stores.reserve_lines)."""
+    coupon copy, then the store's stock rows in SKU order (stores.reserve_lines). The stock rows are
+    what every buyer in the store waits for, so they are taken last: everything else (the order, its
+    lines and first event, the points, the cart) is written before, and only the commit follows.
+
+    Outside a caller's transaction an order number drawn twice rolls the whole attempt back and it
+    runs once more (no savepoint on every order); inside one, a savepoint per draw."""
     now = now or timezone.now()
     token = _check_token(token)
-    done = Order.objects.filter(user=user, checkout_token=token).first()
-    if done:
-        return done
-    member = Member.objects.select_for_update().get(user=user)
-    done = Order.objects.filter(user=user, checkout_token=token).first()
-    if done:  # the same page, submitted twice, waited for our lock
-        return done
-    quote = build_quote(user, request, now=now)
+    arguments = dict(token=token, expected_pay_amount=expected_pay_amount, now=now)
+    if transaction.get_connection().in_atomic_block:
+        return _place_order(user, request, savepoint=True, **arguments)
+    for _draw in range(NUMBER_DRAWS - 1):
+        try:
+            with transaction.atomic():
+                return _place_order(user, request, savepoint=False, **arguments)
+        except _NumberTaken:
+            continue
+    with transaction.atomic():
+        return _place_order(user, request, savepoint=True, **arguments)
+
+
+NUMBER_DRAWS = 10
+
+
+class _NumberTaken(Exception):
+    """The drawn order number exists already: the transaction is rolled back."""
+
+
+def _place_order(user, request, *, token, expected_pay_amount, now, savepoint):
+    member = Member.objects.select_for_update(of=("self",)).select_related("level").get(user=user)
+    done = Order.objects.filter(user=user, checkout_token=token).values_list("pk", flat=True).first()
+    if done:  # the same page submitted twice (after the first committed, or waiting for our lock)
+        return Order.objects.get(pk=done)
+    quote = _build_quote(user, request, member=member, now=now, placing=True)
     if quote.errors:
         code, message = quote.errors[0]
         raise OrderError(message, code=code, details={"errors": quote.errors})
@@ -414,20 +446,10 @@ def place_order(user, request, *, token, expected_pay_amount=None, now=None):
                 params={"amount": quote.pay_amount},
             )
     store = request.store
-    order = _create_order(user, member, quote, store, token=token, now=now)
+    order = _create_order(user, member, quote, store, token=token, now=now, savepoint=savepoint)
     lines = [line for line in quote.lines if line.ok]
     OrderLine.objects.bulk_create([_order_line(order, line) for line in lines])
-
-    if quote.coupon is not None:
-        try:
-            use_coupon(quote.coupon.copy, reference=order.reference, now=now)
-        except CouponUnavailable as exc:
-            raise OrderError(_("优惠券已被使用或已过期，请重新选择"), code=Code.COUPON_UNUSABLE) from exc
-    try:
-        reserve_lines(store, [(line.sku.pk, line.quantity) for line in lines], reference=order.reference)
-    except StockError as exc:
-        raise OrderError(_("库存不足：%(detail)s") % {"detail": exc}, code=Code.INSUFFICIENT_STOCK,
-                         details={"short": getattr(exc, "short", [])}) from exc
+    record_event(order, by=user, to_status=order.status, note=_("提交订单"))
     if quote.points_used:
         spend_points(member, quote.points_used, PointsEntry.Kind.CHECKOUT, order.reference,
                      reason=_("订单 %(no)s 抵扣") % {"no": order.number})
@@ -435,11 +457,21 @@ def place_order(user, request, *, token, expected_pay_amount=None, now=None):
         from .cart import remove_ordered
 
         remove_ordered(user, [line.sku.pk for line in lines])
-    record_event(order, by=user, to_status=order.status, note=_("提交订单"))
+    if quote.coupon is not None:
+        try:
+            use_coupon(quote.coupon.copy, reference=order.reference, now=now)
+        except CouponUnavailable as exc:
+            raise OrderError(_("优惠券已被使用或已过期，请重新选择"), code=Code.COUPON_UNUSABLE) from exc
+    try:
+        reserve_lines(store, [(line.sku.pk, line.quantity) for line in lines], reference=order.reference,
+                      new_reference=True)  # the order row was inserted by this transaction
+    except StockError as exc:
+        raise OrderError(_("库存不足：%(detail)s") % {"detail": exc}, code=Code.INSUFFICIENT_STOCK,
+                         details={"short": getattr(exc, "short", [])}) from exc
     return order
 
 
-def _create_order(user, member, quote, store, *, token, now):
+def _create_order(user, member, quote, store, *, token, now, savepoint=True):
     totals = quote.totals
     address = quote.address if quote.fulfilment != Order.Fulfilment.PICKUP else None
     level = member.level
@@ -459,7 +491,13 @@ def _create_order(user, member, quote, store, *, token, now):
                       city=address.city, district=address.district, address_detail=address.detail)
     if quote.slot:
         fields.update(pickup_slot_start=quote.slot[0], pickup_slot_end=quote.slot[1])
-    for _attempt in range(10):
+    if not savepoint:
+        # the checkout token cannot clash (the member's lock and the read after it); the number can
+        try:
+            return Order.objects.create(number=new_order_number(now), **fields)
+        except IntegrityError as exc:
+            raise _NumberTaken from exc
+    for _attempt in range(NUMBER_DRAWS):
         try:
             with transaction.atomic():
                 return Order.objects.create(number=new_order_number(now), **fields)
