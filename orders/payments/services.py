@@ -20,8 +20,9 @@ Guarantees:
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,7 +31,7 @@ from catalog.services import add_sales
 from core.money import ZERO, fen_to_yuan, floor_int, to_money, yuan_to_fen
 from core.references import order_step_ref
 from marketing.services import restore_coupon
-from members.models import MemberLevel
+from members.models import Member, MemberLevel
 from members.services import clawback_for_refund, refund_points
 from stores.models import StoreNotification, StoreStaff
 from stores.services import release_reserved, return_stock
@@ -63,14 +64,17 @@ class Outcome:
     attempt: PaymentAttempt
 
 
-def _record(attempt, kind, *, reference="", amount_fen=None, detail=None):
+def _record(attempt, kind, *, reference="", amount_fen=None, detail=None, then=None):
     """Record a payment event, once per gateway reference, in one statement (INSERT … ON CONFLICT
-    DO NOTHING: no savepoint), when the caller does not need to know whether it was new."""
-    PaymentEvent.objects.bulk_create(
-        [PaymentEvent(attempt=attempt, order_id=attempt.order_id, kind=kind, gateway_reference=(reference or "")[:128],
-                      amount_fen=amount_fen, detail=detail or {})],
-        ignore_conflicts=True,
-    )
+    DO NOTHING: no savepoint), when the caller does not need to know whether it was new. `then`:
+    a second kind recorded by the same statement (same reference and amount, no detail)."""
+    reference = (reference or "")[:128]
+    events = [PaymentEvent(attempt=attempt, order_id=attempt.order_id, kind=kind, gateway_reference=reference,
+                           amount_fen=amount_fen, detail=detail or {})]
+    if then:
+        events.append(PaymentEvent(attempt=attempt, order_id=attempt.order_id, kind=then,
+                                   gateway_reference=reference, amount_fen=amount_fen, detail={}))
+    PaymentEvent.objects.bulk_create(events, ignore_conflicts=True)
 
 
 def _event_once(attempt, kind, *, reference="", amount_fen=None, detail=None):
@@ -149,22 +153,88 @@ def begin(attempt, *, request=None):
     return get_gateway(attempt.channel).start(attempt, request=request)
 
 
-# --- confirmations ----------------------------------------------------------------------------
-@transaction.atomic
-def confirm_payment(*, out_trade_no, amount_fen, gateway_reference, channel, source="notify", payer="",
-                    detail=None, now=None):
-    """A gateway says `out_trade_no` was paid `amount_fen` (already verified: signature, app and
-    merchant ids). Returns an Outcome; raises OrderError(not_found) for a trade that is not ours."""
-    now = now or timezone.now()
+# --- confirmations ---------------------------------------------------------------------------
+def find_attempt(out_trade_no):
+    """The attempt row a confirmation needs before it locks anything (pk, order, buyer, channel),
+    or None. Exactly ours: a longer string never matches by its first 32 characters."""
     out_trade_no = str(out_trade_no or "")
-    row = None
-    if 0 < len(out_trade_no) <= 32:  # exactly ours: a longer string never matches by its first 32 characters
-        row = PaymentAttempt.objects.filter(out_trade_no=out_trade_no).values(
-            "pk", "order_id", "channel", "order__user_id").first()
-    if row is None or row["channel"] != channel:
+    if not 0 < len(out_trade_no) <= 32:
+        return None
+    return PaymentAttempt.objects.filter(out_trade_no=out_trade_no).values(
+        "pk", "order_id", "channel", "order__user_id").first()
+
+
+def _for_update(alias=""):
+    """The locking clause of this database (SQLite has none: its writers take turns anyway)."""
+    features = connection.features
+    if not features.has_select_for_update:
+        return ""
+    return f" FOR UPDATE OF {alias}" if alias and features.has_select_for_update_of else " FOR UPDATE"
+
+
+def _lock_for_confirmation(row):
+    """member -> order -> attempt, the system's lock order, in three short statements written out
+    (this is the hot path of every payment: the ORM's query building cost more than the database):
+    the member's row (read with its level's points multiplier, the snapshot a payment takes), the
+    order, the attempt. Returns (order, attempt, multiplier)."""
+    qn = connection.ops.quote_name
+    member, level = qn(Member._meta.db_table), qn(MemberLevel._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT m.{qn('id')}, l.{qn('points_multiplier')} FROM {member} m LEFT OUTER JOIN {level} l"
+            f" ON l.{qn('id')} = m.{qn('level_id')} WHERE m.{qn('user_id')} = %s{_for_update('m')}",
+            [row["order__user_id"]],
+        )
+        locked = cursor.fetchone()
+    multiplier = locked[1] if locked else None
+    order = next(iter(Order.objects.raw(
+        f"SELECT * FROM {qn(Order._meta.db_table)} WHERE {qn('id')} = %s{_for_update()}", [row["order_id"]])), None)
+    attempt = next(iter(PaymentAttempt.objects.raw(
+        f"SELECT * FROM {qn(PaymentAttempt._meta.db_table)} WHERE {qn('id')} = %s{_for_update()}", [row["pk"]])), None)
+    if order is None or attempt is None:
         raise OrderError(_("支付单不存在"), code=Code.NOT_FOUND)
-    order = lock_order(row["order_id"], user_id=row["order__user_id"])
-    attempt = PaymentAttempt.objects.select_for_update().get(pk=row["pk"])
+    if multiplier is not None:
+        multiplier = Decimal(multiplier).quantize(Decimal("0.01"))  # SQLite answers a float
+    return order, attempt, multiplier
+
+
+def confirm_payment(*, out_trade_no, amount_fen, gateway_reference, channel, source="notify", payer="",
+                    detail=None, now=None, found=None):
+    """A gateway says `out_trade_no` was paid `amount_fen` (already verified: signature, app and
+    merchant ids). Returns an Outcome; raises OrderError(not_found) for a trade that is not ours.
+    `found` is find_attempt's row when the caller read it already (saves that read).
+
+    Locks member -> order -> attempt; decides on the locked attempt's state, so a repeat, however
+    concurrent, is recorded and changes nothing. Outside a caller's transaction a pickup code that
+    clashes (a partial unique index) rolls the whole confirmation back and it runs once more, which
+    saves a savepoint on every payment; inside one, a savepoint per draw."""
+    if found is None:
+        found = find_attempt(out_trade_no)
+    if found is None or found["channel"] != channel:
+        raise OrderError(_("支付单不存在"), code=Code.NOT_FOUND)
+    arguments = dict(amount_fen=amount_fen, gateway_reference=gateway_reference, channel=channel, source=source,
+                     payer=payer, detail=detail, now=now or timezone.now())
+    if transaction.get_connection().in_atomic_block:
+        return _confirm(found, savepoint=True, **arguments)
+    for _draw in range(PICKUP_DRAWS - 1):
+        try:
+            with transaction.atomic():
+                return _confirm(found, savepoint=False, **arguments)
+        except _PickupCodeTaken:
+            continue
+    with transaction.atomic():
+        return _confirm(found, savepoint=True, **arguments)
+
+
+PICKUP_DRAWS = 20
+
+
+class _PickupCodeTaken(Exception):
+    """The drawn pickup code is open at the store already: the transaction is rolled back."""
+
+
+def _confirm(row, *, amount_fen, gateway_reference, channel, source, payer, detail, now, savepoint):
+    order, attempt, multiplier = _lock_for_confirmation(row)
     kind = PaymentEvent.Kind.NOTIFIED if source == "notify" else PaymentEvent.Kind.QUERIED
     if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen != attempt.amount_fen:
         if _event_once(attempt, PaymentEvent.Kind.AMOUNT_MISMATCH, reference=gateway_reference,
@@ -173,8 +243,8 @@ def confirm_payment(*, out_trade_no, amount_fen, gateway_reference, channel, sou
                        _("支付平台通知金额 %(got)s 分，应为 %(want)s 分，未确认支付，请核对。")
                        % {"got": amount_fen, "want": attempt.amount_fen}, kind="payment_mismatch")
         return Outcome("amount_mismatch", order, attempt)
-    _record(attempt, kind, reference=gateway_reference, amount_fen=amount_fen, detail=detail)
     if attempt.state == PaymentAttempt.State.SUCCEEDED:
+        _record(attempt, kind, reference=gateway_reference, amount_fen=amount_fen, detail=detail)
         return Outcome("duplicate", order, attempt)
     price_changed = yuan_to_fen(order.pay_amount) != attempt.amount_fen
     keeps = order.status == Order.Status.PENDING_PAYMENT and not price_changed
@@ -183,9 +253,11 @@ def confirm_payment(*, out_trade_no, amount_fen, gateway_reference, channel, sou
         payer_reference=str(payer)[:128], close_requested=False, updated_at=now, is_order_payment=keeps,
     )
     attempt.state = PaymentAttempt.State.SUCCEEDED
-    _record(attempt, PaymentEvent.Kind.SUCCEEDED, reference=gateway_reference, amount_fen=amount_fen)
+    # what the gateway said, then that it succeeded: one INSERT for both
+    _record(attempt, kind, reference=gateway_reference, amount_fen=amount_fen, detail=detail,
+            then=PaymentEvent.Kind.SUCCEEDED)
     if keeps:
-        _mark_paid(order, attempt, now)
+        _mark_paid(order, attempt, now, multiplier=multiplier, savepoint=savepoint)
         return Outcome("paid", order, attempt)
     # money we cannot keep: the order is cancelled or closed, was already paid, or costs something else now
     if order.status == Order.Status.PENDING_PAYMENT:
@@ -204,24 +276,28 @@ def confirm_payment(*, out_trade_no, amount_fen, gateway_reference, channel, sou
     return Outcome("refunded", order, attempt)
 
 
-def _mark_paid(order, attempt, now):
-    """The order is paid, in as few statements as the hot path of a sale allows: the level's
-    multiplier snapshot (one read), the transition with its pickup code (one UPDATE, one event);
-    the buyer's message goes to the worker. Store staff hear of the new order from the back
-    office's new-order banner, which reads paid orders (orders.backoffice.queue.new_orders)."""
+def _mark_paid(order, attempt, now, *, multiplier, savepoint=True):
+    """The order is paid, in as few statements as the hot path of a sale allows: the transition
+    with its pickup code and the level's multiplier snapshot (read with the member's lock) is one
+    UPDATE and one event; the buyer's message goes to the worker. Store staff hear of the new order
+    from the back office's new-order banner, which reads paid orders
+    (orders.backoffice.queue.new_orders). Without `savepoint`, a pickup code that clashes raises
+    _PickupCodeTaken and the caller rolls back and runs again."""
     from ..services.numbers import pickup_code
-
-    multiplier = MemberLevel.objects.filter(members__user_id=order.user_id).values_list(
-        "points_multiplier", flat=True).first()
     fields = dict(
         paid_at=now, paid_amount=fen_to_yuan(attempt.amount_fen), payment_channel=attempt.channel,
         points_multiplier=multiplier,
     )
     note = _("支付成功 ¥%(amount)s（%(channel)s）") % {
         "channel": attempt.get_channel_display(), "amount": fen_to_yuan(attempt.amount_fen)}
-    if order.is_pickup:
+    if order.is_pickup and not savepoint:
+        try:
+            transition(order, Order.Status.PAID, by=None, note=note, pickup_code=pickup_code(), **fields)
+        except IntegrityError as exc:
+            raise _PickupCodeTaken from exc
+    elif order.is_pickup:
         # a code unique among the store's open pickups (a partial unique index): a clash draws again
-        for _attempt in range(20):
+        for _attempt in range(PICKUP_DRAWS):
             try:
                 with transaction.atomic():
                     transition(order, Order.Status.PAID, by=None, note=note, pickup_code=pickup_code(), **fields)

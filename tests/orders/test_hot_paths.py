@@ -1,0 +1,125 @@
+"""The two hottest writes, outside any caller's transaction as in production (a notice view is not
+an atomic request; the bench and the checkout view call place_order on their own): a payment
+confirmation and an order placement take no savepoint on the happy path, so a pickup code or an
+order number drawn twice rolls the whole attempt back and it runs again, still exactly once.
+Their statement counts are asserted here so that a change that adds one is seen."""
+
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from members.services import ensure_default_levels
+from orders.models import Order, OrderEvent, OrderLine, PaymentAttempt, PaymentEvent
+from orders.payments.services import start_payment
+from orders.payments.wechat_views import handle_pay_notice
+from orders.services import CheckoutRequest, numbers, place_order
+from stores.models import Stock, StockMovement, StockReservation
+
+from .factories import checkout, make_shopper, make_sku, make_store
+from .wechatpay_support import (  # noqa: F401 - the *_fixture names are fixtures
+    keys_fixture,
+    notice,
+    transaction_resource,
+    wechat_fixture,
+)
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _levels():
+    ensure_default_levels()
+
+
+def _statements(captured):
+    """What ran in the transaction, without its own bookkeeping (and without what the tests' eager
+    Celery runs after the commit)."""
+    sql = [q["sql"] for q in captured.captured_queries]
+    sql = sql[:sql.index("COMMIT")] if "COMMIT" in sql else sql
+    return [statement for statement in sql if statement != "BEGIN" and "SAVEPOINT" not in statement]
+
+
+def _pending_native(wechat):
+    store = make_store()
+    sku = make_sku(stock=5, store=store)
+    shopper = make_shopper()
+    order = checkout(shopper, store, [(sku, 1)])
+    return order, start_payment(order, user=shopper, channel="wechat_native", mobile=False)
+
+
+def test_a_notice_pays_in_eight_statements_and_a_repeat_in_one(wechat):
+    order, attempt = _pending_native(wechat)
+    headers, body = notice(wechat, transaction_resource(attempt))
+    with CaptureQueriesContext(connection) as captured:
+        assert handle_pay_notice(headers, body) == (204, None)
+    # read the attempt; lock member (with the level's multiplier), order, attempt; mark the attempt;
+    # both payment events in one INSERT; the order's transition and its event
+    assert len(_statements(captured)) == 8, "\n".join(s[:90] for s in _statements(captured))
+    assert not [q for q in captured.captured_queries if "SAVEPOINT" in q["sql"]]
+    with CaptureQueriesContext(connection) as captured:
+        assert handle_pay_notice(headers, body) == (204, None)
+    assert len(captured) == 1
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID and order.pickup_code
+    kinds = sorted(PaymentEvent.objects.filter(attempt=attempt).values_list("kind", flat=True))
+    assert kinds == ["created", "notified", "succeeded"]
+
+
+def test_a_pickup_code_open_at_the_store_already_is_drawn_again_and_the_order_paid_once(wechat, monkeypatch):
+    first, first_attempt = _pending_native(wechat)
+    headers, body = notice(wechat, transaction_resource(first_attempt))
+    assert handle_pay_notice(headers, body) == (204, None)
+    taken = Order.objects.get(pk=first.pk).pickup_code
+    second = checkout(first.user, first.store, [(OrderLine.objects.filter(order=first).get().sku, 1)])
+    attempt = start_payment(second, user=second.user, channel="wechat_native", mobile=False)
+    draws = iter([taken, taken, "000777"])
+    monkeypatch.setattr(numbers, "pickup_code", lambda: next(draws))
+    headers, body = notice(wechat, transaction_resource(attempt))
+    assert handle_pay_notice(headers, body) == (204, None)
+    second.refresh_from_db()
+    assert second.status == Order.Status.PAID and second.pickup_code == "000777"
+    assert second.events.filter(to_status="paid").count() == 1
+    assert PaymentEvent.objects.filter(attempt=attempt, kind="succeeded").count() == 1
+    assert PaymentEvent.objects.filter(attempt=attempt, kind="notified").count() == 1
+    assert PaymentAttempt.objects.get(pk=attempt.pk).state == PaymentAttempt.State.SUCCEEDED
+
+
+def test_an_order_number_drawn_twice_is_drawn_again_and_the_order_placed_once(monkeypatch):
+    store = make_store()
+    sku = make_sku(stock=5, store=store)
+    shopper = make_shopper()
+    first = checkout(shopper, store, [(sku, 1)])
+    real = numbers.new_order_number
+    draws = iter([first.number, first.number])
+    monkeypatch.setattr("orders.services.checkout.new_order_number", lambda now: next(draws, None) or real(now))
+    token = uuid.uuid4().hex
+    order = checkout(shopper, store, [(sku, 2)], token=token)
+    assert order.number != first.number
+    assert Order.objects.filter(user=shopper).count() == 2
+    assert OrderLine.objects.filter(order=order).count() == 1
+    assert OrderEvent.objects.filter(order=order).count() == 1
+    stock = Stock.objects.get(store=store, sku=sku)
+    assert stock.reserved == 3
+    assert StockReservation.objects.filter(reference=order.reference).get().quantity == 2
+    assert StockMovement.objects.filter(reference=order.reference).count() == 1
+    assert checkout(shopper, store, [(sku, 2)], token=token) == order  # the same page again
+
+
+def test_placing_an_order_takes_the_stock_rows_last_in_a_few_statements():
+    store = make_store()
+    skus = [make_sku(stock=50, store=store) for _ in range(3)]
+    shopper = make_shopper()
+    request = CheckoutRequest(lines=[(sku.pk, 1) for sku in skus], store=store, fulfilment="pickup", coupon="")
+    with CaptureQueriesContext(connection) as captured:
+        order = place_order(shopper, request, token=uuid.uuid4().hex)
+    statements = _statements(captured)
+    locked_at = next(i for i, sql in enumerate(statements) if "stores_stock" in sql and "FOR UPDATE" in sql)
+    # after the stock rows are locked: one UPDATE of all three rows, one INSERT of the movements,
+    # one of the reservations, then only the commit
+    assert len(statements) - locked_at - 1 == 3, statements[locked_at:]
+    assert len(statements) <= 16, statements
+    assert sorted(StockReservation.objects.filter(reference=order.reference).values_list("quantity", flat=True)) == [
+        1, 1, 1]
+    assert [s.reserved for s in Stock.objects.filter(store=store).order_by("sku_id")] == [1, 1, 1]
