@@ -173,10 +173,10 @@ def _for_update(alias=""):
 
 
 def _lock_for_confirmation(row):
-    """member -> order -> attempt, the system's lock order, in three short statements written out
-    (this is the hot path of every payment: the ORM's query building cost more than the database):
-    the member's row (read with its level's points multiplier, the snapshot a payment takes), the
-    order, the attempt. Returns (order, attempt, multiplier)."""
+    """member -> order, the system's lock order, in two short statements written out (this is the
+    hot path of every payment: the ORM's query building cost more than the database): the
+    member's row (read with its level's points multiplier, the snapshot a payment takes), then
+    the order. Returns (order, multiplier)."""
     qn = connection.ops.quote_name
     member, level = qn(Member._meta.db_table), qn(MemberLevel._meta.db_table)
     with connection.cursor() as cursor:
@@ -188,14 +188,39 @@ def _lock_for_confirmation(row):
         locked = cursor.fetchone()
     multiplier = locked[1] if locked else None
     order = next(iter(Order.objects.raw(
-        f"SELECT * FROM {qn(Order._meta.db_table)} WHERE {qn('id')} = %s{_for_update()}", [row["order_id"]])), None)
-    attempt = next(iter(PaymentAttempt.objects.raw(
-        f"SELECT * FROM {qn(PaymentAttempt._meta.db_table)} WHERE {qn('id')} = %s{_for_update()}", [row["pk"]])), None)
-    if order is None or attempt is None:
+        f"SELECT * FROM {qn(Order._meta.db_table)} WHERE {qn('id')} = %s{_for_update()}", [row["order_id"]],
+        using=connection.alias)), None)  # the connection that holds the transaction, never a replica
+    if order is None:
         raise OrderError(_("支付单不存在"), code=Code.NOT_FOUND)
     if multiplier is not None:
         multiplier = Decimal(multiplier).quantize(Decimal("0.01"))  # SQLite answers a float
-    return order, attempt, multiplier
+    return order, multiplier
+
+
+def _lock_attempt(pk):
+    attempt = next(iter(PaymentAttempt.objects.raw(
+        f"SELECT * FROM {connection.ops.quote_name(PaymentAttempt._meta.db_table)}"
+        f" WHERE {connection.ops.quote_name('id')} = %s{_for_update()}", [pk], using=connection.alias)), None)
+    if attempt is None:
+        raise OrderError(_("支付单不存在"), code=Code.NOT_FOUND)
+    return attempt
+
+
+def _succeed(pk, *, amount_fen, gateway_reference, payer, now, keeps):
+    """The attempt succeeds if it has not and its amount is `amount_fen`: one conditional UPDATE
+    (the order's lock is held: every other change of an attempt's state takes it first), which
+    returns the attempt, or None when the condition failed (a repeat, or another amount)."""
+    qn = connection.ops.quote_name
+    at = connection.ops.adapt_datetimefield_value(now)
+    return next(iter(PaymentAttempt.objects.raw(
+        f"UPDATE {qn(PaymentAttempt._meta.db_table)} SET {qn('state')} = %s, {qn('gateway_trade_no')} = %s,"
+        f" {qn('succeeded_at')} = %s, {qn('payer_reference')} = %s, {qn('close_requested')} = %s,"
+        f" {qn('updated_at')} = %s, {qn('is_order_payment')} = %s"
+        f" WHERE {qn('id')} = %s AND {qn('amount_fen')} = %s AND {qn('state')} <> %s RETURNING *",
+        [PaymentAttempt.State.SUCCEEDED.value, str(gateway_reference)[:64], at, str(payer)[:128], False, at, keeps,
+         pk, amount_fen, PaymentAttempt.State.SUCCEEDED.value],
+        using=connection.alias,
+    )), None)
 
 
 def confirm_payment(*, out_trade_no, amount_fen, gateway_reference, channel, source="notify", payer="",
@@ -234,9 +259,20 @@ class _PickupCodeTaken(Exception):
 
 
 def _confirm(row, *, amount_fen, gateway_reference, channel, source, payer, detail, now, savepoint):
-    order, attempt, multiplier = _lock_for_confirmation(row)
+    order, multiplier = _lock_for_confirmation(row)
     kind = PaymentEvent.Kind.NOTIFIED if source == "notify" else PaymentEvent.Kind.QUERIED
-    if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen != attempt.amount_fen:
+    whole_fen = isinstance(amount_fen, int) and not isinstance(amount_fen, bool)
+    attempt = None
+    if whole_fen:  # the usual case first: a payment of the attempt's amount, not yet counted
+        keeps = order.status == Order.Status.PENDING_PAYMENT and yuan_to_fen(order.pay_amount) == amount_fen
+        attempt = _succeed(row["pk"], amount_fen=amount_fen, gateway_reference=gateway_reference, payer=payer,
+                           now=now, keeps=keeps)
+    if attempt is not None:
+        return _succeeded(order, attempt, kind=kind, keeps=keeps, amount_fen=amount_fen,
+                          gateway_reference=gateway_reference, detail=detail, now=now, multiplier=multiplier,
+                          savepoint=savepoint)
+    attempt = _lock_attempt(row["pk"])
+    if not whole_fen or amount_fen != attempt.amount_fen:
         if _event_once(attempt, PaymentEvent.Kind.AMOUNT_MISMATCH, reference=gateway_reference,
                        amount_fen=amount_fen if isinstance(amount_fen, int) else None, detail=detail):
             tell_staff(order, _("支付金额不符：订单 %(no)s") % {"no": order.number},
@@ -246,6 +282,7 @@ def _confirm(row, *, amount_fen, gateway_reference, channel, source, payer, deta
     if attempt.state == PaymentAttempt.State.SUCCEEDED:
         _record(attempt, kind, reference=gateway_reference, amount_fen=amount_fen, detail=detail)
         return Outcome("duplicate", order, attempt)
+    # not reached while every change of an attempt's state holds its order's lock; decided anyway
     price_changed = yuan_to_fen(order.pay_amount) != attempt.amount_fen
     keeps = order.status == Order.Status.PENDING_PAYMENT and not price_changed
     PaymentAttempt.objects.filter(pk=attempt.pk).update(
@@ -253,6 +290,14 @@ def _confirm(row, *, amount_fen, gateway_reference, channel, source, payer, deta
         payer_reference=str(payer)[:128], close_requested=False, updated_at=now, is_order_payment=keeps,
     )
     attempt.state = PaymentAttempt.State.SUCCEEDED
+    return _succeeded(order, attempt, kind=kind, keeps=keeps, amount_fen=amount_fen,
+                      gateway_reference=gateway_reference, detail=detail, now=now, multiplier=multiplier,
+                      savepoint=savepoint)
+
+
+def _succeeded(order, attempt, *, kind, keeps, amount_fen, gateway_reference, detail, now, multiplier, savepoint):
+    """The attempt has just succeeded (under the order's lock): the order is paid, or the money
+    it cannot keep goes back."""
     # what the gateway said, then that it succeeded: one INSERT for both
     _record(attempt, kind, reference=gateway_reference, amount_fen=amount_fen, detail=detail,
             then=PaymentEvent.Kind.SUCCEEDED)

@@ -49,14 +49,14 @@ def _pending_native(wechat):
     return order, start_payment(order, user=shopper, channel="wechat_native", mobile=False)
 
 
-def test_a_notice_pays_in_eight_statements_and_a_repeat_in_one(wechat):
+def test_a_notice_pays_in_seven_statements_and_a_repeat_in_one(wechat):
     order, attempt = _pending_native(wechat)
     headers, body = notice(wechat, transaction_resource(attempt))
     with CaptureQueriesContext(connection) as captured:
         assert handle_pay_notice(headers, body) == (204, None)
-    # read the attempt; lock member (with the level's multiplier), order, attempt; mark the attempt;
-    # both payment events in one INSERT; the order's transition and its event
-    assert len(_statements(captured)) == 8, "\n".join(s[:90] for s in _statements(captured))
+    # read the attempt; lock member (with the level's multiplier) and order; the attempt succeeds
+    # by one conditional UPDATE; both payment events in one INSERT; the order's transition and its event
+    assert len(_statements(captured)) == 7, "\n".join(s[:90] for s in _statements(captured))
     assert not [q for q in captured.captured_queries if "SAVEPOINT" in q["sql"]]
     with CaptureQueriesContext(connection) as captured:
         assert handle_pay_notice(headers, body) == (204, None)
