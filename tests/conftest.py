@@ -137,6 +137,17 @@ def browser_context_args(browser_context_args):
 
 
 @pytest.fixture
+def page(page):
+    """pytest-playwright's page, failing the test if the browser refused anything under the
+    Content-Security-Policy (an inline script or a resource from elsewhere that a page needs)."""
+    refused = []
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    yield page
+    assert not refused, refused
+
+
+@pytest.fixture
 def screenshot(page):
     """Save a full-page screenshot under var/test-artifacts/screenshots/<name>.png; returns the path."""
 

@@ -121,9 +121,9 @@ def test_infinite_scroll_loads_the_next_pages(live_server, page, shop):
     cards = page.locator(".shop-card")
     assert cards.count() == 20
     page.mouse.wheel(0, 20000)
-    page.wait_for_function("document.querySelectorAll('.shop-card').length >= 40")
+    page.wait_for_function("() => document.querySelectorAll('.shop-card').length >= 40")
     page.mouse.wheel(0, 20000)
-    page.wait_for_function("document.querySelectorAll('.shop-card').length >= 45")
+    page.wait_for_function("() => document.querySelectorAll('.shop-card').length >= 45")
     page.locator(".catalog-end").wait_for()
     assert cards.count() == 45  # 4 demo fruits + 41, each once
     names = cards.locator(".shop-card__name").all_inner_texts()

@@ -35,7 +35,7 @@ def test_use_current_location_fills_the_position_and_a_region_change_forgets_it(
     status = page.locator("[data-locate-status]")
     assert "未定位" in status.inner_text()
     page.get_by_role("button", name="使用当前位置").click()
-    page.wait_for_function("document.querySelector('[data-locate-status]').textContent === '已定位'")
+    page.wait_for_function("() => document.querySelector('[data-locate-status]').textContent === '已定位'")
     assert page.input_value("input[name=latitude]") == "30.274084"
     assert page.input_value("input[name=longitude]") == "120.155070"
     assert page.locator("[data-locate-clear]").is_visible()

@@ -45,7 +45,7 @@ def test_member_centre_sign_in_and_add_address(live_server, page, screenshot):
     result_points = PointsEntry.objects.get(member=member, kind=PointsEntry.Kind.SIGN_IN).delta
     # the balance above updates in the same swap (out-of-band)
     page.wait_for_function(
-        f"document.querySelector('#mc-points').textContent.trim() === '{108 + result_points}'"
+        f"() => document.querySelector('#mc-points').textContent.trim() === '{108 + result_points}'"
     )
     assert PointsEntry.objects.filter(member=member, kind=PointsEntry.Kind.SIGN_IN).count() == 1
     screenshot("members-centre-signed-in")
@@ -54,9 +54,9 @@ def test_member_centre_sign_in_and_add_address(live_server, page, screenshot):
     page.fill("input[name=receiver]", "张三")
     page.fill("input[name=phone]", "138 0013 8000")
     page.select_option("select[name=province]", "河南省")
-    page.wait_for_function("document.querySelector('select[name=city]').options.length > 1")
+    page.wait_for_function("() => document.querySelector('select[name=city]').options.length > 1")
     page.select_option("select[name=city]", "郑州市")
-    page.wait_for_function("document.querySelector('select[name=district]').options.length > 1")
+    page.wait_for_function("() => document.querySelector('select[name=district]').options.length > 1")
     page.select_option("select[name=district]", "金水区")
     page.fill("input[name=detail]", "花园路 100 号")
     screenshot("members-address-form")
@@ -81,7 +81,7 @@ def test_points_history_loads_more(live_server, page, screenshot):
     page.goto(live_server.url + "/members/points/")
     assert page.locator(".mc-ledger__row").count() == 20
     page.get_by_text("加载更多").click()
-    page.wait_for_function("document.querySelectorAll('.mc-ledger__row').length === 25")
+    page.wait_for_function("() => document.querySelectorAll('.mc-ledger__row').length === 25")
     assert page.locator("#mc-more").count() == 0
     screenshot("members-points")
 
@@ -91,13 +91,13 @@ def test_lone_city_or_district_is_picked_for_the_shopper(live_server, page, scre
     _login(page, live_server, member.user)
     page.goto(live_server.url + "/members/addresses/new/")
     page.select_option("select[name=province]", "重庆市")  # a municipality: one city, named alike
-    page.wait_for_function("document.querySelector('select[name=district]').options.length > 1")
+    page.wait_for_function("() => document.querySelector('select[name=district]').options.length > 1")
     assert page.locator("select[name=city]").input_value() == "重庆市"
     assert page.locator("select[name=district] option[value=城口县]").count() == 1  # counties too
     page.select_option("select[name=province]", "河南省")
-    page.wait_for_function("document.querySelector('select[name=city]').options.length > 1")
+    page.wait_for_function("() => document.querySelector('select[name=city]').options.length > 1")
     page.select_option("select[name=city]", "济源市")  # governed by the province directly
-    page.wait_for_function("document.querySelector('select[name=district]').value === '济源市'")
+    page.wait_for_function("() => document.querySelector('select[name=district]').value === '济源市'")
     screenshot("members-address-form-jiyuan")
 
 
@@ -108,7 +108,7 @@ def test_bad_phone_shows_a_clear_message(live_server, page, screenshot):
     page.fill("input[name=receiver]", "李四")
     page.fill("input[name=phone]", "12345")
     page.select_option("select[name=province]", "上海市")
-    page.wait_for_function("document.querySelector('select[name=district]').options.length > 1")
+    page.wait_for_function("() => document.querySelector('select[name=district]').options.length > 1")
     page.select_option("select[name=district]", "徐汇区")
     page.fill("input[name=detail]", "x 路 1 号")
     page.get_by_role("button", name="保存").click()

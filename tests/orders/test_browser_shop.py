@@ -105,15 +105,15 @@ def test_pickup_order_from_product_to_pickup_code(live_server, page, screenshot)
     assert page.locator("[data-cart-badge]").inner_text() == "3"
     nuts_line = page.locator(".od-line", has_text="每日坚果")
     nuts_line.get_by_role("button", name="增加").click()
-    page.wait_for_function("document.querySelector('#cart-total').innerText === '¥375.80'")
+    page.wait_for_function("() => document.querySelector('#cart-total').innerText === '¥375.80'")
     assert page.locator("[data-cart-badge]").inner_text() == "4"
     nuts_line = page.locator(".od-line", has_text="每日坚果")
     nuts_line.get_by_role("checkbox").click()  # untick: out of the total
-    page.wait_for_function("document.querySelector('#cart-total').innerText === '¥256.00'")
+    page.wait_for_function("() => document.querySelector('#cart-total').innerText === '¥256.00'")
     _fits_the_phone(page)
     screenshot("orders-cart")
     page.locator(".od-line", has_text="每日坚果").get_by_role("checkbox").click()
-    page.wait_for_function("document.querySelector('#cart-total').innerText === '¥375.80'")
+    page.wait_for_function("() => document.querySelector('#cart-total').innerText === '¥375.80'")
 
     # checkout: store pickup with a time slot
     page.get_by_role("link", name=re.compile("结算")).click()
@@ -122,11 +122,11 @@ def test_pickup_order_from_product_to_pickup_code(live_server, page, screenshot)
     slot = page.locator("select[name=slot]")
     second = slot.locator("option").nth(1).get_attribute("value")
     slot.select_option(second)
-    page.wait_for_function(f"document.querySelector('select[name=slot]').value === '{second}'")
+    page.wait_for_function(f"() => document.querySelector('select[name=slot]').value === '{second}'")
     page.locator(".od-segment", has_text="快递").click()  # htmx re-prices with the fee…
-    page.wait_for_function("document.querySelector('#checkout-pay').innerText.includes('385.80')")
+    page.wait_for_function("() => document.querySelector('#checkout-pay').innerText.includes('385.80')")
     page.locator(".od-segment", has_text="到店自提").click()  # …and back
-    page.wait_for_function("document.querySelector('.od-segment.is-on').innerText.includes('到店自提')")
+    page.wait_for_function("() => document.querySelector('.od-segment.is-on').innerText.includes('到店自提')")
     _fits_the_phone(page)
     screenshot("orders-checkout-pickup")
     page.get_by_role("button", name="提交订单").click()
@@ -175,7 +175,7 @@ def test_express_order_confirmed_in_the_browser_then_a_refund_request(live_serve
     page.locator("#sku-sheet").get_by_role("button", name="立即购买").click()
     page.wait_for_url("**/orders/checkout/?source=buy_now")
     page.locator(".od-segment", has_text="快递").click()
-    page.wait_for_function("document.querySelector('.od-segment.is-on').innerText.includes('快递')")
+    page.wait_for_function("() => document.querySelector('.od-segment.is-on').innerText.includes('快递')")
     assert "张三" in page.locator(".od-address").first.inner_text()
     assert page.locator("#checkout-pay").inner_text() == "¥69.90"  # 59.90 + ¥10 express
     _fits_the_phone(page)
@@ -266,5 +266,5 @@ def test_cart_marks_lines_that_cannot_be_bought_at_the_chosen_store(live_server,
     _fits_the_phone(page)
     screenshot("orders-cart-states")
     page.get_by_role("button", name="清除 3 件失效商品").click()
-    page.wait_for_function("document.querySelectorAll('.od-line').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('.od-line').length === 1")
     assert page.locator("[data-cart-badge]").inner_text() == "1"
