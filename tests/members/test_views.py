@@ -223,3 +223,13 @@ def test_member_centre_offers_phone_binding_until_the_phone_is_verified(client):
     html = client.get("/members/me/").content.decode()
     assert "139****9000" in html
     assert "去绑定" not in html
+
+
+def test_profile_page_query_budget(client, django_assert_num_queries):
+    user = make_user()
+    client.force_login(user)
+    # the session (database sessions only), the user and the member's row (gender, birthday); no
+    # tab bar on this form
+    with django_assert_num_queries(SESSION_QUERIES + 2):
+        response = client.get(reverse("members:profile"))
+    assert response.status_code == 200 and 'name="nickname"' in response.content.decode()
