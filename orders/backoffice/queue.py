@@ -196,19 +196,23 @@ def _row_template_digest():
     return hashlib.sha1(get_template(ROW_TEMPLATE).template.source.encode()).hexdigest()[:12]
 
 
-def row_cache_key(row, *, many):
+def _row_key_scope():
+    return f"{_row_template_digest()}:{translation.get_language()}:{timezone.get_current_timezone_name()}"
+
+
+def row_cache_key(row, *, many, scope=None):
     """The cache key of a rendered row: a digest of everything the row shows (status, amounts,
-    goods, buyer, delivery, times), the language, the time zone and the template's source. An order
+    goods, buyer, delivery, times), the language, the time zone and the template's source (`scope`,
+    worked out once a page). An order
     that changed in anything the row shows gets another key: a cached row is never stale and needs
     no invalidation."""
     shown = (
         row.pk, row.number, many, row.store.name if many else "", row.lines_text, row.paid_at is not None,
         str(row.paid_amount), str(row.pay_amount), str(row.refunded_amount), row.user.staff_label,
-        row.receiver_name, row.fulfilment, row.pickup_slot_start, row.created_at, row.status, str(row.status_label),
-    )
+        row.receiver_name, row.fulfilment, row.pickup_slot_start, row.created_at, row.status,
+    )  # the status label follows from status, delivery method and language (staff_status_label)
     digest = hashlib.sha1(repr(shown).encode()).hexdigest()
-    return (f"orders:queue-row:{_row_template_digest()}:{translation.get_language()}:"
-            f"{timezone.get_current_timezone_name()}:{digest}")
+    return f"orders:queue-row:{scope or _row_key_scope()}:{digest}"
 
 
 def attach_row_html(rows, *, many):
@@ -216,7 +220,8 @@ def attach_row_html(rows, *, many):
     rendered and stored."""
     if not rows:
         return
-    keys = [row_cache_key(row, many=many) for row in rows]
+    scope = _row_key_scope()
+    keys = [row_cache_key(row, many=many, scope=scope) for row in rows]
     found = cache.get_many(keys)
     missing = {}
     for row, key in zip(rows, keys, strict=True):

@@ -56,7 +56,6 @@ def _change(row, name, value):
 
 @pytest.mark.parametrize("change", [
     lambda row: _change(row, "status", "completed"),
-    lambda row: _change(row, "status_label", "已完成"),
     lambda row: _change(row, "fulfilment", "pickup"),
     lambda row: _change(row, "paid_at", None),
     lambda row: _change(row, "paid_amount", row.paid_amount + 1),
