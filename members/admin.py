@@ -11,7 +11,7 @@ from import_export.admin import ExportMixin
 
 from . import services
 from .forms import LevelChangeForm, PointsAdjustForm
-from .models import Address, LevelChange, Member, MemberLevel, PointsEntry, User
+from .models import Address, Consent, LegalDocument, LevelChange, Member, MemberLevel, PointsEntry, User
 
 
 class MemberInline(admin.StackedInline):
@@ -211,3 +211,48 @@ class AddressAdmin(admin.ModelAdmin):
     search_fields = ("receiver", "phone", "user__phone", "user__nickname")
     list_select_related = ("user",)
     raw_id_fields = ("user",)
+
+
+@admin.register(LegalDocument)
+class LegalDocumentAdmin(admin.ModelAdmin):
+    """用户协议 and 隐私政策: "增加" publishes a new version (shoppers agree to the newest at their next
+    login); editing a row corrects its text without asking anyone again."""
+
+    list_display = ("title", "kind", "version", "published_at")
+    list_filter = ("kind",)
+    fields = ("kind", "version", "title", "body")
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None:
+            form.base_fields["version"].required = False
+            form.base_fields["version"].help_text = _("留空则为该类型的下一个版本")
+        return form
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("kind", "version") if obj is not None else ()
+
+    def save_model(self, request, obj, form, change):
+        if not change and not obj.version:
+            latest = LegalDocument.objects.filter(kind=obj.kind).order_by("-version").first()
+            obj.version = (latest.version if latest else 0) + 1
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Consent)
+class ConsentAdmin(admin.ModelAdmin):
+    """The record of who agreed to which version, when: read only."""
+
+    list_display = ("user", "kind", "version", "agreed_at", "channel", "ip")
+    list_filter = ("kind", "channel")
+    search_fields = ("user__phone", "user__username")
+    raw_id_fields = ("user",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

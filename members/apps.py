@@ -8,3 +8,4 @@ class MembersConfig(AppConfig):
 
     def ready(self):
         from . import receivers  # noqa: F401  (connects the profile signal)
+        from .auth import consent  # noqa: F401  (records consent at login)

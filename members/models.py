@@ -367,3 +367,49 @@ class WechatOpenId(models.Model):
 
     def __str__(self):
         return f"{self.appid}:{self.openid}"
+
+
+class LegalDocument(models.Model):
+    """用户协议 or 隐私政策, as HQ publishes it in the admin: each edit that shoppers must agree to again
+    is a new row with a higher version; the newest row of a kind is the one shown and agreed to."""
+
+    class Kind(models.TextChoices):
+        TERMS = "terms", _("用户协议")
+        PRIVACY = "privacy", _("隐私政策")
+
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
+    version = models.PositiveIntegerField(_("版本"))
+    title = models.CharField(_("标题"), max_length=100)
+    body = models.TextField(_("正文"), help_text=_("纯文本，空行分段"))
+    published_at = models.DateTimeField(_("发布时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("协议文本")
+        verbose_name_plural = _("协议文本")
+        ordering = ["kind", "-version"]
+        constraints = [models.UniqueConstraint(fields=["kind", "version"], name="legaldocument_kind_version")]
+
+    def __str__(self):
+        return f"{self.title} v{self.version}"
+
+
+class Consent(models.Model):
+    """A shopper agreed to one version of a legal document, when and through which login path
+    (members.auth.consent): kept for the record that China's PIPL expects, never edited."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consents", verbose_name=_("用户")
+    )
+    kind = models.CharField(_("类型"), max_length=16, choices=LegalDocument.Kind.choices)
+    version = models.PositiveIntegerField(_("版本"))
+    agreed_at = models.DateTimeField(_("同意时间"))
+    channel = models.CharField(_("途径"), max_length=16)  # "phone" or "wechat"
+    ip = models.GenericIPAddressField(_("IP"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("协议同意记录")
+        verbose_name_plural = _("协议同意记录")
+        indexes = [models.Index(fields=["user", "kind", "-version"], name="consent_user_kind")]
+
+    def __str__(self):
+        return f"{self.user_id} {self.kind} v{self.version}"

@@ -83,11 +83,13 @@ class AccountAdapter(DefaultAccountAdapter):
     def send_verification_code_sms(self, user, phone, code, **kwargs):
         self._text(phone, "verification_code", {"code": code})
 
+    # allauth's enumeration texts ("not registered", "already registered"): never sent. Shoppers
+    # log in or sign up in one step (members.auth.code_login), where every number gets its code.
     def send_unknown_account_sms(self, phone, **kwargs):
-        self._text(phone, "unknown_account")
+        logger.info("not texting 'unknown account' to %s: one-step login", phone[-4:])
 
     def send_account_already_exists_sms(self, phone):
-        self._text(phone, "account_exists")
+        logger.info("not texting 'account exists' to %s: one-step login", phone[-4:])
 
     # --- users --------------------------------------------------------------------------------
     def save_user(self, request, user, form, commit=True):

@@ -1,5 +1,7 @@
 """allauth's forms with our phone field and Chinese labels; the staff form keeps the password."""
 
+import re
+
 from allauth.account.forms import ConfirmLoginCodeForm, LoginForm, SignupForm, VerifyPhoneForm
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -74,6 +76,13 @@ def code_field():
 class PhoneCodeForm(forms.Form):
     code = code_field()
 
+    def clean_code(self):
+        # 6 ASCII digits: a full-width or Arabic-Indic digit, a NUL or a pasted paragraph is a wrong code
+        code = self.cleaned_data["code"].strip()
+        if not re.fullmatch(r"[0-9]{6}", code):
+            raise forms.ValidationError(_("验证码错误或已过期"), code="incorrect_code")
+        return code
+
 
 class ConfirmCodeForm(ConfirmLoginCodeForm):
     """allauth's login-code check with our 6-digit input."""
@@ -111,3 +120,14 @@ class BindPhoneCodeForm(VerifyPhoneForm):
                 raise forms.ValidationError(AccountAdapter.error_messages["phone_taken"], code="phone_taken")
             self.merge_into = owner
         return code
+
+
+class CodeLoginStartForm(forms.Form):
+    """Step 1 of the one-step login: the number, and consent to the 用户协议 and 隐私政策."""
+
+    phone = PhoneField()
+    agree = forms.BooleanField(
+        required=True,
+        error_messages={"required": _("请先阅读并同意用户协议和隐私政策")},
+        widget=forms.CheckboxInput(attrs={"class": "weui-agree__checkbox"}),
+    )

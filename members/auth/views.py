@@ -5,23 +5,30 @@ from allauth.account.internal.flows.phone_verification import ChangePhoneVerific
 from allauth.account.utils import get_next_redirect_url
 from allauth.account.views import LoginView
 from allauth.core.exceptions import ImmediateHttpResponse, RateLimited
-from allauth.core.ratelimit import consume
+from allauth.core.ratelimit import consume, consume_or_429
 from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_not_required, login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 
 from core import sms
 
-from .forms import BindPhoneCodeForm, BindPhoneForm, PhoneCodeForm, StaffLoginForm
+from ..models import LegalDocument
+from . import code_login as code_login_flow
+from .adapter import AccountAdapter
+from .code_login import safe_next
+from .consent import current_documents, remember_consent
+from .forms import BindPhoneCodeForm, BindPhoneForm, CodeLoginStartForm, PhoneCodeForm, StaffLoginForm
 from .merging import MergeError, merge_wechat_account_into
 from .phones import mask_phone
 from .weixin import is_wechat_browser
@@ -34,13 +41,123 @@ def wechat_login_available(request) -> bool:
     return bool(get_social_adapter(request).list_apps(request, provider="weixin"))
 
 
-class PhoneLoginView(LoginView):
-    """allauth's login (phone -> code), with "微信一键登录" first when opened inside WeChat."""
+def _wait_text(seconds):
+    if seconds <= 60:
+        return ngettext("%(n)d秒", "%(n)d秒", seconds) % {"n": seconds}
+    if seconds < 3600:
+        minutes = (seconds + 59) // 60
+        return ngettext("%(n)d分钟", "%(n)d分钟", minutes) % {"n": minutes}
+    hours = (seconds + 3599) // 3600
+    return ngettext("%(n)d小时", "%(n)d小时", hours) % {"n": hours}
 
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context.update(hide_tabbar=True, wechat_login=wechat_login_available(self.request))
-        return context
+
+def limited_message(seconds):
+    return _("验证码发送过于频繁，请%(wait)s后再试") % {"wait": _wait_text(seconds)}
+
+
+@never_cache
+@login_not_required
+@sensitive_post_parameters("code")
+def code_login(request):
+    """One page, two steps: phone + consent -> text a code; code -> logged in (or signed up).
+
+    See members.auth.code_login for what is guaranteed. Every POST counts against allauth's
+    `login` limit per IP (429 page past it); texts against `request_login_code`.
+    """
+    if request.user.is_authenticated:
+        return HttpResponseRedirect(safe_next(request, request.GET.get("next")) or settings.LOGIN_REDIRECT_URL)
+    if request.method == "POST":
+        limited = consume_or_429(request, action="login")
+        if limited:
+            return limited
+    action = request.POST.get("action") if request.method == "POST" else None
+    state = code_login_flow.State.resume(request)
+    if state is not None and (state.expired or action == "restart"):
+        state.abort()
+        if action == "restart" or request.method == "POST":
+            if state.expired and action != "restart":
+                messages.error(request, _("验证码已过期，请重新获取"))
+            return HttpResponseRedirect(_login_url(state.next_url))
+        state = None
+
+    if state is not None:
+        form = PhoneCodeForm(request.POST if action == "verify" else None)
+        if action == "resend":
+            if state.resend_in:
+                messages.error(request, limited_message(state.resend_in))
+            else:
+                try:
+                    state = code_login_flow.send_code(request, state.phone, state.next_url)
+                except code_login_flow.Limited as exc:
+                    messages.error(request, limited_message(exc.seconds))
+            return HttpResponseRedirect(reverse("account_login"))
+        if action == "verify" and form.is_valid():
+            if state.check(form.cleaned_data["code"]):
+                return code_login_flow.finish_login(request, state)
+            if state.attempts_left <= 0:
+                state.abort()
+                messages.error(request, _("验证码错误次数过多，请重新获取"))
+                return HttpResponseRedirect(_login_url(state.next_url))
+            form.add_error("code", AccountAdapter.error_messages["incorrect_code"])
+        return render(
+            request,
+            "account/login.html",
+            {
+                "step": "code",
+                "form": form,
+                "phone": mask_phone(state.phone),
+                "resend_in": state.resend_in,
+                "hide_tabbar": True,
+            },
+        )
+
+    next_url = safe_next(request, request.POST.get("next") if request.method == "POST" else request.GET.get("next"))
+    form = CodeLoginStartForm(request.POST if action == "send" else None)
+    if action == "send" and form.is_valid():
+        remember_consent(request, "phone")
+        try:
+            code_login_flow.send_code(request, form.cleaned_data["phone"], next_url)
+        except code_login_flow.Limited as exc:
+            form.add_error(None, limited_message(exc.seconds))
+        else:
+            return HttpResponseRedirect(reverse("account_login"))
+    return render(
+        request,
+        "account/login.html",
+        {
+            "step": "phone",
+            "form": form,
+            "next": next_url,
+            "documents": current_documents(),
+            "wechat_login": wechat_login_available(request),
+            "hide_tabbar": True,
+        },
+    )
+
+
+def _login_url(next_url=""):
+    url = reverse("account_login")
+    return f"{url}?{urlencode({'next': next_url})}" if next_url else url
+
+
+@login_not_required
+def to_login(request, *args, **kwargs):
+    """Sign-up and allauth's own code pages: the one-step login is the only way in (keeps `next`)."""
+    return HttpResponseRedirect(_login_url(safe_next(request, request.GET.get("next"))))
+
+
+@login_not_required
+def not_used(request, *args, **kwargs):
+    """allauth's e-mail and password pages: this shop has neither e-mail nor shopper passwords."""
+    raise Http404
+
+
+@login_not_required
+def legal_document(request, kind):
+    doc = LegalDocument.objects.filter(kind=kind).order_by("-version").first()
+    if doc is None:
+        raise Http404
+    return render(request, "account/legal.html", {"doc": doc, "hide_tabbar": True})
 
 
 class StaffLoginView(LoginView):
@@ -165,3 +282,8 @@ def admin_login(request, extra_context=None):
         return HttpResponseRedirect(get_next_redirect_url(request) or reverse("admin:index"))
     next_url = get_next_redirect_url(request) or reverse("admin:index")
     return HttpResponseRedirect(f"{reverse('account_staff_login')}?{urlencode({'next': next_url})}")
+
+
+def to_bind_phone(request, *args, **kwargs):
+    """allauth's change-phone page: ours is the bind-phone page (same code check, merging)."""
+    return HttpResponseRedirect(reverse("account_bind_phone"))

@@ -73,3 +73,38 @@ def wechat_identity(user):
     if account is None:
         return None, None
     return account.uid, (account.extra_data or {}).get("unionid")
+
+
+def _configured(request) -> bool:
+    from allauth.socialaccount.adapter import get_adapter
+
+    return bool(get_adapter(request).list_apps(request, provider="weixin"))
+
+
+def _back_to_login(request, message):
+    from django.contrib import messages
+    from django.http import HttpResponseRedirect
+    from django.urls import reverse
+
+    messages.error(request, message)
+    return HttpResponseRedirect(reverse("account_login"))
+
+
+def login_view(request, *args, **kwargs):
+    """WeChat authorisation, only when an app is configured, and for a visitor not yet logged in
+    only after consent to the 用户协议 and 隐私政策 (the login page's checkbox, recorded at login)."""
+    from .consent import remember_consent
+
+    if not _configured(request):
+        return _back_to_login(request, _("微信登录暂未开通，请使用手机号验证码登录"))
+    if not request.user.is_authenticated:
+        if request.method != "POST" or not request.POST.get("agree"):
+            return _back_to_login(request, _("请先阅读并同意用户协议和隐私政策"))
+        remember_consent(request, "wechat")
+    return oauth2_login(request, *args, **kwargs)
+
+
+def callback_view(request, *args, **kwargs):
+    if not _configured(request):
+        return _back_to_login(request, _("微信登录暂未开通，请使用手机号验证码登录"))
+    return oauth2_callback(request, *args, **kwargs)

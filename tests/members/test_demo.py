@@ -28,9 +28,9 @@ def test_demo_shopper_logs_in_by_phone_and_sms_code(client, settings):
     settings.SMS_BACKEND = "locmem"
     demo.seed(lambda line: None)
     sms.outbox.clear()
-    response = client.post("/accounts/login/", {"login": "13800138000"})
+    client.post("/accounts/login/", {"phone": "13800138000", "agree": "on", "action": "send"})
     code = sms.outbox[-1].params["code"]
-    client.post(response["Location"], {"code": code})
+    client.post("/accounts/login/", {"action": "verify", "code": code})
     page = client.get("/members/me/")
     assert page.status_code == 200
     assert page.context["member"].user.nickname == "演示会员"

@@ -155,7 +155,7 @@ def test_dev_outbox_is_404_when_debug_is_off(client, settings):
 def test_dev_outbox_shows_the_last_codes_when_debug(client, settings, sms_outbox, django_assert_max_num_queries):
     settings.DEBUG = True
     User.objects.create_user("m13800138000", phone=PHONE, phone_verified=True)
-    client.post("/accounts/login/", {"login": PHONE})
+    client.post("/accounts/login/", {"phone": PHONE, "agree": "on", "action": "send"})
     code = last_code(sms_outbox)
     with django_assert_max_num_queries(2):
         response = client.get("/accounts/dev/sms-outbox/")

@@ -14,17 +14,21 @@ def test_log_in_with_phone_and_sms_code(live_server, page, screenshot, sms_outbo
     assert not page.locator(".shop-tabbar").count()
     screenshot("auth-login-wechat")
 
-    page.fill("input[name=login]", "1380013800")  # one digit short
+    page.fill("input[name=phone]", "1380013800")  # one digit short
     page.get_by_role("button", name="获取验证码").click()
     page.wait_for_load_state()
     assert page.get_by_text("请输入正确的11位手机号码").is_visible()
+    assert page.get_by_text("请先阅读并同意用户协议和隐私政策").is_visible()  # box not ticked
     assert not sms_outbox
     screenshot("auth-login-bad-phone")
 
-    page.fill("input[name=login]", "138 0013 8000")
+    page.fill("input[name=phone]", "138 0013 8000")
+    page.check("input[name=agree]")
     page.get_by_role("button", name="获取验证码").click()
-    page.wait_for_url("**/accounts/login/code/confirm/**")
-    assert page.get_by_text("验证码已发送至 13800138000").is_visible()
+    page.wait_for_selector("input[name=code]")
+    assert page.get_by_text("138****8000").is_visible()
+    resend = page.locator("button[value=resend]")
+    assert resend.is_disabled() and "秒后可重新发送" in resend.inner_text()  # the 60-second countdown
     screenshot("auth-confirm-code")
     # a newcomer under `make run` (DEBUG) reads the code from the development outbox page
     settings.DEBUG = True
@@ -43,14 +47,17 @@ def test_log_in_with_phone_and_sms_code(live_server, page, screenshot, sms_outbo
 
 
 def test_signup_staff_and_bind_pages_look_right(live_server, page, screenshot, sms_outbox):
+    # a new number: the same page signs up (未注册的手机号验证后自动注册)
     page.goto(live_server.url + "/accounts/signup/")
-    screenshot("auth-signup")
+    page.wait_for_url("**/accounts/login/")
+    screenshot("auth-login")
     page.fill("input[name=phone]", "13900139000")
-    page.get_by_role("button", name="获取验证码并注册").click()
-    page.wait_for_url("**/accounts/phone/verify/")
-    screenshot("auth-signup-verify")
+    page.check("input[name=agree]")
+    page.get_by_role("button", name="获取验证码").click()
+    page.wait_for_selector("input[name=code]")
+    assert not User.objects.filter(phone="+8613900139000").exists()
     page.fill("input[name=code]", sms_outbox[-1].params["code"])
-    page.get_by_role("button", name="完成验证").click()
+    page.get_by_role("button", name="登录").click()
     page.wait_for_url(live_server.url + "/")
     assert User.objects.get(phone="+8613900139000").phone_verified
 

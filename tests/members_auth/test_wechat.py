@@ -42,7 +42,7 @@ USERINFO_OK = {
 
 
 def start_login(client, next_url=None):
-    data = {"process": "login"}
+    data = {"process": "login", "agree": "on"}
     if next_url:
         data["next"] = next_url
     response = client.post("/accounts/weixin/login/", data, HTTP_USER_AGENT=WECHAT_UA)
