@@ -12,14 +12,42 @@ from django.utils.dateparse import parse_datetime
 
 SESSION_KEY = "pending_consent"
 
+# the texts of version 1 (also seeded by migration members 0007): HQ replaces them in the admin
+DEFAULT_BODIES = {
+    "terms": (
+        "欢迎使用本商城。注册或登录即表示您同意本协议。\n\n"
+        "一、账号：您以手机号验证码或微信授权登录；未注册的手机号验证后自动注册。请妥善保管您的手机和微信账号。\n\n"
+        "二、订单与支付：商品价格、库存以门店实际为准；您在下单页看到的金额即为应付金额。\n\n"
+        "三、积分与优惠券：积分、优惠券的获取与使用以会员中心公示的规则为准。\n\n"
+        "四、其他：总部可在后台更新本协议；更新后再次登录时需重新同意。"
+    ),
+    "privacy": (
+        "我们重视您的个人信息保护。\n\n"
+        "一、收集的信息：手机号（登录与订单通知）、微信 openid 与昵称（微信登录与支付）、收货地址（配送）、订单记录。\n\n"
+        "二、使用目的：仅用于账号登录、订单履约、售后与会员服务，不会出售给任何第三方。\n\n"
+        "三、短信：验证码短信通过短信服务商发送。\n\n"
+        "四、您的权利：您可以在会员中心查看和修改个人资料，或联系门店注销账号。\n\n"
+        "总部可在后台更新本政策；更新后再次登录时需重新同意。"
+    ),
+}
+
 
 def current_documents():
-    """{kind: LegalDocument} with the newest version of each kind (one query)."""
+    """{kind: LegalDocument} with the newest version of each kind (one query).
+
+    A kind with no row at all (an emptied table) gets version 1 of the default text, so the login
+    page never links to a missing page nor records consent to nothing.
+    """
     from ..models import LegalDocument
 
     newest = {}
     for doc in LegalDocument.objects.only("kind", "version", "title").order_by("-version"):
         newest.setdefault(doc.kind, doc)
+    for kind, label in LegalDocument.Kind.choices:
+        if kind not in newest:
+            newest[kind], _created = LegalDocument.objects.get_or_create(
+                kind=kind, version=1, defaults={"title": str(label), "body": DEFAULT_BODIES[kind]}
+            )
     return newest
 
 

@@ -154,9 +154,10 @@ def not_used(request, *args, **kwargs):
 
 @login_not_required
 def legal_document(request, kind):
-    doc = LegalDocument.objects.filter(kind=kind).order_by("-version").first()
-    if doc is None:
+    newest = current_documents().get(kind)
+    if newest is None:
         raise Http404
+    doc = LegalDocument.objects.get(pk=newest.pk)
     return render(request, "account/legal.html", {"doc": doc, "hide_tabbar": True})
 
 

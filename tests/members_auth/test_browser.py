@@ -51,6 +51,13 @@ def test_signup_staff_and_bind_pages_look_right(live_server, page, screenshot, s
     page.goto(live_server.url + "/accounts/signup/")
     page.wait_for_url("**/accounts/login/")
     screenshot("auth-login")
+    with page.context.expect_page() as opened:
+        page.get_by_role("link", name="《隐私政策》").click()
+    legal = opened.value
+    legal.wait_for_load_state()
+    assert legal.get_by_text("第 1 版").is_visible()
+    screenshot("auth-legal-privacy", legal)
+    legal.close()
     page.fill("input[name=phone]", "13900139000")
     page.check("input[name=agree]")
     page.get_by_role("button", name="获取验证码").click()

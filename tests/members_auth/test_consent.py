@@ -49,3 +49,11 @@ def test_hq_publishes_a_new_version_in_the_admin(admin_client):
     assert LegalDocument.objects.filter(kind="privacy").order_by("-version").first().version == 2
     assert admin_client.get("/admin/members/consent/").status_code == 200
     assert "新版" in admin_client.get("/accounts/legal/privacy/").content.decode()
+
+
+def test_an_emptied_table_gets_the_default_texts_back(client, sms_outbox):
+    LegalDocument.objects.all().delete()
+    assert client.get("/accounts/legal/terms/").status_code == 200
+    client.post("/accounts/login/", {"phone": "13800138000", "agree": "on", "action": "send"})
+    client.post("/accounts/login/", {"action": "verify", "code": sms_outbox[-1].params["code"]})
+    assert set(Consent.objects.values_list("kind", "version")) == {("terms", 1), ("privacy", 1)}
