@@ -388,6 +388,11 @@ POINTS_EXPIRY_NOTICE_DAYS = env.int("POINTS_EXPIRY_NOTICE_DAYS", default=30)
 MEMBER_CENTRE_EXTRAS = ["marketing.selectors.member_centre_extras", "orders.selectors.member_centre_extras"]
 
 # --- marketing: points mall -------------------------------------------------------------------
+# pickup codes typed at a counter (stores.lookups): lookups that found nothing within the window,
+# per staff member and per store, before further lookups wait
+CODE_LOOKUP_WINDOW_MINUTES = env.int("CODE_LOOKUP_WINDOW_MINUTES", default=10)
+CODE_LOOKUP_MISSES_PER_USER = env.int("CODE_LOOKUP_MISSES_PER_USER", default=10)
+CODE_LOOKUP_MISSES_PER_STORE = env.int("CODE_LOOKUP_MISSES_PER_STORE", default=30)
 POINTS_MALL_PICKUP_DAYS = env.int("POINTS_MALL_PICKUP_DAYS", default=7)  # then the exchange expires, points back
 
 # Cards other apps add to the back office's home page (core.backoffice.dashboard_extras).

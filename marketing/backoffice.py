@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib import messages
 from django.db.models import Count, Q
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,6 +23,7 @@ from django.views.decorators.http import require_POST
 
 from core.backoffice import staff_required
 from core.errors import DomainError
+from stores.lookups import TooManyLookups, finish_lookup, start_lookup
 from stores.scope import choose_store
 
 from . import services
@@ -76,21 +78,31 @@ def pickup_verify(request):
     """Confirm a pickup. The form carries the store, the code and the exchange shown; a second
     submit of the same form says "already verified" and changes nothing."""
     store, _stores = choose_store(request.user, request.POST.get("store") or "-")  # the form names its store
+    if store is None:
+        raise Http404("no store")
     code = normalise_pickup_code(request.POST.get("code"))
     exchange_id = request.POST.get("exchange")
+    try:  # a confirmation by code is a lookup: logged, and counted against guessing
+        attempt = start_lookup(user=request.user, store=store, code=code, purpose="pickup")
+    except TooManyLookups as exc:
+        messages.error(request, str(exc))
+        return redirect(_pickups_url(store))
     done = _already_verified(store, code, exchange_id) if is_pickup_code(code) and exchange_id else None
     if done is not None:
+        finish_lookup(attempt, found=True)
         _already_message(request, done)
         return redirect(_pickups_url(store))
     try:
         exchange = services.verify_pickup(store=store, code=code, by=request.user)
     except DomainError as exc:
         done = _already_verified(store, code, exchange_id) if is_pickup_code(code) else None
+        finish_lookup(attempt, found=done is not None)
         if done is not None:
             _already_message(request, done)
         else:
             messages.error(request, str(exc))
         return redirect(_pickups_url(store))
+    finish_lookup(attempt, found=True)
     spec = exchange.sku.spec_text if exchange.sku_id else ""
     messages.success(
         request,

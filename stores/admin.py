@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from . import services
 from .hours import overlapping
 from .models import (
+    CodeLookup,
     LowStockAlert,
     Stock,
     StockMovement,
@@ -281,4 +282,25 @@ class StoreNotificationAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
         return qs if is_hq(request.user) else qs.filter(user=request.user)
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(CodeLookup)
+class CodeLookupAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
+    """Every pickup code typed at a counter, read-only: who tried which code, when, and what came of it."""
+
+    list_display = ["created_at", "store", "user", "purpose", "code", "outcome"]
+    list_filter = ["outcome", "purpose"]
+    list_select_related = ["store", "user"]
+    search_fields = ["user__username", "user__phone"]
+    readonly_fields = ["created_at", "store", "user", "purpose", "code", "outcome"]
+    staff_may_add = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -475,3 +475,36 @@ class StoreNotification(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class CodeLookup(models.Model):
+    """One short code typed at a store's counter (a pickup code, looked up or confirmed): who, when,
+    which store, which code and what came of it. The lookups that found nothing are what limits
+    guessing (stores.lookups)."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("查询中")
+        FOUND = "found", _("找到")
+        MISSED = "missed", _("未找到")
+        REFUSED = "refused", _("过于频繁，已拒绝")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="code_lookups", verbose_name=_("操作人")
+    )
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="code_lookups", verbose_name=_("门店"))
+    purpose = models.CharField(_("用途"), max_length=32)
+    code = models.CharField(_("输入的码"), max_length=32)
+    outcome = models.CharField(_("结果"), max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("核销码查询记录")
+        verbose_name_plural = _("核销码查询记录")
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["user", "created_at"], name="codelookup_user_time"),
+            models.Index(fields=["store", "created_at"], name="codelookup_store_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.store} {self.code} ({self.get_outcome_display()})"

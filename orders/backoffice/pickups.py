@@ -31,6 +31,7 @@ from core.errors import DomainError
 from core.numbers import id_or_none
 from marketing import services as mall_services
 from marketing.models import PointsExchange, PointsItem
+from stores.lookups import TooManyLookups, finish_lookup, start_lookup
 from stores.scope import choose_store, get_scoped_object_or_404
 
 from .. import services
@@ -123,8 +124,9 @@ def _lists(request, store, context):
         )
 
 
-def _screen(request, store, stores, *, code="", status=200):
-    """The screen, with the lookup of `code` when one was posted."""
+def _screen(request, store, stores, *, code="", status=200, logged=False):
+    """The screen, with the lookup of `code` when one was posted. A lookup is logged and counted
+    against guessing (stores.lookups) unless `logged` says the confirmation that failed already was."""
     user = request.user
     context = {
         "store": store, "stores": stores, "many_stores": len(stores) > 1, "code": code,
@@ -137,11 +139,18 @@ def _screen(request, store, stores, *, code="", status=200):
         if not is_pickup_code(code):
             context["lookup_error"] = _("请输入 6 位数字自提码")
         else:
-            found, done = lookup_orders(store, code) if context["sees_orders"] else ([], None)
-            exchange = lookup_exchange(store, code) if context["sees_mall"] else None
-            context.update(found_orders=found, done_order=done, exchange=exchange, looked_up=True)
-            if not found and done is None and exchange is None:
-                context["lookup_error"] = _("自提码无效、已核销或不属于本门店")
+            try:
+                attempt = None if logged else start_lookup(user=user, store=store, code=code, purpose="pickup")
+            except TooManyLookups as exc:
+                context["lookup_error"], status = str(exc), 429
+            else:
+                found, done = lookup_orders(store, code) if context["sees_orders"] else ([], None)
+                exchange = lookup_exchange(store, code) if context["sees_mall"] else None
+                context.update(found_orders=found, done_order=done, exchange=exchange, looked_up=True)
+                if attempt is not None:
+                    finish_lookup(attempt, found=bool(found or done or exchange))
+                if not found and done is None and exchange is None:
+                    context["lookup_error"] = _("自提码无效、已核销或不属于本门店")
     _lists(request, store, context)
     return render(request, "orders/backoffice/pickups.html", context, status=status)
 
@@ -186,6 +195,18 @@ def verify_order_as_shown(*, store, code, order, post, by):
     return services.verify_pickup(store=store, code=code, by=by, quantities=wanted or None, order_id=locked.pk)
 
 
+def _counted(request, store, code):
+    """A confirmation by code is a lookup too (a forged form could try codes): logged and counted;
+    None, with the reason shown, when this clerk or store has had too many that found nothing."""
+    if store is None:
+        raise Http404("no store")
+    try:
+        return start_lookup(user=request.user, store=store, code=code, purpose="pickup")
+    except TooManyLookups as exc:
+        messages.error(request, str(exc))
+        return None
+
+
 def _verify_order(request, store, stores, code):
     if not request.user.has_perm(ORDER_VERIFY):
         raise PermissionDenied
@@ -193,16 +214,22 @@ def _verify_order(request, store, stores, code):
     if order_id is None:
         raise Http404("bad id")
     order = get_scoped_object_or_404(Order, request.user, pk=order_id)
+    attempt = _counted(request, store, code)
+    if attempt is None:
+        return redirect(_url(store))
     try:
         if order.store_id != store.pk:
             raise OrderError(_("自提码无效、已核销或不属于本门店"), code=Code.PICKUP_INVALID)
         order, record = verify_order_as_shown(store=store, code=code, order=order, post=request.POST, by=request.user)
     except AlreadyHandedOver as exc:
+        finish_lookup(attempt, found=True)
         messages.warning(request, str(exc))
         return redirect(_url(store))
     except DomainError as exc:
+        finish_lookup(attempt, found=False)
         messages.error(request, str(exc))
-        return _screen(request, store, stores, code=code)
+        return _screen(request, store, stores, code=code, logged=True)
+    finish_lookup(attempt, found=True)
     handed = sum(record.quantities.values())
     if order.status == Order.Status.COMPLETED:
         messages.success(request, _("核销成功：订单 %(no)s 本次交付 %(n)s 件，已全部提货，交易完成") % {
@@ -228,16 +255,24 @@ def _verify_exchange(request, store, stores, code):
     if exchange_id is None:
         raise Http404("bad id")
     get_scoped_object_or_404(PointsExchange, request.user, pk=exchange_id)  # another store's: 404
+    attempt = _counted(request, store, code)
+    if attempt is None:
+        return redirect(_url(store))
     done = _exchange_already_done(store, code, exchange_id)
-    if done is None:
+    if done is not None:
+        finish_lookup(attempt, found=True)
+    else:
         try:
             exchange = mall_services.verify_pickup(store=store, code=code, by=request.user)
         except DomainError as exc:
             done = _exchange_already_done(store, code, exchange_id)
             if done is None:
+                finish_lookup(attempt, found=False)
                 messages.error(request, str(exc))
-                return _screen(request, store, stores, code=code)
+                return _screen(request, store, stores, code=code, logged=True)
+            finish_lookup(attempt, found=True)
         else:
+            finish_lookup(attempt, found=True)
             spec = exchange.sku.spec_text if exchange.sku_id else ""
             messages.success(request, _("核销成功：%(title)s%(spec)s × 1，请将商品交给会员 %(member)s") % {
                 "title": exchange.title, "spec": f"（{spec}）" if spec else "", "member": exchange.user.staff_label})
