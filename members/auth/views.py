@@ -128,7 +128,6 @@ def code_login(request):
             "step": "phone",
             "form": form,
             "next": next_url,
-            "documents": current_documents(),
             "wechat_login": wechat_login_available(request),
             "hide_tabbar": True,
         },

@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 User = get_user_model()
@@ -28,7 +29,8 @@ def test_log_in_with_phone_and_sms_code(live_server, page, screenshot, sms_outbo
     page.wait_for_selector("input[name=code]")
     assert page.get_by_text("138****8000").is_visible()
     resend = page.locator("button[value=resend]")
-    assert resend.is_disabled() and "秒后可重新发送" in resend.inner_text()  # the 60-second countdown
+    expect(resend).to_be_disabled()  # the 60-second countdown (a deferred script: wait for it)
+    expect(resend).to_contain_text("秒后可重新发送")
     screenshot("auth-confirm-code")
     # a newcomer under `make run` (DEBUG) reads the code from the development outbox page
     settings.DEBUG = True
@@ -54,8 +56,7 @@ def test_signup_staff_and_bind_pages_look_right(live_server, page, screenshot, s
     with page.context.expect_page() as opened:
         page.get_by_role("link", name="《隐私政策》").click()
     legal = opened.value
-    legal.wait_for_load_state()
-    assert legal.get_by_text("第 1 版").is_visible()
+    expect(legal.get_by_text("第 1 版")).to_be_visible()
     screenshot("auth-legal-privacy", legal)
     legal.close()
     page.fill("input[name=phone]", "13900139000")
