@@ -263,7 +263,7 @@ def test_codes_per_ip_are_limited(client, sms_outbox, settings):
 @pytest.mark.parametrize(
     "evil",
     ["https://evil.example/", "//evil.example/", "https:evil.example", "/\\evil.example", "javascript:alert(1)",
-     "/\x00x", "\t//evil.example"],
+     "/\x00x", "\t//evil.example", "/" + "a" * 5000],
 )
 def test_login_ignores_a_next_that_is_not_a_local_path(client, sms_outbox, evil):
     make_shopper()
@@ -336,3 +336,18 @@ def test_codes_per_phone_are_capped_per_day(client, sms_outbox, monkeypatch):
     html = response.content.decode()
     assert "验证码发送过于频繁，请" in html and "小时后再试" in html
     assert len(sms_outbox) == 10
+
+
+def test_a_deactivated_shopper_is_not_logged_in(client, sms_outbox):
+    make_shopper(is_active=False)
+    request_code(client, PHONE)
+    response = enter_code(client, last_code(sms_outbox))
+    assert response.status_code == 302 and response["Location"] == "/accounts/inactive/"
+    assert not is_logged_in(client) and User.objects.count() == 1
+
+
+def test_the_code_page_links_the_dev_outbox_only_with_debug(client, sms_outbox, settings):
+    request_code(client, PHONE)
+    assert "/accounts/dev/sms-outbox/" not in client.get("/accounts/login/").content.decode()
+    settings.DEBUG = True
+    assert "/accounts/dev/sms-outbox/" in client.get("/accounts/login/").content.decode()
