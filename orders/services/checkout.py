@@ -258,21 +258,34 @@ def _quote_lines(quote, store, now):
         quote.error(Code.INSUFFICIENT_STOCK, _("以下商品无法购买：%(items)s") % {"items": "；".join(parts)})
 
 
+def _coupon_scopes(coupons):
+    """{coupon id: (category ids, product ids)} of the coupons limited to some categories or products:
+    one query per kind of scope present, none when every coupon is for the whole shop."""
+    scopes = {}
+    by_kind = (
+        (Coupon.Scope.CATEGORIES, Coupon.scope_categories.through, "category_id", 0),
+        (Coupon.Scope.PRODUCTS, Coupon.scope_products.through, "product_id", 1),
+    )
+    for kind, through, column, slot in by_kind:
+        ids = [c.pk for c in coupons if c.scope == kind]
+        if not ids:
+            continue
+        for coupon_id, target in through.objects.filter(coupon_id__in=ids).values_list("coupon_id", column):
+            scopes.setdefault(coupon_id, ([], []))[slot].append(target)
+    return scopes
+
+
 def _quote_coupons(quote, user, priced, now):
     copies = list(
         MemberCoupon.objects.filter(user=user, status=MemberCoupon.Status.UNUSED, valid_until__gt=now)
         .select_related("coupon")
-        .prefetch_related("coupon__scope_categories", "coupon__scope_products")
         .order_by("valid_until", "pk")
     )
+    scopes = _coupon_scopes({copy.coupon for copy in copies})
     options = []
     for copy in copies:
         coupon = copy.coupon
-        terms = CouponTerms(
-            coupon,
-            [c.pk for c in coupon.scope_categories.all()] if coupon.scope == Coupon.Scope.CATEGORIES else (),
-            [p.pk for p in coupon.scope_products.all()] if coupon.scope == Coupon.Scope.PRODUCTS else (),
-        )
+        terms = CouponTerms(coupon, *scopes.get(coupon.pk, ((), ())))
         eligible = pricing.coupon_eligible_subtotal(priced, terms)
         discount = terms.discount_for(eligible) if priced else ZERO
         reason = ""
