@@ -51,12 +51,13 @@ class StaffRequiredMixin:
 
 
 def signups_by_day(days=14):
-    """New accounts per local day for the last `days` days, zero-filled, oldest first."""
+    """New shopper accounts (staff are not members) per local day for the last `days` days,
+    zero-filled, oldest first."""
     today = timezone.localdate()
     start = today - timedelta(days=days - 1)
     rows = (
         get_user_model()
-        .objects.filter(date_joined__date__gte=start)
+        .objects.filter(date_joined__date__gte=start, is_staff=False, is_superuser=False)
         .annotate(day=TruncDate("date_joined"))
         .values("day")
         .annotate(n=Count("id"))
@@ -78,7 +79,7 @@ def dashboard(request):
         context.update(
             signups=series,
             signup_total=sum(point["n"] for point in series),
-            member_count=User.objects.count(),
+            member_count=User.objects.filter(is_staff=False, is_superuser=False).count(),
         )
     context["extra_cards"] = dashboard_extras(request)
     return render(request, "backoffice/dashboard.html", context)

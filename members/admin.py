@@ -10,6 +10,7 @@ from import_export import fields, resources
 from import_export.admin import ExportMixin
 
 from . import services
+from .auth.phones import format_phone
 from .forms import LevelChangeForm, PointsAdjustForm
 from .models import Address, Consent, LegalDocument, LevelChange, Member, MemberLevel, PointsEntry, User
 
@@ -25,10 +26,14 @@ class MemberInline(admin.StackedInline):
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    list_display = ("username", "nickname", "phone", "is_staff", "is_active", "date_joined")
+    list_display = ("username", "nickname", "shown_phone", "is_staff", "is_active", "date_joined")
     search_fields = ("username", "nickname", "phone")
     fieldsets = DjangoUserAdmin.fieldsets + ((_("会员资料"), {"fields": ("phone", "nickname", "avatar")}),)
     inlines = [MemberInline]
+
+    @admin.display(description=_("手机号"), ordering="phone")
+    def shown_phone(self, obj):
+        return format_phone(obj.phone) or "-"
 
 
 class MemberResource(resources.ModelResource):
@@ -39,6 +44,9 @@ class MemberResource(resources.ModelResource):
     growth_value = fields.Field(attribute="growth", column_name=_("成长值"))
     source_name = fields.Field(attribute="get_source_display", column_name=_("注册来源"))
     registered = fields.Field(attribute="created_at", column_name=_("注册时间"))
+
+    def dehydrate_phone(self, member):
+        return format_phone(member.user.phone)  # 138 0013 8000: text in Excel, not "+86…"
 
     class Meta:
         model = Member
@@ -92,9 +100,12 @@ class MemberAdmin(ExportMixin, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # a member profile is created with its user
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(user__is_staff=False, user__is_superuser=False)
+
     @admin.display(description=_("手机号"), ordering="user__phone")
     def phone(self, obj):
-        return obj.user.phone or "-"
+        return format_phone(obj.user.phone) or "-"
 
     @admin.display(description=_("操作"))
     def actions_links(self, obj):

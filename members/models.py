@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .auth.phones import mask_phone
+from .auth.phones import format_phone, mask_phone
 from .validators import validate_mainland_mobile
 
 
@@ -28,7 +28,7 @@ class User(AbstractUser):
         swappable = "AUTH_USER_MODEL"
 
     def __str__(self):
-        return self.nickname or self.phone or self.username
+        return self.nickname or format_phone(self.phone) or self.username
 
     @property
     def display_name(self):

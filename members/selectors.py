@@ -1,5 +1,6 @@
 """Read queries of the members app: each page's data in a fixed, small number of queries."""
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -111,13 +112,21 @@ def member_centre_extras(request):
     return extras
 
 
+def shoppers():
+    """Members who shop: every Member except those of staff accounts (store clerks, HQ), which the
+    back office neither lists nor counts as members."""
+    return Member.objects.filter(user__is_staff=False, user__is_superuser=False)
+
+
 def member_list(query="", level_id=None):
-    """Back-office member list: search by phone or nickname, filter by level."""
-    rows = Member.objects.select_related("user", "level").order_by("-id")
+    """Back-office member list: search by phone (typed as the shopper knows it: 138 0013 8000,
+    13800138000, +86…) or nickname, filter by level. Staff accounts are not members: never listed."""
+    rows = shoppers().select_related("user", "level").order_by("-id")
     query = (query or "").strip()
     if query:
+        digits = re.sub(r"[\s\-]", "", query).removeprefix("+86")
         rows = rows.filter(
-            Q(user__phone__icontains=query)
+            Q(user__phone__icontains=digits or query)
             | Q(user__nickname__icontains=query)
             | Q(user__username__icontains=query)
         )

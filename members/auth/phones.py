@@ -27,6 +27,15 @@ def normalize_phone(value: str) -> str:
     return f"+86{digits}"
 
 
+def format_phone(phone: str) -> str:
+    """How a mainland mobile number is read: "+8613800138000" -> "138 0013 8000" (3-4-4, no +86).
+    Anything else comes back as it was stored."""
+    digits = (phone or "").removeprefix("+86")
+    if not MAINLAND_MOBILE.match(digits):
+        return phone or ""
+    return f"{digits[:3]} {digits[3:7]} {digits[7:]}"
+
+
 def mask_phone(phone: str) -> str:
     digits = (phone or "").removeprefix("+86")
     return f"{digits[:3]}****{digits[-4:]}" if len(digits) >= 7 else digits

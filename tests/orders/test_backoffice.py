@@ -289,7 +289,7 @@ def test_the_order_page_shows_lines_amounts_payments_refunds_and_the_staff_timel
     assert response.context["attempts"][0].is_order_payment
     assert [r.pk for r in response.context["refunds"]] == [refund.pk]
     assert response.context["refunds"][0].event_rows  # requested, succeeded
-    assert "13800138000" in html  # the receiver's phone, to deliver
+    assert "138 0013 8000" in html  # the receiver's phone, to deliver, as people read it
     assert shopper.phone.removeprefix("+86") not in html  # the buyer's account phone stays masked
     assert "ship" in response.context["actions"]
 
