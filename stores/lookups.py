@@ -52,7 +52,8 @@ def start_lookup(*, user, store, code, purpose, now=None):
     when this staff member or this store has had too many lookups that found nothing lately."""
     now = now or timezone.now()
     window, per_user, per_store = _limits()
-    attempt = CodeLookup.objects.create(user=user, store=store, code=str(code or "")[:32], purpose=purpose[:32])
+    typed = "".join(ch for ch in str(code or "")[:64] if ch.isprintable())[:32]  # a NUL cannot be stored
+    attempt = CodeLookup.objects.create(user=user, store=store, code=typed, purpose=purpose[:32])
     since = now - window
     recent = CodeLookup.objects.filter(Q(user=user) | Q(store=store), created_at__gte=since, outcome__in=COUNTED)
     counts = recent.aggregate(

@@ -167,3 +167,12 @@ def test_a_client_without_login_never_reaches_the_log(client, store):
     anonymous = Client()
     anonymous.post(SCREEN, {"store": store.pk, "code": "123456"})
     assert not CodeLookup.objects.exists()
+
+
+@pytest.mark.parametrize("typed", ["12\x003456", "\x00" * 40, "１２３４５６", "٣" * 6, "9" * 5000, "\u202e123456"])
+def test_whatever_is_typed_is_logged_without_a_5xx(client, limits, store, typed):
+    client.force_login(make_clerk(store))
+    response = client.post(SCREEN, {"store": store.pk, "code": typed})
+    assert response.status_code < 500
+    for row in CodeLookup.objects.values_list("code", flat=True):
+        assert "\x00" not in row and len(row) <= 32
