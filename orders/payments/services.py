@@ -713,14 +713,18 @@ def _apply_to_order(order, refund, now):
             if quantity:
                 transaction.on_commit(lambda p=line.product_id, q=quantity: add_sales(p, -q))
     record_event(order, kind=OrderEvent.Kind.REFUND, note=_("退款成功 ¥%(amount)s") % {"amount": refund.amount})
-    # closed only when every unit went back, not merely every yuan: a free gift line still gets delivered
-    fully = order.refunded_amount >= order.paid_amount and all(
-        line.refunded_quantity >= line.quantity for line in lines.values())
+    # closed only when every unit went back, not merely every yuan: a free gift line still gets delivered.
+    # Goods that left the store keep the delivery fee, so "every unit back" closes the order even when
+    # the fee was not refunded: nothing is left to deliver, complete or ask after.
+    every_unit_back = all(line.refunded_quantity >= line.quantity for line in lines.values())
+    fully = order.refunded_amount >= order.paid_amount and every_unit_back
     nothing_left_the_store = not any(line.fulfilled_quantity for line in lines.values())
     if fully and order.member_coupon_id and nothing_left_the_store:
         restore_coupon(order.member_coupon, reference=order.reference, now=now)
     if fully:
         transition(order, Order.Status.CLOSED, note=_("全额退款，交易关闭"), closed_at=now)
+    elif every_unit_back and order.status != Order.Status.CLOSED:
+        transition(order, Order.Status.CLOSED, note=_("商品已全部退货退款，交易关闭（运费不退）"), closed_at=now)
     elif order.status in (Order.Status.PAID, Order.Status.READY_FOR_PICKUP) and order.is_pickup and not any(
         line.held_quantity for line in lines.values()
     ) and any(line.fulfilled_quantity for line in lines.values()):

@@ -15,7 +15,8 @@ Rules, written once here:
   back to the shelf, the points spent on them come back, the points and growth the order earned are
   clawed back in proportion (the balance may go negative), sales counts go down, and a coupon comes
   back only when the whole order was refunded before anything left the store (and only while the
-  coupon is still within its dates).
+  coupon is still within its dates). The order closes (交易关闭) once every unit came back, even when
+  the delivery fee was kept because the goods had left the store.
 """
 
 from datetime import timedelta

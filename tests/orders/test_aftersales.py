@@ -110,6 +110,33 @@ def test_return_after_completion_claws_back_points_and_restocks(store, shopper, 
     assert Product.objects.get(pk=tea.product_id).sales_count == 1
 
 
+@pytest.mark.parametrize("completed", [False, True])
+def test_every_unit_returned_closes_the_order_though_the_delivery_fee_is_kept(
+    store, shopper, tea, manager, worker, completed
+):
+    order = checkout(shopper, store, [(tea, 2)], fulfilment="express")
+    pay(order)
+    assert order.delivery_fee > 0
+    services.ship_order(order, by=manager, parcels=[("shunfeng", "SF0000111144")])
+    if completed:
+        with worker():
+            services.complete_order(order, by=shopper)
+    line = order.lines.get()
+    after_sale = ask(order, shopper, kind=AfterSale.Kind.RETURN_REFUND, quantities={line.pk: 2})
+    assert not after_sale.includes_delivery_fee  # the goods left the store: the fee stays
+    services.approve_after_sale(after_sale, by=manager)
+    services.submit_return(after_sale, user=shopper, carrier_code="yunda", tracking_no="YD7654321")
+    with worker():
+        services.confirm_return(after_sale, by=manager)
+    order.refresh_from_db()
+    assert order.refunded_amount == order.paid_amount - order.delivery_fee
+    assert order.status == Order.Status.CLOSED and order.closed_at is not None
+    assert stock(store, tea) == (10, 0)
+    assert order.events.filter(to_status=Order.Status.CLOSED).count() == 1
+    ok, _why = services.can_request(order)
+    assert not ok  # nothing is left to ask after
+
+
 def test_after_sale_window_closes_days_after_completion(store, shopper, tea, manager, settings):
     settings.ORDER_AFTER_SALE_DAYS = 7
     order = checkout(shopper, store, [(tea, 1)], fulfilment="express")
