@@ -3,7 +3,14 @@
 The login page shows a checkbox; the versions agreed to and the time are kept in the session
 (`remember_consent`) until a login happens, then written as members.Consent rows for that user
 (`record_pending_consent`, on Django's user_logged_in, so the phone and the WeChat paths share it).
+
+The consent belongs to the login it was given for, and only to it: a staff login in the same browser
+records nothing (staff are not shoppers), the phone path records it only for the number the code
+went to, and a consent left waiting longer than PENDING_MINUTES is dropped unrecorded (the shopper
+ticks the box again on the next try).
 """
+
+from datetime import timedelta
 
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
@@ -11,6 +18,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 SESSION_KEY = "pending_consent"
+PENDING_MINUTES = 30
 
 # the texts of version 1 (also seeded by migration members 0007): HQ replaces them in the admin
 DEFAULT_BODIES = {
@@ -51,13 +59,26 @@ def current_documents():
     return newest
 
 
-def remember_consent(request, channel: str) -> None:
+def remember_consent(request, channel: str, phone: str = "") -> None:
+    """Keep the consent just given until the login it was given for (`phone`: the number the code
+    goes to, on the phone path)."""
     versions = {kind: doc.version for kind, doc in current_documents().items()}
     request.session[SESSION_KEY] = {
         "at": timezone.now().isoformat(),
         "versions": versions,
         "channel": channel,
+        "phone": phone or "",
     }
+
+
+def _belongs_to(pending, user, agreed_at) -> bool:
+    if user.is_staff or agreed_at is None:
+        return False
+    if timezone.now() - agreed_at > timedelta(minutes=PENDING_MINUTES):
+        return False
+    if pending.get("channel") == "phone":
+        return bool(pending.get("phone")) and pending.get("phone") == user.phone
+    return True
 
 
 def _client_ip(request):
@@ -78,7 +99,9 @@ def record_pending_consent(sender, request, user, **kwargs):
         return
     from ..models import Consent
 
-    agreed_at = parse_datetime(pending.get("at") or "") or timezone.now()
+    agreed_at = parse_datetime(pending.get("at") or "")
+    if not _belongs_to(pending, user, agreed_at):
+        return
     ip = _client_ip(request)
     Consent.objects.bulk_create(
         [

@@ -114,7 +114,7 @@ def code_login(request):
     next_url = safe_next(request, request.POST.get("next") if request.method == "POST" else request.GET.get("next"))
     form = CodeLoginStartForm(request.POST if action == "send" else None)
     if action == "send" and form.is_valid():
-        remember_consent(request, "phone")
+        remember_consent(request, "phone", form.cleaned_data["phone"])
         try:
             code_login_flow.send_code(request, form.cleaned_data["phone"], next_url)
         except code_login_flow.Limited as exc:

@@ -41,6 +41,39 @@ def test_a_staff_login_in_a_session_without_consent_records_nothing(client):
     assert "_auth_user_id" in client.session and not Consent.objects.exists()
 
 
+def test_a_staff_login_after_a_shopper_ticked_consent_records_nothing(client, sms_outbox):
+    """The consent was given for the number the code went to; a staff account logging in through the
+    same browser is not that shopper, and a later shopper login must not inherit it either."""
+    User.objects.create_user("clerk", password="pw-2026-clerk", is_staff=True)
+    client.post("/accounts/login/", {"phone": "13800138000", "agree": "on", "action": "send"})
+    assert "pending_consent" in client.session and len(sms_outbox) == 1
+    client.post("/accounts/staff-login/", {"login": "clerk", "password": "pw-2026-clerk"})
+    assert "_auth_user_id" in client.session
+    assert not Consent.objects.exists() and "pending_consent" not in client.session
+
+
+def test_the_phone_path_records_consent_only_for_the_number_the_code_went_to(rf):
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from members.auth.consent import record_pending_consent, remember_consent
+
+    other = User.objects.create_user("m13900139000", phone="+8613900139000", phone_verified=True)
+    request = rf.post("/accounts/login/")
+    request.session = SessionStore()
+    remember_consent(request, "phone", "+8613800138000")
+    record_pending_consent(None, request, other)
+    assert not Consent.objects.exists()
+
+
+def test_a_consent_left_waiting_too_long_is_dropped(client, sms_outbox, monkeypatch):
+    from members.auth import consent
+
+    client.post("/accounts/login/", {"phone": "13800138000", "agree": "on", "action": "send"})
+    monkeypatch.setattr(consent, "PENDING_MINUTES", -1)  # whatever time passed is too long
+    client.post("/accounts/login/", {"action": "verify", "code": sms_outbox[-1].params["code"]})
+    assert "_auth_user_id" in client.session and not Consent.objects.exists()
+
+
 def test_hq_publishes_a_new_version_in_the_admin(admin_client):
     response = admin_client.post(
         "/admin/members/legaldocument/add/", {"kind": "privacy", "version": "", "title": "隐私政策", "body": "新版"}
