@@ -355,16 +355,6 @@ SMS_TEMPLATES = {
         "code": SMS_TEMPLATE_CODE,
         "text": "【" + (SMS_SIGN_NAME or "多门店分销") + "】您的验证码为{code}，5分钟内有效，请勿泄露给他人。",
     },
-    "unknown_account": {
-        "code": env.str("SMS_TEMPLATE_UNKNOWN_ACCOUNT", default=""),
-        "optional": True,  # without a provider code the message is skipped, not an error
-        "text": "【" + (SMS_SIGN_NAME or "多门店分销") + "】该手机号尚未注册，请先注册后再登录。",
-    },
-    "account_exists": {
-        "code": env.str("SMS_TEMPLATE_ACCOUNT_EXISTS", default=""),
-        "optional": True,
-        "text": "【" + (SMS_SIGN_NAME or "多门店分销") + "】该手机号已注册，请直接用验证码登录。",
-    },
 }
 if WECHAT_APP_ID and WECHAT_APP_SECRET:
     SOCIALACCOUNT_PROVIDERS["weixin"]["APP"] = {"client_id": WECHAT_APP_ID, "secret": WECHAT_APP_SECRET}

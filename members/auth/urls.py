@@ -31,4 +31,6 @@ urlpatterns = [
             name="account_reset_password_from_key"),
     path("password/reset/key/done/", views.not_used, name="account_reset_password_from_key_done"),
     path("phone/change/", views.to_bind_phone, name="account_change_phone"),
+    # asks for a password shoppers do not have; nothing here requires it (REAUTHENTICATION_REQUIRED off)
+    path("reauthenticate/", views.not_used, name="account_reauthenticate"),
 ]

@@ -76,7 +76,7 @@ NOT_USED = [
     "/accounts/email/", "/accounts/confirm-email/", "/accounts/confirm-email/abc-def:1/",
     "/accounts/password/change/", "/accounts/password/set/", "/accounts/password/reset/",
     "/accounts/password/reset/done/", "/accounts/password/reset/key/1-abc-def/",
-    "/accounts/password/reset/key/done/",
+    "/accounts/password/reset/key/done/", "/accounts/reauthenticate/",
 ]
 
 
@@ -87,6 +87,13 @@ def test_email_and_password_pages_are_not_reachable(client, url, method, mailout
     response = getattr(client, method)(url, {"email": "a@example.com"})
     assert response.status_code == 404
     assert not mailoutbox
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_logged_in_shopper_is_never_asked_for_a_password(client, method):
+    client.force_login(User.objects.create_user("m13800138000", phone=PHONE, phone_verified=True))
+    response = getattr(client, method)("/accounts/reauthenticate/", {"password": "guess"})
+    assert response.status_code == 404 and "密码" not in response.content.decode()
 
 
 def allauth_urls():

@@ -37,7 +37,7 @@ def aliyun(settings):
     settings.SMS_SIGN_NAME = "阿里云短信测试专用"
     settings.SMS_TEMPLATES = {
         "verification_code": {"code": "SMS_71390007", "text": "验证码{code}"},
-        "unknown_account": {"code": "", "optional": True, "text": "未注册"},
+        "staff_notice": {"code": "", "optional": True, "text": "{subject}：{body}"},
     }
 
 
@@ -152,7 +152,7 @@ def test_aliyun_unreachable_raises_sms_error(aliyun):
 
 @responses.activate
 def test_aliyun_skips_an_optional_template_without_provider_code(aliyun):
-    sms.send_sms("+8615300000001", "unknown_account", {})
+    sms.send_sms("+8615300000001", "staff_notice", {"subject": "低库存", "body": "龙井"})
     assert len(responses.calls) == 0
 
 
