@@ -16,15 +16,26 @@ def test_log_in_with_phone_and_sms_code(live_server, page, screenshot, sms_outbo
     screenshot("auth-login-wechat")
 
     page.fill("input[name=phone]", "1380013800")  # one digit short
+    dialog = page.locator("[data-consent-dialog] .weui-dialog")
+    # the box unticked: consent is asked in a WeUI dialog first, for the phone and the WeChat path
+    for button in ("微信一键登录", "获取验证码"):
+        page.get_by_role("button", name=button).click()
+        expect(dialog).to_be_visible()
+        assert page.url.endswith("/accounts/login/?next=/")  # nothing was posted
+        dialog.get_by_role("button", name="不同意").click()
+        expect(dialog).to_be_hidden()
+        assert not page.is_checked("input[name=agree]")
     page.get_by_role("button", name="获取验证码").click()
+    expect(dialog.get_by_text("为保障您的权益，请阅读并同意")).to_be_visible()
+    screenshot("auth-login-consent-dialog")
+    dialog.get_by_role("button", name="同意并继续").click()
     page.wait_for_load_state()
     assert page.get_by_text("请输入正确的11位手机号码").is_visible()
-    assert page.get_by_text("请先阅读并同意用户协议和隐私政策").is_visible()  # box not ticked
+    assert page.is_checked("input[name=agree]")  # agreed in the dialog, kept by the re-rendered form
     assert not sms_outbox
     screenshot("auth-login-bad-phone")
 
     page.fill("input[name=phone]", "138 0013 8000")
-    page.check("input[name=agree]")
     page.get_by_role("button", name="获取验证码").click()
     page.wait_for_selector("input[name=code]")
     assert page.get_by_text("138****8000").is_visible()
