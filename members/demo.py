@@ -6,7 +6,7 @@ code (the code appears in the development SMS outbox / console).
 """
 
 import random
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
@@ -216,28 +216,6 @@ def _history(rng, member, growth, level, joined, now):
         )
         if when > joined:
             events.append((when, PointsEntry.Kind.SIGN_IN, 5 + min(d, 5), day.isoformat(), "每日签到", 0))
-    for r in range(rng.randint(0, 3)):
-        events.append(
-            (
-                joined + timedelta(seconds=rng.randint(0, span)),
-                PointsEntry.Kind.REVIEW,
-                10,
-                f"DEMO-R-{member.pk}-{r}",
-                "商品评价",
-                0,
-            )
-        )
-    if rng.random() < 0.4:
-        events.append(
-            (
-                joined + timedelta(seconds=rng.randint(0, span)),
-                PointsEntry.Kind.EXCHANGE,
-                -rng.choice([100, 200, 500]),
-                f"DEMO-X-{member.pk}",
-                "兑换优惠券",
-                0,
-            )
-        )
     events.sort(key=lambda e: e[0])
     return events
 
@@ -272,10 +250,12 @@ def _seed_shopper(out):
     today = timezone.localdate()
     for d in range(4, 0, -1):
         services.sign_in(member, today - timedelta(days=d))
-    services.earn_for_completed_order(member, "order:DEMO-SHOPPER-1", Decimal("1288.00"))
-    services.earn_for_completed_order(member, "order:DEMO-SHOPPER-2", Decimal("356.50"))
-    services.award_review(member, "DEMO-SHOPPER-R1")
-    services.spend_points(member, 200, PointsEntry.Kind.EXCHANGE, "DEMO-SHOPPER-X1", reason="兑换 5 元优惠券")
+    # each sign-in at its own morning, as it happened (the ledger stamps the time of the insert)
+    for d, entry in zip(range(4, 0, -1), PointsEntry.objects.filter(member=member).order_by("pk"), strict=True):
+        moment = timezone.make_aware(datetime.combine(today - timedelta(days=d), time(8, 30)))
+        PointsEntry.objects.filter(pk=entry.pk).update(created_at=moment + timedelta(minutes=17 * d, seconds=d))
+    # no other history here: the shopper's orders (orders.demo) and points-mall exchanges
+    # (marketing.demo) earn and spend points through their own services, with their records
     services.save_address(
         user,
         Address(
