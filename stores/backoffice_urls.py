@@ -1,11 +1,12 @@
 from django.urls import path
 
-from . import backoffice
+from . import backoffice, backoffice_settings
 
 app_name = "stores_bo"
 
 urlpatterns = [
     path("", backoffice.stock_page, name="stock"),
+    path("settings/", backoffice_settings.store_settings, name="settings"),
     path("stock/export.csv", backoffice.stock_export, name="stock_export"),
     path("stock/<int:pk>/", backoffice.stock_history, name="stock_history"),
     path("stock/<int:pk>/adjust/", backoffice.stock_adjust, name="stock_adjust"),

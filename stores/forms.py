@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.references import staff_ref
 
-from .models import Store
+from .models import Store, StoreHours
 
 
 class AdjustForm(forms.Form):
@@ -84,3 +84,59 @@ class TransferForm(forms.Form):
         if data.get("source") and data.get("destination") and data["source"] == data["destination"]:
             self.add_error("destination", _("调出和调入不能是同一门店"))
         return data
+
+
+class StoreSettingsForm(forms.ModelForm):
+    """What a manager may change about their own store. Name, code, address, location, status and
+    staff stay with HQ (the admin)."""
+
+    class Meta:
+        model = Store
+        fields = [
+            "phone", "cover", "pickup_enabled", "pickup_lead_minutes", "pickup_slot_minutes",
+            "delivery_enabled", "delivery_radius_km", "delivery_fee", "delivery_min_order", "express_enabled",
+        ]
+        widgets = {"phone": forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"})}
+
+    def clean_phone(self):
+        phone = " ".join(self.cleaned_data.get("phone", "").split())
+        if phone and not all(ch.isascii() and (ch.isdigit() or ch in "-+() ") for ch in phone):
+            raise forms.ValidationError(_("电话只能包含数字、空格和 - + ( )"))
+        return phone
+
+    def clean_cover(self):
+        from catalog.validators import validate_image_file
+
+        cover = self.cleaned_data.get("cover")
+        if cover:
+            validate_image_file(cover)
+        return cover
+
+    def clean(self):
+        data = super().clean()
+        if data.get("delivery_enabled") and not data.get("delivery_radius_km"):
+            self.add_error("delivery_radius_km", _("开启同城配送需填写配送半径"))
+        if not (data.get("pickup_enabled") or data.get("delivery_enabled") or data.get("express_enabled")):
+            raise forms.ValidationError(_("自提、同城配送、快递至少开启一种"))
+        return data
+
+
+class StoreHoursForm(forms.ModelForm):
+    class Meta:
+        model = StoreHours
+        fields = ["weekday", "opens", "closes"]
+        widgets = {
+            "opens": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "closes": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        }
+
+
+class BaseStoreHoursFormSet(forms.BaseInlineFormSet):
+    def get_unique_error_message(self, unique_check):
+        return _("同一天不能有两段相同开门时间的营业时间")
+
+
+StoreHoursFormSet = forms.inlineformset_factory(
+    Store, StoreHours, form=StoreHoursForm, formset=BaseStoreHoursFormSet, extra=1, can_delete=True,
+    max_num=21, validate_max=True,
+)

@@ -107,6 +107,19 @@ def user_can_work_on(user, store_or_id):
     return StoreStaff.objects.filter(user_id=user.pk, store_id=store_id).exists()
 
 
+def manages_store(user, store_or_id):
+    """Whether the user may change this store's own settings (hours, phone, pickup and delivery,
+    cover): HQ for every store, a manager for theirs; a clerk may only look."""
+    from .models import StoreStaff
+
+    if is_hq(user):
+        return True
+    store_id = getattr(store_or_id, "pk", store_or_id)
+    if not (user and user.is_authenticated and user.is_active and user.is_staff):
+        return False
+    return StoreStaff.objects.filter(user_id=user.pk, store_id=store_id, role=StoreStaff.Role.MANAGER).exists()
+
+
 def get_scoped_object_or_404(model_or_qs, user, store_field="store", **lookup):
     qs = model_or_qs if isinstance(model_or_qs, QuerySet) else model_or_qs._default_manager.all()
     try:

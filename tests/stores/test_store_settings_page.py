@@ -1,0 +1,141 @@
+"""门店设置: a manager edits their own store's hours, phone, cover, pickup and delivery; HQ any
+store; a clerk only looks; another store's id is 404; bad input is a form error, nothing changed."""
+
+from datetime import time
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from stores.models import Store, StoreHours
+from tests.forms import form_data
+
+pytestmark = pytest.mark.django_db
+URL = reverse("stores_bo:settings")
+
+
+def snapshot(store):
+    row = Store.objects.values().get(pk=store.pk)
+    row.pop("updated_at")
+    hours = sorted(StoreHours.objects.filter(store=store).values_list("weekday", "opens", "closes"))
+    return row, hours
+
+
+def the_form(client, store):
+    response = client.get(URL, {"store": store.pk})
+    assert response.status_code == 200
+    return {name: values[0] if len(values) == 1 else values
+            for name, values in form_data(response.content.decode(), "store-settings").items()}
+
+
+def test_a_manager_saves_unchanged_then_changes_hours_and_delivery(client, manager_a, store_a):
+    client.force_login(manager_a)
+    before = snapshot(store_a)
+    response = client.post(URL, the_form(client, store_a), follow=True)
+    assert response.redirect_chain and snapshot(store_a) == before  # open, change nothing, save
+    assert "门店设置已保存" in response.content.decode()
+
+    data = the_form(client, store_a)
+    data.update({"phone": "021-6666 8888", "delivery_enabled": "on", "delivery_radius_km": "3.5",
+                 "delivery_fee": "6.00", "delivery_min_order": "30", "pickup_slot_minutes": "30"})
+    data["hours-0-DELETE"] = "on"  # Monday closed
+    new = int(data["hours-TOTAL_FORMS"]) - 1  # the empty extra row
+    data.update({f"hours-{new}-weekday": "5", f"hours-{new}-opens": "22:00", f"hours-{new}-closes": "02:00"})
+    assert client.post(URL, data).status_code == 302
+    store = Store.objects.get(pk=store_a.pk)
+    assert (store.phone, store.delivery_enabled, store.delivery_radius_km, store.delivery_fee) == (
+        "021-6666 8888", True, Decimal("3.50"), Decimal("6.00"))
+    assert store.pickup_slot_minutes == 30
+    weekdays = list(StoreHours.objects.filter(store=store).values_list("weekday", "opens", "closes"))
+    assert (0, time(9), time(21)) not in weekdays and (5, time(22), time(2)) in weekdays
+    assert client.post(URL, data).status_code in (200, 302)  # the same form again: no 500, no duplicate
+    assert StoreHours.objects.filter(store=store, weekday=5, opens=time(22)).count() == 1
+
+
+def test_hq_edits_any_store_but_a_manager_only_theirs(client, manager_a, hq_user, store_a, store_b):
+    client.force_login(hq_user)
+    data = the_form(client, store_b)
+    data["phone"] = "0571-8888 0000"
+    assert client.post(URL, data).status_code == 302
+    assert Store.objects.get(pk=store_b.pk).phone == "0571-8888 0000"
+
+    client.force_login(manager_a)
+    before = snapshot(store_b)
+    assert client.get(URL, {"store": store_b.pk}).status_code == 404
+    data["store"] = str(store_b.pk)
+    data["phone"] = "110"
+    assert client.post(URL, data).status_code == 404
+    assert snapshot(store_b) == before
+
+
+def test_a_clerk_sees_the_settings_but_cannot_change_them(client, clerk_a, store_a):
+    client.force_login(clerk_a)
+    response = client.get(URL)
+    html = response.content.decode()
+    assert response.status_code == 200 and "只有店长或总部可以修改门店设置" in html
+    assert 'name="phone"' in html and "disabled" in html and "保存设置" not in html
+    before = snapshot(store_a)
+    data = {"store": store_a.pk, "phone": "999", "pickup_enabled": "on", "hours-TOTAL_FORMS": "0",
+            "hours-INITIAL_FORMS": "0"}
+    response = client.post(URL, data, follow=True)
+    assert "只有店长或总部可以修改门店设置" in response.content.decode()
+    assert snapshot(store_a) == before
+
+
+def test_a_customer_or_anonymous_visitor_never_reaches_it(client, store_a):
+    from django.contrib.auth import get_user_model
+
+    assert client.get(URL).status_code == 302  # to the staff login
+    client.force_login(get_user_model().objects.create_user("shopper"))
+    assert client.post(URL, {"store": store_a.pk, "phone": "1"}).status_code == 403
+    assert Store.objects.get(pk=store_a.pk).phone == "021-12345678"
+
+
+BAD = ["\x00", "²", "٣", "9" * 40, "-1", "1e9", "abc", " ", "9223372036854775808", "3.999"]
+
+
+@pytest.mark.parametrize("field", ["phone", "delivery_radius_km", "delivery_fee", "delivery_min_order",
+                                   "pickup_lead_minutes", "pickup_slot_minutes", "hours-0-weekday",
+                                   "hours-0-opens", "hours-0-closes", "store", "hours-TOTAL_FORMS"])
+def test_bad_values_are_form_errors_and_change_nothing(client, manager_a, store_a, field):
+    client.force_login(manager_a)
+    good = the_form(client, store_a)
+    before = snapshot(store_a)
+    for bad in BAD:
+        data = dict(good, delivery_enabled="on", delivery_radius_km="3")
+        data[field] = bad
+        response = client.post(URL, data)
+        assert response.status_code in (200, 302, 404), (field, bad, response.status_code)
+        after = snapshot(store_a)
+        if response.status_code != 302:
+            assert after == before, (field, bad)
+        else:  # accepted: only a value that is valid for the field (e.g. 3.999 km is refused, "1e9" is not a phone)
+            assert after[0]["phone"] in ("021-12345678",) or field == "phone"
+            Store.objects.filter(pk=store_a.pk).update(**{k: v for k, v in before[0].items() if k != "id"})
+
+
+def test_two_ranges_opening_at_the_same_time_on_one_day_are_refused(client, manager_a, store_a):
+    client.force_login(manager_a)
+    data = the_form(client, store_a)
+    new = int(data["hours-TOTAL_FORMS"]) - 1
+    data.update({f"hours-{new}-weekday": "0", f"hours-{new}-opens": "09:00", f"hours-{new}-closes": "12:00"})
+    response = client.post(URL, data)
+    assert response.status_code == 200 and "同一天不能有两段相同开门时间的营业时间" in response.content.decode()
+    assert StoreHours.objects.filter(store=store_a, weekday=0).count() == 1
+
+
+def test_at_least_one_way_to_get_the_goods(client, manager_a, store_a):
+    client.force_login(manager_a)
+    data = the_form(client, store_a)
+    for name in ("pickup_enabled", "delivery_enabled", "express_enabled"):
+        data.pop(name, None)
+    response = client.post(URL, data)
+    assert "自提、同城配送、快递至少开启一种" in response.content.decode()
+    assert Store.objects.get(pk=store_a.pk).pickup_enabled
+
+
+def test_the_page_reads_in_a_few_queries(client, manager_a, store_a, django_assert_max_num_queries):
+    client.force_login(manager_a)
+    client.get(URL)
+    with django_assert_max_num_queries(12):
+        assert client.get(URL).status_code == 200
