@@ -14,7 +14,7 @@
     var type = (xhr && xhr.getResponseHeader("Content-Type")) || "";
     if (!xhr || xhr.status !== 503 || type.indexOf("text/plain") !== 0) { return; }
     var tip = document.createElement("div");
-    tip.className = "weui-toptips shop-busy-tip";
+    tip.className = "weui-toptips weui-toptips_warn shop-busy-tip";
     tip.setAttribute("role", "alert");
     tip.textContent = xhr.responseText;
     document.body.appendChild(tip);

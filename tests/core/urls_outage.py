@@ -64,6 +64,18 @@ def fine(request):
     return HttpResponse("fine")
 
 
+def htmx_button(request):
+    """A shop page with a button whose htmx request meets the outage (for the browser test)."""
+    from django.template import RequestContext, Template
+
+    page = Template(
+        '{% extends "shop/base.html" %}{% block content %}<div class="weui-btn-area">'
+        '<button id="busy" class="weui-btn weui-btn_primary" hx-post="/outage/redis/" hx-swap="none">加入购物车'
+        "</button></div>{% endblock %}"
+    )
+    return HttpResponse(page.render(RequestContext(request, {"hide_tabbar": True})))
+
+
 urlpatterns = [
     path("outage/database/", database_refused),
     path("outage/statement-timeout/", statement_timeout),
@@ -71,6 +83,8 @@ urlpatterns = [
     path("outage/django-redis/", django_redis_refused),
     path("outage/bug/", bug),
     path("outage/on-the-way-out/", fine),
+    path("outage/htmx/", htmx_button),
+    path("backoffice/outage/redis/", redis_refused),
     path("backoffice/outage/database/", database_refused),
     *project_urlpatterns,
 ]
