@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template import loader
@@ -83,13 +84,16 @@ def _wants_json(request):
 def _retry_target(request):
     """Where the page's 重试 button goes: the same address for a GET, the page the form was sent
     from for anything else (when it is one of ours), else the home page."""
-    if request.method in ("GET", "HEAD"):
-        target = request.get_full_path()
-    else:
-        referer = urlsplit(request.headers.get("Referer", ""))
-        same_host = referer.netloc == request.get_host()
-        target = referer.path + (f"?{referer.query}" if referer.query else "") if same_host else ""
-    return target if is_safe_path(target, request) else "/"
+    try:
+        if request.method in ("GET", "HEAD"):
+            target = request.get_full_path()
+        else:
+            referer = urlsplit(request.headers.get("Referer", ""))
+            same_host = referer.netloc == request.get_host()
+            target = referer.path + (f"?{referer.query}" if referer.query else "") if same_host else ""
+        return target if is_safe_path(target, request) else "/"
+    except (ValueError, DisallowedHost):  # a Referer urlsplit cannot read ("http://["), a forged Host
+        return "/"
 
 
 def _page(request, template):

@@ -104,6 +104,15 @@ def test_a_form_posted_from_another_site_is_not_sent_back_there(client):
     assert "evil.example" not in html and 'href="/"' in html
 
 
+@pytest.mark.parametrize("referer", ["http://[bad", "http://testserver/\x00", "\x00", "x" * 100_000,
+                                     "http://testserver//evil.example/", "javascript:alert(1)"])
+def test_a_forged_referer_still_gets_the_busy_page_with_a_safe_retry(client, referer):
+    response = client.post("/outage/redis/", HTTP_REFERER=referer)
+    assert_busy(response)
+    html = response.content.decode()
+    assert BUSY in html and 'href="/"' in html and "evil" not in html and "javascript" not in html
+
+
 def test_htmx_gets_one_line_of_text(client, log):
     response = client.get("/outage/redis/", HTTP_HX_REQUEST="true")
     assert_busy(response)
