@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # a database or Redis outage raised out of a view: 503 + Retry-After and one log line
+    "core.outages.OutageMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -100,6 +102,29 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # several processes (web, worker) share the file under make run
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Timeouts on every PostgreSQL connection, so that one slow transaction holding a hot row (a stock
+# row, a member) cannot hold every gunicorn thread with it: a request waits at most
+# DB_LOCK_TIMEOUT_MS for a row lock and DB_STATEMENT_TIMEOUT_MS for one statement, then fails with
+# an OperationalError that rolls its transaction back and answers 503 + Retry-After (core.outages).
+# Both stay well under the proxy's 30 s (deploy/nginx.conf, deploy/gunicorn.conf.py), so a request
+# never commits after the shopper's proxy gave up on it. The worker and manage.py commands use the
+# longer DB_TASK_* values instead (core.dbtimeouts). 0 turns a timeout off. SQLite has none of this.
+DB_LOCK_TIMEOUT_MS = env.int("DB_LOCK_TIMEOUT_MS", default=3000)
+DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=15000)
+DB_TASK_LOCK_TIMEOUT_MS = env.int("DB_TASK_LOCK_TIMEOUT_MS", default=10000)
+DB_TASK_STATEMENT_TIMEOUT_MS = env.int("DB_TASK_STATEMENT_TIMEOUT_MS", default=300000)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _db_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _db_options["options"] = " ".join(filter(None, [
+        _db_options.get("options", ""),
+        f"-c lock_timeout={max(DB_LOCK_TIMEOUT_MS, 0)}",
+        f"-c statement_timeout={max(DB_STATEMENT_TIMEOUT_MS, 0)}",
+    ]))
+    # a database host that does not answer (not one that refuses) fails in seconds, not minutes
+    _db_options.setdefault("connect_timeout", 5)
+# Outages (database or Redis unreachable, a lock or statement timeout) answer 503 with this
+# Retry-After, in the look of the page asked for (core.outages).
+OUTAGE_RETRY_AFTER_SECONDS = 5
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -1,9 +1,11 @@
+import sys
+
 from django.http import HttpResponse, HttpResponseNotFound, HttpResponseServerError, JsonResponse
 from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import requires_csrf_token
 
-from . import health
+from . import health, outages
 
 
 @never_cache
@@ -32,6 +34,12 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
+    # An outage raised by a middleware rather than a view (a session saved to a Redis that is down):
+    # 503 + Retry-After and one log line, like OutageMiddleware does for views.
+    exc = sys.exc_info()[1]
+    kind = outages.outage_kind(exc) if exc is not None else None
+    if kind is not None:
+        return outages.outage_response(request, exc, kind)
     # No request context: a failing context processor or database must not break the error page.
     try:
         html = loader.get_template("500.html").render({})

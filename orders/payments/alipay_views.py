@@ -34,6 +34,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.money import fen_to_yuan, yuan_to_fen
 from core.numbers import int_or_none
+from core.outages import outage_answer
 
 from ..errors import OrderError
 from ..models import Order, PaymentAttempt, Refund
@@ -135,6 +136,7 @@ def _refund_notice(attempt, data):
     return 200, SUCCESS
 
 
+@outage_answer(FAIL, content_type="text/plain; charset=utf-8")  # anything but "success": Alipay retries
 @csrf_exempt
 @require_POST
 def alipay_notify(request):

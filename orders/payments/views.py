@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from core.money import fen_to_yuan
+from core.outages import outage_answer
 
 from ..errors import OrderError
 from ..models import PaymentAttempt
@@ -48,6 +49,8 @@ def handle_dev_notice(body, signature):
         return 404, {"code": "FAIL", "message": exc.code}
 
 
+@outage_answer(json.dumps({"code": "FAIL", "message": "系统繁忙，请稍后重试"}, ensure_ascii=False),
+               content_type="application/json")  # as WeChat Pay's: the dev gateway's notices take its form
 @csrf_exempt
 @require_POST
 def dev_notify(request):

@@ -11,6 +11,7 @@ not atomic requests; the services are their own transactions); anything else get
 {"code": "FAIL", "message": …}, which WeChat Pay retries, and changes nothing.
 """
 
+import json
 import logging
 
 import qrcode
@@ -27,6 +28,8 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
+
+from core.outages import outage_answer, outage_kind
 
 from ..errors import OrderError
 from ..models import Order, PaymentAttempt, PaymentEvent, Refund
@@ -120,7 +123,9 @@ def handle_pay_notice(headers, body, *, now=None):
         )
     except OrderError:
         return _fail(404, "订单不存在")
-    except DatabaseError:
+    except DatabaseError as exc:
+        if outage_kind(exc):
+            raise  # a lock or statement timeout, the database gone: core.outages answers 503, one log line
         logger.exception("WeChat Pay notice for %s could not be recorded", out_trade_no)
         return _fail(500, "暂时无法处理")
     if outcome.result == "amount_mismatch":
@@ -170,7 +175,9 @@ def _apply_refund_notice(notice):
     except OrderError as exc:
         logger.error("WeChat Pay refund notice for %s refused: %s", out_refund_no, exc)
         return _fail(400, "退款无法入账")
-    except DatabaseError:
+    except DatabaseError as exc:
+        if outage_kind(exc):
+            raise
         logger.exception("WeChat Pay refund notice for %s could not be recorded", out_refund_no)
         return _fail(500, "暂时无法处理")
     return 204, None
@@ -182,7 +189,12 @@ def _answer(status, answer):
     return JsonResponse(answer, status=status)
 
 
+# WeChat Pay retries a notice answered with a 4xx/5xx and {"code": "FAIL", ...}
+OUTAGE_ANSWER = json.dumps({"code": "FAIL", "message": "系统繁忙，请稍后重试"}, ensure_ascii=False)
+
+
 def _notify_view(handler):
+    @outage_answer(OUTAGE_ANSWER, content_type="application/json")
     @csrf_exempt
     @transaction.non_atomic_requests
     def view(request):

@@ -20,4 +20,16 @@
   function drawAll(root) { (root || document).querySelectorAll("[data-chart]").forEach(draw); }
   document.addEventListener("DOMContentLoaded", function () { drawAll(); });
   document.addEventListener("htmx:afterSwap", function (event) { drawAll(event.target); });
+  // core.outages answers an htmx request it cannot serve now with 503 and one line of plain text.
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    var type = (xhr && xhr.getResponseHeader("Content-Type")) || "";
+    if (!xhr || xhr.status !== 503 || type.indexOf("text/plain") !== 0) { return; }
+    var tip = document.createElement("div");
+    tip.className = "bo-busy-tip";
+    tip.setAttribute("role", "alert");
+    tip.textContent = xhr.responseText;
+    document.body.appendChild(tip);
+    setTimeout(function () { tip.remove(); }, 4000);
+  });
 })();

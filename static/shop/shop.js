@@ -7,4 +7,17 @@
       setTimeout(function () { tip.style.display = "none"; }, 3000);
     });
   });
+  // An htmx request the server could not answer now (core.outages: 503 with one line of plain
+  // text, nothing changed): show that line as a top tip instead of leaving the tap unanswered.
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    var type = (xhr && xhr.getResponseHeader("Content-Type")) || "";
+    if (!xhr || xhr.status !== 503 || type.indexOf("text/plain") !== 0) { return; }
+    var tip = document.createElement("div");
+    tip.className = "weui-toptips weui-toptips_warn shop-busy-tip";
+    tip.setAttribute("role", "alert");
+    tip.textContent = xhr.responseText;
+    document.body.appendChild(tip);
+    setTimeout(function () { tip.remove(); }, 3000);
+  });
 })();
