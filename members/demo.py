@@ -147,9 +147,11 @@ def _seed_members(out):
                 )
             )
         balances[member.pk] = balance
-        running = 0
+        running, crossed_at = 0, None
         for when, reference, paid in _purchases(history):
             running += paid
+            if crossed_at is None and running >= level.growth_threshold:
+                crossed_at = when  # the purchase that reached the member's level
             growth_entries.append(
                 GrowthEntry(
                     member=member,
@@ -161,15 +163,11 @@ def _seed_members(out):
             )
         if level.pk != base.pk:
             level_changes.append(
-                LevelChange(member=member, from_level=base, to_level=level, reason="演示数据：成长值达到门槛")
+                LevelChange(member=member, from_level=base, to_level=level, reason="演示数据：成长值达到门槛",
+                            created_at=crossed_at or user.date_joined)
             )
-    created = PointsEntry.objects.bulk_create(entries, batch_size=1000)
-    # auto_now_add overrode created_at on insert; put the history back in time
-    for entry, original in zip(created, entries, strict=True):
-        entry.created_at = original.created_at
-    PointsEntry.objects.bulk_update(created, ["created_at"], batch_size=1000)
-    GrowthEntry.objects.bulk_create(growth_entries, batch_size=1000)
-    LevelChange.objects.bulk_create(level_changes)
+    for model, rows in ((PointsEntry, entries), (GrowthEntry, growth_entries), (LevelChange, level_changes)):
+        _insert_back_in_time(model, rows)
     for pk, balance in balances.items():
         Member.objects.filter(pk=pk).update(points_balance=balance)
     # growth on the profile equals the growth ledger
@@ -180,6 +178,16 @@ def _seed_members(out):
         Member.objects.filter(pk=member.pk).update(growth=totals.get(member.pk, 0))
     out(f"  {DEMO_MEMBER_COUNT} demo members (demo-member-001 … {DEMO_MEMBER_COUNT:03d}) with points history")
     return len(users) + len(members) + len(entries) + len(growth_entries) + len(level_changes)
+
+
+def _insert_back_in_time(model, rows):
+    """bulk_create the rows, then give them back the times they were built with: auto_now_add
+    stamps the moment of the insert on every row (and on the objects passed in)."""
+    moments = [row.created_at for row in rows]
+    created = model.objects.bulk_create(rows, batch_size=1000)
+    for row, moment in zip(created, moments, strict=True):
+        row.created_at = moment
+    model.objects.bulk_update(created, ["created_at"], batch_size=1000)
 
 
 def _expiry(when):
