@@ -125,9 +125,12 @@ class StoreHoursForm(forms.ModelForm):
     class Meta:
         model = StoreHours
         fields = ["weekday", "opens", "closes"]
+        # 24-hour text ("09:00", "22:30"), as shops write their hours; a browser's own time input
+        # would show 10:00 AM/PM by the phone's locale and clip the half of day on a narrow screen
         widgets = {
-            "opens": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
-            "closes": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            name: forms.TimeInput(format="%H:%M", attrs={"inputmode": "numeric", "placeholder": "09:00",
+                                                          "maxlength": 5, "class": "store-hours__time"})
+            for name in ("opens", "closes")
         }
 
 

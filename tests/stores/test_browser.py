@@ -103,3 +103,27 @@ def test_inside_wechat_the_page_signs_the_js_sdk_then_locates(live_server, conte
     # headless chromium has no WeixinJSBridge: the page falls back to the browser's location
     page.locator(".stores-card__distance").first.wait_for(timeout=15000)
     assert "静安寺店" in page.locator(".stores-card").first.inner_text()
+
+
+def test_a_manager_edits_opening_hours_on_a_phone(live_server, page, screenshot, stores_demo):
+    """门店设置 at 390 px: the page fits the phone, a closed Sunday and a later Saturday are saved."""
+    from django.conf import settings as dj_settings
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=demo.DEMO_MANAGER["username"]))
+    cookie = client.cookies[dj_settings.SESSION_COOKIE_NAME].value
+    page.context.add_cookies([{"name": dj_settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
+    page.goto(live_server.url + "/backoffice/stores/settings/")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    screenshot("stores-backoffice-settings")
+    rows = page.locator(".store-hours__row")
+    sunday = [i for i in range(rows.count()) if rows.nth(i).locator("select").input_value() == "6"][0]
+    rows.nth(sunday).locator("input[type=checkbox]").check()
+    page.fill("input[name=phone]", "021-5555 0000")
+    page.get_by_role("button", name="保存设置").click()
+    page.get_by_text("门店设置已保存").wait_for()
+    store = Store.objects.get(staff__user__username=demo.DEMO_MANAGER["username"])
+    assert store.phone == "021-5555 0000" and not store.hours.filter(weekday=6).exists()
+    screenshot("stores-backoffice-settings-saved")
