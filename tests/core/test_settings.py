@@ -63,8 +63,8 @@ def test_redis_url_switches_cache_sessions_and_broker():
     )
     assert result.returncode == 0, result.stderr
     cache, sessions, broker = result.stdout.split()
-    assert cache == "django_redis.cache.RedisCache"
-    assert sessions == "django.contrib.sessions.backends.cache"
+    assert cache == "core.cache.ResilientRedisCache"  # django-redis; Redis down reads as a miss
+    assert sessions == "core.sessions"  # in the database, a copy in Redis: a restart logs nobody out
     assert broker == "redis://127.0.0.1:6379/3"
 
 
