@@ -188,7 +188,14 @@ class StaffLoginView(LoginView):
         try:
             return super().dispatch(request, *args, **kwargs)
         except CacheUnavailable:
-            context = {"form": StaffLoginForm(request=request), "busy": _("登录服务繁忙，请稍后再试"), "hide_tabbar": True}
+            login = request.POST.get("login", "")[:150] if request.method == "POST" else ""
+            context = {
+                "form": StaffLoginForm(request=request, initial={"login": login}),
+                "busy": _("登录服务繁忙，请稍后再试"),
+                "redirect_field_name": "next",
+                "redirect_field_value": get_next_redirect_url(request) or "",
+                "hide_tabbar": True,
+            }
             response = render(request, self.template_name, context, status=503)
             response["Retry-After"] = str(RETRY_SECONDS)
             return response

@@ -88,10 +88,13 @@ def test_a_code_texted_before_the_outage_still_logs_in(client, redis_down, sms_o
 def test_staff_password_is_not_checked_without_its_failed_attempt_limit(client, redis_down):
     User.objects.create_user("hq", password="hq-pass-2026x", is_staff=True)
     redis_down()
-    response = client.post("/accounts/staff-login/", {"login": "hq", "password": "hq-pass-2026x"})
+    response = client.post("/accounts/staff-login/", {"login": "hq", "password": "hq-pass-2026x",
+                                                       "next": "/backoffice/"})
     assert response.status_code == 503
     assert response["Retry-After"]
-    assert "登录服务繁忙，请稍后再试" in response.content.decode()
+    page = response.content.decode()
+    assert "登录服务繁忙，请稍后再试" in page
+    assert 'value="hq"' in page and 'value="/backoffice/"' in page and "hq-pass-2026x" not in page
     assert "_auth_user_id" not in client.session
 
 
@@ -136,3 +139,28 @@ def test_a_cached_session_copy_lives_at_most_five_minutes(client):
     client.force_login(User.objects.create_user("shopper"))
     key = "django.contrib.sessions.cached_db" + client.session.session_key
     assert 0 < cache.ttl(key) <= CACHED_COPY_SECONDS
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_shopper_and_staff_see_why_no_code_or_login_while_redis_is_down(live_server, page, screenshot, shop,
+                                                                         redis_down, sms_outbox):
+    redis_down()
+    page.goto(live_server.url + "/")
+    assert page.get_by_text("每日坚果").first.is_visible()  # the home page, from the database
+    page.goto(live_server.url + "/accounts/login/")
+    page.fill("input[name=phone]", "138 0013 8000")
+    page.check("input[name=agree]")
+    page.get_by_role("button", name="获取验证码").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("验证码服务繁忙，请稍后再试").is_visible()
+    assert not sms_outbox
+    screenshot("outage-login-code-busy")
+    User.objects.create_user("hq", password="hq-pass-2026x", is_staff=True)
+    page.goto(live_server.url + "/accounts/staff-login/")
+    page.fill("input[name=login]", "hq")
+    page.fill("input[name=password]", "hq-pass-2026x")
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("登录服务繁忙，请稍后再试").is_visible()
+    screenshot("outage-staff-login-busy")
