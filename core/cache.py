@@ -24,6 +24,7 @@ import logging
 import socket
 import threading
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 from django.dispatch import Signal
 from django_redis.cache import RedisCache
@@ -35,7 +36,7 @@ logger = logging.getLogger(__name__)
 RETRY_SECONDS = 5
 LOG_EVERY_SECONDS = 60
 
-# sent (sender=the cache's location) by the first call that reaches Redis again after an outage
+# sent (sender=the cache's location, without credentials) by the first call that reaches Redis again after an outage
 cache_recovered = Signal()
 
 
@@ -48,9 +49,17 @@ class CacheUnavailable(RedisConnectionError):
 UNREACHABLE = (RedisError, socket.timeout, ConnectionError, TimeoutError)
 
 
+def _without_credentials(location):
+    """redis://:secret@host:6379/0 -> redis://host:6379/0, for logs and messages."""
+    parts = urlsplit(location)
+    if parts.password is None and parts.username is None:
+        return location
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 class _Breaker:
     def __init__(self, location):
-        self.location = location
+        self.location = _without_credentials(location)
         self.lock = threading.Lock()
         self.down_since = None  # monotonic time of the first failure of this outage
         self.retry_at = 0.0

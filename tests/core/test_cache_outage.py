@@ -18,7 +18,7 @@ from tests.members_auth.conftest import last_code
 
 pytestmark = [pytest.mark.django_db, pytest.mark.redis]
 User = get_user_model()
-CLOSED_PORT = "redis://127.0.0.1:6390/0"  # nothing listens here
+CLOSED_PORT = "redis://:never-logged@127.0.0.1:6390/0"  # nothing listens here
 PHONE = "+8613800138000"
 
 
@@ -66,6 +66,7 @@ def test_shop_front_pages_answer_from_the_database_while_redis_is_down(client, s
     # the outage is logged once, not once per cache call
     outage = [r for r in caplog.records if "unreachable" in r.getMessage()]
     assert len(outage) == 1, [r.getMessage() for r in outage]
+    assert "127.0.0.1:6390" in outage[0].getMessage() and "never-logged" not in caplog.text
 
 
 def test_no_login_code_is_texted_while_its_limit_cannot_be_counted(client, redis_down, sms_outbox):
