@@ -165,3 +165,33 @@ def test_shopper_and_staff_see_why_no_code_or_login_while_redis_is_down(live_ser
     page.wait_for_load_state()
     assert page.get_by_text("登录服务繁忙，请稍后再试").is_visible()
     screenshot("outage-staff-login-busy")
+
+
+def _container_healthcheck():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "deploy" / "healthcheck.py"
+    spec = importlib.util.spec_from_file_location("deploy_healthcheck", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.django_db(transaction=True)
+def test_web_container_stays_healthy_while_only_redis_is_down(live_server, redis_down, capsys):
+    """docker-compose's healthcheck (deploy/healthcheck.py): the web still serves without Redis, so
+    it is not taken out of service; without its database it cannot, and is unhealthy."""
+    from unittest import mock
+
+    from django.db.utils import OperationalError
+
+    healthcheck = _container_healthcheck()
+    url = live_server.url + "/healthz"
+    assert healthcheck.check(url, "localhost") == 0
+    redis_down()
+    assert healthcheck.check(url, "localhost") == 0
+    assert "degraded" in capsys.readouterr().err
+    with mock.patch("core.health.connection") as conn:
+        conn.cursor.side_effect = OperationalError("connection refused")
+        assert healthcheck.check(url, "localhost") == 1
