@@ -21,6 +21,11 @@ taken just before it expires lives LOCAL_TTL seconds more in a process. No fragm
 sales may be cached for longer than FRAGMENT_TIMEOUT (tests/catalog/test_sales_cache.py checks
 every page). Anything that needs the exact count (orders, reports) reads `Product.sales_count`
 from the database. Any other change still shows at once.
+
+Without Redis (core.cache: an outage reads as misses) every request reads a version of its own, so
+each page is built from the database and nothing is kept in process memory; when Redis answers
+again the version is bumped once (core.cache.cache_recovered), because a change made during the
+outage could not bump it and fragments cached before it must not be served.
 """
 
 import threading
@@ -31,6 +36,9 @@ from asgiref.local import Local
 from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.db import connection, transaction
+from django.dispatch import receiver
+
+from core.cache import cache_recovered, reachable
 
 VERSION_KEY = "catalog:version"
 # Scheduled listing times pass without a write; the worker applies them each minute and bumps,
@@ -130,9 +138,15 @@ def get(name):
 
 def set(name, value, timeout=FRAGMENT_TIMEOUT):  # noqa: A001 - mirrors the cache API
     cache.set(name, value, timeout)
-    _remember(name, value, timeout)
+    if reachable():  # during an outage the key's version is this request's own: never read again
+        _remember(name, value, timeout)
 
 
 def clear_local():
     with _local_lock:
         _local.clear()
+
+
+@receiver(cache_recovered, dispatch_uid="catalog.cache.recovered")
+def _bump_after_outage(sender, **kwargs):
+    _set_new_version()

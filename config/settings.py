@@ -129,15 +129,22 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
+    # Redis down is a cache miss, not a 500 (core.cache); rate-limit counters and the health probe
+    # are the keys that must not be silently lost: they raise, and their callers refuse politely.
     CACHES = {
         "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
+            "BACKEND": "core.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="md"),
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": 2,
+                "SOCKET_TIMEOUT": 2,
+                "STRICT_KEY_PREFIXES": ["allauth:rl:", "healthz:"],
+            },
         }
     }
-    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    # sessions live in the database with a copy in Redis: a Redis restart or outage logs nobody out
+    SESSION_ENGINE = "core.sessions"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "md"}}
     SESSION_ENGINE = "django.contrib.sessions.backends.db"
@@ -275,9 +282,17 @@ else:
 
 # --- celery ---------------------------------------------------------------------------------
 CELERY_BROKER_DIR = VAR_DIR / "celery" / "broker"
+# Task messages are acknowledged after the work (acks_late) and handed back to the queue when the
+# worker process dies under a task (reject_on_worker_lost): a killed worker loses no one-off task, and
+# every task is idempotent under that redelivery. Redis redelivers a message not acknowledged within
+# CELERY_VISIBILITY_TIMEOUT seconds (this is also how the task of a worker killed with SIGKILL comes
+# back), so it must exceed the longest task: CELERY_TASK_TIME_LIMIT stops any task before that.
+CELERY_TASK_TIME_LIMIT = 30 * 60
+CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 if REDIS_URL:
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 else:
     # no server needed: kombu's filesystem transport; worker and web share this folder
     CELERY_BROKER_DIR.mkdir(parents=True, exist_ok=True)
@@ -296,9 +311,15 @@ CELERY_ENABLE_UTC = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# a task whose broker connection is lost will be redelivered: stop it rather than run it twice at once
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"  # docker-compose's worker consumes `-Q default`
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
+# beat runs as its own process (never `worker -B`), and a second beat on the same schedule file
+# refuses to start (config.beat): every periodic task is sent once
+CELERY_BEAT_SCHEDULER = "config.beat.SingleBeatScheduler"
 # Every timed job lives here; each app adds its own entries (see DESIGN.md).
 CELERY_BEAT_SCHEDULE = {
     "stores.sweep_low_stock": {
@@ -370,6 +391,9 @@ PAYMENT_DEV_GATEWAY = env.bool("PAYMENT_DEV_GATEWAY", default=DEBUG)
 # https://shop.example.com: Alipay posts to PAYMENT_NOTIFY_BASE_URL + /payments/alipay/notify/.
 PAYMENT_NOTIFY_BASE_URL = env.str("PAYMENT_NOTIFY_BASE_URL", default="").rstrip("/")
 SMS_BACKEND = env.str("SMS_BACKEND", default="console")
+# The console backend writes login codes to the log: with DEBUG off it runs only when this says so
+# (a staging server without an SMS provider), and `check --deploy` warns while it does.
+SMS_CONSOLE_ALLOWED = env.bool("SMS_CONSOLE_ALLOWED", default=False)
 SMS_ACCESS_KEY_ID = env.str("SMS_ACCESS_KEY_ID", default="")
 SMS_ACCESS_KEY_SECRET = env.str("SMS_ACCESS_KEY_SECRET", default="")
 SMS_SIGN_NAME = env.str("SMS_SIGN_NAME", default="")

@@ -2,7 +2,7 @@
 web container's migrate step) instead of failing with a 500 on the first shopper who needs it."""
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Warning, register  # noqa: A004 (Django's check message)
 
 
 @register()
@@ -37,5 +37,30 @@ def secret_key_set_outside_debug(app_configs, **kwargs):
             "SECRET_KEY is the development key while DEBUG is off.",
             hint='Set SECRET_KEY (python -c "import secrets; print(secrets.token_urlsafe(50))").',
             id="core.E002",
+        )
+    ]
+
+
+@register(deploy=True)
+def console_sms_outside_debug(app_configs, **kwargs):
+    """The console SMS backend logs every login code: whoever reads the log can log in as anyone.
+    With DEBUG off it refuses to send unless SMS_CONSOLE_ALLOWED=1 (core.sms); a deploy check
+    fails before that (docker-compose's web service runs `check --deploy --fail-level ERROR`), and
+    warns while a staging server allows it."""
+    if settings.DEBUG or settings.SMS_BACKEND != "console":
+        return []
+    if not settings.SMS_CONSOLE_ALLOWED:
+        return [
+            Error(
+                "SMS_BACKEND=console with DEBUG off: login codes would be written to the log, so the backend refuses to send.",
+                hint="Configure an SMS provider (SMS_BACKEND=aliyun), or on a staging server set SMS_CONSOLE_ALLOWED=1.",
+                id="core.E003",
+            )
+        ]
+    return [
+        Warning(
+            "SMS_CONSOLE_ALLOWED=1: login codes are written to the log (console SMS backend) with DEBUG off.",
+            hint="Only for a staging server: production needs an SMS provider (SMS_BACKEND=aliyun).",
+            id="core.W001",
         )
     ]

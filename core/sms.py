@@ -15,6 +15,8 @@ the console and in-memory backends and the development outbox page.
 Backends (`settings.SMS_BACKEND`):
 - "console": writes the message to the log; when DEBUG it also keeps the last messages in the cache
   for the development outbox page (/accounts/dev/sms-outbox/), so a newcomer can log in by phone.
+  Anyone who reads the log could then log in as anyone: with DEBUG off it refuses to start unless
+  SMS_CONSOLE_ALLOWED (a staging server), and `check --deploy` flags it either way (core.checks).
 - "locmem": appends to the module-level `outbox` list, like `django.core.mail.outbox` (tests).
 - "aliyun": Aliyun SMS (dysmsapi) SendSms, signed with the POP RPC signature v1 (HMAC-SHA1).
 - or the dotted path of a class with `send(message)`.
@@ -101,7 +103,19 @@ def get_backend():
 
 
 # --- backends -------------------------------------------------------------------------------
+def console_refused() -> bool:
+    """The console backend may not run here: DEBUG off and SMS_CONSOLE_ALLOWED not set."""
+    return not settings.DEBUG and not getattr(settings, "SMS_CONSOLE_ALLOWED", False)
+
+
 class ConsoleBackend:
+    def __init__(self):
+        if console_refused():
+            raise ImproperlyConfigured(
+                "SMS_BACKEND=console writes login codes to the log: with DEBUG off set SMS_CONSOLE_ALLOWED=1 "
+                "(a staging server) or configure an SMS provider (SMS_BACKEND=aliyun)"
+            )
+
     def send(self, message: SmsMessage) -> None:
         logger.info("SMS to %s [%s]: %s", message.phone, message.template, message.text)
         if settings.DEBUG:

@@ -4,7 +4,7 @@ from django.core import management
 
 @shared_task(name="members.tasks.clear_expired_sessions")
 def clear_expired_sessions():
-    """Delete expired database sessions (a no-op with cache sessions, which expire by themselves)."""
+    """Delete expired sessions from the database (where they live, with or without Redis: core.sessions)."""
     management.call_command("clearsessions")
 
 

@@ -9,6 +9,8 @@ Guarantees:
   ACCOUNT_LOGIN_BY_CODE_TIMEOUT seconds, ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS wrong tries.
 - Rate limits are allauth's `request_login_code` (per IP, per number per minute and per day), in
   the shared cache; a refusal says how long to wait. A resend waits RESEND_SECONDS after the last text.
+  While the cache is unreachable no text is sent (ServiceBusy: "验证码服务繁忙"): counting is what
+  stops a script from texting thousands of numbers at the shop's expense.
 - `next` is kept in the session and only a local path is followed.
 """
 
@@ -24,6 +26,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils.http import url_has_allowed_host_and_scheme
+
+from core.cache import CacheUnavailable
 
 SESSION_KEY = "phone_code_login"
 RESEND_SECONDS = 60
@@ -112,10 +116,18 @@ class Limited(Exception):
         self.seconds = seconds
 
 
+class ServiceBusy(Exception):
+    """The rate-limit counters cannot be read (cache unreachable): no text is sent."""
+
+
 def send_code(request, phone, next_url="") -> State:
-    """Text a fresh code to `phone` and keep it in the session; raises Limited(seconds) instead."""
-    if not consume(request, action=RATE_ACTION, key=phone):
-        raise Limited(wait_seconds(request, phone) or RESEND_SECONDS)
+    """Text a fresh code to `phone` and keep it in the session; raises Limited(seconds) or
+    ServiceBusy instead."""
+    try:
+        if not consume(request, action=RATE_ACTION, key=phone):
+            raise Limited(wait_seconds(request, phone) or RESEND_SECONDS)
+    except CacheUnavailable as exc:
+        raise ServiceBusy from exc
     code = get_adapter(request).generate_login_code()
     state = State(request, {"phone": phone, "code": code, "sent_at": time.time(), "attempts": 0, "next": next_url})
     state.save()

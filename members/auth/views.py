@@ -22,6 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
 from core import sms
+from core.cache import RETRY_SECONDS, CacheUnavailable
 
 from ..models import LegalDocument
 from . import code_login as code_login_flow
@@ -55,6 +56,10 @@ def limited_message(seconds):
     return _("验证码发送过于频繁，请%(wait)s后再试") % {"wait": _wait_text(seconds)}
 
 
+def busy_message():
+    return _("验证码服务繁忙，请稍后再试")
+
+
 @never_cache
 @login_not_required
 @sensitive_post_parameters("code")
@@ -63,11 +68,18 @@ def code_login(request):
 
     See members.auth.code_login for what is guaranteed. Every POST counts against allauth's
     `login` limit per IP (429 page past it); texts against `request_login_code`.
+
+    While the cache is unreachable the `login` count is skipped (shoppers who already have a code
+    can still enter it: a code is only ever texted under `request_login_code`, which refuses then,
+    and each code allows ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS tries, counted in the session).
     """
     if request.user.is_authenticated:
         return HttpResponseRedirect(safe_next(request, request.GET.get("next")) or settings.LOGIN_REDIRECT_URL)
     if request.method == "POST":
-        limited = consume_or_429(request, action="login")
+        try:
+            limited = consume_or_429(request, action="login")
+        except CacheUnavailable:
+            limited = None
         if limited:
             return limited
     action = request.POST.get("action") if request.method == "POST" else None
@@ -90,6 +102,8 @@ def code_login(request):
                     state = code_login_flow.send_code(request, state.phone, state.next_url)
                 except code_login_flow.Limited as exc:
                     messages.error(request, limited_message(exc.seconds))
+                except code_login_flow.ServiceBusy:
+                    messages.error(request, busy_message())
             return HttpResponseRedirect(reverse("account_login"))
         if action == "verify" and form.is_valid():
             if state.check(form.cleaned_data["code"]):
@@ -119,6 +133,8 @@ def code_login(request):
             code_login_flow.send_code(request, form.cleaned_data["phone"], next_url)
         except code_login_flow.Limited as exc:
             form.add_error(None, limited_message(exc.seconds))
+        except code_login_flow.ServiceBusy:
+            form.add_error(None, busy_message())
         else:
             return HttpResponseRedirect(reverse("account_login"))
     return render(
@@ -161,7 +177,28 @@ def legal_document(request, kind):
 
 
 class StaffLoginView(LoginView):
+    """allauth's password login. While the cache that counts failed attempts (`login_failed`) and
+    posts per IP (`login`) is unreachable, a password is not checked at all: the page says the login
+    service is busy (503, Retry-After), because unlimited guesses are what those limits forbid.
+    Staff already logged in keep working (sessions are in the database)."""
+
     template_name = "account/staff_login.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except CacheUnavailable:
+            login = request.POST.get("login", "")[:150] if request.method == "POST" else ""
+            context = {
+                "form": StaffLoginForm(request=request, initial={"login": login}),
+                "busy": _("登录服务繁忙，请稍后再试"),
+                "redirect_field_name": "next",
+                "redirect_field_value": get_next_redirect_url(request) or "",
+                "hide_tabbar": True,
+            }
+            response = render(request, self.template_name, context, status=503)
+            response["Retry-After"] = str(RETRY_SECONDS)
+            return response
 
     def get_form_class(self):
         return StaffLoginForm
@@ -170,6 +207,19 @@ class StaffLoginView(LoginView):
         context = super().get_context_data(**kwargs)
         context["hide_tabbar"] = True
         return context
+
+
+def _change_phone_allowed(form, request, user):
+    """allauth's `change_phone` limit for `user`; False (with the reason on the form) when over it,
+    or when the cache that counts is unreachable: no code is texted without counting."""
+    try:
+        allowed = consume(request, action="change_phone", user=user)
+    except CacheUnavailable:
+        form.add_error("phone", busy_message())
+        return False
+    if not allowed:
+        form.add_error("phone", _("操作过于频繁，请稍后再试"))
+    return allowed
 
 
 def _bind_url(next_url):
@@ -237,13 +287,13 @@ def bind_phone(request):
         phone = form.cleaned_data["phone"]
         if user.phone == phone and user.phone_verified:
             form.add_error("phone", _("这已经是您绑定的手机号"))
-        elif not consume(request, action="change_phone", user=user):
-            form.add_error("phone", _("操作过于频繁，请稍后再试"))
-        else:
+        elif _change_phone_allowed(form, request, user):
             try:
                 ChangePhoneVerificationProcess.initiate(request, phone)
             except RateLimited:
                 form.add_error("phone", _("验证码发送过于频繁，请稍后再试"))
+            except CacheUnavailable:  # allauth's `verify_phone` limit could not count: no text
+                form.add_error("phone", busy_message())
             except ImmediateHttpResponse as exc:  # reauthentication, when turned on
                 return exc.response
             else:

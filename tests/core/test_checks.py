@@ -30,3 +30,25 @@ def test_the_development_secret_key_with_debug_off_fails_the_system_check(settin
     assert "core.E002" not in {m.id for m in run_checks(include_deployment_checks=True)}
     settings.DEBUG, settings.SECRET_KEY = True, "django-insecure-dev-only-change-me-in-production-0123456789"
     assert "core.E002" not in {m.id for m in run_checks(include_deployment_checks=True)}
+
+
+def _deploy_ids():
+    return {m.id for m in run_checks(include_deployment_checks=True)}
+
+
+def test_console_sms_with_debug_off_fails_the_deploy_check_unless_allowed(settings):
+    settings.DEBUG, settings.SMS_BACKEND = False, "console"
+    settings.SMS_CONSOLE_ALLOWED = False
+    assert "core.E003" in _deploy_ids()
+    settings.SMS_CONSOLE_ALLOWED = True  # a staging server: allowed, and warned about
+    ids = _deploy_ids()
+    assert "core.W001" in ids and "core.E003" not in ids
+
+
+def test_console_sms_is_not_flagged_when_debug_or_with_a_provider(settings):
+    settings.SMS_BACKEND, settings.SMS_CONSOLE_ALLOWED = "console", True
+    settings.DEBUG = True
+    assert not {"core.E003", "core.W001"} & _deploy_ids()
+    settings.DEBUG, settings.SMS_BACKEND = False, "aliyun"
+    assert not {"core.E003", "core.W001"} & _deploy_ids()
+    assert not {"core.E003", "core.W001"} & {m.id for m in run_checks()}  # deploy checks only

@@ -63,9 +63,18 @@ def test_redis_url_switches_cache_sessions_and_broker():
     )
     assert result.returncode == 0, result.stderr
     cache, sessions, broker = result.stdout.split()
-    assert cache == "django_redis.cache.RedisCache"
-    assert sessions == "django.contrib.sessions.backends.cache"
+    assert cache == "core.cache.ResilientRedisCache"  # django-redis; Redis down reads as a miss
+    assert sessions == "core.sessions"  # in the database, a copy in Redis: a restart logs nobody out
     assert broker == "redis://127.0.0.1:6379/3"
+
+
+PRODUCTION_SMS = {
+    "SMS_BACKEND": "aliyun",
+    "SMS_ACCESS_KEY_ID": "LTAI-example",
+    "SMS_ACCESS_KEY_SECRET": "example-secret",
+    "SMS_SIGN_NAME": "多门店",
+    "SMS_TEMPLATE_CODE": "SMS_123456",
+}
 
 
 def test_check_deploy_is_clean_with_production_environment():
@@ -78,6 +87,7 @@ def test_check_deploy_is_clean_with_production_environment():
             "ALLOWED_HOSTS": "shop.example.cn",
             "CSRF_TRUSTED_ORIGINS": "https://shop.example.cn",
             "HTTPS": "1",
+            **PRODUCTION_SMS,
         },
         capture_output=True,
         text=True,

@@ -17,12 +17,6 @@ from django.utils import timezone
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(autouse=True)
-def _database_sessions(settings):
-    # the task clears database sessions; with REDIS_URL the default engine is the cache
-    settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"
-
-
 def _app(broker_url, transport_options=None):
     # not the current app: later tests' .delay() must keep running inline (eager), not go to this broker
     app = Celery("mendian-test", set_as_current=False)

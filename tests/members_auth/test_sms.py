@@ -56,6 +56,7 @@ def test_unknown_template_is_a_configuration_error():
 def test_console_backend_logs_and_keeps_a_dev_outbox_only_when_debug(settings, caplog):
     settings.SMS_BACKEND = "console"
     settings.DEBUG = False
+    settings.SMS_CONSOLE_ALLOWED = True  # a staging server
     with caplog.at_level("INFO", logger="core.sms"):
         sms.send_sms("+8613800138000", "verification_code", {"code": "111111"})
     assert "111111" in caplog.text
@@ -63,6 +64,15 @@ def test_console_backend_logs_and_keeps_a_dev_outbox_only_when_debug(settings, c
     settings.DEBUG = True
     sms.send_sms("+8613800138000", "verification_code", {"code": "222222"})
     assert [m.params["code"] for m in sms.dev_outbox()] == ["222222"]
+
+
+def test_console_backend_refuses_to_start_with_debug_off_unless_allowed(settings, caplog):
+    settings.SMS_BACKEND = "console"
+    settings.DEBUG = False
+    settings.SMS_CONSOLE_ALLOWED = False
+    with caplog.at_level("INFO", logger="core.sms"), pytest.raises(ImproperlyConfigured, match="SMS_CONSOLE_ALLOWED"):
+        sms.send_sms("+8613800138000", "verification_code", {"code": "333333"})
+    assert "333333" not in caplog.text
 
 
 def test_percent_encoding_follows_the_pop_rules():
