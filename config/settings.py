@@ -66,6 +66,8 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     # a database or Redis outage raised out of a view: 503 + Retry-After and one log line
     "core.outages.OutageMiddleware",
+    # "not found" / "not your store" under /backoffice/: the back office's 404 page, DEBUG or not
+    "core.error_pages.BackofficeNotFoundMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -1,9 +1,8 @@
 import sys
 
-from django.http import HttpResponse, HttpResponseNotFound, HttpResponseServerError, JsonResponse
+from django.http import HttpResponse, HttpResponseServerError, JsonResponse
 from django.template import loader
 from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import requires_csrf_token
 
 from . import health, outages
 
@@ -25,12 +24,6 @@ def healthz(request):
 def bench_hello(request):
     """The benchmarks' baseline: the cheapest response Django can give through the full stack."""
     return HttpResponse(b"hello", content_type="text/plain")
-
-
-@requires_csrf_token
-def page_not_found(request, exception=None):
-    html = loader.render_to_string("404.html", {"path": request.path}, request=request)
-    return HttpResponseNotFound(html)
 
 
 def server_error(request):
