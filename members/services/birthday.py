@@ -3,7 +3,8 @@ each member of that level on their birthday, once per year.
 
 The worker runs `grant_birthday_gifts` several times a day (members.tasks); every grant is an
 earn under the reference `birthday:<member id>:<year>`, so a second run, a retry or two workers at
-once give nothing more (the ledger's unique (member, kind, reference)). A member born on 29
+once give nothing more (the ledger's unique (member, kind, reference)); the member is told through
+core.notify when the points are given. A member born on 29
 February gets the gift on 28 February in a year without that day.
 """
 
@@ -14,8 +15,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.notify import notify
+
 from ..models import Member, PointsEntry
-from .points import earn_points
+from .points import _credit
 
 
 def birthday_reference(member_id, year):
@@ -35,23 +38,29 @@ def grant_birthday_gifts(today=None):
     today = today or timezone.localdate()
     rows = (
         Member.objects.filter(_born_on(today), level__birthday_points__gt=0)
-        .values_list("pk", "level__birthday_points")
+        .select_related("user", "level")
         .order_by("pk")
     )
     given = 0
-    for member_id, points in rows.iterator():
+    for member in rows.iterator():
+        member_id, points = member.pk, member.level.birthday_points
         reference = birthday_reference(member_id, today.year)
         with transaction.atomic():
-            if PointsEntry.objects.filter(
-                member_id=member_id, kind=PointsEntry.Kind.BIRTHDAY, reference=reference
-            ).exists():
-                continue
-            earn_points(
+            _entry, created = _credit(
                 Member(pk=member_id),
                 points,
                 PointsEntry.Kind.BIRTHDAY,
                 reference,
                 reason=_("%(year)s 年生日礼") % {"year": today.year},
             )
-            given += 1
+        if not created:  # given earlier this year (an earlier run, or another worker just now)
+            continue
+        given += 1
+        # told once, after the points are in
+        notify(
+            member.user,
+            _("生日快乐"),
+            _("送您 %(n)s 积分生日礼，已存入您的积分，可在“积分明细”查看。") % {"n": points},
+            kind="birthday_gift",
+        )
     return given

@@ -307,3 +307,13 @@ def test_the_birthday_task_runs_the_service():
     _born(member, timezone.localdate())
     assert grant_birthday_gifts.delay().get() == 1
     assert "members.grant_birthday_gifts" in settings.CELERY_BEAT_SCHEDULE
+
+
+def test_the_member_hears_of_the_birthday_gift_once(notices):
+    member = make_member()
+    _born(member, date(1990, 6, 1), points=88)
+    services.grant_birthday_gifts(today=date(2026, 6, 1))
+    services.grant_birthday_gifts(today=date(2026, 6, 1))
+    told = [n for n in notices if n[3] == "birthday_gift"]
+    assert len(told) == 1
+    assert told[0][0] == member.user_id and "88 积分" in told[0][2]
