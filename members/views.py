@@ -1,12 +1,14 @@
 """Shopper pages of the members app: member centre, points, sign-in, addresses, profile."""
 
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
@@ -260,6 +262,15 @@ def _address_form(request, address=None):
 
 @login_required
 def address_create(request):
+    if request.method == "GET" and Address.objects.filter(user=request.user).count() >= services.MAX_ADDRESSES:
+        # the address book is full: the list says so (its add button is disabled with the reason)
+        messages.info(
+            request,
+            _("最多保存 %(n)s 个收货地址，请先删除不用的地址") % {"n": services.MAX_ADDRESSES},
+        )
+        target = reverse("members:addresses")
+        next_url = _safe_next(request, "")
+        return redirect(f"{target}?{urlencode({'next': next_url})}" if next_url else target)
     return _address_form(request)
 
 

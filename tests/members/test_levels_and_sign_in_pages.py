@@ -317,3 +317,30 @@ def test_the_member_hears_of_the_birthday_gift_once(notices):
     told = [n for n in notices if n[3] == "birthday_gift"]
     assert len(told) == 1
     assert told[0][0] == member.user_id and "88 积分" in told[0][2]
+
+
+def test_the_new_address_page_of_a_full_book_goes_back_to_the_list_with_the_reason(client):
+    member = make_member()
+    for n in range(services.MAX_ADDRESSES):
+        _address(member.user, n)
+    client.force_login(member.user)
+    response = client.get(reverse("members:address_create"), {"next": "/orders/checkout/"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("members:addresses") + "?next=%2Forders%2Fcheckout%2F"
+    assert _messages(response) == [f"最多保存 {services.MAX_ADDRESSES} 个收货地址，请先删除不用的地址"]
+    # posting anyway is refused on the form, nothing is added
+    response = client.post(
+        reverse("members:address_create"),
+        {"receiver": "王五", "phone": "13800138000", "province": "上海市", "city": "上海市", "district": "徐汇区", "detail": "y"},
+    )
+    assert response.status_code == 200
+    assert Address.objects.filter(user=member.user).count() == services.MAX_ADDRESSES
+    page = client.get(reverse("members:address_create"), follow=False)
+    assert page.status_code == 302
+
+
+def test_the_address_form_is_sent_once():
+    from django.template.loader import get_template
+
+    source = get_template("members/address_form.html").template.source
+    assert 'id="address-form"' in source and "data-submit-once" in source
