@@ -102,6 +102,10 @@ def address_summary(user):
     return (addresses[0] if addresses else None), len(addresses)
 
 
+def address_count(user):
+    return Address.objects.filter(user=user).count()
+
+
 def addresses_for(user):
     return list(Address.objects.filter(user=user))
 
@@ -202,9 +206,16 @@ def level_discount_percent(member) -> Decimal:
     return NO_DISCOUNT if value is None else value
 
 
-def all_levels():
-    """Every level, lowest first, for the levels and benefits page (one query)."""
-    return list(MemberLevel.objects.order_by("rank"))
+def levels_for(member):
+    """Every level, lowest first, for the levels and benefits page (one query), each marked for
+    `member`: `is_current`, `reached` (below the member's level) and `gap` (growth still needed)."""
+    levels = list(MemberLevel.objects.order_by("rank"))
+    current_rank = member.level.rank if member.level else -1
+    for level in levels:
+        level.is_current = level.pk == member.level_id
+        level.reached = level.rank < current_rank
+        level.gap = max(0, level.growth_threshold - member.growth)
+    return levels
 
 
 def signed_days(member, month):

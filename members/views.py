@@ -187,12 +187,7 @@ def _sign_in_rules():
 def levels(request):
     """Every level with its threshold and benefits, and where the member stands."""
     member = selectors.member_with_level(request.user)
-    levels = selectors.all_levels()
-    current_rank = member.level.rank if member.level else -1
-    for level in levels:
-        level.is_current = level.pk == member.level_id
-        level.reached = level.rank < current_rank
-        level.gap = max(0, level.growth_threshold - member.growth)
+    levels = selectors.levels_for(member)
     return render(
         request,
         "members/levels.html",
@@ -262,7 +257,7 @@ def _address_form(request, address=None):
 
 @login_required
 def address_create(request):
-    if request.method == "GET" and Address.objects.filter(user=request.user).count() >= services.MAX_ADDRESSES:
+    if request.method == "GET" and selectors.address_count(request.user) >= services.MAX_ADDRESSES:
         # the address book is full: the list says so (its add button is disabled with the reason)
         messages.info(
             request,
