@@ -149,3 +149,53 @@ def test_exchanging_points_asks_first_and_a_reached_limit_shows_why(live_server,
     assert page.locator("[data-reason=member_limit]").inner_text() == "每人限兑 1 次，您已兑换"
     _fits_the_phone(page)
     screenshot("marketing-exchange-limit-reached")
+
+
+def test_the_dialog_guards_htmx_forms_and_hx_confirm_too(live_server, page):
+    """confirm.js on an htmx form (data-confirm) and on htmx's own hx-confirm: cancel sends
+    nothing, OK sends the request once through htmx (the page is not reloaded)."""
+    member = _silver_member(points=100)
+    _login(page, live_server, member.user)
+    page.goto(live_server.url + "/members/me/")
+    page.evaluate("() => { window.__sameDocument = true; }")
+    # an htmx form marked data-confirm
+    page.evaluate(
+        "() => document.querySelector('#mc-sign-in form').setAttribute('data-confirm', '现在签到吗？')"
+    )
+    page.locator("#mc-sign-in").get_by_role("button", name="签到").click()
+    dialog = page.locator(".shop-dialog")
+    dialog.wait_for()
+    assert dialog.locator(".weui-dialog__bd").inner_text() == "现在签到吗？"
+    dialog.get_by_role("button", name="取消").click()
+    page.wait_for_timeout(300)
+    assert not PointsEntry.objects.filter(member=member, kind=PointsEntry.Kind.SIGN_IN).exists()
+    page.locator("#mc-sign-in").get_by_role("button", name="签到").click()
+    page.locator(".shop-dialog").get_by_role("button", name="确定").click()
+    page.locator(".mc-signin__gain").wait_for()
+    assert PointsEntry.objects.filter(member=member, kind=PointsEntry.Kind.SIGN_IN).count() == 1
+
+    # an element with hx-confirm gets the WeUI dialog, not window.confirm
+    page.on("dialog", lambda native: pytest.fail(f"window.confirm was used: {native.message}"))
+    page.evaluate(
+        """() => {
+            const button = document.createElement('button');
+            button.id = 'hx-probe';
+            button.textContent = '刷新积分';
+            button.setAttribute('hx-get', '/members/points/');
+            button.setAttribute('hx-confirm', '刷新积分明细？');
+            button.setAttribute('hx-target', '#mc-recent');
+            button.setAttribute('hx-select', '#mc-ledger');
+            document.querySelector('.mc-points').appendChild(button);
+            htmx.process(button);
+        }"""
+    )
+    page.locator("#hx-probe").click()
+    dialog = page.locator(".shop-dialog")
+    dialog.wait_for()
+    assert dialog.locator(".weui-dialog__bd").inner_text() == "刷新积分明细？"
+    dialog.get_by_role("button", name="取消").click()
+    assert page.locator("#mc-recent #mc-ledger").count() == 0
+    page.locator("#hx-probe").click()
+    page.locator(".shop-dialog").get_by_role("button", name="确定").click()
+    page.locator("#mc-recent #mc-ledger").wait_for()
+    assert page.evaluate("() => window.__sameDocument === true")
