@@ -340,6 +340,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "members.tasks.notify_expiring_points",
         "schedule": 24 * 3600,
     },
+    "members.grant_birthday_gifts": {
+        "task": "members.tasks.grant_birthday_gifts",
+        "schedule": 3600,  # hourly: idempotent per member and year, so a missed midnight costs nothing
+    },
     "members.expire_points": {
         "task": "members.tasks.expire_points",
         "schedule": 3600,

@@ -90,6 +90,16 @@ def claimable_coupons(user, now=None):
     return qs
 
 
+def held_exchanges(user, item):
+    """How many of the item's exchanges count against its per-member limit (cancelled and expired
+    ones do not), as marketing.services.exchange_points counts them: one query."""
+    return (
+        PointsExchange.objects.filter(user=user, item=item)
+        .exclude(status__in=[PointsExchange.Status.CANCELLED, PointsExchange.Status.EXPIRED])
+        .count()
+    )
+
+
 def exchanges_for(user):
     return PointsExchange.objects.filter(user=user).select_related("store", "member_coupon__coupon")
 

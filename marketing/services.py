@@ -34,6 +34,7 @@ from stores.services import release_reserved, reserve_lines, sell_reserved
 
 from .errors import CouponUnavailable, ExchangeUnavailable, MarketingError, PickupError
 from .models import Coupon, MemberCoupon, PointsExchange, PointsItem
+from .selectors import held_exchanges
 
 logger = logging.getLogger(__name__)
 Status = PointsExchange.Status
@@ -219,12 +220,7 @@ def exchange_points(user, item_id, *, request_id, store_id=None, expected_points
             _("兑换所需积分已变更为 %(n)s 积分，请确认后重新兑换"), code="price_changed", params={"n": item.points}
         )
     if item.per_member_limit:
-        held = (
-            PointsExchange.objects.filter(user=user, item=item)
-            .exclude(status__in=[Status.CANCELLED, Status.EXPIRED])
-            .count()
-        )
-        if held >= item.per_member_limit:
+        if held_exchanges(user, item) >= item.per_member_limit:
             raise ExchangeUnavailable(
                 _("每人限兑 %(n)s 次，您已兑换"), code="member_limit", params={"n": item.per_member_limit}
             )

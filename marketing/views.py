@@ -90,6 +90,11 @@ def _render_item(request, item, *, error=None, store_id=None, status=200):
     if chosen is None and store_id is None and len(in_stock) == 1:
         chosen = in_stock[0].pk  # the only store that has it
     balance = _balance(request.user)
+    limit_reached = bool(
+        item.per_member_limit
+        and request.user.is_authenticated
+        and selectors.held_exchanges(request.user, item) >= item.per_member_limit
+    )
     needs_phone = (
         item.kind == PointsItem.Kind.PRODUCT and request.user.is_authenticated and not has_bound_phone(request.user)
     )
@@ -105,6 +110,7 @@ def _render_item(request, item, *, error=None, store_id=None, status=200):
             "short_of_points": balance is not None and balance < item.points,
             "short_by": item.points - balance if balance is not None else 0,
             "sold_out": item.is_exhausted,
+            "limit_reached": limit_reached,
             "needs_phone": needs_phone,
             "bind_phone_url": _bind_phone_url(item),
             "error": error,
@@ -145,7 +151,7 @@ def mall_exchange(request, pk):
     except DomainError as exc:
         return _render_item(request, item, error=str(exc), store_id=store_id or "", status=400)
     if exchange.kind == PointsItem.Kind.COUPON:
-        messages.success(request, _("兑换成功，优惠券已放入您的卡包"))
+        messages.success(request, _("兑换成功，优惠券已放入“我的优惠券”"))
     else:
         messages.success(request, _("兑换成功，请凭自提码到门店领取"))
     return redirect("marketing:exchange_detail", pk=exchange.pk)
@@ -214,7 +220,7 @@ def exchange_cancel(request, pk):
             raise Http404(str(exc)) from exc
         messages.error(request, str(exc))
     else:
-        messages.success(request, _("已取消兑换，积分已退回"))
+        messages.success(request, _("已取消兑换，积分已退回，可在“积分明细”查看"))
     return redirect("marketing:exchange_detail", pk=pk)
 
 
@@ -275,5 +281,5 @@ def coupon_claim(request, pk):
     if error:
         messages.error(request, error)
     else:
-        messages.success(request, _("领取成功，已放入我的优惠券"))
+        messages.success(request, _("领取成功，已放入“我的优惠券”"))
     return redirect("marketing:coupon_centre")

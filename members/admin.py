@@ -185,6 +185,8 @@ class MemberLevelAdmin(admin.ModelAdmin):
         "discount_percent",
         "points_multiplier",
         "flash_sale_early_minutes",
+        "free_delivery",
+        "birthday_points",
     )
     ordering = ("rank",)
 

@@ -70,6 +70,12 @@ class MemberLevel(models.Model):
     flash_sale_early_minutes = models.PositiveIntegerField(
         _("秒杀提前购(分钟)"), default=0, help_text=_("0 表示不能提前进入秒杀")
     )
+    free_delivery = models.BooleanField(
+        _("包邮"), default=False, help_text=_("勾选后该等级会员快递和同城配送免运费")
+    )
+    birthday_points = models.PositiveIntegerField(
+        _("生日礼积分"), default=0, help_text=_("会员生日当天赠送的积分，每年一次；0 表示不送")
+    )
     description = models.CharField(_("权益说明"), max_length=200, blank=True)
 
     class Meta:
@@ -168,6 +174,7 @@ class PointsEntry(models.Model):
         ADJUST = "adjust", _("后台调整")
         REFUND = "refund", _("退款退回")
         CLAWBACK = "clawback", _("退款扣回积分")
+        BIRTHDAY = "birthday", _("生日礼")
 
     member = models.ForeignKey(
         Member, on_delete=models.PROTECT, related_name="points_entries", verbose_name=_("会员")

@@ -1,7 +1,9 @@
 """Read queries of the members app: each page's data in a fixed, small number of queries."""
 
+import calendar
 import re
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
@@ -98,6 +100,10 @@ def address_summary(user):
         Address.objects.filter(user=user).only("id", "is_default", "province", "city", "district")
     )
     return (addresses[0] if addresses else None), len(addresses)
+
+
+def address_count(user):
+    return Address.objects.filter(user=user).count()
 
 
 def addresses_for(user):
@@ -198,3 +204,54 @@ def level_discount_percent(member) -> Decimal:
         .first()
     )
     return NO_DISCOUNT if value is None else value
+
+
+def levels_for(member):
+    """Every level, lowest first, for the levels and benefits page (one query), each marked for
+    `member`: `is_current`, `reached` (below the member's level) and `gap` (growth still needed)."""
+    levels = list(MemberLevel.objects.order_by("rank"))
+    current_rank = member.level.rank if member.level else -1
+    for level in levels:
+        level.is_current = level.pk == member.level_id
+        level.reached = level.rank < current_rank
+        level.gap = max(0, level.growth_threshold - member.growth)
+    return levels
+
+
+def signed_days(member, month):
+    """The days of `month` (a date on its first day) the member signed in on, as a set of day
+    numbers: one query over the sign-in entries, whose reference is the local date (YYYY-MM-DD)."""
+    prefix = month.strftime("%Y-%m-")
+    references = PointsEntry.objects.filter(
+        member=member, kind=PointsEntry.Kind.SIGN_IN, reference__startswith=prefix
+    ).values_list("reference", flat=True)
+    days = set()
+    for reference in references:
+        tail = reference.removeprefix(prefix)
+        if tail.isascii() and tail.isdigit():
+            days.add(int(tail))
+    return days
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    day: date | None  # None: a blank cell before the 1st or after the last day
+    signed: bool = False
+    is_today: bool = False
+    is_future: bool = False
+
+
+def sign_in_calendar(member, month, today):
+    """The month grid of the sign-in page: weeks (Sunday first) of CalendarDay, the signed days
+    marked (one query)."""
+    signed = signed_days(member, month)
+    weeks = []
+    for week in calendar.Calendar(firstweekday=6).monthdatescalendar(month.year, month.month):
+        row = []
+        for day in week:
+            if day.month != month.month:
+                row.append(CalendarDay(None))
+            else:
+                row.append(CalendarDay(day, day.day in signed, day == today, day > today))
+        weeks.append(row)
+    return weeks, len(signed)

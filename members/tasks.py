@@ -22,3 +22,11 @@ def notify_expiring_points():
     from .services import notify_expiring_points as run
 
     return run()
+
+
+@shared_task(name="members.tasks.grant_birthday_gifts")
+def grant_birthday_gifts():
+    """Give today's birthday members their level's birthday points (once per member and year)."""
+    from .services import grant_birthday_gifts as run
+
+    return run()

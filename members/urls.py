@@ -7,6 +7,7 @@ app_name = "members"
 urlpatterns = [
     path("me/", views.member_centre, name="me"),
     path("sign-in/", views.sign_in, name="sign_in"),
+    path("levels/", views.levels, name="levels"),
     path("points/", views.points_history, name="points"),
     path("profile/", views.profile_edit, name="profile"),
     path("addresses/", views.address_list, name="addresses"),

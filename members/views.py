@@ -1,17 +1,21 @@
 """Shopper pages of the members app: member centre, points, sign-in, addresses, profile."""
 
-from datetime import timedelta
+from datetime import date, timedelta
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST
 
 from core.navigation import safe_next
+from core.numbers import id_or_none, int_or_none
 
 from . import selectors, services
 from .forms import AddressForm, ProfileForm
@@ -62,35 +66,147 @@ ORDER_SHORTCUTS = [
 ]
 
 
+# the sign-in calendar's columns, Sunday first as Chinese wall calendars print them
+WEEKDAY_NAMES = [
+    pgettext_lazy("星期", "日"),
+    pgettext_lazy("星期", "一"),
+    pgettext_lazy("星期", "二"),
+    pgettext_lazy("星期", "三"),
+    pgettext_lazy("星期", "四"),
+    pgettext_lazy("星期", "五"),
+    pgettext_lazy("星期", "六"),
+]
+
+
 def _today():
     return timezone.localdate()
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def sign_in(request):
+    """GET: the sign-in page (this month's calendar, the rules, the button). POST: sign in for
+    today; from the member centre by htmx, the answer also refreshes its points figures (balance,
+    可抵扣, the recent entries) out of band."""
+    if request.method == "POST":
+        return _sign_in_now(request)
+    member = selectors.member_with_level(request.user)
+    today = _today()
+    month = _month_asked(request.GET.get("month"), today)
+    weeks, signed_count = selectors.sign_in_calendar(member, month, today)
+    first_month = timezone.localtime(member.created_at).date().replace(day=1)
+    previous = (month - timedelta(days=1)).replace(day=1)
+    following = (month + timedelta(days=31)).replace(day=1)
+    signed_today = member.last_sign_in_on == today
+    next_streak = _next_streak(member, today)
+    return render(
+        request,
+        "members/sign_in.html",
+        {
+            "member": member,
+            "month": month,
+            "weeks": weeks,
+            "signed_count": signed_count,
+            "previous_month": previous if previous >= first_month else None,
+            "next_month": following if following <= today else None,
+            "signed_today": signed_today,
+            "streak_alive": next_streak > 1,
+            "today_points": services.sign_in_points(next_streak),
+            "tomorrow_points": services.sign_in_points(member.sign_in_streak + 1),
+            "weekday_names": WEEKDAY_NAMES,
+            "rules": _sign_in_rules(),
+            "active_tab": "me",
+            "hide_tabbar": True,
+        },
+    )
+
+
+def _sign_in_now(request):
     result = services.sign_in(request.user)
     if _is_htmx(request):
         member = selectors.member_with_level(request.user)
+        recent, next_cursor = selectors.points_page(member, size=RECENT_POINTS)
         return render(
             request,
             "members/partials/_sign_in.html",
-            {"member": member, "signed_today": True, "result": result},
+            {
+                "member": member,
+                "signed_today": True,
+                "result": result,
+                "refresh_points": True,
+                "recent_points": recent,
+                "points_value": services.points_value(member.points_balance),
+            },
         )
     if result.created:
         messages.success(request, _("签到成功，获得 %(points)s 积分") % {"points": result.points})
     else:
         messages.info(request, _("今天已经签到过了"))
-    return redirect("members:me")
+    return redirect(_safe_next(request, "members:me"))
+
+
+def _month_asked(raw, today):
+    """The month of ?month=YYYY-MM (ASCII digits, not after this month), else this month."""
+    this_month = today.replace(day=1)
+    raw = raw or ""
+    if len(raw) != 7 or raw[4] != "-":
+        return this_month
+    year, month = int_or_none(raw[:4], minimum=2000, maximum=today.year), int_or_none(raw[5:], minimum=1, maximum=12)
+    if year is None or month is None:
+        return this_month
+    asked = date(year, month, 1)
+    return asked if asked <= this_month else this_month
+
+
+def _next_streak(member, today):
+    if member.last_sign_in_on == today:
+        return member.sign_in_streak
+    if member.last_sign_in_on == today - timedelta(days=1):
+        return member.sign_in_streak + 1
+    return 1
+
+
+def _sign_in_rules():
+    """What each day of a streak gives, up to the day the bonus stops growing: [(day, points)]."""
+    schedule = [(1, services.sign_in_points(1))]
+    for day in range(2, 32):
+        points = services.sign_in_points(day)
+        if points == schedule[-1][1]:
+            break
+        schedule.append((day, points))
+    return {
+        "base": services.sign_in_points(1),
+        "best": schedule[-1][1],
+        "schedule": schedule,
+        "capped_from": schedule[-1][0],
+        "has_bonus": len(schedule) > 1,
+    }
+
+
+@login_required
+def levels(request):
+    """Every level with its threshold and benefits, and where the member stands."""
+    member = selectors.member_with_level(request.user)
+    levels = selectors.levels_for(member)
+    return render(
+        request,
+        "members/levels.html",
+        {
+            "member": member,
+            "progress": selectors.level_progress(member),
+            "levels": levels,
+            "any_birthday_gift": any(level.birthday_points for level in levels),
+            "growth_per_yuan": int(getattr(settings, "GROWTH_PER_YUAN", 1)),
+            "active_tab": "me",
+            "hide_tabbar": True,
+        },
+    )
 
 
 @login_required
 def points_history(request):
     member = selectors.member_with_level(request.user)
-    try:
-        before = int(request.GET.get("before") or 0) or None
-    except ValueError:
-        before = None
+    before = id_or_none(request.GET.get("before"))
     rows, next_cursor = selectors.points_page(member, before=before)
     context = {"member": member, "rows": rows, "next_cursor": next_cursor, "active_tab": "me"}
     if _is_htmx(request) and before:
@@ -100,11 +216,14 @@ def points_history(request):
 
 @login_required
 def address_list(request):
+    addresses = selectors.addresses_for(request.user)
     return render(
         request,
         "members/address_list.html",
         {
-            "addresses": selectors.addresses_for(request.user),
+            "addresses": addresses,
+            "at_limit": len(addresses) >= services.MAX_ADDRESSES,
+            "max_addresses": services.MAX_ADDRESSES,
             "active_tab": "me",
             "next": _safe_next(request, ""),
         },
@@ -121,7 +240,7 @@ def _address_form(request, address=None):
         except services.MembersError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, _("地址已保存"))
+            messages.success(request, _("收货地址已保存"))
             return redirect(_safe_next(request, "members:addresses"))
     return render(
         request,
@@ -138,6 +257,15 @@ def _address_form(request, address=None):
 
 @login_required
 def address_create(request):
+    if request.method == "GET" and selectors.address_count(request.user) >= services.MAX_ADDRESSES:
+        # the address book is full: the list says so (its add button is disabled with the reason)
+        messages.info(
+            request,
+            _("最多保存 %(n)s 个收货地址，请先删除不用的地址") % {"n": services.MAX_ADDRESSES},
+        )
+        target = reverse("members:addresses")
+        next_url = _safe_next(request, "")
+        return redirect(f"{target}?{urlencode({'next': next_url})}" if next_url else target)
     return _address_form(request)
 
 
@@ -151,9 +279,11 @@ def address_edit(request, pk):
 def address_delete(request, pk):
     try:
         services.delete_address(request.user, pk)
-    except services.MembersError as exc:
-        raise Http404 from exc
-    messages.success(request, _("地址已删除"))
+    except services.MembersError:
+        # deleted already (a second tap, another tab) or not this shopper's: nothing to delete
+        messages.info(request, _("该收货地址已不存在"))
+    else:
+        messages.success(request, _("收货地址已删除"))
     return redirect("members:addresses")
 
 
@@ -164,7 +294,7 @@ def address_set_default(request, pk):
         services.set_default_address(request.user, pk)
     except services.MembersError as exc:
         raise Http404 from exc
-    messages.success(request, _("已设为默认地址"))
+    messages.success(request, _("已设为默认收货地址"))
     return redirect(_safe_next(request, "members:addresses"))
 
 
@@ -188,7 +318,7 @@ def profile_edit(request):
             avatar=data["avatar"] or None,
             clear_avatar=data["avatar"] is False,  # ClearableFileInput's "clear" box
         )
-        messages.success(request, _("资料已保存"))
+        messages.success(request, _("个人资料已保存"))
         return redirect("members:me")
     return render(
         request,

@@ -6,6 +6,7 @@ here, so `from members.services import X` is the way in.
 - points: the ledger primitives, earn/spend/refund/adjust, sign-in, share, review, the checkout
   deduction quote, and what orders call: earning on completion and the claw-back on a refund
 - expiry: first-in-first-out expiry and the notice before it
+- birthday: the level's birthday points, once a year
 - addresses: shipping addresses
 
 Points rules (DESIGN.md): `Member.points_balance` is a balance row, `PointsEntry` the append-only
@@ -16,6 +17,7 @@ Only a refund's claw-back may leave a negative balance (see points.py).
 
 from .addresses import MAX_ADDRESSES, delete_address, save_address, set_default_address
 from .base import AddressLimitReached, InsufficientPoints, InvalidPoints, MembersError, ReasonRequired
+from .birthday import birthday_reference, grant_birthday_gifts
 from .expiry import _notify_member, expire_points, notify_expiring_points
 from .levels import DEFAULT_LEVELS, add_growth, change_level, ensure_default_levels, level_for_growth
 from .points import (
@@ -65,6 +67,7 @@ __all__ = [
     "adjust_points",
     "award_review",
     "award_share",
+    "birthday_reference",
     "change_level",
     "clawback_for_refund",
     "default_level",
@@ -74,6 +77,7 @@ __all__ = [
     "ensure_default_levels",
     "ensure_member",
     "expire_points",
+    "grant_birthday_gifts",
     "level_for_growth",
     "merge_member_into",
     "notify_expiring_points",

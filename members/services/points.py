@@ -34,6 +34,7 @@ EARN_KINDS = {
     PointsEntry.Kind.REVIEW,
     PointsEntry.Kind.SHARE,
     PointsEntry.Kind.REFUND,
+    PointsEntry.Kind.BIRTHDAY,
 }
 SPEND_KINDS = {PointsEntry.Kind.EXCHANGE, PointsEntry.Kind.CHECKOUT}
 NEGATIVE_BALANCE_MESSAGE = _("积分余额为负（因退款扣回），暂不能使用积分")

@@ -325,6 +325,9 @@ def _express_rule(store):
 def _quote_fulfilment(quote, store, goods, now, *, pickup_only=False):
     address = quote.address
     options = []
+    # a level with free delivery (MemberLevel.free_delivery) pays no fee for either kind of delivery
+    member = quote.member
+    free_delivery = bool(member is not None and member.level_id and member.level.free_delivery)
     # pickup
     if store.pickup_enabled:
         quote.slots = pickup_slots(store, now=now)
@@ -349,7 +352,8 @@ def _quote_fulfilment(quote, store, goods, now, *, pickup_only=False):
                 "min": store.delivery_min_order, "gap": store.delivery_min_order - goods,
             }
         options.append(FulfilmentOption(
-            Order.Fulfilment.DELIVERY, Order.Fulfilment.DELIVERY.label, not reason, reason, store.delivery_fee,
+            Order.Fulfilment.DELIVERY, Order.Fulfilment.DELIVERY.label, not reason, reason,
+            ZERO if free_delivery else store.delivery_fee,
         ))
     # express (an order picked up in the store does not need its fee)
     if store.express_enabled and not pickup_only:
@@ -362,7 +366,7 @@ def _quote_fulfilment(quote, store, goods, now, *, pickup_only=False):
         elif address.province in rule.excluded:
             reason = _("%(province)s 暂不支持快递配送") % {"province": address.province}
         else:
-            fee = pricing.express_fee(rule.base_fee, rule.free_over, goods)
+            fee = ZERO if free_delivery else pricing.express_fee(rule.base_fee, rule.free_over, goods)
         options.append(FulfilmentOption(Order.Fulfilment.EXPRESS, Order.Fulfilment.EXPRESS.label, not reason, reason, fee))
     quote.fulfilment_options = options
 

@@ -1,7 +1,7 @@
 // Orders' shopper pages (cart, checkout, pay, orders, after-sales): the cart badge and toasts that
-// htmx responses announce (HX-Trigger "cart-changed" / "shop-toast"), WeUI confirm dialogs for
-// forms marked data-confirm, one submit per form (data-submit-once), the pay countdown, quantity
-// steppers and the photo picker. Wired by data attributes; no inline script. (WeChat Pay's JS
+// htmx responses announce (HX-Trigger "cart-changed" / "shop-toast"), the pay countdown, quantity
+// steppers and the photo picker (the WeUI confirm dialogs of data-confirm and one submit per form,
+// data-submit-once, are static/shop/confirm.js, on every shopper page). Wired by data attributes; no inline script. (WeChat Pay's JS
 // bridge is static/orders/wechatpay.js.)
 (function () {
   "use strict";
@@ -48,58 +48,6 @@
   document.addEventListener("shop-toast", function (event) {
     var detail = event.detail || {};
     if (detail.text) { showToast(detail.text, detail.kind); }
-  });
-
-  // --- confirm dialogs (WeUI) ------------------------------------------------------------------
-  function confirmDialog(message, okText, cancelText, onOk) {
-    var root = el("div", "od-dialog");
-    root.setAttribute("role", "dialog");
-    root.setAttribute("aria-modal", "true");
-    root.appendChild(el("div", "weui-mask"));
-    var dialog = el("div", "weui-dialog");
-    var body = el("div", "weui-dialog__bd", message);
-    var foot = el("div", "weui-dialog__ft");
-    var cancel = el("button", "weui-dialog__btn weui-dialog__btn_default", cancelText);
-    var ok = el("button", "weui-dialog__btn weui-dialog__btn_primary", okText);
-    cancel.type = "button";
-    ok.type = "button";
-    foot.appendChild(cancel);
-    foot.appendChild(ok);
-    dialog.appendChild(body);
-    dialog.appendChild(foot);
-    root.appendChild(dialog);
-    document.body.appendChild(root);
-    ok.focus();
-    function close() { root.remove(); document.removeEventListener("keydown", onKey); }
-    function onKey(event) { if (event.key === "Escape") { close(); } }
-    document.addEventListener("keydown", onKey);
-    cancel.addEventListener("click", close);
-    root.querySelector(".weui-mask").addEventListener("click", close);
-    ok.addEventListener("click", function () { close(); onOk(); });
-  }
-
-  document.addEventListener("submit", function (event) {
-    var form = event.target;
-    if (!(form instanceof HTMLFormElement)) { return; }
-    if (form.hasAttribute("data-confirm") && form.dataset.confirmed !== "1") {
-      event.preventDefault();
-      confirmDialog(form.getAttribute("data-confirm"), form.getAttribute("data-confirm-ok") || "OK",
-        form.getAttribute("data-confirm-cancel") || "Cancel", function () {
-          form.dataset.confirmed = "1";
-          if (form.requestSubmit) { form.requestSubmit(); } else { form.submit(); }
-        });
-      return;
-    }
-    if (form.hasAttribute("data-submit-once")) {
-      if (form.dataset.submitting === "1") { event.preventDefault(); return; }
-      if (!event.defaultPrevented) { form.dataset.submitting = "1"; }
-    }
-  });
-
-  // back/forward cache: a page shown again may be submitted again (the server's token makes it safe)
-  window.addEventListener("pageshow", function () {
-    document.querySelectorAll("form[data-submitting]").forEach(function (form) { delete form.dataset.submitting; });
-    document.querySelectorAll("form[data-confirmed]").forEach(function (form) { delete form.dataset.confirmed; });
   });
 
   // --- behaviours on the page ------------------------------------------------------------------

@@ -89,7 +89,8 @@ def test_shopper_exchanges_a_coupon_and_a_product_and_claims_a_coupon(live_serve
     page.wait_for_url(f"**/marketing/points-mall/{coupon_item.pk}/")
     _fits_the_phone(page)
     screenshot("marketing-mall-coupon-item")
-    page.get_by_role("button", name="确认兑换").click()
+    page.locator(".mk-bar__btn").click()  # asks first, in a WeUI dialog
+    page.locator(".shop-dialog").get_by_role("button", name="确认兑换", exact=True).click()
     page.wait_for_url("**/marketing/points-mall/records/*/")
     assert "兑换成功" in page.locator(".shop-toptip").inner_text()
     screenshot("marketing-exchange-coupon-done")
@@ -109,7 +110,8 @@ def test_shopper_exchanges_a_coupon_and_a_product_and_claims_a_coupon(live_serve
     assert page.locator(f"#store-{store.pk}").is_checked()
     _fits_the_phone(page)
     screenshot("marketing-mall-product-item")
-    page.get_by_role("button", name="确认兑换").click()
+    page.locator(".mk-bar__btn").click()  # asks first, in a WeUI dialog
+    page.locator(".shop-dialog").get_by_role("button", name="确认兑换", exact=True).click()
     page.wait_for_url("**/marketing/points-mall/records/*/")
     exchange = PointsExchange.objects.get(user=shopper, kind="product")
     assert page.locator("#mk-pickup-code").inner_text() == exchange.pickup_code
@@ -120,6 +122,10 @@ def test_shopper_exchanges_a_coupon_and_a_product_and_claims_a_coupon(live_serve
     page.locator(".mk-cancel summary").click()  # the cancel step opens, nothing is cancelled yet
     assert page.get_by_role("button", name="确认取消兑换").is_visible()
     screenshot("marketing-exchange-cancel-step")
+    page.get_by_role("button", name="确认取消兑换").click()  # and once more, in a WeUI dialog
+    page.locator(".shop-dialog").get_by_role("button", name="再想想").click()
+    assert page.locator(".shop-dialog").count() == 0
+    assert PointsExchange.objects.get(user=shopper, kind="product").status == "awaiting_pickup"
     assert Member.objects.get(user=shopper).points_balance == 2000 - 200 - 800
 
     page.goto(live_server.url + "/marketing/points-mall/records/")

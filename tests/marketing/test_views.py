@@ -466,7 +466,7 @@ def test_cancel_returns_points_and_the_unit_once(client):
     client.force_login(user)
     response = client.post(reverse("marketing:exchange_cancel", args=[exchange.pk]))
     assert response["Location"] == reverse("marketing:exchange_detail", args=[exchange.pk])
-    assert "已取消兑换，积分已退回" in _messages(response)
+    assert "已取消兑换，积分已退回，可在“积分明细”查看" in _messages(response)
     client.post(reverse("marketing:exchange_cancel", args=[exchange.pk]))
     exchange.refresh_from_db()
     item.refresh_from_db()
@@ -569,7 +569,7 @@ def test_claim_without_js_redirects_with_a_message(client):
     client.force_login(_shopper())
     response = client.post(reverse("marketing:coupon_claim", args=[coupon.pk]))
     assert response["Location"] == reverse("marketing:coupon_centre")
-    assert _messages(response) == ["领取成功，已放入我的优惠券"]
+    assert _messages(response) == ["领取成功，已放入“我的优惠券”"]
     other = Client()
     other.force_login(_shopper())
     response = other.post(reverse("marketing:coupon_claim", args=[coupon.pk]))

@@ -97,7 +97,8 @@ def test_sign_in_by_htmx_shows_the_streak_and_counts_once(client):
     assert response.context["member"].sign_in_streak == 1
     client.post(reverse("members:sign_in"), HTTP_HX_REQUEST="true")
     assert PointsEntry.objects.filter(member=member, kind=PointsEntry.Kind.SIGN_IN).count() == 1
-    assert client.get(reverse("members:sign_in")).status_code == 405
+    # GET is the sign-in page (calendar and rules); other methods are refused
+    assert client.put(reverse("members:sign_in")).status_code == 405
 
 
 def test_sign_in_without_htmx_redirects(client):

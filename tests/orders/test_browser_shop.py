@@ -195,7 +195,7 @@ def test_express_order_confirmed_in_the_browser_then_a_refund_request(live_serve
     assert page.locator("#order-status").inner_text() == "待收货"
     assert "SF1234567890" in page.locator("#logistics").inner_text()
     page.locator(".od-actionbar").get_by_role("button", name="确认收货").click()
-    dialog = page.locator(".od-dialog")
+    dialog = page.locator(".shop-dialog")
     dialog.wait_for()
     _fits_the_phone(page)
     screenshot("orders-confirm-dialog")
