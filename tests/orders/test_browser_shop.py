@@ -80,6 +80,9 @@ def test_pickup_order_from_product_to_pickup_code(live_server, page, screenshot)
     store, tea, nuts, shopper, _manager = _shop()
     _login(page, live_server, shopper, store)
 
+    # an empty cart shows no badge on the tab bar (not a "0")
+    page.goto(f"{live_server.url}/")
+    assert page.locator("[data-cart-badge]").is_hidden()
     # the product page: 加入购物车 from the SKU sheet, by htmx (no reload), badge and toast
     page.goto(f"{live_server.url}/products/{tea.product_id}/")
     page.evaluate("window.__stayed = true")
