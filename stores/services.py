@@ -27,6 +27,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, ProtectedError, Q, RestrictedError, Value, When
 from django.utils import timezone
@@ -263,8 +264,9 @@ def sweep_low_stock():
 
 
 def notify_low_stock(alert_id):
-    """Tell the store's managers: a back-office notification each (created once: the first call
-    marks the alert notified), then a message through core.notify's backends.
+    """Tell the store's staff in the roles of settings.LOW_STOCK_NOTIFY_ROLES (managers and clerks
+    by default): a back-office notification each (created once: the first call marks the alert
+    notified), then a message through core.notify's backends.
 
     The message is at-least-once: `messaged_at` is written only after it was handed to the
     backends, so a worker that dies in between leaves it empty and the sweep sends it again (a
@@ -278,9 +280,11 @@ def notify_low_stock(alert_id):
         )
         alert = LowStockAlert.objects.select_related("stock__store", "stock__sku__product").get(pk=alert_id)
         store = alert.stock.store
+        roles = [role for role in getattr(settings, "LOW_STOCK_NOTIFY_ROLES", [StoreStaff.Role.MANAGER])
+                 if role in StoreStaff.Role.values]
         managers = [
             staff.user
-            for staff in StoreStaff.objects.filter(store=store, role=StoreStaff.Role.MANAGER).select_related("user")
+            for staff in StoreStaff.objects.filter(store=store, role__in=roles).select_related("user").order_by("pk")
             if staff.user.is_active
         ]
         title = _("低库存：%(store)s %(sku)s") % {"store": store.name, "sku": alert.stock.sku.display_name}

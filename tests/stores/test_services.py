@@ -190,8 +190,19 @@ def test_no_alert_and_no_notice_when_the_change_rolls_back(store_a, sku, manager
     assert not LowStockAlert.objects.exists()
 
 
-def test_notify_is_idempotent_and_reaches_only_that_stores_managers(store_a, store_b, sku, manager_a,
+def test_notify_reaches_that_stores_managers_and_clerks_by_default(store_a, store_b, sku, manager_a, clerk_a,
+                                                                   clerk_b, django_capture_on_commit_callbacks):
+    other_manager = make_staff(store_b, role=StoreStaff.Role.MANAGER)
+    services.receive_stock(store_a, sku, 6)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reserve_lines(store_a, [(sku, 3)], reference="order:1")
+    assert set(StoreNotification.objects.values_list("user", flat=True)) == {manager_a.pk, clerk_a.pk}
+    assert not StoreNotification.objects.filter(user__in=[clerk_b, other_manager]).exists()
+
+
+def test_notify_is_idempotent_and_reaches_only_that_stores_managers(store_a, store_b, sku, manager_a, settings,
                                                                     clerk_a, django_capture_on_commit_callbacks):
+    settings.LOW_STOCK_NOTIFY_ROLES = ["manager", "nonsense"]  # per role; an unknown role is ignored
     other_manager = make_staff(store_b, role=StoreStaff.Role.MANAGER)
     services.receive_stock(store_a, sku, 6)
     with django_capture_on_commit_callbacks(execute=True):
