@@ -47,10 +47,13 @@ def choose(client, store):
     client.post(reverse("stores:choose", args=[store.pk]))
 
 
-def test_no_store_chosen_asks_for_one_instead_of_saying_in_stock(client):
+def test_no_store_chosen_asks_for_one_instead_of_saying_in_stock(client, django_assert_num_queries):
     sku = make_sku("龙井")
     services.receive_stock(make_store("有货店"), sku, 30)
-    html = client.get(page_url(sku)).content.decode()
+    client.get(page_url(sku))  # the product's cached part
+    catalog_cache.clear_local()
+    with django_assert_num_queries(2):  # in stock anywhere, nearby stores (no store to read)
+        html = client.get(page_url(sku)).content.decode()
     assert "请选择门店，查看是否有货" in panel(html)
     assert "有货店" in panel(html)  # listed as a nearby store that has it
     assert "选择门店查看库存" in html.split('id="sku-sheet"', 1)[1]  # the sheet's SKU state
