@@ -258,8 +258,8 @@ def _panel_state(rows, selected, sold_out):
     for state in ("no_store", "unknown"):
         if state in states:
             return next(row["stock"] for row in rows if row["stock"]["state"] == state)
-    if states <= {"out"}:
-        return rows[0]["stock"]
+    if states <= {"out"}:  # also a product left with no enabled SKU by a bulk edit
+        return stock_of({0: {"state": "out", "available": 0}}, 0)
     return stock_of({0: {"state": "in_stock"}}, 0)
 
 
