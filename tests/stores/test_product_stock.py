@@ -358,3 +358,16 @@ def test_store_stock_list_query_count_does_not_grow_with_rows(client):
         return len(ctx.captured_queries)
 
     assert count(few_store) == count(many_store) == count(many_store, page=2) <= 4
+
+
+def test_a_product_left_without_enabled_skus_by_a_bulk_edit_still_renders(client):
+    sku = make_sku("残留商品")
+    store = make_store("某店")
+    services.receive_stock(store, sku, 5)
+    choose(client, store)
+    Sku.objects.filter(pk=sku.pk).update(is_enabled=False)  # price range not refreshed
+    for url in (page_url(sku, selected=False), reverse("catalog:product_stores", args=[sku.product_id])):
+        response = client.get(url)
+        assert response.status_code in (200, 404)
+        if response.status_code == 200:
+            assert "已售罄" in panel(response.content.decode())
