@@ -215,6 +215,18 @@ def recommended_products(limit=10, now=None):
     return list(product_cards(listed_products(now), "default")[:limit])
 
 
+# the home page keeps this many candidates cached and shows the first `limit` of them in stock
+RECOMMENDED_CANDIDATES = 30
+
+
+def featured(candidates, limit=10):
+    """Of the cached home-page candidates, the first `limit` that some store can sell now (one
+    query, read on every request, so a product that sells out leaves the home page at once while
+    the candidate list stays cached under the catalogue version)."""
+    in_stock = products_in_stock(p.id for p in candidates)
+    return [p for p in candidates if p.id in in_stock][:limit]
+
+
 # --- product detail ---------------------------------------------------------------------------
 def get_listed_product(product_id, now=None):
     """A listed product with everything its page shows, in a fixed number of queries (5):
@@ -263,3 +275,26 @@ def sku_stock_for(request, product, skus):
     if not provider:
         return {}
     return import_string(provider)(request, product, skus) or {}
+
+
+def _hook(name):
+    path = getattr(settings, name, None)
+    return import_string(path) if path else None
+
+
+def products_in_stock(product_ids):
+    """The subset of `product_ids` that some store can sell now, from settings.CATALOG_IN_STOCK_PROVIDER
+    (the stores app; one query); without a provider every product counts as in stock."""
+    provider = _hook("CATALOG_IN_STOCK_PROVIDER")
+    ids = list(product_ids)
+    if provider is None:
+        return set(ids)
+    return set(provider(ids))
+
+
+def store_panel_for(request, product, sku_ids, next_url):
+    """The product page's store panel from settings.CATALOG_STORE_PANEL_PROVIDER (the stores app):
+    {"store": chosen store or None (with .name, .status), "store_url", "list_url", "next",
+    "nearby": [stores with .name, .available, .distance_km, .choose_url]}; None without a provider."""
+    provider = _hook("CATALOG_STORE_PANEL_PROVIDER")
+    return provider(request, product, sku_ids, next_url) if provider is not None else None

@@ -10,4 +10,5 @@ urlpatterns = [
     path("categories/<int:pk>/", views.category_products, name="category"),
     path("search/", views.search, name="search"),
     path("products/<int:pk>/", views.product_detail, name="product"),
+    path("products/<int:pk>/stores/", views.product_stores, name="product_stores"),
 ]

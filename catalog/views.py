@@ -13,13 +13,16 @@ from urllib.parse import urlencode
 from django.http import Http404
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, gettext
+
+from core.numbers import id_or_none
 
 from . import cache as catalog_cache
 from . import selectors
 from .models import Product
-from .templatetags.catalog_tags import product_img, stock_of
+from .templatetags.catalog_tags import product_img, sold_out_stock, stock_of
 
 
 def home(request):
@@ -27,11 +30,13 @@ def home(request):
 
     Hook for the stores app: when the context has `home_store_partial` (set by a context
     processor of stores), home.html includes that template as the chosen-store banner."""
-    key = catalog_cache.key("home", get_language())
-    recommended = catalog_cache.get(key)
-    if recommended is None:
-        recommended = selectors.recommended_products(limit=10)
-        catalog_cache.set(key, recommended, catalog_cache.FRAGMENT_TIMEOUT)
+    key = catalog_cache.key("home-candidates", get_language())
+    candidates = catalog_cache.get(key)
+    if candidates is None:
+        candidates = selectors.recommended_products(limit=selectors.RECOMMENDED_CANDIDATES)
+        catalog_cache.set(key, candidates, catalog_cache.FRAGMENT_TIMEOUT)
+    # sold-out products are left off per request: a stock change never touches the cached list
+    recommended = selectors.featured(candidates, limit=10)
     return render(
         request,
         "shop/home.html",
@@ -167,7 +172,7 @@ def _product_page(pk):
     and HTML under the catalogue version (any change shows at once, the sales figure within
     catalog.cache.SALES_STALENESS). Raises Product.DoesNotExist
     for a product that is not listed; the cached copy is re-checked against the schedule."""
-    key = catalog_cache.key("product-page", pk, get_language())
+    key = catalog_cache.key("product-page-v2", pk, get_language())
     page = catalog_cache.get(key)
     if page is None:
         product = selectors.get_listed_product(pk)
@@ -198,6 +203,7 @@ def _product_page(pk):
                 "member_discount_enabled": product.member_discount_enabled,
             },
             "main_html": str(render_to_string("catalog/partials/_product_main.html", context)),
+            "desc_html": str(render_to_string("catalog/partials/_product_desc.html", context)),
             "sheet_image": str(product_img(product.cover, "card", "", product.name)),
             "option_label": " / ".join(t.name for t in product.option_types.all()),
             "sku_rows": sku_rows,
@@ -210,24 +216,79 @@ def _product_page(pk):
     return page
 
 
+def _stock_view(request, pk):
+    """What the product page shows per shopper, around its cached data: the selected SKU (?sku=,
+    one of this product's enabled SKUs, else the only one, else none), each SKU's stock in the
+    chosen store, whether no store can sell the product (已售罄), and the store panel (the chosen
+    store's state for the selected SKU, the nearby stores that have it). Stock is read on every
+    request, never cached, so a stock change shows at once and bumps nothing.
+    Queries: the chosen store, its stock rows, in-stock anywhere, the nearby stores (4 at most)."""
+    page = _product_page(pk)
+    product_id = page["product"]["id"]
+    product_ref = SimpleNamespace(pk=product_id, id=product_id, name=page["product"]["name"])
+    sku_refs = [SimpleNamespace(pk=row["id"], id=row["id"]) for row in page["sku_rows"]]
+    sold_out = product_id not in selectors.products_in_stock([product_id])
+    sku_stock = selectors.sku_stock_for(request, product_ref, sku_refs)
+    rows = [
+        {**row, "stock": sold_out_stock() if sold_out else stock_of(sku_stock, row["id"])}
+        for row in page["sku_rows"]
+    ]
+    wanted = id_or_none(request.GET.get("sku"))
+    selected = next((row for row in rows if row["id"] == wanted), None)
+    if selected is None and len(rows) == 1:
+        selected = rows[0]
+    base = reverse("catalog:product", args=[product_id])
+    next_url = f"{base}?sku={selected['id']}" if selected else base
+    panel_skus = [] if sold_out else ([selected["id"]] if selected else [row["id"] for row in rows])
+    panel = selectors.store_panel_for(request, product_ref, panel_skus, next_url)
+    if panel is not None:
+        panel = {**panel, "state": _panel_state(rows, selected, sold_out), "url": f"{base}stores/",
+                 "sku": selected["id"] if selected else ""}
+    return page, rows, selected, sold_out, sku_stock, panel
+
+
+def _panel_state(rows, selected, sold_out):
+    """The chosen store's line of the store panel: the selected SKU's entry; with none selected,
+    有货 when the store has any SKU of the product, 缺货 when it has none (or the prompt for a store)."""
+    if sold_out:
+        return sold_out_stock()
+    if selected is not None:
+        return selected["stock"]
+    states = {row["stock"]["state"] for row in rows}
+    for state in ("no_store", "unknown"):
+        if state in states:
+            return next(row["stock"] for row in rows if row["stock"]["state"] == state)
+    if states <= {"out"}:  # also a product left with no enabled SKU by a bulk edit
+        return stock_of({0: {"state": "out", "available": 0}}, 0)
+    return stock_of({0: {"state": "in_stock"}}, 0)
+
+
+def _max_quantity(stock):
+    """The quantity stepper's upper bound for a SKU: what the chosen store has, else 999."""
+    if stock["state"] in ("in_stock", "low") and stock["available"]:
+        return min(stock["available"], 999)
+    return 999
+
+
 def product_detail(request, pk):
-    """Product page: carousel, price range, SKU picker sheet with each SKU's price and stock state.
+    """Product page: carousel, price range, the store panel, SKU picker sheet with each SKU's
+    price and stock state.
 
     The sheet lists every SKU as a radio (works without JavaScript); catalog.js turns it into one
     row per option type from the `sku-picker-data` json_script, disabling values that lead to no
-    enabled or only out-of-stock SKUs, and checks the matching SKU's radio.
+    enabled or only out-of-stock SKUs, checks the matching SKU's radio, sets the quantity
+    stepper's max to that SKU's stock in the chosen store (`data-available`) and reloads the store
+    panel for it (/products/<pk>/stores/?sku=, product_stores).
 
     Stock comes from selectors.sku_stock_for() (settings.CATALOG_STOCK_PROVIDER, set by the stores
     app), called per request with light objects (`pk`) for the product and its enabled SKUs;
-    without a provider the picker says "有货". A draft or delisted product is a 404."""
+    without a provider the picker says "有货"; with one but no store chosen it asks for a store.
+    A product no store can sell (CATALOG_IN_STOCK_PROVIDER) shows 已售罄 and cannot be bought.
+    A draft or delisted product is a 404."""
     try:
-        page = _product_page(pk)
+        page, rows, selected, sold_out, sku_stock, panel = _stock_view(request, pk)
     except Product.DoesNotExist:
         raise Http404 from None
-    product_ref = SimpleNamespace(pk=page["product"]["id"], id=page["product"]["id"], name=page["product"]["name"])
-    sku_refs = [SimpleNamespace(pk=row["id"], id=row["id"]) for row in page["sku_rows"]]
-    sku_stock = selectors.sku_stock_for(request, product_ref, sku_refs)
-    rows = [{**row, "stock": stock_of(sku_stock, row["id"])} for row in page["sku_rows"]]
     option_types = page.get("option_types", [])
     # what the picker script needs (static/catalog/catalog.js); never the cost price
     picker_data = {
@@ -236,24 +297,44 @@ def product_detail(request, pk):
             {
                 "id": row["id"], "values": row.get("values", []), "spec": row["spec"], "price": row["price"],
                 "market": row["market"], "image": row["image_url"], "state": row["stock"]["state"],
-                "stock": row["stock"]["label"],
+                "stock": row["stock"]["label"], "max": _max_quantity(row["stock"]),
             }
             for row in rows
         ],
+        "selected": selected["id"] if selected else None,
     } if option_types else None
+    for row in rows:
+        row["max"] = _max_quantity(row["stock"])
     return render(
         request,
         "catalog/product_detail.html",
         {
             "product": page["product"],
             "main_html": mark_safe(page["main_html"]),  # our own template, rendered above
+            "desc_html": mark_safe(page.get("desc_html", "")),
             "sheet_image": mark_safe(page["sheet_image"]),
             "option_label": page["option_label"],
             "option_types": option_types,
             "picker_data": picker_data,
             "sku_rows": rows,
             "single_sku": rows[0] if len(rows) == 1 else None,
+            "selected_sku": selected,
+            "sold_out": sold_out,
+            "store_panel": panel,
             "sku_stock": sku_stock,
             "hide_tabbar": True,
         },
     )
+
+
+def product_stores(request, pk):
+    """The product page's store panel alone, for the SKU in ?sku= (catalog.js asks for it when the
+    shopper picks a SKU). A SKU of another product, or no valid id, gives the panel for the whole
+    product, as the page without ?sku= does."""
+    try:
+        _page, _rows, _selected, _sold_out, _stock, panel = _stock_view(request, pk)
+    except Product.DoesNotExist:
+        raise Http404 from None
+    if panel is None:
+        raise Http404
+    return render(request, "catalog/partials/_store_panel.html", {"store_panel": panel})

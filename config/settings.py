@@ -518,6 +518,10 @@ except NameError:  # core.sms's template table not defined
 # Product pages show availability in the shopper's chosen store (catalog calls this; see stores.selectors).
 if not globals().get("CATALOG_STOCK_PROVIDER"):
     CATALOG_STOCK_PROVIDER = "stores.selectors.stock_for_product"
+# (product_ids) -> the ids in stock in a store taking orders: the rest show 已售罄 and leave the home page.
+CATALOG_IN_STOCK_PROVIDER = "stores.selectors.products_in_stock"
+# (request, product, sku_ids, next_url) -> the product page's store panel: chosen store, nearby stores having it.
+CATALOG_STORE_PANEL_PROVIDER = "stores.selectors.store_panel"
 
 # --- demo data ------------------------------------------------------------------------------
 # seed_demo calls each of these in order; every app that has demo data adds its seeder here.

@@ -3,14 +3,30 @@
 import math
 from datetime import datetime, timedelta
 
-from django.db.models import F, FloatField, Prefetch, Q, Value
+from django.db.models import (
+    Case,
+    F,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import ASin, Cos, Power, Radians, Sin, Sqrt
+from django.urls import reverse
 from django.utils import timezone
 
 from .hours import SHANGHAI, is_open_at, open_intervals
 from .models import Stock, StockMovement, StockReservation, Store, StoreHours
 
 EARTH_RADIUS_KM = 6371.0088
+LOCATION_COOKIE = "md_loc"  # "lat,lng" the store list saved for a day (stores.views)
+STORE_STOCK_PAGE_SIZE = 20  # rows of a store page's stock list per page (加载更多 for the next)
+NEARBY_LIMIT = 5  # stores listed under a product as having the selected SKU
 
 
 def valid_coordinates(lat, lng):
@@ -84,15 +100,31 @@ def store_detail(pk):
     return visible_stores().prefetch_related("hours").get(pk=pk)
 
 
-def store_stock(store, limit=60):
-    """What a store has in stock (available > 0) for its detail page: one query."""
-    return list(
-        Stock.objects.filter(store=store, on_hand__gt=F("reserved"), sku__is_enabled=True,
-                             sku__product__status="listed")
+def store_stock(store):
+    """What a store has in stock (available > 0) for its page, SKUs that can be sold now only (so
+    every row links to a product page that opens), by product name: a queryset for paging."""
+    from catalog.selectors import sellable_skus
+
+    return (
+        Stock.objects.filter(store=store, on_hand__gt=F("reserved"), sku__in=sellable_skus().values("pk"))
         .annotate(avail=F("on_hand") - F("reserved"))
         .select_related("sku__product")
-        .order_by("sku__product__name", "sku__sort_order", "sku_id")[:limit]
+        .only("id", "on_hand", "reserved", "low_threshold", "sku__id", "sku__spec_text", "sku__price",
+              "sku__product__id", "sku__product__name")
+        .order_by("sku__product__name", "sku__product_id", "sku__sort_order", "sku_id")
     )
+
+
+def store_stock_page(store, raw_page):
+    """One page of store_stock(): (rows, page number, whether there is a next page), without a
+    COUNT (one row more is fetched). A page number that is not plain ASCII digits within
+    1..1000 is page 1."""
+    from core.numbers import int_or_none
+
+    number = int_or_none(raw_page, minimum=1, maximum=1000) or 1
+    start = (number - 1) * STORE_STOCK_PAGE_SIZE
+    rows = list(store_stock(store)[start:start + STORE_STOCK_PAGE_SIZE + 1])
+    return rows[:STORE_STOCK_PAGE_SIZE], number, len(rows) > STORE_STOCK_PAGE_SIZE
 
 
 def stock_state(available, threshold):
@@ -119,18 +151,34 @@ def chosen_store_id(request):
         return None
 
 
+def saved_location(request):
+    """The shopper's (lat, lng) that the store list saved in its cookie, or None."""
+    raw = request.COOKIES.get(LOCATION_COOKIE, "")
+    lat, _sep, lng = raw.partition(",")
+    return valid_coordinates(lat, lng) if raw else None
+
+
+def _chosen_store(request):
+    from .context_processors import get_chosen_store
+
+    return get_chosen_store(request)
+
+
 def stock_for_product(request, product, skus):
     """catalog's CATALOG_STOCK_PROVIDER hook: availability of these SKUs in the shopper's chosen
-    store, {sku_id: {"available": n, "state": "in_stock"|"low"|"out"}}. One query; {} when no
-    store is chosen (catalog then shows no per-store availability)."""
-    store_id = chosen_store_id(request)
-    if store_id is None:
-        return {}
+    store, {sku_id: {"available": n, "state": "in_stock"|"low"|"out"}}. "low" (仅剩 N 件) is below
+    the stock row's own low_threshold, the one that raises the staff's low-stock alert (default 5,
+    0 turns it off). With no store chosen, or the chosen one closed or archived, every SKU is
+    {"available": None, "state": "no_store"}: the page asks for a store rather than saying 有货.
+    Two queries (the chosen store, read once per request, and its rows); none without a store."""
     sku_ids = [getattr(s, "pk", s) for s in skus]
+    store = _chosen_store(request)
+    if store is None:
+        return {sku_id: {"available": None, "state": "no_store"} for sku_id in sku_ids}
     rows = dict(
         (sku_id, (on_hand - reserved, threshold))
         for sku_id, on_hand, reserved, threshold in Stock.objects.filter(
-            store_id=store_id, sku_id__in=sku_ids, store__is_archived=False
+            store_id=store.pk, sku_id__in=sku_ids
         ).values_list("sku_id", "on_hand", "reserved", "low_threshold")
     )
     result = {}
@@ -138,6 +186,75 @@ def stock_for_product(request, product, skus):
         available, threshold = rows.get(sku_id, (0, 0))
         result[sku_id] = {"available": max(available, 0), "state": stock_state(available, threshold)}
     return result
+
+
+def selling_stores():
+    """Stores a shopper can buy from now: open and not archived."""
+    return Store.objects.filter(status=Store.Status.OPEN, is_archived=False)
+
+
+def products_in_stock(product_ids):
+    """catalog's CATALOG_IN_STOCK_PROVIDER hook: the subset of `product_ids` with an enabled SKU
+    available (on hand minus reserved) in a store that takes orders. One query. A product outside
+    it shows 已售罄 and is left off the home page."""
+    ids = [int(i) for i in product_ids]
+    if not ids:
+        return set()
+    return set(
+        Stock.objects.filter(
+            sku__product_id__in=ids, sku__is_enabled=True, on_hand__gt=F("reserved"), store__in=selling_stores()
+        ).values_list("sku__product_id", flat=True).distinct()
+    )
+
+
+def store_panel(request, product, sku_ids, next_url, limit=NEARBY_LIMIT):
+    """catalog's CATALOG_STORE_PANEL_PROVIDER hook, for the product page's store panel:
+    {"store": the chosen store or None, "list_url": the store list leading back to `next_url`,
+     "nearby": [store, ...]}. `nearby` are the other stores taking orders that have these SKUs
+    (available summed over them; one SKU is the selected one), at most `limit`: nearest first
+    from the location the store list saved, else the chosen store's city first, then by city
+    and name. Each has `.available`, `.distance_km` (or None) and `.choose_url` (POST, with
+    `next`). One query, plus the chosen store when nothing on the page has read it yet."""
+    from urllib.parse import urlencode
+
+    store = _chosen_store(request)
+    ids = [int(i) for i in sku_ids]
+    nearby = []
+    if ids:
+        available = (
+            Stock.objects.filter(store=OuterRef("pk"), sku_id__in=ids)
+            .values("store")
+            .annotate(total=Sum(F("on_hand") - F("reserved")))
+            .values("total")
+        )
+        qs = (
+            selling_stores()
+            .annotate(available=Subquery(available, output_field=IntegerField()))
+            .filter(available__gt=0)
+            .only("id", "name", "city", "district", "street", "province", "latitude", "longitude")
+        )
+        if store is not None:
+            qs = qs.exclude(pk=store.pk)
+        coords = saved_location(request)
+        if coords:
+            qs = qs.annotate(distance_km=distance_expression(*coords)).order_by("distance_km", "pk")
+        elif store is not None:
+            same_city = Case(When(city=store.city, then=Value(0)), default=Value(1), output_field=IntegerField())
+            qs = qs.annotate(same_city=same_city).order_by("same_city", "city", "name", "pk")
+        else:
+            qs = qs.order_by("city", "name", "pk")
+        nearby = list(qs[:limit])
+        for row in nearby:
+            row.choose_url = reverse("stores:choose", args=[row.pk])
+            if not hasattr(row, "distance_km"):
+                row.distance_km = None
+    return {
+        "store": store,
+        "list_url": reverse("stores:list") + "?" + urlencode({"next": next_url}),
+        "store_url": reverse("stores:detail", args=[store.pk]) if store is not None else "",
+        "nearby": nearby,
+        "next": next_url,
+    }
 
 
 def backoffice_stock(store, *, low_only=False, category=None, q=""):

@@ -23,13 +23,7 @@ from .models import Store, StoreHours
 from .wechat import jsapi_signature
 
 PAGE_SIZE = 10  # the nearest few; more through 加载更多
-LOCATION_COOKIE = "md_loc"
-
-
-def _saved_location(request):
-    raw = request.COOKIES.get(LOCATION_COOKIE, "")
-    lat, _sep, lng = raw.partition(",")
-    return selectors.valid_coordinates(lat, lng) if raw else None
+LOCATION_COOKIE = selectors.LOCATION_COOKIE
 
 
 def _location(request):
@@ -37,10 +31,10 @@ def _location(request):
     (a cookie, not the session: an anonymous visitor's first list costs no session write)."""
     coords = selectors.valid_coordinates(request.GET.get("lat"), request.GET.get("lng"))
     if coords:
-        return coords, coords != _saved_location(request)
+        return coords, coords != selectors.saved_location(request)
     if "lat" in request.GET or "lng" in request.GET:
         return None, False  # bad coordinates: ignore them, fall back to the city
-    return _saved_location(request), False
+    return selectors.saved_location(request), False
 
 
 class _Page:
@@ -87,13 +81,20 @@ def store_list(request):
 
 @require_GET
 def store_detail(request, pk):
+    """A store's page: hours, address, and what it has in stock, STORE_STOCK_PAGE_SIZE rows a page
+    (htmx 加载更多 appends the next page's rows; without JavaScript the link opens that page),
+    each row linking to its product with the SKU selected."""
     try:
         store = selectors.store_detail(pk)
     except Store.DoesNotExist as exc:
         raise Http404 from exc
+    stock, page, has_next = selectors.store_stock_page(store, request.GET.get("page"))
+    stock_context = {"store": store, "stock": stock, "stock_page": page, "stock_has_next": has_next}
+    if request.headers.get("HX-Request") and "page" in request.GET:
+        return render(request, "stores/partials/_stock_rows.html", stock_context)
     hours = list(store.hours.all())
     selectors.decorate([store])
-    saved = _saved_location(request)
+    saved = selectors.saved_location(request)
     if saved:
         store.distance_km = selectors.haversine_km(saved[0], saved[1], store.latitude, store.longitude)
     weekday_names = dict(StoreHours.Weekday.choices)
@@ -101,7 +102,7 @@ def store_detail(request, pk):
         "store": store,
         "week": [(weekday_names[day], ranges) for day, ranges in week_table(hours)],
         "today": timezone.localdate().weekday(),
-        "stock": selectors.store_stock(store),
+        **stock_context,
         "chosen_id": selectors.chosen_store_id(request),
         "active_tab": "home",
         "hide_tabbar": False,

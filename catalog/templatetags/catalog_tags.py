@@ -42,16 +42,25 @@ def yuan(amount):
 @register.filter
 def stock_of(sku_stock, sku_id):
     """The stock entry of one SKU from the optional `sku_stock` context dict, normalised to
-    {"state": "in_stock"|"low"|"out"|"unknown", "available": int|None, "label": str}."""
+    {"state": "in_stock"|"low"|"out"|"no_store"|"unknown", "available": int|None, "label": str}.
+    "no_store": the stores app knows stock per store and the shopper has not chosen one yet;
+    "unknown": no stock provider at all (the catalogue on its own), shown as 有货."""
     entry = (sku_stock or {}).get(sku_id) if isinstance(sku_stock, dict) else None
     if not entry:
         return {"state": "unknown", "available": None, "label": _("有货")}
     state = entry.get("state", "in_stock")
     available = entry.get("available")
     if state == "out":
-        label = _("无货")
+        label = _("缺货")
+    elif state == "no_store":
+        label = _("选择门店查看库存")
     elif state == "low" and available is not None:
-        label = _("仅剩%(n)s件") % {"n": available}
+        label = _("仅剩 %(n)s 件") % {"n": available}
     else:
         label = _("有货")
     return {"state": state, "available": available, "label": label}
+
+
+def sold_out_stock():
+    """The stock entry of every SKU of a product that no store can sell (see stock_of)."""
+    return {"state": "out", "available": 0, "label": _("已售罄")}

@@ -1,5 +1,6 @@
-// Catalogue pages: image carousel counter, the SKU sheet (per-option picker), quantity stepper.
-// Wired by data attributes.
+// Catalogue pages: image carousel counter, the SKU sheet (per-option picker), quantity stepper
+// (its max is the chosen SKU's stock in the chosen store), the product page's store panel
+// (reloaded for the chosen SKU). Wired by data attributes.
 (function () {
   "use strict";
 
@@ -34,7 +35,30 @@
     document.body.style.overflow = "";
   }
 
-  // sku: {price, market, stock, spec, image} of the chosen SKU
+  // The stepper stops at `max` (the SKU's stock in the chosen store; 999 when not known).
+  function setMax(sheet, max) {
+    var input = qs(sheet, "input[name=quantity]");
+    if (!input) { return; }
+    max = parseInt(max, 10) || 999;
+    input.max = String(max);
+    var value = parseInt(input.value, 10) || 1;
+    if (value > max) { input.value = String(max); }
+  }
+
+  // The store panel under the product shows the chosen store's state and the nearby stores for
+  // one SKU (or the whole product with none): ask the server for it again.
+  function refreshStores(skuId) {
+    var panel = document.querySelector("[data-store-panel]");
+    if (!panel || !window.htmx) { return; }
+    var key = skuId ? String(skuId) : "";
+    if (panel.dataset.sku === key) { return; }
+    panel.dataset.sku = key;
+    // the server's panel carries data-sku of the SKU it was made for
+    window.htmx.ajax("GET", panel.dataset.url + (key ? "?sku=" + encodeURIComponent(key) : ""),
+      { target: panel, swap: "outerHTML" });
+  }
+
+  // sku: {id, price, market, stock, spec, image, max} of the chosen SKU
   function showSku(sheet, sku) {
     var price = qs(sheet, "[data-sku-price]");
     var stock = qs(sheet, "[data-sku-stock]");
@@ -52,14 +76,17 @@
     }
     if (stock) { stock.textContent = sku.stock; }
     showImage(sheet, sku.image);
+    setMax(sheet, sku.max);
     var chosen = document.querySelector("[data-sku-chosen]");
     if (chosen) { chosen.textContent = sku.spec; }
+    refreshStores(sku.id);
   }
 
   function skuOfInput(input) {
     return {
-      price: input.dataset.price, market: input.dataset.market, stock: input.dataset.stock,
-      spec: input.dataset.spec, image: input.dataset.image || ""
+      id: parseInt(input.value, 10), price: input.dataset.price, market: input.dataset.market,
+      stock: input.dataset.stock, spec: input.dataset.spec, image: input.dataset.image || "",
+      max: input.dataset.max
     };
   }
 
@@ -147,6 +174,8 @@
       if (stock) { stock.textContent = picker.dataset.prompt + " " + missingNames().join(" "); }
       if (chosenCell) { chosenCell.textContent = initial.chosen; }
       showImage(sheet, "");
+      setMax(sheet, 999);
+      refreshStores(null);
     }
 
     picker.addEventListener("click", function (event) {
@@ -157,6 +186,20 @@
       if (selected[type] === value) { delete selected[type]; } else { selected[type] = value; }
       render();
     });
+
+    // a SKU selected by the page (?sku=, e.g. from a store's stock list) starts chosen
+    var preset = data.selected && data.skus.filter(function (sku) {
+      return sku.id === data.selected && sku.state !== "out";
+    })[0];
+    if (preset) {
+      rows.forEach(function (row) {
+        var type = row.dataset.optionType;
+        row.querySelectorAll("[data-option-value]").forEach(function (button) {
+          var value = parseInt(button.dataset.optionValue, 10);
+          if (preset.values.indexOf(value) !== -1) { selected[type] = value; }
+        });
+      });
+    }
 
     // a row whose only possible value is obvious is chosen for the shopper
     rows.forEach(function (row) {

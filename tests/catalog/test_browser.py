@@ -150,7 +150,7 @@ def test_sku_sheet_shows_stock_states(live_server, page, screenshot, shop, setti
     low_value = sheet.locator(".catalog-picker__value", has_text=second.spec_text)
     assert out_value.is_disabled()  # its only SKU is out of stock in the chosen store
     low_value.click()
-    assert sheet.locator("[data-sku-stock]").inner_text() == "仅剩2件"
+    assert sheet.locator("[data-sku-stock]").inner_text() == "仅剩 2 件"
     assert sheet.locator("input[name=sku_id]:checked").input_value() == str(second.pk)
     screenshot("catalog-sku-sheet-stock", page)
 

@@ -306,7 +306,8 @@ def test_sku_picker_has_one_row_per_option_type_and_data_per_sku(client, setting
     assert by_id[skus[1].pk]["image"].endswith(".jpg") or by_id[skus[1].pk]["image"].endswith(".png")
     assert by_id[skus[0].pk]["image"] == ""
     assert by_id[skus[3].pk]["state"] == "out"
-    assert all(set(row) == {"id", "values", "spec", "price", "market", "image", "state", "stock"} for row in data["skus"])
+    assert all(set(row) == {"id", "values", "spec", "price", "market", "image", "state", "stock", "max"}
+               for row in data["skus"])
     # without JavaScript the plain list of SKUs still posts sku_id
     assert body.count('name="sku_id"') == 5
 

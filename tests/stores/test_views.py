@@ -165,13 +165,17 @@ def test_stock_for_product_in_the_chosen_store(rf, db, django_assert_num_queries
     request = rf.get("/")
     request.session = {CHOSEN_SESSION_KEY: store.pk}
     request.COOKIES = {}
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):  # the chosen store (kept on the request), its rows
         result = stock_for_product(request, a.product, [a, b, c])
     assert result[a.pk] == {"available": 50, "state": "in_stock"}
     assert result[b.pk]["state"] == "low"
     assert result[c.pk] == {"available": 0, "state": "out"}
-    request.session = {}
-    assert stock_for_product(request, a.product, [a]) == {}
+    with django_assert_num_queries(1):
+        stock_for_product(request, a.product, [a])
+    request = rf.get("/")
+    request.session, request.COOKIES = {}, {}
+    with django_assert_num_queries(0):  # no store chosen: the page asks for one
+        assert stock_for_product(request, a.product, [a]) == {a.pk: {"available": None, "state": "no_store"}}
 
 
 def test_jssdk_signature_matches_the_documented_example():
@@ -362,7 +366,7 @@ def test_product_page_shows_availability_in_the_chosen_store(client, db, setting
     sku = make_sku("库存商品")
     services.receive_stock(store, sku, 2)  # under the threshold of 5: low
     url = reverse("catalog:product", args=[sku.product_id])
-    assert client.get(url).context["sku_stock"] == {}
+    assert client.get(url).context["sku_stock"] == {sku.pk: {"available": None, "state": "no_store"}}
     client.post(reverse("stores:choose", args=[store.pk]))
     assert client.get(url).context["sku_stock"] == {sku.pk: {"available": 2, "state": "low"}}
     services.reserve_lines(store, [(sku, 2)], reference="order:1")
