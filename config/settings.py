@@ -506,6 +506,12 @@ CATALOG_STOCK_PROVIDER = env.str("CATALOG_STOCK_PROVIDER", default="") or None
 NOTIFIER_BACKENDS = env.list("NOTIFIER_BACKENDS", default=["core.notify.LogNotifier"])
 WECHAT_NOTIFY_TEMPLATE_ID = env.str("WECHAT_NOTIFY_TEMPLATE_ID", default="")
 NOTIFIER_SMS_TEMPLATE = "staff_notice"
+# Stock history shows references as words and links: {kind: function(ids) -> {id: (label, url)}}.
+STOCK_REFERENCE_LINKS = {
+    "order": "orders.backoffice.links.order_links",
+    "mall": "marketing.links.mall_links",
+    "transfer": "stores.references.transfer_links",
+}
 # Which of a store's staff a low-stock alert reaches (StoreStaff roles): managers and clerks by default.
 LOW_STOCK_NOTIFY_ROLES = env.list("LOW_STOCK_NOTIFY_ROLES", default=["manager", "clerk"])
 try:

@@ -37,6 +37,7 @@ __all__ = [
     "mall_ref",
     "order_ref",
     "order_step_ref",
+    "parse_reference",
     "staff_ref",
     "step_ref",
     "transfer_ref",
@@ -106,3 +107,20 @@ def staff_ref(form_id):
 def merge_ref(user_id):
     """``merge:<id>`` for the account merged away."""
     return check_reference(f"merge:{_id(user_id)}")
+
+
+KINDS = ("order", "mall", "transfer", "staff", "merge")
+
+
+def parse_reference(ref):
+    """(kind, id, step) of a reference written by the functions above, step "" when none; None for
+    anything else (an empty or foreign string). Never raises: it reads what a ledger row holds."""
+    if not isinstance(ref, str) or ":" not in ref:
+        return None
+    kind, _sep, rest = ref.partition(":")
+    if kind not in KINDS:
+        return None
+    ident, _sep, step = rest.partition(":")
+    if not ident:
+        return None
+    return kind, ident, step

@@ -83,12 +83,14 @@ def _scoped_stock(request, pk):
 
 @staff_required(perm="stores.view_stock")
 def stock_history(request, pk):
+    from .references import describe
+
     stock = _scoped_stock(request, pk)
-    return render(
-        request,
-        "stores/backoffice/stock_history.html",
-        {"stock": stock, "movements": selectors.movements_for(stock)},
-    )
+    movements = selectors.movements_for(stock)
+    described = describe(m.reference for m in movements)
+    for movement in movements:
+        movement.ref_label, movement.ref_url = described.get(movement.reference, ("", None))
+    return render(request, "stores/backoffice/stock_history.html", {"stock": stock, "movements": movements})
 
 
 def _row_response(request, stock, *, form=None, threshold_form=None, status=200):
