@@ -441,7 +441,7 @@ CODE_LOOKUP_MISSES_PER_STORE = env.int("CODE_LOOKUP_MISSES_PER_STORE", default=3
 POINTS_MALL_PICKUP_DAYS = env.int("POINTS_MALL_PICKUP_DAYS", default=7)  # then the exchange expires, points back
 
 # Cards other apps add to the back office's home page (core.backoffice.dashboard_extras).
-BACKOFFICE_DASHBOARD_EXTRAS = ["orders.backoffice.home.dashboard_cards"]
+BACKOFFICE_DASHBOARD_EXTRAS = ["orders.backoffice.home.dashboard_cards", "stores.backoffice_home.workbench_cards"]
 
 # --- orders -----------------------------------------------------------------------------------
 ORDER_PAY_TIMEOUT_MINUTES = env.int("ORDER_PAY_TIMEOUT_MINUTES", default=30)  # unpaid orders cancelled after

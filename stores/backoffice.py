@@ -164,7 +164,10 @@ def transfer_list(request):
 def transfer_create(request):
     source_stores = stores_for(request.user).filter(is_archived=False)
     all_stores = Store.objects.filter(is_archived=False)
-    form = TransferForm(request.POST or None, source_stores=source_stores, all_stores=all_stores)
+    # 补货 on the workbench opens this form filled in: into the store, the SKU and a quantity
+    initial = {} if request.method == "POST" else {
+        "destination": request.GET.get("destination", "")[:20], "lines": request.GET.get("lines", "")[:200]}
+    form = TransferForm(request.POST or None, source_stores=source_stores, all_stores=all_stores, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             transfer = services.create_transfer(
