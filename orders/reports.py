@@ -130,20 +130,24 @@ def top_products(stores, p, limit=TOP_PRODUCTS):
 
 def today_figures(stores, now=None):
     """For the back-office home: today's sales and orders, and what waits for the store (待发货 /
-    待备货, 售后待审核). One query of scalar subqueries, each on an index."""
-    from .models import AfterSale
+    待备货, 售后待审核, orders waiting to be picked up, and the pickups handed over today). One
+    query of scalar subqueries, each on an index."""
+    from .models import AfterSale, PickupRecord
 
     p = period(1, now)
     paid = paid_orders(stores, p).order_by().values("paid_amount")
     waiting = Order.objects.filter(_store_q(stores), status=Order.Status.PAID).order_by().values("status")
     asked = AfterSale.objects.filter(_store_q(stores, "order__store"), status=AfterSale.Status.REQUESTED)
-    sales, orders, to_fulfil, after_sales = scalar_row([
+    to_pick_up = Order.objects.filter(_store_q(stores), status=Order.Status.READY_FOR_PICKUP).order_by().values("status")
+    handed = PickupRecord.objects.filter(_store_q(stores), created_at__gte=p.start, created_at__lte=p.end)
+    sales, orders, to_fulfil, after_sales, pickups_waiting, pickups_done = scalar_row([
         ("SUM(paid_amount)", paid), ("COUNT(*)", paid), ("COUNT(*)", waiting),
-        ("COUNT(*)", asked.order_by().values("status")),
+        ("COUNT(*)", asked.order_by().values("status")), ("COUNT(*)", to_pick_up),
+        ("COUNT(*)", handed.order_by().values("pk")),
     ])
     # a raw SUM of a decimal column is a float on SQLite (Decimal on PostgreSQL): back to money
     return {"sales": to_money(str(sales)) if sales is not None else ZERO, "orders": orders, "to_fulfil": to_fulfil,
-            "after_sales": after_sales}
+            "after_sales": after_sales, "pickups_waiting": pickups_waiting, "pickups_done": pickups_done}
 
 
 # --- one row of aggregates -----------------------------------------------------------------------

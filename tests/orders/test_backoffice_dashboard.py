@@ -97,7 +97,8 @@ def test_every_store_for_hq_and_one_store_otherwise(store, other_store, sales):
 def test_home_figures_for_today(store, sales, shopper, milk):
     ask_refund(paid(shopper, store, [(milk, 1)]))  # paid now (not on the 15th): waiting, with a request
     figures = reports.today_figures(store, NOW)
-    assert figures == {"sales": D("65.50"), "orders": 2, "to_fulfil": 7, "after_sales": 1}
+    assert figures == {"sales": D("65.50"), "orders": 2, "to_fulfil": 7, "after_sales": 1, "pickups_waiting": 0,
+                       "pickups_done": 0}
     assert reports.today_figures(None, NOW)["sales"] == D("164.50")
 
 
@@ -146,7 +147,8 @@ def test_home_cards_for_the_back_office_home(rf, store, other_store, shopper, mi
     request = rf.get("/backoffice/")
     request.user = make_clerk(store)
     cards = dashboard_cards(request)
-    assert cards["order_figures"] == {"sales": D("40.00"), "orders": 1, "to_fulfil": 1, "after_sales": 0}
+    assert cards["order_figures"] == {"sales": D("40.00"), "orders": 1, "to_fulfil": 1, "after_sales": 0,
+                                      "pickups_waiting": 0, "pickups_done": 0}
     html = render_to_string(cards["template"], {"card": cards})  # as core's home page includes it
     assert "¥40.00" in html and reverse("orders_bo:queue") in html
     request.user = make_hq()
@@ -164,3 +166,22 @@ def test_the_back_office_home_shows_todays_order_cards(client, store, shopper, m
     client.force_login(manager)
     page = client.get("/backoffice/").content.decode()
     assert "今日订单" in page and "待发货/待备货" in page
+
+
+def test_home_counts_pickups_waiting_and_handed_over_today(client, store, other_store, shopper, manager):
+    from orders import services
+    from tests.orders.factories import checkout, make_sku, pay
+
+    tea = make_sku("龙井茶", price="25.50", stock=10, store=store)
+    waiting, done = (checkout(shopper, store, [(tea, 1)]) for _n in range(2))
+    for order in (waiting, done):
+        pay(order)
+        services.mark_ready_for_pickup(order, by=manager)
+    done.refresh_from_db()
+    services.verify_pickup(store=store, code=done.pickup_code, by=manager)
+    figures = reports.today_figures(store)
+    assert (figures["pickups_waiting"], figures["pickups_done"]) == (1, 1)
+    assert reports.today_figures(other_store)["pickups_waiting"] == 0
+    client.force_login(manager)
+    html = client.get("/backoffice/").content.decode()
+    assert '待自提</p><p class="bo-card__value">1</p>' in html and '今日已核销</p><p class="bo-card__value">1</p>' in html
