@@ -19,6 +19,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from mptt.models import MPTTModel, TreeForeignKey
 
+from core.images import ImageField
+
 from .validators import validate_image_file
 
 PRICE_LIMIT = Decimal("1000000.00")
@@ -35,7 +37,7 @@ class Category(MPTTModel):
     parent = TreeForeignKey(
         "self", verbose_name=_("上级分类"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
-    icon = models.ImageField(
+    icon = ImageField(
         _("图标"), upload_to="catalog/categories/%Y/%m/", blank=True, validators=[validate_image_file]
     )
     # the 112x112 thumbnail of the icon, made once when the icon is saved (catalog.receivers)
@@ -164,7 +166,7 @@ class ProductImage(models.Model):
     """
 
     product = models.ForeignKey(Product, verbose_name=_("商品"), on_delete=models.CASCADE, related_name="images")
-    image = models.ImageField(
+    image = ImageField(
         _("图片"),
         upload_to="catalog/products/%Y/%m/",
         width_field="width",

@@ -349,8 +349,9 @@ def refresh_cover(product):
 
 @transaction.atomic
 def add_product_image(product, file, *, alt="", sort_order=None):
-    """Validate (real image, format, 10 MB, 6000 px) and store an image; its thumbnails are made
-    by the worker after commit; refresh the cover. A bad file raises CatalogError and stores nothing."""
+    """Check and store an image: a JPEG/PNG/WebP/GIF within 10 MB and settings.IMAGE_MAX_PIXELS,
+    re-encoded without EXIF under its real extension (core.images); its thumbnails are made by the
+    worker after commit; refresh the cover. A bad file raises CatalogError and stores nothing."""
     if sort_order is None:
         last = product.images.aggregate(m=Max("sort_order"))["m"]
         sort_order = 0 if last is None else last + 1

@@ -53,6 +53,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # first: it removes a file uploaded by a request whose row was never committed (core.uploads)
+    "core.uploads.UploadCleanupMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -229,7 +231,8 @@ Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # uploads appear complete or not at all (core.storage.MediaStorage)
+    "default": {"BACKEND": "core.storage.MediaStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
@@ -239,6 +242,9 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# An uploaded image with more pixels than this (width × height) is refused before it is decoded
+# (core.images); Pillow refuses to decode anything over twice this anywhere in the process.
+IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=6000 * 6000)
 
 # --- security -------------------------------------------------------------------------------
 # HTTPS=1 behind a TLS-terminating proxy (nginx in docker-compose) turns on every HTTPS-only setting.

@@ -12,4 +12,10 @@ class CoreConfig(AppConfig):
     verbose_name = _("基础")
 
     def ready(self):
+        from django.conf import settings
+        from PIL import Image
+
         from . import checks  # noqa: F401  (registers the system checks)
+
+        # every decode in the process (thumbnails included) refuses a bomb over twice the upload limit
+        Image.MAX_IMAGE_PIXELS = int(settings.IMAGE_MAX_PIXELS)

@@ -14,6 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.images import ImageField
 from core.money import floor_fen, to_money
 from core.references import mall_ref
 
@@ -253,7 +254,7 @@ class PointsItem(models.Model):
 
     kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
     title = models.CharField(_("名称"), max_length=64)
-    image = models.ImageField(_("图片"), upload_to="marketing/%Y/%m/", blank=True)
+    image = ImageField(_("图片"), upload_to="marketing/%Y/%m/", blank=True)
     description = models.TextField(_("说明"), blank=True)
     points = models.PositiveIntegerField(_("所需积分"), validators=[MinValueValidator(1)])
     coupon = models.ForeignKey(

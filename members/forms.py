@@ -7,11 +7,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
-from . import regions
-from .models import Address, Member, MemberLevel
-from .validators import normalize_mainland_mobile
+from core.images import ImageFormField
 
-MAX_AVATAR_BYTES = 2 * 1024 * 1024
+from . import regions
+from .models import MAX_AVATAR_BYTES, Address, Member, MemberLevel
+from .validators import normalize_mainland_mobile
 
 
 def _weui(fields):
@@ -143,9 +143,8 @@ class AddressForm(forms.ModelForm):
 
 class ProfileForm(forms.Form):
     nickname = forms.CharField(label=_("昵称"), max_length=64)
-    avatar = forms.ImageField(
-        label=_("头像"), required=False, widget=forms.ClearableFileInput(attrs={"accept": "image/*"})
-    )
+    # decoded, re-encoded without EXIF and named by its real format, or refused (core.images)
+    avatar = ImageFormField(label=_("头像"), required=False, max_bytes=MAX_AVATAR_BYTES)
     gender = forms.ChoiceField(label=_("性别"), choices=Member.Gender.choices)
     birthday = forms.DateField(
         label=_("生日"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -160,15 +159,6 @@ class ProfileForm(forms.Form):
         if not nickname:
             raise ValidationError(_("请填写昵称"))
         return nickname
-
-    def clean_avatar(self):
-        avatar = self.cleaned_data.get("avatar")
-        if avatar and avatar.size > MAX_AVATAR_BYTES:
-            raise ValidationError(_("头像不能超过 2MB"))
-        if avatar and getattr(avatar, "image", None) is not None:
-            if (avatar.image.format or "").upper() not in {"JPEG", "PNG", "GIF", "WEBP"}:
-                raise ValidationError(_("头像只支持 JPG、PNG、GIF、WEBP 图片"))
-        return avatar
 
 
 class PointsAdjustForm(forms.Form):

@@ -5,8 +5,12 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core.images import ImageField
+
 from .auth.phones import format_phone, mask_phone
 from .validators import validate_mainland_mobile
+
+MAX_AVATAR_BYTES = 2 * 1024 * 1024
 
 
 class User(AbstractUser):
@@ -20,7 +24,7 @@ class User(AbstractUser):
     phone = models.CharField(_("手机号"), max_length=20, unique=True, null=True, blank=True)
     phone_verified = models.BooleanField(_("手机号已验证"), default=False)
     nickname = models.CharField(_("昵称"), max_length=64, blank=True)
-    avatar = models.ImageField(_("头像"), upload_to="avatars/%Y/%m/", blank=True)
+    avatar = ImageField(_("头像"), upload_to="avatars/%Y/%m/", blank=True, max_bytes=MAX_AVATAR_BYTES)
 
     class Meta(AbstractUser.Meta):
         verbose_name = _("用户")

@@ -18,6 +18,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from core.images import ImageField
 from core.references import transfer_ref
 
 
@@ -34,7 +35,7 @@ class Store(models.Model):
 
     name = models.CharField(_("门店名称"), max_length=64)
     code = models.SlugField(_("门店编码"), max_length=32, unique=True)
-    cover = models.ImageField(_("封面图"), upload_to="stores/%Y/%m/", blank=True)
+    cover = ImageField(_("封面图"), upload_to="stores/%Y/%m/", blank=True)
     province = models.CharField(_("省"), max_length=32)
     city = models.CharField(_("市"), max_length=32, db_index=True)
     district = models.CharField(_("区"), max_length=32, blank=True)

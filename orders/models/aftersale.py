@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core.images import ImageField
+
 from .order import Order, OrderLine, money_field
 
 
@@ -111,7 +113,7 @@ class AfterSaleLine(models.Model):
 
 class AfterSalePhoto(models.Model):
     after_sale = models.ForeignKey(AfterSale, on_delete=models.CASCADE, related_name="photos", verbose_name=_("售后单"))
-    image = models.ImageField(_("图片"), upload_to="aftersales/%Y/%m/")
+    image = ImageField(_("图片"), upload_to="aftersales/%Y/%m/")
     created_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
 
     class Meta:

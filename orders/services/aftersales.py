@@ -21,11 +21,12 @@ Rules, written once here:
 
 from datetime import timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from catalog.validators import validate_image_file
+from core.images import clean_image
 from core.money import ZERO
 from core.numbers import parse_int
 
@@ -148,12 +149,15 @@ def request_after_sale(order, *, user, kind, reason, description="", quantities=
     photos = list(photos or [])
     if len(photos) > MAX_PHOTOS:
         raise OrderError(_("最多上传 %(n)s 张图片"), code=Code.AFTER_SALE_INVALID, params={"n": MAX_PHOTOS})
+    cleaned = []
     for photo in photos:
         try:
-            validate_image_file(photo)
-        except Exception as exc:
-            raise OrderError(_("凭证图片无效：%(e)s") % {"e": "; ".join(getattr(exc, "messages", [str(exc)]))},
+            # decoded, re-encoded without EXIF (a phone photo's GPS position) and named by its format
+            cleaned.append(clean_image(photo))
+        except ValidationError as exc:
+            raise OrderError(_("凭证图片无效：%(e)s") % {"e": "; ".join(exc.messages)},
                              code=Code.AFTER_SALE_INVALID) from None
+    photos = cleaned
     lines = list(OrderLine.objects.filter(order=order).order_by("pk"))
     quantities = _parse_quantities(quantities)
     if quantities is not None and any(pk not in {line.pk for line in lines} for pk in quantities):

@@ -114,3 +114,68 @@ def test_html_typed_into_the_description_is_sanitised_on_save(admin_client, shir
     assert "<h2>面料</h2>" in description and "<strong>透气</strong>" in description
     assert '<img src="https://img.example.com/a.jpg">' in description
     assert "alert" not in description and "onerror" not in description and "<script" not in description
+
+
+def _media_files(settings):
+    from pathlib import Path
+
+    root = Path(settings.MEDIA_ROOT)
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and "/products/" in str(p))
+
+
+def test_a_new_image_under_a_wrong_name_is_stored_as_its_real_format_and_unchanged_saves_leave_it(
+    admin_client, shirt, settings, monkeypatch
+):
+    import io
+
+    from PIL import Image
+
+    from core import images
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x8825] = {1: "N", 2: (31.0, 13.0, 45.0)}
+    buffer = io.BytesIO()
+    Image.new("RGB", (400, 200), (200, 30, 30)).save(buffer, "JPEG", exif=exif)
+    data = _open(admin_client, shirt)
+    extra = next(i for i in range(int(data["images-TOTAL_FORMS"][0])) if not data.get(f"images-{i}-id", [""])[0])
+    data[f"images-{extra}-image"] = upload("detail.pdf", buffer.getvalue(), content_type="application/pdf")
+
+    response = admin_client.post(f"/admin/catalog/product/{shirt.pk}/change/", data)
+
+    assert response.status_code == 302, _errors(response)
+    added = shirt.images.order_by("-id").first()
+    assert added.image.name.endswith("/detail.jpg") and (added.width, added.height) == (200, 400)
+    with Image.open(added.image.path) as stored:
+        assert stored.format == "JPEG" and not stored.getexif()
+    files = _media_files(settings)
+    rows = list(ProductImage.objects.filter(product=shirt).values_list("pk", "image", "width", "height"))
+
+    # opened and saved unchanged, then with a changed price: no image is re-read or re-written
+    monkeypatch.setattr(images, "clean_image", lambda *a, **k: pytest.fail("an unchanged image was re-encoded"))
+    for subtitle in ("", "新款"):
+        data = _open(admin_client, shirt)
+        data["subtitle"] = [subtitle]
+        response = admin_client.post(f"/admin/catalog/product/{shirt.pk}/change/", data)
+        assert response.status_code == 302, _errors(response)
+        assert list(ProductImage.objects.filter(product=shirt).values_list("pk", "image", "width", "height")) == rows
+        assert _media_files(settings) == files
+
+
+def test_a_decompression_bomb_is_refused_in_the_product_editor(admin_client, shirt, settings):
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("1", (10_000, 10_000)).save(buffer, "PNG")
+    files = _media_files(settings)
+    data = _open(admin_client, shirt)
+    extra = next(i for i in range(int(data["images-TOTAL_FORMS"][0])) if not data.get(f"images-{i}-id", [""])[0])
+    data[f"images-{extra}-image"] = upload("bomb.png", buffer.getvalue())
+
+    response = admin_client.post(f"/admin/catalog/product/{shirt.pk}/change/", data)
+
+    assert response.status_code == 200
+    assert any("图片像素过多" in error for error in _errors(response)), _errors(response)
+    assert shirt.images.count() == 2 and _media_files(settings) == files

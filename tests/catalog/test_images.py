@@ -10,6 +10,17 @@ from .factories import png_bytes, product, upload
 pytestmark = pytest.mark.django_db
 
 
+def _bilevel_png(size):
+    """A PNG of `size` that is a few KB however many pixels it has."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("1", size).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 class BigUpload(SimpleUploadedFile):
     """An upload that claims 50 MB without allocating it."""
 
@@ -28,7 +39,7 @@ class BigUpload(SimpleUploadedFile):
         (upload("a.png", b"not an image at all"), "图片"),
         (upload("a.jpg", png_bytes()[:40]), "图片"),
         (BigUpload("big.png", png_bytes(), content_type="image/png"), "MB"),
-        (upload("huge.png", png_bytes(size=(6001, 10))), "6000"),
+        (upload("huge.png", _bilevel_png((6001, 6001))), "3600 万像素（当前 6001×6001）"),
         (upload("a.bmp", png_bytes(fmt="BMP"), "image/bmp"), "JPEG"),
     ],
     ids=["text", "truncated", "50MB", "too-many-pixels", "bmp"],

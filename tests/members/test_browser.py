@@ -143,3 +143,38 @@ def test_profile_page_and_back_office_member_pages(live_server, page, screenshot
     page.locator("form[action$='adjust-points/'] button").click()
     page.wait_for_selector(".bo-errors")
     screenshot("members-backoffice-detail-refused")
+
+
+def test_avatar_upload_on_a_phone_refuses_a_non_image_and_keeps_a_photo_as_its_real_format(
+    live_server, page, screenshot, tmp_path
+):
+    import io
+
+    from PIL import Image
+
+    member = make_member(nickname="小林")
+    _login(page, live_server, member.user)
+    page.goto(live_server.url + "/members/profile/")
+    avatar = page.locator("input[name=avatar]")
+    assert avatar.get_attribute("accept") == "image/jpeg,image/png,image/webp,image/gif"
+
+    fake = tmp_path / "合同.pdf"
+    fake.write_bytes(b"%PDF-1.4 not a picture")
+    avatar.set_input_files(str(fake))
+    page.locator("form.mc-form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator(".mc-field-error").inner_text() == "只能上传 JPEG、PNG、WebP 或 GIF 图片"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot("members-avatar-refused")
+
+    photo = tmp_path / "IMG_0001.pdf"  # a JPEG under a wrong name
+    buffer = io.BytesIO()
+    Image.new("RGB", (300, 300), (40, 160, 90)).save(buffer, "JPEG")
+    photo.write_bytes(buffer.getvalue())
+    page.locator("input[name=avatar]").set_input_files(str(photo))
+    page.locator("form.mc-form button[type=submit]").click()
+    page.wait_for_url(live_server.url + "/members/me/")
+    member.user.refresh_from_db()
+    assert member.user.avatar.name.endswith("/IMG_0001.jpg")
+    assert page.locator("img.mc-avatar").get_attribute("src").endswith("/IMG_0001.jpg")
+    screenshot("members-avatar-saved")

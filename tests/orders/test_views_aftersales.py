@@ -316,3 +316,18 @@ def test_request_form_query_count_does_not_grow_with_lines(client, django_assert
     one_each = {f"qty_{line.pk}": "1" for line in order.lines.all()}
     with django_assert_num_queries(LOGGED_IN + 3):  # the refund shown as quantities change
         client.get(request_url(order), one_each, **htmx())
+
+
+def test_a_photo_is_stored_as_its_real_format_without_its_exif(client, shopper, store, paid):
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (31.0, 13.0, 45.0), 3: "E", 4: (121.0, 28.0, 12.0)}
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(buf, "JPEG", exif=exif)
+    _response, data = open_form(shop_client(client, shopper, store), paid)
+    data.update(reason=["damaged"])
+    response = client.post(request_url(paid), {**data, "photos": [SimpleUploadedFile("scan.pdf", buf.getvalue())]})
+    assert response.status_code == 302
+    photo = AfterSalePhoto.objects.get()
+    assert photo.image.name.startswith("aftersales/") and photo.image.name.endswith("/scan.jpg")
+    with Image.open(photo.image.path) as stored:
+        assert stored.format == "JPEG" and not stored.getexif()
