@@ -104,14 +104,6 @@ class StoreSettingsForm(forms.ModelForm):
             raise forms.ValidationError(_("电话只能包含数字、空格和 - + ( )"))
         return phone
 
-    def clean_cover(self):
-        from catalog.validators import validate_image_file
-
-        cover = self.cleaned_data.get("cover")
-        if cover:
-            validate_image_file(cover)
-        return cover
-
     def clean(self):
         data = super().clean()
         if data.get("delivery_enabled") and not data.get("delivery_radius_km"):

@@ -139,3 +139,21 @@ def test_the_page_reads_in_a_few_queries(client, manager_a, store_a, django_asse
     client.get(URL)
     with django_assert_max_num_queries(12):
         assert client.get(URL).status_code == 200
+
+
+def test_a_cover_photo_is_an_image_or_a_clear_error(client, manager_a, store_a):
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    client.force_login(manager_a)
+    data = the_form(client, store_a)
+    data["cover"] = SimpleUploadedFile("cover.pdf", b"%PDF-1.4 not an image", content_type="application/pdf")
+    response = client.post(URL, data)
+    assert response.status_code == 200 and not Store.objects.get(pk=store_a.pk).cover
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 80, 40)).save(buffer, "PNG")
+    data["cover"] = SimpleUploadedFile("cover.tif", buffer.getvalue(), content_type="image/tiff")
+    assert client.post(URL, data).status_code == 302
+    assert Store.objects.get(pk=store_a.pk).cover.name.endswith(".png")  # named by what it is
