@@ -1,0 +1,120 @@
+// The product picker (templates/stores/backoffice/partials/_picker.html): htmx fetches the matches
+// as you type; a tap on one fills the hidden "sku" field and moves to the quantity. Enter (what a
+// scanner gun sends after the code) searches at once and picks the only exact match by itself.
+// Where the browser can read barcodes (BarcodeDetector), a camera button does the same.
+(function () {
+  "use strict";
+
+  function parts(picker) {
+    return {
+      value: picker.querySelector("[data-picker-value]"),
+      input: picker.querySelector(".sdo-picker__input"),
+      results: picker.querySelector(".sdo-picker__results"),
+      chosen: picker.querySelector("[data-picker-chosen]")
+    };
+  }
+
+  function pick(picker, button) {
+    var p = parts(picker);
+    p.value.value = button.dataset.sku;
+    p.chosen.textContent = button.dataset.label + " · " + button.dataset.code;
+    p.chosen.hidden = false;
+    p.results.innerHTML = "";
+    p.input.value = "";
+    var form = picker.closest("form");
+    var next = form && form.querySelector("[data-picker-next]");
+    if (next) { next.focus(); if (next.select) { next.select(); } }
+  }
+
+  function search(input) {
+    input.dataset.enter = "1";
+    if (window.htmx) { window.htmx.trigger(input, "search"); }
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-pick]");
+    if (button) { pick(button.closest("[data-picker]"), button); }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || !event.target.matches || !event.target.matches(".sdo-picker__input")) { return; }
+    var p = parts(event.target.closest("[data-picker]"));
+    if (!event.target.value.trim() && p.value.value) { return; }  // nothing typed, a SKU chosen: submit
+    event.preventDefault();
+    search(event.target);
+  });
+
+  document.addEventListener("input", function (event) {
+    if (!event.target.matches || !event.target.matches(".sdo-picker__input")) { return; }
+    var p = parts(event.target.closest("[data-picker]"));
+    p.value.value = "";
+    p.chosen.hidden = true;
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var results = event.detail && event.detail.target;
+    if (!results || !results.classList || !results.classList.contains("sdo-picker__results")) { return; }
+    var picker = results.closest("[data-picker]");
+    var input = parts(picker).input;
+    if (input.dataset.enter !== "1") { return; }
+    input.dataset.enter = "";
+    var exact = results.querySelectorAll("[data-exact]");
+    var all = results.querySelectorAll("[data-pick]");
+    if (exact.length === 1) { pick(picker, exact[0]); } else if (all.length === 1) { pick(picker, all[0]); }
+  });
+
+  // --- the camera ----------------------------------------------------------------------------
+  if (!("BarcodeDetector" in window) || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) { return; }
+  document.querySelectorAll("[data-picker-scan]").forEach(function (button) { button.hidden = false; });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-picker-scan]");
+    if (!button) { return; }
+    var input = parts(button.closest("[data-picker]")).input;
+    var overlay = document.createElement("div");
+    overlay.className = "sdo-scan";
+    var video = document.createElement("video");
+    video.setAttribute("playsinline", "");
+    video.muted = true;
+    var hint = document.createElement("p");
+    hint.className = "sdo-scan__hint";
+    hint.textContent = button.dataset.labelHint;
+    var cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "bo-btn";
+    cancel.textContent = button.dataset.labelCancel;
+    overlay.appendChild(video);
+    overlay.appendChild(hint);
+    overlay.appendChild(cancel);
+    document.body.appendChild(overlay);
+    var stream = null;
+    var stopped = false;
+    function stop() {
+      stopped = true;
+      if (stream) { stream.getTracks().forEach(function (track) { track.stop(); }); }
+      overlay.remove();
+    }
+    cancel.addEventListener("click", stop);
+    var detector = new window.BarcodeDetector();
+    navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false }).then(function (s) {
+      stream = s;
+      video.srcObject = s;
+      return video.play();
+    }).then(function () {
+      (function look() {
+        if (stopped) { return; }
+        detector.detect(video).then(function (codes) {
+          if (codes.length) {
+            stop();
+            input.value = codes[0].rawValue;
+            search(input);
+          } else {
+            setTimeout(look, 250);
+          }
+        }).catch(function () { setTimeout(look, 500); });
+      }());
+    }).catch(function () {
+      hint.textContent = button.dataset.labelDenied;
+    });
+  });
+}());
