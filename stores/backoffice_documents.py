@@ -17,7 +17,7 @@ from core.backoffice import staff_required
 from core.numbers import id_or_none
 
 from . import documents, selectors
-from .errors import DocumentError
+from .errors import DocumentError, DocumentImportError
 from .forms import DocumentForm
 from .models import Stock, StockDocument
 from .scope import choose_store, get_scoped_object_or_404, scope_queryset, stores_for
@@ -211,3 +211,29 @@ def document_reverse(request, pk):
         return redirect("stores_bo:document", pk=document.pk)
     messages.success(request, _("已生成冲销单 %(number)s") % {"number": reversal.number})
     return redirect("stores_bo:document", pk=reversal.pk)
+
+
+@staff_required(perm="stores.change_stockdocument")
+@require_POST
+def document_import(request, pk):
+    """A CSV file of lines (a receipt) or counts (a stocktake): all of it, or nothing and every
+    bad line listed."""
+    from .document_import import MAX_BYTES, import_lines
+
+    document = _scoped_document(request, pk)
+    upload = request.FILES.get("file")
+    try:
+        if upload is None:
+            raise DocumentError(_("请选择 CSV 文件"), code="bad_file")
+        if upload.size > MAX_BYTES:
+            raise DocumentError(_("文件过大（最大 2 MB）"), code="bad_file")
+        count = import_lines(document, upload.read(MAX_BYTES + 1), by=request.user)
+    except DocumentImportError as exc:
+        messages.error(request, str(exc))
+        for line_no, message in exc.errors[:20]:
+            messages.error(request, _("第 %(n)s 行：%(message)s") % {"n": line_no, "message": message})
+    except DocumentError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("已导入 %(n)s 行") % {"n": count})
+    return redirect("stores_bo:document", pk=document.pk)

@@ -26,6 +26,7 @@ urlpatterns = [
     path("documents/<int:pk>/", docs.document_detail, name="document"),
     path("documents/<int:pk>/lines/", docs.document_line, name="document_line"),
     path("documents/<int:pk>/lines/<int:line_id>/delete/", docs.document_line_delete, name="document_line_delete"),
+    path("documents/<int:pk>/import/", docs.document_import, name="document_import"),
     path("documents/<int:pk>/post/", docs.document_post, name="document_post"),
     path("documents/<int:pk>/cancel/", docs.document_cancel, name="document_cancel"),
     path("documents/<int:pk>/reverse/", docs.document_reverse, name="document_reverse"),

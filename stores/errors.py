@@ -43,3 +43,13 @@ class DocumentError(DomainError):
     no_lines, insufficient_stock, too_large, barcode_unknown, barcode_ambiguous, bad_file."""
 
     code = "document_error"
+
+
+class DocumentImportError(DocumentError):
+    """A CSV import refused: `errors` lists every bad line as (line number, message)."""
+
+    code = "bad_file"
+
+    def __init__(self, errors):
+        super().__init__(_("文件有 %(n)s 处错误，未导入任何明细"), code="bad_file", params={"n": len(errors)})
+        self.errors = list(errors)
