@@ -59,10 +59,11 @@ def document_create(request, kind):
     if kind not in Kind.values:
         raise Http404
     stores = stores_for(request.user).filter(is_archived=False).order_by("city", "name", "pk")
-    initial = {}
     chosen = id_or_none(request.GET.get("store"))
-    if chosen:
-        initial["store"] = chosen
+    if not chosen:  # a store's own staff usually have one store: choose it for them
+        first_two = list(stores.values_list("pk", flat=True)[:2])
+        chosen = first_two[0] if len(first_two) == 1 else None
+    initial = {"store": chosen}
     form = DocumentForm(request.POST or None, kind=kind, stores=stores, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -124,3 +124,50 @@ def test_hq_receives_a_four_sku_product_into_a_store_and_it_becomes_buyable(live
     assert sheet.locator("[data-sku-stock]").inner_text() == "有货"
     screenshot("documents-7-shop-in-stock", shop)
     shopper.close()
+
+
+def test_a_manager_counts_a_stocktake_on_a_phone_and_posts_the_variances(live_server, page, screenshot):
+    from stores import services
+    from stores.models import StoreStaff
+
+    from .conftest import make_sku, make_staff
+
+    store = make_store("南京西路店", code="sh-njxl-doc")
+    tea, cup, nuts = make_sku("西湖龙井"), make_sku("保温杯"), make_sku("每日坚果")
+    for sku, n in ((tea, 10), (cup, 4), (nuts, 6)):
+        services.receive_stock(store, sku, n)
+    manager = make_staff(store, role=StoreStaff.Role.MANAGER, username="count_mgr")
+    manager.user_permissions.add(*Permission.objects.filter(
+        content_type__app_label="stores", codename__in=["view_stockdocument", "add_stockdocument",
+                                                        "change_stockdocument"]))
+    login(page.context, live_server, manager)
+    page.goto(f"{live_server.url}/backoffice/stores/documents/new/stocktake/")
+    page.get_by_role("button", name="创建并添加商品").click()
+    page.locator("[data-testid=document-number]").wait_for()
+    assert page.locator("[data-testid=document-line]").count() == 3
+
+    # by search: 8 teas on the shelf
+    page.locator(".sdo-picker__input").fill("龙井")
+    page.locator(f"[data-pick][data-sku='{tea.pk}']").click()
+    page.keyboard.type("8")
+    page.keyboard.press("Enter")
+    page.locator("[data-testid=line-variance]", has_text="-2").wait_for()
+    # on the card itself: 5 cups
+    card = page.locator("[data-testid=document-line]", has_text="保温杯")
+    card.locator("input[name=quantity]").fill("5")
+    card.get_by_role("button", name="保存").click()
+    page.locator("[data-testid=line-variance]", has_text="+1").wait_for()
+    summary = page.locator("[data-testid=stocktake-summary]").inner_text()
+    assert "+1" in summary and "-2" in summary
+    assert no_page_scroll(page)
+    screenshot("documents-8-stocktake-counted")
+
+    page.locator("[data-testid=document-post]").click()
+    dialog = page.locator(".obo-dialog")
+    assert "盘盈 1 件，盘亏 2 件；未盘的 1 种商品不调整" in dialog.inner_text()
+    dialog.get_by_role("button", name="确定").click()
+    page.locator("[data-testid=document-state]", has_text="已过账").wait_for()
+    assert dict(Stock.objects.filter(store=store).values_list("sku_id", "on_hand")) == {
+        tea.pk: 8, cup.pk: 5, nuts.pk: 6}
+    assert no_page_scroll(page)
+    screenshot("documents-9-stocktake-posted")
