@@ -17,6 +17,7 @@
   function pick(picker, button) {
     var p = parts(picker);
     p.value.value = button.dataset.sku;
+    p.value.dataset.code = button.dataset.code;
     p.chosen.textContent = button.dataset.label + " · " + button.dataset.code;
     p.chosen.hidden = false;
     p.results.innerHTML = "";
@@ -61,6 +62,44 @@
     var exact = results.querySelectorAll("[data-exact]");
     var all = results.querySelectorAll("[data-pick]");
     if (exact.length === 1) { pick(picker, exact[0]); } else if (all.length === 1) { pick(picker, all[0]); }
+  });
+
+  // --- the transfer form: a picked SKU and its quantity become a "CODE qty" line of its list ---------
+  function appendLine(box) {
+    var picker = box.querySelector("[data-picker]");
+    var p = parts(picker);
+    var qty = box.querySelector("[data-transfer-qty]");
+    var code = p.value.value ? p.value.dataset.code : "";
+    if (!code) { p.input.focus(); return; }
+    if (!/^[0-9]+$/.test(qty.value.trim()) || Number(qty.value) < 1) { qty.focus(); return; }
+    var area = document.querySelector(box.dataset.target);
+    var kept = area.value.split(/\r?\n/).filter(function (line) {
+      return line.trim() && line.trim().split(/[\s,，]+/)[0] !== code;
+    });
+    kept.push(code + " " + qty.value.trim());
+    area.value = kept.join("\n") + "\n";
+    p.value.value = "";
+    p.chosen.hidden = true;
+    qty.value = "1";
+    p.input.focus();
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-transfer-append]");
+    if (button) { appendLine(button.closest("[data-transfer-add]")); }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || !event.target.matches || !event.target.matches("[data-transfer-qty]")) { return; }
+    event.preventDefault();
+    appendLine(event.target.closest("[data-transfer-add]"));
+  });
+
+  // the picker shows the available stock of the store the goods leave from
+  document.addEventListener("change", function (event) {
+    if (!event.target.matches || !event.target.matches("[data-picker-store]") || !event.target.value) { return; }
+    var input = document.querySelector(event.target.dataset.pickerStore + " .sdo-picker__input");
+    if (input) { input.setAttribute("hx-vals", JSON.stringify({ store: event.target.value })); }
   });
 
   // --- the camera ----------------------------------------------------------------------------

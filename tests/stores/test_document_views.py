@@ -289,3 +289,31 @@ def test_document_list_does_not_grow_with_documents(client, store_a, manager):
     many, response = count_queries(client, reverse("stores_bo:documents"))
     assert few == many <= 10
     assert len(response.context["docs"]) == 30
+
+
+def test_the_admin_shows_documents_read_only_and_only_the_users_stores(client, store_a, store_b, manager,
+                                                                       manager_b):
+    sku = make_sku()
+    doc = documents.create_document(store_a, "receipt", by=manager)
+    documents.set_line(doc, sku, 2, by=manager)
+    documents.post_document(doc, by=manager)
+    for user in (manager, manager_b):
+        user.is_staff = True
+        user.save()
+    client.force_login(manager)
+    change = reverse("admin:stores_stockdocument_change", args=[doc.pk])
+    page = client.get(change)
+    assert page.status_code == 200 and doc.number in page.content.decode()
+    assert 'name="_save"' not in page.content.decode()
+    assert client.post(change, {"note": "改了"}).status_code == 403
+    assert client.get(reverse("admin:stores_stockdocument_add")).status_code == 403
+    assert StockDocument.objects.get(pk=doc.pk).note == ""
+    client.force_login(manager_b)
+    assert client.get(change).status_code == 404
+
+
+def test_the_transfer_form_carries_the_picker_for_the_source_store(client, store_a, clerk_a):
+    client.force_login(clerk_a)
+    html = client.get(reverse("stores_bo:transfer_create")).content.decode()
+    assert 'data-testid="transfer-picker"' in html and f'{{"store": "{store_a.pk}"}}' in html
+    assert 'data-picker-store="#transfer-picker"' in html

@@ -171,3 +171,41 @@ def test_a_manager_counts_a_stocktake_on_a_phone_and_posts_the_variances(live_se
         tea.pk: 8, cup.pk: 5, nuts.pk: 6}
     assert no_page_scroll(page)
     screenshot("documents-9-stocktake-posted")
+
+
+def test_a_transfer_is_filled_with_the_product_picker(live_server, page, screenshot):
+    from stores import services
+    from stores.models import Transfer
+
+    from .conftest import make_sku, make_staff
+
+    source, destination = make_store("源店", code="src-doc"), make_store("目的店", code="dst-doc")
+    tea, cup = make_sku("西湖龙井"), make_sku("保温杯")
+    cup.barcode = "6907777777777"
+    cup.save()
+    services.receive_stock(source, tea, 10)
+    services.receive_stock(source, cup, 4)
+    clerk = make_staff(source, username="transfer_clerk")
+    login(page.context, live_server, clerk)
+    page.goto(f"{live_server.url}/backoffice/stores/transfers/new/")
+    page.select_option("select[name=source]", str(source.pk))
+    page.select_option("select[name=destination]", str(destination.pk))
+    box = page.locator("[data-testid=transfer-picker]")
+    box.locator(".sdo-picker__input").fill("龙井")
+    box.locator(f"[data-pick][data-sku='{tea.pk}']").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("3")
+    page.keyboard.press("Enter")
+    box.locator(".sdo-picker__input").fill("6907777777777")
+    box.locator(".sdo-picker__input").press("Enter")
+    box.locator("[data-picker-chosen]:not([hidden])").wait_for()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("2")
+    box.get_by_role("button", name="加入清单").click()
+    assert page.locator("textarea[name=lines]").input_value() == f"{tea.code} 3\n{cup.code} 2\n"
+    assert no_page_scroll(page)
+    screenshot("documents-10-transfer-picker")
+    page.get_by_role("button", name="保存草稿").click()
+    page.wait_for_url("**/transfers/*/")
+    transfer = Transfer.objects.get()
+    assert sorted(transfer.lines.values_list("sku_id", "quantity")) == sorted([(tea.pk, 3), (cup.pk, 2)])
