@@ -317,3 +317,14 @@ def test_the_transfer_form_carries_the_picker_for_the_source_store(client, store
     html = client.get(reverse("stores_bo:transfer_create")).content.decode()
     assert 'data-testid="transfer-picker"' in html and f'{{"store": "{store_a.pk}"}}' in html
     assert 'data-picker-store="#transfer-picker"' in html
+
+
+def test_the_stock_page_links_to_a_receipt_for_its_store(client, store_a, manager, clerk_a):
+    client.force_login(manager)
+    html = client.get(reverse("stores_bo:stock"), {"store": store_a.pk}).content.decode()
+    link = f'{reverse("stores_bo:document_create", args=["receipt"])}?store={store_a.pk}'
+    assert link in html
+    form = client.get(link).context["form"]
+    assert form["store"].value() == store_a.pk
+    client.force_login(clerk_a)  # no document permission: no button
+    assert link not in client.get(reverse("stores_bo:stock"), {"store": store_a.pk}).content.decode()
