@@ -328,3 +328,36 @@ def test_the_stock_page_links_to_a_receipt_for_its_store(client, store_a, manage
     assert form["store"].value() == store_a.pk
     client.force_login(clerk_a)  # no document permission: no button
     assert link not in client.get(reverse("stores_bo:stock"), {"store": store_a.pk}).content.decode()
+
+
+def test_an_issue_through_the_pages_needs_a_reason_and_takes_stock_out(client, store_a, manager):
+    sku = make_sku("破损杯")
+    services.receive_stock(store_a, sku, 5)
+    client.force_login(manager)
+    url = reverse("stores_bo:document_create", args=["issue"])
+    response = client.post(url, {"store": store_a.pk, "issue_reason": ""})
+    assert response.status_code == 200 and response.context["form"].errors["issue_reason"]
+    client.post(url, {"store": store_a.pk, "issue_reason": "damage", "note": "运输破损"})
+    doc = StockDocument.objects.get(kind="issue")
+    client.post(reverse("stores_bo:document_line", args=[doc.pk]), {"sku": sku.pk, "quantity": "6"})
+    too_many = client.post(reverse("stores_bo:document_post", args=[doc.pk]))
+    assert "库存不足" in notes(too_many)[-1]
+    assert Stock.objects.get(store=store_a, sku=sku).on_hand == 5
+    client.post(reverse("stores_bo:document_line", args=[doc.pk]), {"sku": sku.pk, "quantity": "2"})
+    client.post(reverse("stores_bo:document_post", args=[doc.pk]))
+    assert Stock.objects.get(store=store_a, sku=sku).on_hand == 3
+    assert StockMovement.objects.get(reference=f"doc:{doc.number}").reason == "issue"
+    html = client.get(reverse("stores_bo:document", args=[doc.pk])).content.decode()
+    assert "报损" in html and "运输破损" in html
+
+
+@pytest.mark.parametrize("field, value", [
+    ("note", "a\x00b"), ("note", "长" * 201), ("supplier", "\x00"), ("supplier", "x" * 65), ("source", "evil"),
+    ("store", "9" * 30), ("store", "１"),
+])
+def test_bad_header_values_are_refused_by_the_form(client, store_a, manager, field, value):
+    client.force_login(manager)
+    data = {"store": store_a.pk, "source": "supplier", field: value}
+    response = client.post(reverse("stores_bo:document_create", args=["receipt"]), data)
+    assert response.status_code == 200 and response.context["form"].errors
+    assert not StockDocument.objects.exists()
