@@ -286,12 +286,8 @@ def _post_locked(document, *, by):
     deltas = _deltas(document, lines)
     moving = {sku_id: delta for sku_id, delta in deltas.items() if delta}
     reason = StockMovement.Reason.REVERSAL if document.reversal_of_id else REASON_FOR_KIND[document.kind]
-    if moving:
-        try:
-            services.apply_stock_changes(document.store_id, moving, reason=reason, reference=doc_ref(document.number),
-                                         by=by, note=document.number)
-        except StockError as exc:
-            raise DocumentError(str(exc), code=exc.code) from exc
+    # everything but the stock first: the stock rows, which buyers wait for, are locked last and
+    # held only until the commit
     now = timezone.now()
     changed = StockDocument.objects.filter(pk=document.pk, state=State.DRAFT).update(
         state=State.POSTED, posted_by=_actor(by), posted_at=now, updated_at=now
@@ -300,10 +296,16 @@ def _post_locked(document, *, by):
         raise DocumentError(_("单据状态已变化，请刷新后重试"), code="not_draft")
     if not document.reversal_of_id:
         for line in lines:
-            if line.sku_id in deltas:
-                StockDocumentLine.objects.filter(pk=line.pk).update(delta=deltas[line.sku_id])
-    document.state, document.posted_by, document.posted_at = State.POSTED, _actor(by), now
+            line.delta = deltas.get(line.sku_id)
+        StockDocumentLine.objects.bulk_update(lines, ["delta"], batch_size=500)
     _event(document, StockDocumentEvent.Action.POSTED, by)
+    if moving:
+        try:
+            services.apply_stock_changes(document.store_id, moving, reason=reason, reference=doc_ref(document.number),
+                                         by=by, note=document.number)
+        except StockError as exc:
+            raise DocumentError(str(exc), code=exc.code) from exc
+    document.state, document.posted_by, document.posted_at = State.POSTED, _actor(by), now
     return document
 
 

@@ -257,6 +257,9 @@ def test_huge_and_unknown_ids_are_404(client, store_a, manager):
     assert client.get("/backoffice/stores/documents/99999999999999999999999/").status_code == 404
     assert client.post("/backoffice/stores/documents/99999999999999999999999/post/").status_code == 404
     assert client.get(reverse("stores_bo:document_create", args=["transfer"])).status_code == 404
+    doc = documents.create_document(store_a, "receipt", by=manager)
+    response = client.post(f"/backoffice/stores/documents/{doc.pk}/lines/99999999999999999999999/delete/")
+    assert response.status_code == 302 and "明细不存在" in notes(response)[-1]
 
 
 # --- query budgets ------------------------------------------------------------------------------
