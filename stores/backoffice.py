@@ -2,6 +2,7 @@
 another store's id answers 404 exactly like a missing one."""
 
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
@@ -180,7 +181,8 @@ def transfer_create(request):
     chosen = id_or_none(form["source"].value())
     picker_store = source_stores.filter(pk=chosen).first() if chosen else None
     return render(request, "stores/backoffice/transfer_form.html",
-                  {"form": form, "picker_store": picker_store or source_stores.first()})
+                  {"form": form, "picker_store": picker_store or source_stores.first(),
+                   "wechat_jssdk": bool(settings.WECHAT_APP_ID)})
 
 
 def _scoped_transfer(request, pk):

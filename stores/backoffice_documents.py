@@ -5,6 +5,7 @@ one); every write goes through stores.documents, which checks the store and the 
 Writes answer with a redirect to the document (a re-sent form or a double tap finds the work done:
 lines are set, not added, and a posted document posts once)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import F, IntegerField, OuterRef, Subquery
@@ -115,6 +116,7 @@ def document_detail(request, pk):
                         and request.user.has_perm("stores.change_stockdocument")),
         "summary": summary,
         "units": units,
+        "wechat_jssdk": bool(settings.WECHAT_APP_ID),
     })
 
 

@@ -209,3 +209,53 @@ def test_a_transfer_is_filled_with_the_product_picker(live_server, page, screens
     page.wait_for_url("**/transfers/*/")
     transfer = Transfer.objects.get()
     assert sorted(transfer.lines.values_list("sku_id", "quantity")) == sorted([(tea.pk, 3), (cup.pk, 2)])
+
+
+WX_STUB = """() => {
+  const stub = {
+    configured: null,
+    config(cfg) { stub.configured = cfg; },
+    ready(callback) { setTimeout(callback, 0); },
+    error() {},
+    scanQRCode(options) { options.success({ resultStr: "EAN_13,6901234567892" }); },
+  };
+  // jweixin.js, served by us, would replace window.wx: keep the stub (headless chromium has no WeixinJSBridge)
+  Object.defineProperty(window, "wx", { get: () => stub, set: () => {}, configurable: false });
+  Object.defineProperty(window, "jWeixin", { get: () => stub, set: () => {}, configurable: false });
+}"""
+
+
+def test_inside_wechat_the_scan_button_reads_a_barcode_with_wechats_scanner(live_server, page, settings):
+    from django.core.cache import cache
+
+    from stores.views import JSAPI_TICKET_CACHE_KEY
+
+    from .conftest import make_sku
+
+    settings.WECHAT_APP_ID, settings.WECHAT_APP_SECRET = "wx-test-app", "secret"
+    cache.set(JSAPI_TICKET_CACHE_KEY, "test-jsapi-ticket", 600)
+    store = make_store("扫码店", code="scan-doc")
+    sku = make_sku("矿泉水")
+    sku.barcode = "6901234567892"
+    sku.save()
+    hq = make_hq("hq_scan")
+    hq.user_permissions.add(*Permission.objects.filter(
+        content_type__app_label="stores", codename__in=["view_stockdocument", "add_stockdocument",
+                                                        "change_stockdocument"]))
+    from stores import documents
+
+    doc = documents.create_document(store, "receipt", by=hq)
+    login(page.context, live_server, hq)
+    page.add_init_script(script=f"({WX_STUB})()")
+    page.goto(f"{live_server.url}/backoffice/stores/documents/{doc.pk}/")
+    scan = page.locator("[data-picker-scan]")
+    scan.wait_for(state="visible")  # the WeChat user agent and a configured JS-SDK show it
+    scan.click()
+    chosen = page.locator("[data-picker-chosen]:not([hidden])")
+    chosen.wait_for()
+    assert sku.code in chosen.inner_text()
+    assert "scanQRCode" in page.evaluate("() => window.wx.configured.jsApiList")
+    page.keyboard.type("6")
+    page.keyboard.press("Enter")
+    page.locator("[data-testid=document-line]").first.wait_for()
+    assert list(doc.lines.values_list("sku_id", "quantity")) == [(sku.pk, 6)]
