@@ -45,6 +45,12 @@ def picker(request):
 def document_list(request):
     qs = scope_queryset(StockDocument.objects.all(), request.user)
     kind, state = request.GET.get("kind"), request.GET.get("state")
+    stores = list(stores_for(request.user).order_by("city", "name", "pk").values_list("pk", "name"))
+    store = id_or_none(request.GET.get("store"))
+    if store not in {pk for pk, _name in stores}:
+        store = None
+    if store:
+        qs = qs.filter(store_id=store)
     page = Paginator(selectors.documents_for(qs, kind=kind, state=state), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
@@ -52,6 +58,7 @@ def document_list(request):
         "page_obj": page, "docs": page.object_list, "kind": kind if kind in Kind.values else "",
         "state": state if state in StockDocument.State.values else "",
         "kinds": Kind.choices, "states": StockDocument.State.choices,
+        "stores": stores if len(stores) > 1 else [], "store": store,
     })
 
 

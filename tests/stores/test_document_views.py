@@ -364,3 +364,16 @@ def test_bad_header_values_are_refused_by_the_form(client, store_a, manager, fie
     response = client.post(reverse("stores_bo:document_create", args=["receipt"]), data)
     assert response.status_code == 200 and response.context["form"].errors
     assert not StockDocument.objects.exists()
+
+
+def test_hq_filters_the_list_by_store_and_an_out_of_scope_store_is_ignored(client, store_a, store_b, hq, manager):
+    in_a = documents.create_document(store_a, "receipt", by=hq)
+    in_b = documents.create_document(store_b, "receipt", by=hq)
+    client.force_login(hq)
+    url = reverse("stores_bo:documents")
+    assert [d.pk for d in client.get(url, {"store": store_b.pk}).context["docs"]] == [in_b.pk]
+    assert {d.pk for d in client.get(url, {"store": "x\x00"}).context["docs"]} == {in_a.pk, in_b.pk}
+    client.force_login(manager)  # one store: no filter, and store B's id shows nothing of B
+    response = client.get(url, {"store": store_b.pk})
+    assert [d.pk for d in response.context["docs"]] == [in_a.pk]
+    assert 'data-testid="document-store-filter"' not in response.content.decode()
