@@ -517,6 +517,7 @@ STOCK_REFERENCE_LINKS = {
     "order": "orders.backoffice.links.order_links",
     "mall": "marketing.links.mall_links",
     "transfer": "stores.references.transfer_links",
+    "doc": "stores.references.document_links",
 }
 # Which of a store's staff a low-stock alert reaches (StoreStaff roles): managers and clerks by default.
 LOW_STOCK_NOTIFY_ROLES = env.list("LOW_STOCK_NOTIFY_ROLES", default=["manager", "clerk"])

@@ -4,7 +4,7 @@ This docstring is the one place the grammar is written down; every app builds it
 with the functions below instead of formatting strings by hand.
 
     reference  := kind ":" id [ ":" step ]
-    kind       := "order" | "mall" | "transfer" | "staff" | "merge"
+    kind       := "order" | "mall" | "transfer" | "doc" | "staff" | "merge"
     step       := action ":" id            (e.g. "refund:12", "pickup:3", "ship:7")
 
     order:<no>                an order (its order number): stock reserved and sold, points spent,
@@ -14,6 +14,9 @@ with the functions below instead of formatting strings by hand.
                               shipment (order:<no>:ship:<id>)
     mall:<id>                 a points-mall exchange (PointsExchange pk)
     transfer:<id>             a stock transfer between stores (Transfer pk)
+    doc:<no>                  a stock document (its number: RK… receipt 入库, CK… issue 出库,
+                              PD… stocktake 盘点); a reversal is a document of its own with its own
+                              number, so it never shares the reference of what it reverses
     staff:<id>                a staff member's form submission (the form's request id, a UUID):
                               a re-sent form changes a balance once
     merge:<id>                an account merged into another (the merged-away user's pk)
@@ -33,6 +36,7 @@ MAX_LENGTH = 64
 __all__ = [
     "MAX_LENGTH",
     "check_reference",
+    "doc_ref",
     "merge_ref",
     "mall_ref",
     "order_ref",
@@ -99,6 +103,11 @@ def transfer_ref(transfer_id):
     return check_reference(f"transfer:{_id(transfer_id)}")
 
 
+def doc_ref(number):
+    """``doc:<no>`` for a stock document (receipt, issue, stocktake) by its number."""
+    return check_reference(f"doc:{_id(number)}")
+
+
 def staff_ref(form_id):
     """``staff:<id>`` for one staff form submission (its request id)."""
     return check_reference(f"staff:{_id(form_id)}")
@@ -109,7 +118,7 @@ def merge_ref(user_id):
     return check_reference(f"merge:{_id(user_id)}")
 
 
-KINDS = ("order", "mall", "transfer", "staff", "merge")
+KINDS = ("order", "mall", "transfer", "doc", "staff", "merge")
 
 
 def parse_reference(ref):

@@ -15,6 +15,9 @@ from .models import (
     CodeLookup,
     LowStockAlert,
     Stock,
+    StockDocument,
+    StockDocumentEvent,
+    StockDocumentLine,
     StockMovement,
     StockReservation,
     Store,
@@ -250,6 +253,56 @@ class TransferAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     inlines = [TransferLineInline, TransferEventInline]
 
     def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class StockDocumentLineInline(admin.TabularInline):
+    model = StockDocumentLine
+    extra = 0
+    fields = readonly_fields = ["sku", "quantity", "unit_cost", "counted", "expected", "counted_at", "delta"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class StockDocumentEventInline(admin.TabularInline):
+    model = StockDocumentEvent
+    extra = 0
+    fields = readonly_fields = ["action", "actor", "note", "created_at"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StockDocument)
+class StockDocumentAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
+    """Read-only: documents are drafted, posted and reversed in the back office
+    (/backoffice/stores/documents/), where each step checks the store, the role and the state; a
+    posted document never changes (a reversal is a new document)."""
+
+    list_display = ["number", "kind", "store", "state", "author", "created_at", "posted_at"]
+    list_filter = ["kind", "state", ("store", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["store", "author"]
+    search_fields = ["number", "supplier"]
+    fields = readonly_fields = ["number", "kind", "store", "state", "source", "supplier", "issue_reason", "category",
+                                "note", "reversal_of", "author", "created_at", "posted_by", "posted_at"]
+    inlines = [StockDocumentLineInline, StockDocumentEventInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
     def has_delete_permission(self, request, obj=None):

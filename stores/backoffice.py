@@ -2,6 +2,7 @@
 another store's id answers 404 exactly like a missing one."""
 
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
@@ -14,6 +15,7 @@ from django.views.decorators.http import require_POST
 from core.backoffice import staff_required
 from core.csv_export import streaming_csv
 from core.errors import DomainError
+from core.numbers import id_or_none
 
 from . import selectors, services
 from .forms import AdjustForm, ThresholdForm, TransferForm
@@ -179,7 +181,13 @@ def transfer_create(request):
         else:
             messages.success(request, _("调拨单已创建"))
             return redirect("stores_bo:transfer_detail", pk=transfer.pk)
-    return render(request, "stores/backoffice/transfer_form.html", {"form": form})
+    # the product picker shows the available stock of the source store (the one chosen, else the first)
+    form.fields["source"].widget.attrs["data-picker-store"] = "#transfer-picker"
+    chosen = id_or_none(form["source"].value())
+    picker_store = source_stores.filter(pk=chosen).first() if chosen else None
+    return render(request, "stores/backoffice/transfer_form.html",
+                  {"form": form, "picker_store": picker_store or source_stores.first(),
+                   "wechat_jssdk": bool(settings.WECHAT_APP_ID)})
 
 
 def _scoped_transfer(request, pk):

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import backoffice, backoffice_settings
+from . import backoffice_documents as docs
 
 app_name = "stores_bo"
 
@@ -20,4 +21,14 @@ urlpatterns = [
     path("alerts/", backoffice.alert_list, name="alerts"),
     path("alerts/<int:pk>/", backoffice.alert_detail, name="alert_detail"),
     path("notifications/read/", backoffice.notifications_read, name="notifications_read"),
+    path("picker/", docs.picker, name="picker"),
+    path("documents/", docs.document_list, name="documents"),
+    path("documents/new/<slug:kind>/", docs.document_create, name="document_create"),
+    path("documents/<int:pk>/", docs.document_detail, name="document"),
+    path("documents/<int:pk>/lines/", docs.document_line, name="document_line"),
+    path("documents/<int:pk>/lines/<int:line_id>/delete/", docs.document_line_delete, name="document_line_delete"),
+    path("documents/<int:pk>/import/", docs.document_import, name="document_import"),
+    path("documents/<int:pk>/post/", docs.document_post, name="document_post"),
+    path("documents/<int:pk>/cancel/", docs.document_cancel, name="document_cancel"),
+    path("documents/<int:pk>/reverse/", docs.document_reverse, name="document_reverse"),
 ]

@@ -40,6 +40,10 @@ STAFF_PERMISSIONS = [
     ("stores", "view_transfer"),
     ("stores", "add_transfer"),
     ("stores", "change_transfer"),
+    # stock documents (入库, 出库, 盘点): staff draft and count; posting takes a manager (stores.documents)
+    ("stores", "view_stockdocument"),
+    ("stores", "add_stockdocument"),
+    ("stores", "change_stockdocument"),
     ("stores", "view_lowstockalert"),
     ("stores", "view_storenotification"),
     # points-mall goods are picked up in the store: staff see and verify (核销) their store's pickups
@@ -98,7 +102,10 @@ def seed(out):
     # HQ group with the scope permission, and the store roles' model permissions
     hq, created = Group.objects.get_or_create(name=HQ_GROUP_NAME)  # also made by post_migrate (apps.py)
     changed += int(created)
-    hq.permissions.add(Permission.objects.get(content_type__app_label="stores", codename="hq_all_stores"))
+    hq.permissions.add(*Permission.objects.filter(
+        content_type__app_label="stores",
+        codename__in=["hq_all_stores", "view_stockdocument", "add_stockdocument", "change_stockdocument"],
+    ))
     staff_perms = [
         Permission.objects.get(content_type__app_label=app, codename=codename) for app, codename in STAFF_PERMISSIONS
     ]

@@ -135,3 +135,36 @@ StoreHoursFormSet = forms.inlineformset_factory(
     Store, StoreHours, form=StoreHoursForm, formset=BaseStoreHoursFormSet, extra=1, can_delete=True,
     max_num=21, validate_max=True,
 )
+
+
+class DocumentForm(forms.Form):
+    """The header of a new stock document; which fields count depends on its kind."""
+
+    store = forms.ModelChoiceField(label=_("门店"), queryset=Store.objects.none())
+    source = forms.ChoiceField(label=_("来源"), required=False)
+    supplier = forms.CharField(label=_("供应商"), max_length=64, required=False)
+    issue_reason = forms.ChoiceField(label=_("出库原因"), required=False)
+    category = forms.ModelChoiceField(label=_("盘点范围"), queryset=None, required=False, empty_label=_("全店"))
+    note = forms.CharField(label=_("备注"), max_length=200, required=False)
+
+    def __init__(self, *args, kind, stores, **kwargs):
+        from catalog.models import Category
+
+        from .models import StockDocument
+
+        super().__init__(*args, **kwargs)
+        self.kind = kind
+        self.fields["store"].queryset = stores
+        self.fields["source"].choices = StockDocument.Source.choices
+        self.fields["issue_reason"].choices = [("", _("请选择")), *StockDocument.IssueReason.choices]
+        self.fields["category"].queryset = Category.objects.filter(is_active=True).order_by("tree_id", "lft")
+        if kind == "receipt":
+            self.fields["source"].required = True
+        if kind == "issue":
+            self.fields["issue_reason"].required = True
+
+    def clean_supplier(self):
+        return "".join(ch for ch in self.cleaned_data["supplier"] if ch.isprintable()).strip()
+
+    def clean_note(self):
+        return "".join(ch for ch in self.cleaned_data["note"] if ch.isprintable()).strip()

@@ -19,7 +19,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from core.images import ImageField
-from core.references import transfer_ref
+from core.references import doc_ref, transfer_ref
 
 
 class Store(models.Model):
@@ -221,6 +221,8 @@ class StockMovement(models.Model):
         TRANSFER_IN = "transfer_in", _("调拨入库")
         RESERVE = "reserve", _("预留")
         RELEASE = "release", _("释放预留")
+        ISSUE = "issue", _("出库")
+        REVERSAL = "reversal", _("冲销")
 
     stock = models.ForeignKey(Stock, on_delete=models.PROTECT, related_name="movements", verbose_name=_("库存"))
     reason = models.CharField(_("类型"), max_length=16, choices=Reason.choices)
@@ -249,6 +251,12 @@ class StockMovement(models.Model):
                 condition=models.Q(reason__in=["reserve", "release", "sale", "return", "adjust"])
                 & ~models.Q(reference=""),
                 name="stockmove_once_per_reference",
+            ),
+            # A stock document (doc:<no>) moves each of its rows once, whatever the reason.
+            models.UniqueConstraint(
+                fields=["stock", "reason", "reference"],
+                condition=models.Q(reference__startswith="doc:"),
+                name="stockmove_once_per_document",
             ),
         ]
 
@@ -509,3 +517,160 @@ class CodeLookup(models.Model):
 
     def __str__(self):
         return f"{self.store} {self.code} ({self.get_outcome_display()})"
+
+
+class StockDocument(models.Model):
+    """A stock document: a header and its lines, numbered, with a state, an author and a timeline
+    (StockDocumentEvent). 入库 receipt, 出库 issue, 盘点 stocktake.
+
+    A draft's lines may change; posting moves every line through the stock ledger under the
+    reference ``doc:<number>`` (stores.documents) and the document never changes again. A posted
+    document is undone only by another document, its reversal (``reversal_of``), posted at once.
+    """
+
+    class Kind(models.TextChoices):
+        RECEIPT = "receipt", _("入库单")
+        ISSUE = "issue", _("出库单")
+        STOCKTAKE = "stocktake", _("盘点单")
+
+    class State(models.TextChoices):
+        DRAFT = "draft", _("草稿")
+        POSTED = "posted", _("已过账")
+        CANCELLED = "cancelled", _("已作废")
+
+    class Source(models.TextChoices):
+        SUPPLIER = "supplier", _("供应商")
+        HQ = "hq", _("总部")
+
+    class IssueReason(models.TextChoices):
+        DAMAGE = "damage", _("报损")
+        OWN_USE = "own_use", _("自用")
+        RETURN_TO_SUPPLIER = "return_to_supplier", _("退回供应商")
+        OTHER = "other", _("其他")
+
+    PIPELINE = {
+        State.DRAFT: {State.POSTED, State.CANCELLED},
+        State.POSTED: set(),
+        State.CANCELLED: set(),
+    }
+    PREFIX = {Kind.RECEIPT: "RK", Kind.ISSUE: "CK", Kind.STOCKTAKE: "PD"}
+
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
+    number = models.CharField(_("单号"), max_length=32, unique=True, null=True, blank=True, editable=False)
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="documents", verbose_name=_("门店"))
+    state = models.CharField(_("状态"), max_length=16, choices=State.choices, default=State.DRAFT)
+    source = models.CharField(_("来源"), max_length=16, choices=Source.choices, blank=True)
+    supplier = models.CharField(_("供应商"), max_length=64, blank=True)
+    issue_reason = models.CharField(_("出库原因"), max_length=32, choices=IssueReason.choices, blank=True)
+    category = models.ForeignKey(
+        "catalog.Category", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("盘点分类"), help_text=_("为空表示全店盘点"),
+    )
+    note = models.CharField(_("备注"), max_length=255, blank=True)
+    reversal_of = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversal",
+        verbose_name=_("冲销的单据"),
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("制单人"),
+    )
+    posted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("过账人"),
+    )
+    posted_at = models.DateTimeField(_("过账时间"), null=True, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("库存单据")
+        verbose_name_plural = _("库存单据")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["store", "kind", "-id"], name="stockdoc_store_kind_id")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state="posted", posted_at__isnull=False) | ~Q(state="posted"),
+                name="stockdoc_posted_has_time",
+            ),
+        ]
+
+    def __str__(self):
+        return self.number or f"{self.PREFIX.get(self.kind, 'DJ')}-------"
+
+    @property
+    def reference(self):
+        return doc_ref(self.number)
+
+    @property
+    def is_draft(self):
+        return self.state == self.State.DRAFT
+
+
+class StockDocumentLine(models.Model):
+    """One SKU on a document. Receipt and issue: `quantity` (and a receipt's optional
+    `unit_cost`). Stocktake: `counted` and `expected`, the row's on_hand when the count was typed,
+    so sales between the count and the posting are not lost: the posting applies
+    counted - expected to the stock as it is then. `delta` is the signed change the posting made
+    (for a reversal, set when it is made: minus the reversed line's)."""
+
+    document = models.ForeignKey(StockDocument, on_delete=models.CASCADE, related_name="lines",
+                                 verbose_name=_("单据"))
+    sku = models.ForeignKey("catalog.Sku", on_delete=models.PROTECT, related_name="+", verbose_name=_("SKU"))
+    quantity = models.PositiveIntegerField(_("数量"), null=True, blank=True)
+    unit_cost = models.DecimalField(_("成本单价"), max_digits=12, decimal_places=2, null=True, blank=True)
+    counted = models.PositiveIntegerField(_("实盘数量"), null=True, blank=True)
+    expected = models.IntegerField(_("盘点时账面数量"), null=True, blank=True)
+    counted_at = models.DateTimeField(_("盘点时间"), null=True, blank=True)
+    delta = models.IntegerField(_("库存变化"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("单据明细")
+        verbose_name_plural = _("单据明细")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "sku"], name="stockdocline_unique_sku"),
+            models.CheckConstraint(condition=Q(quantity__isnull=True) | Q(quantity__gt=0),
+                                   name="stockdocline_quantity_gt_0"),
+            models.CheckConstraint(condition=Q(unit_cost__isnull=True) | Q(unit_cost__gte=0),
+                                   name="stockdocline_unit_cost_gte_0"),
+            models.CheckConstraint(condition=Q(counted__isnull=True) | Q(counted__gte=0),
+                                   name="stockdocline_counted_gte_0"),
+        ]
+
+    def __str__(self):
+        return f"{self.sku_id} x {self.quantity if self.quantity is not None else self.counted}"
+
+    @property
+    def variance(self):
+        if self.counted is None or self.expected is None:
+            return None
+        return self.counted - self.expected
+
+
+class StockDocumentEvent(models.Model):
+    """The document's timeline: created, lines imported, posted, cancelled, reversed."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", _("创建")
+        IMPORTED = "imported", _("导入明细")
+        POSTED = "posted", _("过账")
+        CANCELLED = "cancelled", _("作废")
+        REVERSED = "reversed", _("被冲销")
+
+    document = models.ForeignKey(StockDocument, on_delete=models.CASCADE, related_name="events",
+                                 verbose_name=_("单据"))
+    action = models.CharField(_("操作"), max_length=16, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("操作人")
+    )
+    note = models.CharField(_("备注"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("单据记录")
+        verbose_name_plural = _("单据记录")
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.document_id} {self.action}"

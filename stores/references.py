@@ -21,6 +21,7 @@ def _words(kind, ident):
         "order": _("订单 %(id)s"),
         "mall": _("积分兑换 #%(id)s"),
         "transfer": _("调拨单 #%(id)s"),
+        "doc": _("库存单据 %(id)s"),
         "staff": _("手工调整"),
         "merge": _("账户合并"),
     }[kind] % {"id": ident}
@@ -37,6 +38,15 @@ def _step_words(step):
 def transfer_links(ids):
     return {i: (_words("transfer", i), reverse("stores_bo:transfer_detail", args=[int(i)]))
             for i in ids if i.isascii() and i.isdigit()}
+
+
+def document_links(numbers):
+    from .models import StockDocument
+
+    rows = StockDocument.objects.filter(number__in=[n for n in numbers if len(n) <= 32 and n.isprintable()])
+    return {number: (_("%(kind)s %(no)s") % {"kind": kind_label, "no": number},
+                     reverse("stores_bo:document", args=[pk]))
+            for number, pk, kind_label in ((d.number, d.pk, d.get_kind_display()) for d in rows)}
 
 
 def describe(references):

@@ -332,3 +332,63 @@ def pickup_slots(store, *, now=None, days=3):
                 slots.append((start, start + slot))
             start += slot
     return slots
+
+
+PICKER_LIMIT = 20
+
+
+def clean_query(q):
+    """What a person typed or a scanner sent, as text a query can hold: printable characters only
+    (no NUL, which PostgreSQL refuses), trimmed, at most 64 characters."""
+    return "".join(ch for ch in str(q or "") if ch.isprintable()).strip()[:64]
+
+
+def picker_skus(store, q, *, limit=PICKER_LIMIT):
+    """The product picker's matches in one query: enabled SKUs whose barcode or code equals `q`
+    (first, marked `.exact`), then those whose code starts with it or whose product name holds it.
+    Each SKU has `.available` (on_hand - reserved in `store`, None when the store has no row)
+    and `.exact`. Drafts are included: HQ receives a new product before listing it."""
+    from django.db.models import BooleanField, Case, IntegerField, OuterRef, Subquery, When
+
+    from catalog.models import Sku
+
+    q = clean_query(q)
+    if not q:
+        return []
+    exact = Q(barcode=q) | Q(code__iexact=q)
+    available = Stock.objects.filter(store=store, sku=OuterRef("pk")).annotate(
+        avail=F("on_hand") - F("reserved")
+    ).values("avail")[:1]
+    return list(
+        Sku.objects.filter(is_enabled=True)
+        .filter(exact | Q(code__istartswith=q) | Q(product__name__icontains=q))
+        .annotate(
+            exact=Case(When(exact, then=True), default=False, output_field=BooleanField()),
+            available=Subquery(available, output_field=IntegerField()),
+        )
+        .select_related("product")
+        .order_by("-exact", "product__name", "sort_order", "pk")[:limit]
+    )
+
+
+def skus_for_code(q):
+    """Enabled SKUs whose barcode or SKU code is exactly `q` (a scan): [] none, [one], or several."""
+    from catalog.models import Sku
+
+    q = clean_query(q)
+    if not q:
+        return []
+    return list(Sku.objects.filter(is_enabled=True).filter(Q(barcode=q) | Q(code__iexact=q))
+                .select_related("product").order_by("pk")[:5])
+
+
+def documents_for(qs, *, kind=None, state=None):
+    from django.db.models import Count
+
+    from .models import StockDocument
+
+    if kind in StockDocument.Kind.values:
+        qs = qs.filter(kind=kind)
+    if state in StockDocument.State.values:
+        qs = qs.filter(state=state)
+    return qs.select_related("store", "author").annotate(line_count=Count("lines")).order_by("-id")

@@ -647,6 +647,97 @@ def return_stock(store, sku, quantity, *, reference: str, by=None, note: str = "
                    reference=reference, note=note)
 
 
+@transaction.atomic
+def apply_stock_changes(
+    store: Store | int, changes: Mapping[int, int], *, reason: str, reference: str, by=None, note: str = ""
+) -> list[StockMovement]:
+    """Change on_hand of several rows of one store at once, all or nothing: a stock document's
+    posting (stores.documents). `changes` maps SKU id -> signed delta (not 0, |delta| <= 2**31-1).
+
+    A row missing for a SKU whose delta is positive is created (a new SKU gets its stock row at
+    its first receipt). Rows are locked in SKU id order (the one lock order); then EVERY line is
+    checked: a decrease may not take units reserved for orders (available >= -delta) and no row may
+    pass the column's limit, else InsufficientStock (listing each short line) or StockError
+    (too_large) and nothing changes. Then one conditional UPDATE of all rows and one INSERT of
+    their movements under `reference` (a partial unique index allows one movement per row, reason
+    and ``doc:`` reference: a second posting under the same reference is refused by the database).
+    Returns the movements in SKU id order."""
+    reference = _reference(reference)
+    store_id = _id(store)
+    wanted = {}
+    for sku, delta in changes.items():
+        if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0 or abs(delta) > MAX_QUANTITY:
+            raise StockError(_("数量必须是正整数"), code="invalid_quantity")
+        wanted[_sku_id(sku)] = delta
+    if not wanted:
+        raise StockError(_("请至少指定一个商品"), code="no_lines")
+    if not Store.objects.filter(pk=store_id, is_archived=False).exists():
+        raise StockError(_("门店不存在或已归档"), code="store_unavailable")
+    Stock.objects.bulk_create(
+        [Stock(store_id=store_id, sku_id=sku_id) for sku_id, delta in sorted(wanted.items()) if delta > 0],
+        ignore_conflicts=True,
+    )
+    rows = {
+        sku_id: (stock_id, on_hand, reserved)
+        for stock_id, sku_id, on_hand, reserved in Stock.objects.select_for_update(of=("self",))
+        .filter(store_id=store_id, sku_id__in=list(wanted))
+        .order_by("sku_id")
+        .values_list("pk", "sku_id", "on_hand", "reserved")
+    }
+    short, too_large = [], []
+    for sku_id, delta in sorted(wanted.items()):
+        stock_id, on_hand, reserved = rows.get(sku_id, (None, 0, 0))
+        if delta < 0 and on_hand - reserved < -delta:
+            short.append({"sku_id": sku_id, "requested": -delta, "available": max(on_hand - reserved, 0)})
+        elif delta > 0 and on_hand + delta > MAX_QUANTITY:
+            too_large.append(sku_id)
+    if short:
+        labels = _sku_labels([line["sku_id"] for line in short])
+        detail = "；".join(
+            _("%(sku)s 需要 %(requested)s 件，可用 %(available)s 件")
+            % {"sku": labels[line["sku_id"]], "requested": line["requested"], "available": line["available"]}
+            for line in short
+        )
+        raise InsufficientStock(_("库存不足：%(lines)s") % {"lines": detail}, short=short)
+    if too_large:
+        labels = _sku_labels(too_large)
+        raise StockError(
+            _("数量过大：%(skus)s") % {"skus": "、".join(labels[s] for s in too_large)}, code="too_large"
+        )
+
+    deltas = {rows[sku_id][0]: delta for sku_id, delta in sorted(wanted.items())}
+    qn = connection.ops.quote_name
+    table = qn(Stock._meta.db_table)
+    case = "CASE " + " ".join([f"WHEN {qn('id')} = %s THEN %s"] * len(deltas)) + " END"
+    case_params = [value for pair in deltas.items() for value in pair]
+    need = "CASE " + " ".join([f"WHEN {qn('id')} = %s THEN %s"] * len(deltas)) + " END"
+    need_params = [value for stock_id, delta in deltas.items() for value in (stock_id, max(0, -delta))]
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    sql = (
+        f"UPDATE {table} SET {qn('on_hand')} = {qn('on_hand')} + {case}, {qn('updated_at')} = %s"
+        f" WHERE {qn('id')} IN ({', '.join(['%s'] * len(deltas))})"
+        f" AND {qn('on_hand')} - {qn('reserved')} >= {need}"
+        f" RETURNING {qn('id')}, {qn('on_hand')}, {qn('reserved')}, {qn('low_threshold')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*case_params, now, *deltas, *need_params])
+        changed = {row[0]: row for row in cursor.fetchall()}
+    for stock_id in deltas:
+        if stock_id not in changed:  # cannot happen while we hold the rows' locks; refuse rather than break
+            raise _why_not(stock_id)
+    actor = by if getattr(by, "pk", None) else None
+    movements = StockMovement.objects.bulk_create([
+        StockMovement(stock_id=stock_id, reason=reason, quantity=delta, reserved_delta=0,
+                      on_hand_after=changed[stock_id][1], reserved_after=changed[stock_id][2], actor=actor,
+                      note=note[:255], reference=reference)
+        for stock_id, delta in deltas.items()
+    ])
+    for stock_id, delta in deltas.items():
+        _stock_id, on_hand, reserved, threshold = changed[stock_id]
+        _sync_alert(stock_id, before=on_hand - reserved - delta, after=on_hand - reserved, threshold=threshold)
+    return movements
+
+
 # --- stores -----------------------------------------------------------------------------------
 @transaction.atomic
 def delete_or_archive_store(store, *, by=None):

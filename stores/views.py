@@ -170,6 +170,7 @@ def wechat_jssdk_config(request):
             "timestamp": timestamp,
             "nonceStr": nonce,
             "signature": jsapi_signature(ticket, nonce, timestamp, url),
-            "jsApiList": ["getLocation", "openLocation"],
+            # scanQRCode: the back office's product picker reads barcodes with WeChat's camera
+            "jsApiList": ["getLocation", "openLocation", "scanQRCode"],
         }
     )

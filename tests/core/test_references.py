@@ -8,6 +8,7 @@ import pytest
 from core import references
 from core.references import (
     check_reference,
+    doc_ref,
     mall_ref,
     merge_ref,
     order_ref,
@@ -46,7 +47,7 @@ def test_check_reference_refuses_empty_long_whitespace_nul_and_non_strings(bad):
 
 @pytest.mark.parametrize("bad_id", [None, "", True, "1:2"])
 def test_builders_refuse_an_id_that_would_not_read_back(bad_id):
-    for build in (order_ref, mall_ref, transfer_ref, staff_ref, merge_ref):
+    for build in (order_ref, mall_ref, transfer_ref, doc_ref, staff_ref, merge_ref):
         with pytest.raises(ValueError):
             build(bad_id)
 
@@ -66,7 +67,7 @@ def test_a_built_reference_never_exceeds_the_column():
 
 def test_every_builder_named_in_the_docstring_exists():
     doc = references.__doc__
-    for kind in ("order:<no>", "order:<no>:<step>", "mall:<id>", "transfer:<id>", "staff:<id>", "merge:<id>"):
+    for kind in ("order:<no>", "order:<no>:<step>", "mall:<id>", "transfer:<id>", "doc:<no>", "staff:<id>", "merge:<id>"):
         assert kind in doc
     assert set(references.__all__) <= set(dir(references))
 

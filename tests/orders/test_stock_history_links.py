@@ -60,3 +60,23 @@ def test_a_kind_without_links_still_reads_as_words(settings):
     assert described["mall:12"] == ("积分兑换 #12", None)
     assert described["merge:3"] == ("账户合并", None)
     assert described["weird"] == ("weird", None)
+
+
+def test_a_posted_receipt_reads_as_its_document_with_a_link(client, store, tea, manager, hq_user=None):
+    from django.contrib.auth.models import Permission
+
+    from stores import documents
+    from stores.models import StockDocument
+    from tests.stores.conftest import make_hq
+
+    hq = make_hq("hq-links")
+    receipt = documents.create_document(store, StockDocument.Kind.RECEIPT, by=hq, source="supplier")
+    documents.set_line(receipt, tea, 4, by=hq)
+    documents.post_document(receipt, by=hq)
+    receipt.refresh_from_db()
+    manager.user_permissions.add(Permission.objects.get(content_type__app_label="stores", codename="view_stock"))
+    client.force_login(manager)
+    stock = Stock.objects.get(store=store, sku=tea)
+    html = client.get(reverse("stores_bo:stock_history", args=[stock.pk])).content.decode()
+    assert f"入库单 {receipt.number}" in html
+    assert f'href="{reverse("stores_bo:document", args=[receipt.pk])}"' in html
