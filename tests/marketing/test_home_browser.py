@@ -103,3 +103,32 @@ def test_search_hot_words_recent_search_and_back(live_server, page, screenshot, 
     page.get_by_role("link", name="返回").click()
     page.wait_for_url(live_server.url + "/")
     assert Category.objects.count() == 2
+
+
+def test_back_office_home_editor_and_login_back_arrow(live_server, page, screenshot, arranged):
+    from django.conf import settings as django_settings
+    from django.test import Client
+
+    from .test_home import make_home_editor
+
+    page.goto(live_server.url + "/accounts/login/")
+    assert page.locator(".shop-navbar .shop-back").is_visible()
+    assert no_horizontal_scroll(page)
+    screenshot("login-back-arrow")
+
+    client = Client()
+    client.force_login(make_home_editor())
+    cookie = client.cookies[django_settings.SESSION_COOKIE_NAME]
+    host = live_server.url.split("://", 1)[1].split(":")[0]
+    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "domain": host, "path": "/"}])
+    page.goto(live_server.url + "/backoffice/marketing/home/")
+    page.wait_for_url("**/home/banners/")
+    assert page.locator(".bo-table tbody tr").count() == 3
+    screenshot("backoffice-home-banners")
+    page.locator(".bo-table tbody tr").first.get_by_role("link", name="编辑").click()
+    page.fill("input[name=title]", "领券满200减30")
+    page.get_by_role("button", name="保存").click()
+    page.wait_for_url("**/home/banners/")
+    assert Banner.objects.filter(title="领券满200减30").count() == 1
+    page.goto(live_server.url + "/")
+    assert page.locator(".mk-carousel img").first.get_attribute("alt") == "领券满200减30"
