@@ -217,14 +217,17 @@ def page_of(queryset, page):
 def recommended_products(limit=10, now=None):
     """The home page's picks: HQ's featured list (FeaturedProduct) in its order, skipping products
     not listed now; when that leaves nothing (HQ featured nothing), listed products by sort weight.
-    One query, two for the fallback."""
-    picks = list(
-        product_cards(listed_products(now).filter(featured__isnull=False), "default")
-        .order_by("featured__sort_order", "featured__id")[:limit]
+
+    One query either way: featured products sort first, so the first row tells which list it is."""
+    rows = list(
+        product_cards(listed_products(now), "default")
+        .annotate(featured_order=F("featured__sort_order"), featured_pk=F("featured__id"))
+        .order_by(F("featured_order").asc(nulls_last=True), F("featured_pk").asc(nulls_last=True), "-sort_weight", "-id")
+        [:limit]
     )
-    if picks:
-        return picks
-    return list(product_cards(listed_products(now), "default")[:limit])
+    if rows and rows[0].featured_pk is not None:
+        return [row for row in rows if row.featured_pk is not None]
+    return rows
 
 
 def hot_words():
