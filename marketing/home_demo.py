@@ -54,6 +54,30 @@ def _target(kind, name):
     return {"category": Category.objects.filter(name=name, parent__isnull=True).first()}
 
 
+# what the HQ group (stores.scope.HQ_GROUP_NAME) needs for 首页装修; store roles get none of it
+HOME_PERMISSIONS = [
+    ("marketing", "banner"), ("marketing", "homenotice"), ("catalog", "featuredproduct"),
+    ("catalog", "hotsearchword"),
+]
+
+
+def _hq_may_arrange_the_home_page():
+    from django.contrib.auth.models import Group, Permission
+
+    from stores.scope import HQ_GROUP_NAME
+
+    group, _created = Group.objects.get_or_create(name=HQ_GROUP_NAME)
+    wanted = Permission.objects.none()
+    for app, model in HOME_PERMISSIONS:
+        wanted |= Permission.objects.filter(content_type__app_label=app, codename__in=[
+            f"{action}_{model}" for action in ("view", "add", "change", "delete")])
+    # a category only for its place and icon in the grid (made and deleted in the catalogue admin)
+    wanted |= Permission.objects.filter(content_type__app_label="catalog", codename__in=["view_category", "change_category"])
+    missing = list(wanted.exclude(pk__in=group.permissions.values("pk")))
+    group.permissions.add(*missing)
+    return len(missing)
+
+
 def seed(out):
     changed = 0
     for order, (title, (kind, name, colour, subtitle)) in enumerate(BANNERS.items()):
@@ -79,6 +103,7 @@ def seed(out):
     for order, word in enumerate(HOT_WORDS):
         _row, created = HotSearchWord.objects.get_or_create(word=word, defaults={"sort_order": order * 10})
         changed += int(created)
+    changed += _hq_may_arrange_the_home_page()
     out(f"  home: {Banner.objects.count()} banners, {FeaturedProduct.objects.count()} featured, "
         f"{HotSearchWord.objects.count()} hot words")
     return changed

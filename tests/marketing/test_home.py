@@ -224,3 +224,19 @@ def test_home_page_query_count_with_banners_notice_and_featured(client, hq, n, d
 def test_home_page_without_content_shows_no_empty_blocks(client):
     html = client.get("/").content.decode()
     assert "mk-carousel" not in html and "mk-notice" not in html
+
+
+def test_demo_home_gives_the_hq_group_the_home_page_and_store_roles_nothing(db):
+    from django.contrib.auth.models import Group
+
+    from marketing.home_demo import seed
+    from stores.scope import HQ_GROUP_NAME
+
+    first = seed(lambda line: None)
+    assert seed(lambda line: None) == 0 < first
+    codenames = set(Group.objects.get(name=HQ_GROUP_NAME).permissions.values_list("codename", flat=True))
+    assert {"change_banner", "change_homenotice", "change_featuredproduct", "change_hotsearchword",
+            "change_category"} <= codenames
+    assert "delete_category" not in codenames
+    clerk = make_store_staff(make_store("门店", code="home-demo"))
+    assert not any(clerk.has_perm(f"{app}.change_{model}") for app, model in HOME_PERMS)
