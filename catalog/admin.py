@@ -21,7 +21,7 @@ from mptt.admin import MPTTModelAdmin, TreeRelatedFieldListFilter
 from . import cache as catalog_cache
 from . import services
 from .errors import CatalogError
-from .models import Category, OptionType, Product, ProductImage, Sku
+from .models import Category, FeaturedProduct, HotSearchWord, OptionType, Product, ProductImage, Sku
 from .resources import ProductResource, SkuResource
 from .widgets import RichTextarea
 
@@ -349,3 +349,22 @@ class SkuAdmin(ImportExportModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(FeaturedProduct)
+class FeaturedProductAdmin(admin.ModelAdmin):
+    """The home page's 精选推荐, in order (also edited in the back office's 首页装修)."""
+
+    list_display = ("product", "sort_order", "created_at")
+    list_editable = ("sort_order",)
+    raw_id_fields = ("product",)
+    ordering = ("sort_order", "id")
+    list_select_related = ("product",)
+
+
+@admin.register(HotSearchWord)
+class HotSearchWordAdmin(admin.ModelAdmin):
+    list_display = ("word", "sort_order", "is_active")
+    list_editable = ("sort_order", "is_active")
+    search_fields = ("word",)
+    ordering = ("sort_order", "id")

@@ -66,11 +66,11 @@ _request = Local()  # per thread (and per asyncio task): the version this reques
 
 
 def _start_request(**kwargs):
-    _request.active, _request.version = True, None
+    _request.active, _request.version, _request.areas = True, None, {}
 
 
 def _finish_request(**kwargs):
-    _request.active, _request.version = False, None
+    _request.active, _request.version, _request.areas = False, None, {}
 
 
 request_started.connect(_start_request, dispatch_uid="catalog.cache.start")
@@ -113,6 +113,63 @@ def _set_new_version():
 
 def key(*parts):
     return "catalog:" + ":".join(str(p) for p in (_namespace(), version(), *parts))
+
+
+# --- areas: a second version for content shown on one page only ---------------------------------
+# HQ's home-page content (banners, notice, featured list) and the search page's hot words change
+# often and are shown on one page each: they bump their own area's version, not the catalogue's,
+# so that editing a banner keeps every product, list and category page cached. An area's
+# fragments carry both versions (a catalogue change still reaches them: a banner's product
+# delisted). Read once per request, like the catalogue version.
+AREAS = ("home", "search")
+
+
+def area_version_key(area):
+    return f"{VERSION_KEY}:{_namespace()}:area:{area}"
+
+
+def _read_area_version(area):
+    name = area_version_key(area)
+    value = cache.get(name)
+    if value is None:
+        value = time.time_ns()
+        cache.add(name, value, None)
+        value = cache.get(name, value)
+    return value
+
+
+def area_version(area):
+    if area not in AREAS:
+        raise ValueError(area)
+    if not getattr(_request, "active", False):
+        return _read_area_version(area)
+    versions = getattr(_request, "areas", None)
+    if versions is None:
+        versions = _request.areas = {}
+    if area not in versions:
+        versions[area] = _read_area_version(area)
+    return versions[area]
+
+
+def bump_area(area):
+    """A new version of one area (see bump() for why twice): the catalogue stays cached."""
+    if area not in AREAS:
+        raise ValueError(area)
+    _set_new_area_version(area)
+    if connection.in_atomic_block:
+        transaction.on_commit(lambda: _set_new_area_version(area))
+
+
+def _set_new_area_version(area):
+    value = time.time_ns()
+    cache.set(area_version_key(area), value, None)
+    if getattr(_request, "active", False) and getattr(_request, "areas", None) is not None:
+        _request.areas[area] = value
+
+
+def area_key(area, *parts):
+    """A fragment key that changes with the catalogue and with the area."""
+    return key("area", area, area_version(area), *parts)
 
 
 def _remember(name, value, ttl):

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from mptt.models import MPTTModel, TreeForeignKey
 
+from core.icons import CATEGORY_ICON_CHOICES
 from core.images import ImageField
 
 from .validators import validate_image_file
@@ -42,6 +43,11 @@ class Category(MPTTModel):
     )
     # the 112x112 thumbnail of the icon, made once when the icon is saved (catalog.receivers)
     icon_thumb = models.CharField(_("图标缩略图"), max_length=255, blank=True, editable=False)
+    # an icon of the app's own set (catalog.icons), shown when no image is uploaded
+    icon_name = models.CharField(
+        _("图标样式"), max_length=32, blank=True, choices=CATEGORY_ICON_CHOICES,
+        help_text=_("未上传图标图片时，首页分类宫格显示此图标"),
+    )
     sort_order = models.PositiveIntegerField(_("排序"), default=0, help_text=_("数字越小越靠前"))
     is_active = models.BooleanField(_("启用"), default=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
@@ -310,3 +316,40 @@ class Sku(models.Model):
     @property
     def display_name(self):
         return f"{self.product.name} {self.spec_text}".strip()
+
+
+class FeaturedProduct(models.Model):
+    """HQ's ordered list of the home page's 精选推荐. Empty: the page falls back to sort weight
+    (catalog.selectors.recommended_products). A product is in the list at most once; one that is
+    not listed now is skipped, not shown."""
+
+    product = models.OneToOneField(
+        Product, verbose_name=_("商品"), on_delete=models.CASCADE, related_name="featured"
+    )
+    sort_order = models.PositiveIntegerField(_("排序"), default=0, help_text=_("数字越小越靠前"))
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("首页精选商品")
+        verbose_name_plural = _("首页精选商品")
+        ordering = ["sort_order", "id"]
+
+    def __str__(self):
+        return str(self.product)
+
+
+class HotSearchWord(models.Model):
+    """A word HQ puts under the search box (热门搜索), in order."""
+
+    word = models.CharField(_("热搜词"), max_length=20, unique=True,
+                            error_messages={"unique": _("该热搜词已存在")})
+    sort_order = models.PositiveIntegerField(_("排序"), default=0, help_text=_("数字越小越靠前"))
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("热搜词")
+        verbose_name_plural = _("热搜词")
+        ordering = ["sort_order", "id"]
+
+    def __str__(self):
+        return self.word

@@ -4,7 +4,8 @@
 - an image saved: its thumbnails are made once by the worker after commit (skipped when they
   exist for that file) and the product's cover is refreshed; an image deleted: the cover is refreshed;
 - a category saved: its icon thumbnail is made once;
-- anything shoppers see changed: the catalogue cache version is bumped.
+- anything shoppers see changed: the catalogue cache version is bumped; the home page's featured
+  list and the search page's hot words bump only their page's area (catalog.cache).
 """
 
 import logging
@@ -13,7 +14,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from . import cache as catalog_cache
-from .models import Category, Product, ProductImage, Sku
+from .models import Category, FeaturedProduct, HotSearchWord, Product, ProductImage, Sku
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,16 @@ def category_saved(sender, instance, raw=False, **kwargs):
 @receiver([post_save, post_delete], sender=Product, dispatch_uid="catalog_product_changed")
 def catalogue_changed(sender, raw=False, **kwargs):
     catalog_cache.bump()
+
+
+@receiver([post_save, post_delete], sender=FeaturedProduct, dispatch_uid="catalog_featured_changed")
+def featured_changed(sender, raw=False, **kwargs):
+    catalog_cache.bump_area("home")  # shown on the home page only: the catalogue stays cached
+
+
+@receiver([post_save, post_delete], sender=HotSearchWord, dispatch_uid="catalog_hot_word_changed")
+def hot_word_changed(sender, raw=False, **kwargs):
+    catalog_cache.bump_area("search")
 
 
 @receiver([post_save, post_delete], sender=Sku, dispatch_uid="catalog_sku_changed")

@@ -16,7 +16,7 @@ from django.utils.module_loading import import_string
 
 from . import cache as catalog_cache
 from .errors import NotSellable
-from .models import Category, Product, ProductImage, Sku
+from .models import Category, HotSearchWord, Product, ProductImage, Sku
 
 PAGE_SIZE = 20
 
@@ -108,7 +108,8 @@ def _icon(category):
 
 
 def category_tree():
-    """Active categories as nested dicts {id, name, icon, lft, rght, tree_id, level, children},
+    """Active categories as nested dicts {id, name, icon, icon_name, sort_order, lft, rght, tree_id,
+    level, children}, first level ordered by sort_order,
     cached until the catalogue changes (one query when cold, none when warm)."""
     key = catalog_cache.key("tree")
     tree = catalog_cache.get(key)
@@ -121,6 +122,8 @@ def category_tree():
             "id": category.pk,
             "name": category.name,
             "icon": _icon(category),
+            "icon_name": category.icon_name,
+            "sort_order": category.sort_order,
             "lft": category.lft,
             "rght": category.rght,
             "tree_id": category.tree_id,
@@ -135,7 +138,8 @@ def category_tree():
         else:
             continue  # a child of an inactive (or hidden) parent is hidden with it, page included
         nodes[category.pk] = node
-    roots.sort(key=lambda n: n["tree_id"])
+    # the home grid's order HQ sets (MPTT orders roots by tree only when they are inserted)
+    roots.sort(key=lambda n: (n["sort_order"], n["tree_id"]))
     tree = {"roots": roots, "by_id": {pk: {k: v for k, v in n.items() if k != "children"} for pk, n in nodes.items()}}
     tree["children"] = {pk: [c["id"] for c in n["children"]] for pk, n in nodes.items()}
     catalog_cache.set(key, tree, 3600)
@@ -211,8 +215,29 @@ def page_of(queryset, page):
 
 
 def recommended_products(limit=10, now=None):
-    """The home page's picks: listed products by sort weight."""
-    return list(product_cards(listed_products(now), "default")[:limit])
+    """The home page's picks: HQ's featured list (FeaturedProduct) in its order, skipping products
+    not listed now; when that leaves nothing (HQ featured nothing), listed products by sort weight.
+
+    One query either way: featured products sort first, so the first row tells which list it is."""
+    rows = list(
+        product_cards(listed_products(now), "default")
+        .annotate(featured_order=F("featured__sort_order"), featured_pk=F("featured__id"))
+        .order_by(F("featured_order").asc(nulls_last=True), F("featured_pk").asc(nulls_last=True), "-sort_weight", "-id")
+        [:limit]
+    )
+    if rows and rows[0].featured_pk is not None:
+        return [row for row in rows if row.featured_pk is not None]
+    return rows
+
+
+def hot_words():
+    """HQ's active hot search words, in order; cached under the "search" area (no query when warm)."""
+    name = catalog_cache.area_key("search", "hot-words")
+    words = catalog_cache.get(name)
+    if words is None:
+        words = list(HotSearchWord.objects.filter(is_active=True).order_by("sort_order", "id").values_list("word", flat=True)[:20])
+        catalog_cache.set(name, words)
+    return words
 
 
 # the home page keeps this many candidates cached and shows the first `limit` of them in stock

@@ -11,11 +11,12 @@ from types import SimpleNamespace
 from urllib.parse import urlencode
 
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, gettext
+from django.views.decorators.http import require_POST
 
 from core.numbers import id_or_none
 
@@ -30,12 +31,13 @@ def home(request):
 
     Hook for the stores app: when the context has `home_store_partial` (set by a context
     processor of stores), home.html includes that template as the chosen-store banner."""
-    key = catalog_cache.key("home-candidates", get_language())
+    # HQ's featured list is home-page content: its own cache area (catalog.cache), bumped by its
+    # edits; sold-out products are left off per request, so a stock change never touches the cache
+    key = catalog_cache.area_key("home", "home-candidates", get_language())
     candidates = catalog_cache.get(key)
     if candidates is None:
         candidates = selectors.recommended_products(limit=selectors.RECOMMENDED_CANDIDATES)
         catalog_cache.set(key, candidates, catalog_cache.FRAGMENT_TIMEOUT)
-    # sold-out products are left off per request: a stock change never touches the cached list
     recommended = selectors.featured(candidates, limit=10)
     return render(
         request,
@@ -130,8 +132,37 @@ def category_products(request, pk):
     )
 
 
+RECENT_SESSION_KEY = "recent_searches"
+RECENT_MAX = 10
+QUERY_MAX = 100
+
+
+def _clean_query(raw):
+    """The words searched for: printable characters only (a NUL or a control character is dropped,
+    never sent to the database), single-spaced, at most QUERY_MAX characters."""
+    text = "".join(ch if ch.isprintable() else " " for ch in str(raw or "")[: QUERY_MAX * 4])
+    return " ".join(text.split())[:QUERY_MAX]
+
+
+def _recent_searches(request):
+    recent = request.session.get(RECENT_SESSION_KEY)
+    if not isinstance(recent, list):
+        return []
+    return [q for q in recent if isinstance(q, str) and q][:RECENT_MAX]
+
+
+def _remember_search(request, query):
+    """The shopper's last RECENT_MAX searches, newest first, in the session (a shopper not logged
+    in has them too); a repeated search moves to the front."""
+    recent = _recent_searches(request)
+    updated = [query] + [q for q in recent if q != query][: RECENT_MAX - 1]
+    if updated != recent:
+        request.session[RECENT_SESSION_KEY] = updated
+
+
 def search(request):
-    query = (request.GET.get("q") or "").strip()[:100]
+    """搜索: the results of `q`; without one, HQ's hot words and the shopper's recent searches."""
+    query = _clean_query(request.GET.get("q"))
     sort = _sort_param(request)
     extra = urlencode({"q": query})
     grid = ""
@@ -142,12 +173,22 @@ def search(request):
         )
     if request.headers.get("HX-Request") and request.GET.get("page"):
         return render(request, "catalog/partials/_grid_only.html", {"grid": grid})
+    if query:
+        _remember_search(request, query)
     return render(
         request,
         "catalog/search.html",
         {"active_tab": "category", "query": query, "grid": grid, "sort": sort, "base_url": request.path,
-         "extra_query": extra},
+         "extra_query": extra, "hot_words": [] if query else selectors.hot_words(),
+         "recent_searches": [] if query else _recent_searches(request)},
     )
+
+
+@require_POST
+def clear_recent_searches(request):
+    """清除: forget the shopper's recent searches (a second submit finds nothing to forget)."""
+    request.session.pop(RECENT_SESSION_KEY, None)
+    return redirect("catalog:search")
 
 
 def _picker_rows(option_types, sku_rows):

@@ -543,6 +543,7 @@ DEMO_SEEDERS = [
     "stores.demo.seed",
     "members.demo.seed",
     "marketing.demo.seed",
+    "marketing.home_demo.seed",
     "orders.demo.seed",
 ]
 

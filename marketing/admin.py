@@ -23,7 +23,7 @@ from stores.scope import StoreScopedAdminMixin, is_hq
 
 from . import services
 from .backoffice_forms import GrantCouponForm
-from .models import Coupon, MemberCoupon, PointsExchange, PointsItem
+from .models import Banner, Coupon, HomeNotice, MemberCoupon, PointsExchange, PointsItem
 
 # once copies are out, what they are worth stays as it was when they were issued
 COUPON_VALUE_FIELDS = (
@@ -350,3 +350,23 @@ class PointsExchangeAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
             )
         for line in refused:
             self.message_user(request, line, messages.ERROR)
+
+
+@admin.register(Banner)
+class BannerAdmin(admin.ModelAdmin):
+    """The home page's carousel (also edited in the back office's 首页装修)."""
+
+    list_display = ("title", "link_kind", "starts_at", "ends_at", "sort_order", "is_active")
+    list_editable = ("sort_order", "is_active")
+    list_filter = ("is_active", "link_kind")
+    search_fields = ("title",)
+    raw_id_fields = ("product", "category", "coupon")
+    ordering = ("sort_order", "id")
+
+
+@admin.register(HomeNotice)
+class HomeNoticeAdmin(admin.ModelAdmin):
+    list_display = ("text", "link_path", "starts_at", "ends_at", "sort_order", "is_active")
+    list_editable = ("sort_order", "is_active")
+    search_fields = ("text",)
+    ordering = ("sort_order", "id")

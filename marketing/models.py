@@ -14,6 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from catalog.validators import validate_image_file
 from core.images import ImageField
 from core.money import floor_fen, to_money
 from core.references import mall_ref
@@ -417,3 +418,131 @@ class PointsExchange(models.Model):
     def reference(self):
         """The reference its points and stock movements carry."""
         return mall_ref(self.pk)
+
+
+# --- home page content HQ arranges (marketing.home) ------------------------------------------
+def validate_site_path(value):
+    """A link of HQ's content: a path on this shop only ("/coupons/centre/"), never another site,
+    `//host`, a scheme such as `javascript:` or a control character (core.navigation)."""
+    from django.core.exceptions import ValidationError
+
+    from core.navigation import is_safe_path
+
+    if not is_safe_path(value) or " " in value:
+        raise ValidationError(_("请填写本站页面路径，以 / 开头，例如 /coupons/centre/"), code="not_site_path")
+
+
+class ScheduledContent(models.Model):
+    """Shown while active and within [starts_at, ends_at) (either end may be open)."""
+
+    starts_at = models.DateTimeField(_("开始时间"), null=True, blank=True, help_text=_("留空表示立即开始"))
+    ends_at = models.DateTimeField(_("结束时间"), null=True, blank=True, help_text=_("留空表示一直展示"))
+    sort_order = models.PositiveIntegerField(_("排序"), default=0, help_text=_("数字越小越靠前"))
+    is_active = models.BooleanField(_("启用"), default=True)
+    # the create form's one-time id: a double submit makes one row (marketing.home)
+    request_id = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["sort_order", "id"]
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        super().clean()
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": _("结束时间必须晚于开始时间")}, code="schedule_order")
+
+    def is_showing(self, now=None):
+        now = now or timezone.now()
+        return (
+            self.is_active
+            and (self.starts_at is None or self.starts_at <= now)
+            and (self.ends_at is None or now < self.ends_at)
+        )
+
+
+class Banner(ScheduledContent):
+    """A slide of the home page's carousel, linking to a product, a category, a coupon (its card in
+    the coupon centre) or a path on this shop."""
+
+    class LinkKind(models.TextChoices):
+        NONE = "none", _("不跳转")
+        PRODUCT = "product", _("商品")
+        CATEGORY = "category", _("分类")
+        COUPON = "coupon", _("优惠券")
+        PATH = "path", _("站内页面")
+
+    title = models.CharField(_("标题"), max_length=40, help_text=_("图片的替代文字，也用于后台列表"))
+    image = ImageField(
+        _("图片"), upload_to="marketing/banners/%Y/%m/", validators=[validate_image_file],
+        help_text=_("建议 750×320 像素，JPEG/PNG/WebP/GIF，不超过 10 MB"),
+    )
+    link_kind = models.CharField(_("跳转类型"), max_length=16, choices=LinkKind.choices, default=LinkKind.NONE)
+    product = models.ForeignKey(
+        "catalog.Product", verbose_name=_("商品"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    category = models.ForeignKey(
+        "catalog.Category", verbose_name=_("分类"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    coupon = models.ForeignKey(
+        Coupon, verbose_name=_("优惠券"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    path = models.CharField(_("页面路径"), max_length=200, blank=True, validators=[validate_site_path])
+
+    class Meta(ScheduledContent.Meta):
+        verbose_name = _("首页轮播图")
+        verbose_name_plural = _("首页轮播图")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(starts_at__isnull=True) | Q(ends_at__isnull=True) | Q(ends_at__gt=F("starts_at")),
+                name="banner_schedule_in_order",
+            ),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        super().clean()
+        needed = {
+            self.LinkKind.PRODUCT: ("product", self.product_id, _("请选择商品")),
+            self.LinkKind.CATEGORY: ("category", self.category_id, _("请选择分类")),
+            self.LinkKind.COUPON: ("coupon", self.coupon_id, _("请选择优惠券")),
+            self.LinkKind.PATH: ("path", self.path, _("请填写页面路径")),
+        }.get(self.link_kind)
+        if needed and not needed[1]:
+            raise ValidationError({needed[0]: needed[2]}, code="link_target_missing")
+        # only the chosen kind's target is kept
+        for kind, field in (("product", "product"), ("category", "category"), ("coupon", "coupon")):
+            if self.link_kind != kind:
+                setattr(self, field, None)
+        if self.link_kind != self.LinkKind.PATH:
+            self.path = ""
+
+
+class HomeNotice(ScheduledContent):
+    """The home page's notice bar (公告): one line of text, optionally a link on this shop. When
+    several are showing, the first by order is shown."""
+
+    text = models.CharField(_("公告内容"), max_length=60)
+    link_path = models.CharField(
+        _("链接"), max_length=200, blank=True, validators=[validate_site_path], help_text=_("可选，本站页面路径")
+    )
+
+    class Meta(ScheduledContent.Meta):
+        verbose_name = _("首页公告")
+        verbose_name_plural = _("首页公告")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(starts_at__isnull=True) | Q(ends_at__isnull=True) | Q(ends_at__gt=F("starts_at")),
+                name="homenotice_schedule_in_order",
+            ),
+        ]
+
+    def __str__(self):
+        return self.text

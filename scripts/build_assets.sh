@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Install the pinned front-end libraries from the npm registry and copy the files the pages load
-# into static/vendor/ (git-ignored). Runs again only when package-lock.json changed.
+# into static/vendor/ (git-ignored). Runs again only when package-lock.json or scripts/icons.txt changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 stamp=static/vendor/.stamp
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(sha1sum package-lock.json | cut -d' ' -f1)" ]; then
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$({ sha1sum package-lock.json; sha1sum scripts/icons.txt; } | cut -d' ' -f1)" ]; then
   exit 0
 fi
 command -v npm >/dev/null || { echo "npm is needed to build the front-end assets (Node.js 18+)" >&2; exit 1; }
@@ -28,5 +28,22 @@ sed -i '/sourceMappingURL=/d' static/vendor/quill/quill.js static/vendor/quill/q
   cat node_modules/weixin-js-sdk/index.js
   echo '; if (module.exports) { window.wx = window.jWeixin = module.exports; } })();'
 } > static/vendor/weixin/jweixin.js
-sha1sum package-lock.json | cut -d' ' -f1 > "$stamp"
+# Tabler Icons (MIT): only the icons scripts/icons.txt lists, as one sprite of <symbol>s drawn in
+# currentColor (core/icons.py), and the licence.
+mkdir -p static/vendor/tabler
+cp node_modules/@tabler/icons/LICENSE static/vendor/tabler/
+node - scripts/icons.txt node_modules/@tabler/icons/icons/outline static/vendor/tabler/icons.svg <<'JS'
+const fs = require("fs");
+const [list, dir, out] = process.argv.slice(2);
+const names = fs.readFileSync(list, "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+const symbols = names.map((name) => {
+  const svg = fs.readFileSync(`${dir}/${name}.svg`, "utf8");
+  const body = svg.replace(/^[\s\S]*?<svg[^>]*>/, "").replace(/<\/svg>\s*$/, "")
+    .replace(/<path stroke="none" d="M0 0h24v24H0z" fill="none" \/>/, "").replace(/\s*\n\s*/g, "");
+  return `<symbol id="${name}" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" ` +
+    `stroke-linecap="round" stroke-linejoin="round">${body}</symbol>`;
+});
+fs.writeFileSync(out, `<svg xmlns="http://www.w3.org/2000/svg">${symbols.join("")}</svg>\n`);
+JS
+{ sha1sum package-lock.json; sha1sum scripts/icons.txt; } | cut -d' ' -f1 > "$stamp"
 echo "front-end assets copied into static/vendor/"

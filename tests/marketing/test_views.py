@@ -616,7 +616,11 @@ def test_home_marketing_context_processor_runs_no_query(rf, django_assert_num_qu
     request = rf.get("/")
     request.resolver_match = resolve("/")
     with django_assert_num_queries(0):
-        assert home_marketing(request) == {"home_marketing_partial": "marketing/partials/_home_entry.html"}
+        context = home_marketing(request)
+    assert context["home_marketing_partial"] == "marketing/partials/_home_entry.html"
+    assert context["home_top_partial"] == "marketing/partials/_home_top.html"
+    with django_assert_num_queries(2):  # banners and notices, when the template first reads them (cold)
+        assert context["home_content"]["banners"] == [] and context["home_content"]["notice"] is None
 
 
 def test_overdue_pickup_shows_no_code_to_scan_but_can_be_cancelled(client):
