@@ -230,3 +230,29 @@ def test_store_stock_list_loads_more_and_opens_products_and_sold_out_page(live_s
     assert page.locator(".shop-card", has_text="茶叶22").count() == 1  # the newest that is in stock
     page.goto(f"{live_server.url}/products/{gone.product_id}/")
     page.screenshot(path=str(screenshot("product-sold-out").with_name("product-sold-out-phone.png")))
+
+
+def test_the_workbench_fits_a_phone(live_server, page, screenshot, stores_demo):
+    """The back-office home of a store manager at 390 px: the workbench cards, 补货 one tap away."""
+    from django.conf import settings as dj_settings
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from stores import services
+    from stores.models import Stock
+
+    manager = get_user_model().objects.get(username=demo.DEMO_MANAGER["username"])
+    stock = Stock.objects.filter(store__staff__user=manager).select_related("sku").first()
+    services.adjust_stock(stock, -(stock.on_hand - 1), reason="报损", reference="staff:wb-browser")
+    services.sweep_low_stock()
+    client = Client()
+    client.force_login(manager)
+    cookie = client.cookies[dj_settings.SESSION_COOKIE_NAME].value
+    page.context.add_cookies([{"name": dj_settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
+    page.goto(live_server.url + "/backoffice/")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    page.get_by_text("需要补货").wait_for()
+    screenshot("stores-backoffice-workbench")
+    page.get_by_role("link", name="补货").first.click()
+    page.wait_for_url("**/transfers/new/**")
+    assert stock.sku.code in page.locator("textarea[name=lines]").input_value()
