@@ -4,7 +4,7 @@ This docstring is the one place the grammar is written down; every app builds it
 with the functions below instead of formatting strings by hand.
 
     reference  := kind ":" id [ ":" step ]
-    kind       := "order" | "mall" | "transfer" | "doc" | "staff" | "merge"
+    kind       := "order" | "mall" | "transfer" | "doc" | "staff" | "merge" | "import"
     step       := action ":" id            (e.g. "refund:12", "pickup:3", "ship:7")
 
     order:<no>                an order (its order number): stock reserved and sold, points spent,
@@ -20,6 +20,8 @@ with the functions below instead of formatting strings by hand.
     staff:<id>                a staff member's form submission (the form's request id, a UUID):
                               a re-sent form changes a balance once
     merge:<id>                an account merged into another (the merged-away user's pk)
+    import:<id>               a member's opening balance carried over from the merchant's previous
+                              system (the member's pk): one opening entry per ledger
 
 Rules every reference obeys (`check_reference`): not empty, at most 64 characters (the width of
 every ``reference`` column), no whitespace and no NUL. An id is never empty and holds no ``:``,
@@ -37,6 +39,7 @@ __all__ = [
     "MAX_LENGTH",
     "check_reference",
     "doc_ref",
+    "import_ref",
     "merge_ref",
     "mall_ref",
     "order_ref",
@@ -113,12 +116,17 @@ def staff_ref(form_id):
     return check_reference(f"staff:{_id(form_id)}")
 
 
+def import_ref(member_id):
+    """``import:<id>`` for a member's opening balance brought over from a previous system."""
+    return check_reference(f"import:{_id(member_id)}")
+
+
 def merge_ref(user_id):
     """``merge:<id>`` for the account merged away."""
     return check_reference(f"merge:{_id(user_id)}")
 
 
-KINDS = ("order", "mall", "transfer", "doc", "staff", "merge")
+KINDS = ("order", "mall", "transfer", "doc", "staff", "merge", "import")
 
 
 def parse_reference(ref):

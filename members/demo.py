@@ -13,6 +13,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from core.references import import_ref
+
 from . import services
 from .models import Address, GrowthEntry, LevelChange, Member, MemberLevel, PointsEntry
 
@@ -128,7 +130,7 @@ def _seed_members(out):
     entries, growth_entries, level_changes, balances = [], [], [], {}
     for user, growth, level in plans:
         member = members[user.pk]
-        history = _history(rng, member, growth, level, user.date_joined, now)
+        history = _opening_balance(_history(rng, member, growth, level, user.date_joined, now), member, user)
         balance = 0
         for when, kind, delta, reference, reason, _paid in history:
             if delta < 0 and balance + delta < 0:
@@ -157,13 +159,13 @@ def _seed_members(out):
                     member=member,
                     delta=paid,
                     balance_after=running,
-                    reference=reference,  # the order's reference, as for its points
+                    reference=reference,  # the opening balance's reference, as for its points
                     created_at=when,
                 )
             )
         if level.pk != base.pk:
             level_changes.append(
-                LevelChange(member=member, from_level=base, to_level=level, reason="演示数据：成长值达到门槛",
+                LevelChange(member=member, from_level=base, to_level=level, reason="原系统会员等级导入",
                             created_at=crossed_at or user.date_joined)
             )
     for model, rows in ((PointsEntry, entries), (GrowthEntry, growth_entries), (LevelChange, level_changes)):
@@ -228,12 +230,22 @@ def _history(rng, member, growth, level, joined, now):
     return events
 
 
+def _opening_balance(history, member, user):
+    """The demo members came over from the merchant's previous system: what they had bought there
+    is one opening entry (points and growth) when they joined, under ``import:<member>``, not a row
+    per order that this system never saw (a ledger line must name a record that exists)."""
+    purchases = [event for event in history if event[1] == PointsEntry.Kind.PURCHASE]
+    if not purchases:
+        return history
+    opening = (user.date_joined, PointsEntry.Kind.ADJUST, sum(e[2] for e in purchases), import_ref(member.pk),
+               "期初积分（原系统导入）", sum(e[5] for e in purchases))
+    rest = [event for event in history if event[1] != PointsEntry.Kind.PURCHASE]
+    return sorted([opening, *rest], key=lambda e: e[0])
+
+
 def _purchases(history):
-    return [
-        (when, ref, paid)
-        for when, kind, _delta, ref, _reason, paid in history
-        if kind == PointsEntry.Kind.PURCHASE
-    ]
+    """What counts as spending for growth: the opening balance carried over (see _opening_balance)."""
+    return [(when, ref, paid) for when, _kind, _delta, ref, _reason, paid in history if paid]
 
 
 def _seed_shopper(out):

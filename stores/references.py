@@ -24,6 +24,7 @@ def _words(kind, ident):
         "doc": _("库存单据 %(id)s"),
         "staff": _("手工调整"),
         "merge": _("账户合并"),
+        "import": _("期初导入"),
     }[kind] % {"id": ident}
 
 

@@ -22,6 +22,10 @@ def test_seed_creates_members_across_levels_and_is_idempotent():
     # review (there are no reviews), no purchase points for orders the shopper does not have
     assert not PointsEntry.objects.filter(kind__in=[PointsEntry.Kind.EXCHANGE, PointsEntry.Kind.REVIEW]).exists()
     assert not PointsEntry.objects.filter(member=shopper, kind=PointsEntry.Kind.PURCHASE).exists()
+    # the demo members' spending elsewhere is one opening balance each, not orders this shop never saw
+    assert not PointsEntry.objects.filter(reference__startswith="order:").exists()
+    opening = PointsEntry.objects.filter(reference__startswith="import:")
+    assert opening.count() == opening.values("member").distinct().count() > 100
     moments = list(PointsEntry.objects.filter(member=shopper).values_list("created_at", flat=True))
     assert len(moments) == 4 and len(set(moments)) == 4  # each sign-in at its own time, in the past
     # the members' history lies in the past, spread over months like the sign-ups, not at seeding time
