@@ -53,6 +53,16 @@ HUES = {
 }
 
 
+def font(size):
+    """The CJK font at `size` (WenQuanYi Micro Hei, Debian's fonts-wqy-microhei), or None without it."""
+    if not FONT_PATH.exists():
+        return None
+    try:
+        return ImageFont.truetype(str(FONT_PATH), size)
+    except OSError:
+        return None
+
+
 def _pick(seq, name, salt=""):
     digest = hashlib.md5((salt + name).encode()).digest()
     return seq[digest[0] % len(seq)]

@@ -13,7 +13,7 @@ import io
 from django.core.files.base import ContentFile
 from PIL import Image, ImageDraw
 
-from catalog.demo import _font
+from catalog.demo_art import font as _font
 from catalog.models import Category, FeaturedProduct, HotSearchWord, Product
 
 from .models import Banner, Coupon, HomeNotice
@@ -21,13 +21,13 @@ from .models import Banner, Coupon, HomeNotice
 # title -> (link kind, target name, colour, subtitle)
 BANNERS = {
     "领券满100减10": (Banner.LinkKind.COUPON, "满100减10元券", (228, 57, 60), "新人好券 免费领取"),
-    "每日坚果 健康早餐": (Banner.LinkKind.PRODUCT, "三只松鼠每日坚果 750g", (230, 126, 34), "7种坚果 科学配比"),
+    "每日坚果 健康早餐": (Banner.LinkKind.PRODUCT, "三只松鼠每日坚果", (230, 126, 34), "7种坚果 科学配比"),
     "名酒好礼 节日送礼": (Banner.LinkKind.CATEGORY, "酒水", (52, 73, 94), "正品保障 门店自提"),
 }
 NOTICE = "门店自提满39元免运费，下单后30分钟可取"
 FEATURED = [
-    "三只松鼠每日坚果 750g", "百草味芒果干 120g", "元气森林白桃气泡水 480ml×15",
-    "蒙牛纯牛奶 250ml×24盒", "五常大米稻花香 5kg", "雀巢咖啡1+2原味 15g×48条",
+    "三只松鼠每日坚果", "百草味芒果干", "元气森林气泡水 480ml×15",
+    "蒙牛纯牛奶 250ml×24盒", "五常大米稻花香", "雀巢咖啡1+2原味 15g×48条",
 ]
 HOT_WORDS = ["坚果", "牛奶", "咖啡", "芒果干", "大米", "白酒"]
 

@@ -197,10 +197,14 @@ def test_home_page_shows_a_banner_edit_at_once(client, hq):
 
 # --- the home page ----------------------------------------------------------------------------
 def _arrange(hq, n):
+    from stores.services import receive_stock
+
     cat = category("首页")
     coupon = make_coupon("首页券", claimable=True)
+    store = make_store("首页门店", code="home-arrange")
     for i in range(n):
         item = product(f"精选{i}", cat=cat, image=True)
+        receive_stock(store, item.skus.first(), 3, reference=f"staff:home-arrange-{i}")  # on sale somewhere
         home.save_content(FeaturedProduct(product=item, sort_order=i), by=hq)
         banner(f"横幅{i}", by=hq, link_kind="product" if i % 2 else "coupon", product=item if i % 2 else None,
                coupon=None if i % 2 else coupon)
@@ -211,13 +215,14 @@ def _arrange(hq, n):
 def test_home_page_query_count_with_banners_notice_and_featured(client, hq, n, django_assert_num_queries):
     _arrange(hq, n)
     catalog_cache.clear_local()
-    with django_assert_num_queries(4):  # cold: category tree, featured products, banners, notices
+    # cold: category tree, featured candidates, banners, notices, and which of them a store can sell
+    with django_assert_num_queries(5):
         response = client.get("/")
     html = response.content.decode()
     assert html.count('class="mk-carousel__slide"') == n
     assert "欢迎光临" in html and 'href="/stores/"' in html
     assert html.count("精选") >= n
-    with django_assert_num_queries(0):  # warm: the cache serves it all
+    with django_assert_num_queries(1):  # warm: the cache serves it all but the sold-out check (read per request)
         client.get("/")
 
 
@@ -240,3 +245,17 @@ def test_demo_home_gives_the_hq_group_the_home_page_and_store_roles_nothing(db):
     assert "delete_category" not in codenames
     clerk = make_store_staff(make_store("门店", code="home-demo"))
     assert not any(clerk.has_perm(f"{app}.change_{model}") for app, model in HOME_PERMS)
+
+
+def test_the_demo_home_page_names_products_of_the_demo_catalogue(db):
+    """Every featured product and banner target of the demo home exists in the demo catalogue (a
+    renamed demo product must not silently drop off the home page)."""
+    from catalog import demo as catalog_demo
+    from marketing import demo as marketing_demo
+    from marketing import home_demo
+
+    names = {p[0] for children in catalog_demo.CATALOGUE.values() for rows in children.values() for p in rows}
+    assert set(home_demo.FEATURED) <= names
+    assert {target for kind, target, _c, _s in home_demo.BANNERS.values()
+            if kind == home_demo.Banner.LinkKind.PRODUCT} <= names
+    assert {product for _p, product, *_rest in marketing_demo.PRODUCT_ITEMS.values()} <= names
