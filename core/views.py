@@ -1,4 +1,10 @@
-from django.http import HttpResponse, HttpResponseNotFound, HttpResponseServerError, JsonResponse
+from django.http import (
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseNotFound,
+    HttpResponseServerError,
+    JsonResponse,
+)
 from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import requires_csrf_token
@@ -23,6 +29,17 @@ def healthz(request):
 def bench_hello(request):
     """The benchmarks' baseline: the cheapest response Django can give through the full stack."""
     return HttpResponse(b"hello", content_type="text/plain")
+
+
+@requires_csrf_token
+def bad_request(request, exception=None):
+    """A request no page can use (a NUL character, core.middleware; a malformed form; a redirect
+    too long to follow): a clear page in the shop's look, never an error page."""
+    try:
+        html = loader.render_to_string("400.html", {}, request=request)
+    except Exception:  # the page must not fail on the request it refuses
+        html = loader.get_template("400.html").render({})
+    return HttpResponseBadRequest(html)
 
 
 @requires_csrf_token

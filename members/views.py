@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from core.navigation import safe_next
+from core.numbers import id_or_none
 
 from . import selectors, services
 from .forms import AddressForm, ProfileForm
@@ -22,10 +23,6 @@ RECENT_POINTS = 5
 
 def _is_htmx(request):
     return request.headers.get("HX-Request") == "true"
-
-
-def _safe_next(request, default):
-    return safe_next(request, default)
 
 
 @login_required
@@ -87,10 +84,7 @@ def sign_in(request):
 @login_required
 def points_history(request):
     member = selectors.member_with_level(request.user)
-    try:
-        before = int(request.GET.get("before") or 0) or None
-    except ValueError:
-        before = None
+    before = id_or_none(request.GET.get("before"))
     rows, next_cursor = selectors.points_page(member, before=before)
     context = {"member": member, "rows": rows, "next_cursor": next_cursor, "active_tab": "me"}
     if _is_htmx(request) and before:
@@ -106,7 +100,7 @@ def address_list(request):
         {
             "addresses": selectors.addresses_for(request.user),
             "active_tab": "me",
-            "next": _safe_next(request, ""),
+            "next": safe_next(request, ""),
         },
     )
 
@@ -122,7 +116,7 @@ def _address_form(request, address=None):
             form.add_error(None, str(exc))
         else:
             messages.success(request, _("地址已保存"))
-            return redirect(_safe_next(request, "members:addresses"))
+            return redirect(safe_next(request, "members:addresses"))
     return render(
         request,
         "members/address_form.html",
@@ -131,7 +125,7 @@ def _address_form(request, address=None):
             "address": address,
             "active_tab": "me",
             "hide_tabbar": True,
-            "next": _safe_next(request, ""),
+            "next": safe_next(request, ""),
         },
     )
 
@@ -165,7 +159,7 @@ def address_set_default(request, pk):
     except services.MembersError as exc:
         raise Http404 from exc
     messages.success(request, _("已设为默认地址"))
-    return redirect(_safe_next(request, "members:addresses"))
+    return redirect(safe_next(request, "members:addresses"))
 
 
 @login_required

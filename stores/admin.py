@@ -9,6 +9,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import BoundedDateHierarchyMixin
+from core.numbers import IntegerField
+
 from . import services
 from .hours import overlapping
 from .models import (
@@ -143,7 +146,7 @@ class StoreStaffAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
 
 
 class StockAdminForm(forms.ModelForm):
-    low_threshold = forms.IntegerField(label=_("低库存阈值"), min_value=0, max_value=1_000_000)
+    low_threshold = IntegerField(label=_("低库存阈值"), min_value=0, max_value=1_000_000)
 
     class Meta:
         model = Stock
@@ -178,7 +181,7 @@ class StockAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
+class StockMovementAdmin(BoundedDateHierarchyMixin, StoreScopedAdminMixin, admin.ModelAdmin):
     store_field = "stock__store"
     list_display = ["created_at", "stock", "reason", "quantity", "reserved_delta", "on_hand_after",
                     "reserved_after", "reference", "actor"]
