@@ -11,6 +11,11 @@ changed value (a code, a reference, a signed notice) would be worse than a clear
 Cookies are not checked (the views that read them ignore a value they cannot use, and refusing
 every page to a browser with a damaged cookie would lock it out), nor are JSON bodies (the
 payment notices are read by their own parsers, which verify a signature first).
+
+The path and query string are checked before the URL is resolved; a form body once the view is
+known, so that a view that reads the raw body (the csrf-exempt gateway notices) still can: its body
+is buffered before the form is parsed (Django's DATA_UPLOAD_MAX_MEMORY_SIZE applies, a larger one
+is its 400).
 """
 
 from django.core.exceptions import BadRequest
@@ -23,15 +28,20 @@ def _any_nul(query_dict):
     return any(NUL in key or any(NUL in value for value in values) for key, values in query_dict.lists())
 
 
-def holds_nul(request):
-    """Whether the path, the query string, a form field or an uploaded file's name holds a NUL."""
-    if NUL in request.path_info or _any_nul(request.GET):
+def nul_in_path_or_query(request):
+    return NUL in request.path_info or _any_nul(request.GET)
+
+
+def nul_in_form(request, *, keep_body=False):
+    """Whether a form body (a field's name or value, an uploaded file's name) holds a NUL.
+    `keep_body`: buffer the raw body first, for a view that reads request.body itself."""
+    if request.method != "POST" or request.content_type not in FORM_TYPES:
+        return False
+    if keep_body:
+        request.body  # noqa: B018 - read into memory before the form parser consumes the stream
+    if _any_nul(request.POST):
         return True
-    if request.method == "POST" and request.content_type in FORM_TYPES:
-        if _any_nul(request.POST):
-            return True
-        return any(NUL in key or NUL in (upload.name or "") for key, upload in request.FILES.items())
-    return False
+    return any(NUL in key or NUL in (upload.name or "") for key, upload in request.FILES.items())
 
 
 class RefuseNulMiddleware:
@@ -39,6 +49,11 @@ class RefuseNulMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if holds_nul(request):
-            raise BadRequest("a NUL character in the request")
+        if nul_in_path_or_query(request):
+            raise BadRequest("a NUL character in the path or query string")
         return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if nul_in_form(request, keep_body=getattr(view_func, "csrf_exempt", False)):
+            raise BadRequest("a NUL character in the form")
+        return None

@@ -82,6 +82,17 @@ def test_a_request_without_nul_is_untouched_and_json_bodies_are_left_to_their_pa
     assert response.status_code == 401
 
 
+
+@pytest.mark.parametrize("url", ["/payments/dev/notify/", "/payments/wechatpay/notify/",
+                                 "/payments/wechatpay/refund-notify/", "/payments/alipay/notify/"])
+def test_a_gateway_notice_sent_as_a_form_is_still_read_by_its_own_parser(client, settings, url):
+    """The notice views read the raw body: checking a form for NULs must not consume it first."""
+    settings.PAYMENT_DEV_GATEWAY = True
+    assert client.post(url, {"out_trade_no": "x"}).status_code < 500  # multipart
+    assert client.post(url, "out_trade_no=x", content_type="application/x-www-form-urlencoded").status_code < 500
+    assert_refused_page(client.post(url, {"out_trade_no": "x\x00"}))
+
+
 # --- numbers --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("url", ["/search/?q=茶", "/categories/{category}/", "/stores/", "/marketing/points-mall/records/",
                                  "/orders/"])
