@@ -13,9 +13,9 @@ every page to a browser with a damaged cookie would lock it out), nor are JSON b
 payment notices are read by their own parsers, which verify a signature first).
 
 The path and query string are checked before the URL is resolved; a form body once the view is
-known, so that a view that reads the raw body (the csrf-exempt gateway notices) still can: its body
-is buffered before the form is parsed (Django's DATA_UPLOAD_MAX_MEMORY_SIZE applies, a larger one
-is its 400).
+known. A csrf-exempt view (the payment gateways' notices) reads its own body: it verifies the
+gateway's signature before using any value and answers in the gateway's protocol, so its form is
+left to it (reading the form here would also consume the body it needs).
 """
 
 from django.core.exceptions import BadRequest
@@ -32,13 +32,10 @@ def nul_in_path_or_query(request):
     return NUL in request.path_info or _any_nul(request.GET)
 
 
-def nul_in_form(request, *, keep_body=False):
-    """Whether a form body (a field's name or value, an uploaded file's name) holds a NUL.
-    `keep_body`: buffer the raw body first, for a view that reads request.body itself."""
+def nul_in_form(request):
+    """Whether a form body (a field's name or value, an uploaded file's name) holds a NUL."""
     if request.method != "POST" or request.content_type not in FORM_TYPES:
         return False
-    if keep_body:
-        request.body  # noqa: B018 - read into memory before the form parser consumes the stream
     if _any_nul(request.POST):
         return True
     return any(NUL in key or NUL in (upload.name or "") for key, upload in request.FILES.items())
@@ -54,6 +51,6 @@ class RefuseNulMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        if nul_in_form(request, keep_body=getattr(view_func, "csrf_exempt", False)):
+        if not getattr(view_func, "csrf_exempt", False) and nul_in_form(request):
             raise BadRequest("a NUL character in the form")
         return None

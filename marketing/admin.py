@@ -18,7 +18,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import BoundedDateHierarchyMixin
+from core.admin import BoundedAutocompleteMixin, BoundedDateHierarchyMixin
 from core.errors import DomainError
 from stores.scope import StoreScopedAdminMixin, is_hq
 
@@ -108,7 +108,7 @@ class KeepCounterAdminMixin:
 
 
 @admin.register(Coupon)
-class CouponAdmin(KeepCounterAdminMixin, admin.ModelAdmin):
+class CouponAdmin(BoundedAutocompleteMixin, KeepCounterAdminMixin, admin.ModelAdmin):
     form = CouponAdminForm
     counter_field = "issued_count"
     list_display = [
@@ -262,7 +262,7 @@ class MemberCouponAdmin(BoundedDateHierarchyMixin, ReadOnlyAdmin):
 
 
 @admin.register(PointsItem)
-class PointsItemAdmin(KeepCounterAdminMixin, admin.ModelAdmin):
+class PointsItemAdmin(BoundedAutocompleteMixin, KeepCounterAdminMixin, admin.ModelAdmin):
     counter_field = "exchanged_count"
     list_display = ["title", "kind", "target", "points", "remaining_display", "exchanged_count", "is_active",
                     "sort_order"]

@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import BoundedDateHierarchyMixin
+from core.admin import BoundedAutocompleteMixin, BoundedDateHierarchyMixin
 from core.numbers import IntegerField
 
 from . import services
@@ -61,7 +61,7 @@ class StoreHoursInline(admin.TabularInline):
     extra = 0
 
 
-class StoreStaffInline(admin.TabularInline):
+class StoreStaffInline(BoundedAutocompleteMixin, admin.TabularInline):
     model = StoreStaff
     extra = 0
     autocomplete_fields = ["user"]
@@ -134,7 +134,7 @@ class StoreAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(StoreStaff)
-class StoreStaffAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
+class StoreStaffAdmin(BoundedAutocompleteMixin, StoreScopedAdminMixin, admin.ModelAdmin):
     list_display = ["user", "store", "role", "created_at"]
     list_filter = ["role", ("store", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["user__username", "user__phone", "store__name"]

@@ -86,11 +86,15 @@ def test_a_request_without_nul_is_untouched_and_json_bodies_are_left_to_their_pa
 @pytest.mark.parametrize("url", ["/payments/dev/notify/", "/payments/wechatpay/notify/",
                                  "/payments/wechatpay/refund-notify/", "/payments/alipay/notify/"])
 def test_a_gateway_notice_sent_as_a_form_is_still_read_by_its_own_parser(client, settings, url):
-    """The notice views read the raw body: checking a form for NULs must not consume it first."""
+    """The notice views read the raw body and answer in the gateway's protocol: the form check leaves
+    them alone (reading the form would consume the body), and their own parsers refuse a NUL."""
     settings.PAYMENT_DEV_GATEWAY = True
-    assert client.post(url, {"out_trade_no": "x"}).status_code < 500  # multipart
-    assert client.post(url, "out_trade_no=x", content_type="application/x-www-form-urlencoded").status_code < 500
-    assert_refused_page(client.post(url, {"out_trade_no": "x\x00"}))
+    for data in ({"out_trade_no": "x"}, {"out_trade_no": "x\x00"}):
+        response = client.post(url, data)  # multipart
+        assert response.status_code < 500 and "请求无效" not in response.content.decode()
+    for body in ("out_trade_no=x", "out_trade_no=x%00"):
+        response = client.post(url, body, content_type="application/x-www-form-urlencoded")
+        assert response.status_code < 500 and "请求无效" not in response.content.decode()
 
 
 # --- numbers --------------------------------------------------------------------------------------
@@ -186,6 +190,26 @@ def test_one_rule_for_every_redirect_target(rf):
 
 
 # --- the admin ------------------------------------------------------------------------------------
+def test_every_admin_with_autocomplete_fields_drops_keys_that_cannot_be_ids():
+    from django.contrib import admin
+
+    from core.admin import BoundedAutocompleteMixin
+
+    admins = list(admin.site._registry.values())
+    admins += [inline(a.model, admin.site) for a in admins for inline in a.inlines]
+    with_autocomplete = [a for a in admins if a.autocomplete_fields]
+    assert len(with_autocomplete) >= 4
+    for model_admin in with_autocomplete:
+        assert isinstance(model_admin, BoundedAutocompleteMixin), model_admin
+
+
+@pytest.mark.parametrize("sku", ["99999999999999999999.99", "abc", "9" * 40, "²", "-1"])
+def test_a_refused_admin_form_with_a_bad_autocomplete_key_is_shown_again(admin_client, sku):
+    response = admin_client.post("/admin/marketing/pointsitem/add/", {"kind": "product", "title": "", "points": "",
+                                                                     "sku": sku})
+    assert response.status_code == 200 and response.context["adminform"].form.errors
+
+
 def test_every_admin_with_a_date_hierarchy_reads_it_within_a_datetime():
     from django.contrib import admin
 
