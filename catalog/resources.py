@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from import_export import fields, resources, widgets
 
 from core.money import to_money
+from core.numbers import INT_MAX, id_or_none, parse_int
 
 from .models import Category, OptionType, OptionValue, Product, Sku
 from .services import option_key_for, spec_text_for
@@ -38,8 +39,9 @@ class CategoryWidget(widgets.ForeignKeyWidget):
         value = str(value or "").strip()
         if not value:
             raise ValueError(_("分类不能为空"))
-        if value.isdigit():
-            category = Category.objects.filter(pk=int(value)).first()
+        if value.isdigit():  # "²" is a digit too: id_or_none reads ASCII digits within range only
+            category_id = id_or_none(value)
+            category = Category.objects.filter(pk=category_id).first() if category_id else None
         else:
             parts = [p.strip() for p in value.split("/") if p.strip()]
             candidates = list(Category.objects.filter(name=parts[-1]))
@@ -66,7 +68,7 @@ class IntegerWidget(widgets.IntegerWidget):
         if self.is_empty(value):
             return None
         try:
-            return int(str(value).strip())
+            return parse_int(str(value).strip(), minimum=-INT_MAX - 1, maximum=INT_MAX)
         except ValueError:
             raise ValueError(_("「%(value)s」不是整数") % {"value": value}) from None
 

@@ -14,11 +14,14 @@ from django.db.models import Exists, F, OuterRef, Prefetch, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from core.numbers import parse_id
+
 from . import cache as catalog_cache
 from .errors import NotSellable
 from .models import Category, HotSearchWord, Product, ProductImage, Sku
 
 PAGE_SIZE = 20
+MAX_PAGE = 10_000  # a page past it would ask PostgreSQL for an OFFSET it cannot hold
 
 
 def _listed_q(prefix="", now=None):
@@ -61,7 +64,7 @@ def get_sellable_sku(sku_id, now=None):
     category, a disabled SKU or an unknown id.
     Orders call it when adding to the cart and again at checkout."""
     try:
-        return sellable_skus(now=now).get(pk=int(sku_id))
+        return sellable_skus(now=now).get(pk=parse_id(sku_id))
     except (Sku.DoesNotExist, TypeError, ValueError):
         raise NotSellable() from None
 
@@ -73,8 +76,8 @@ def sellable_sku_product_id(sku_id):
     the product page the shopper is looking at). For adding to the cart only: checkout decides
     again on the database's rows (sellable_skus / get_sellable_sku)."""
     try:
-        sku_id = int(sku_id)
-    except (TypeError, ValueError):
+        sku_id = parse_id(sku_id)
+    except ValueError:
         raise NotSellable() from None
     name = catalog_cache.key("sellable", sku_id)
     product_id = catalog_cache.get(name)
@@ -204,11 +207,9 @@ def search_products(query, sort="default", now=None):
 
 
 def page_of(queryset, page):
-    """One page of cards and whether there is another, without a COUNT query."""
-    try:
-        page = max(1, int(page))
-    except (TypeError, ValueError):
-        page = 1
+    """One page of cards and whether there is another, without a COUNT query. `page` is a number
+    the view read with core.numbers (1 to MAX_PAGE: a larger one would overflow the SQL OFFSET)."""
+    page = min(max(1, page), MAX_PAGE)
     start = (page - 1) * PAGE_SIZE
     rows = list(queryset[start : start + PAGE_SIZE + 1])
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE, page

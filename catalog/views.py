@@ -19,6 +19,7 @@ from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_POST
 
 from core.numbers import id_or_none
+from core.numbers import page_number as read_page
 
 from . import cache as catalog_cache
 from . import selectors
@@ -50,10 +51,7 @@ def categories(request):
     """分类: first level as a side rail, the chosen one's children as a grid."""
     roots = selectors.top_categories()
     current = None
-    try:
-        wanted = int(request.GET.get("c", 0))
-    except ValueError:
-        wanted = 0
+    wanted = id_or_none(request.GET.get("c"))
     for root in roots:
         if root["id"] == wanted:
             current = root
@@ -65,10 +63,10 @@ def categories(request):
 
 def _list_grid(request, cache_parts, queryset_factory, base_url, sort, extra_query=""):
     """Rendered cards of one page plus the "load more" button, from cache when warm."""
-    page = request.GET.get("page", "1")
+    page = read_page(request.GET.get("page"), maximum=selectors.MAX_PAGE)
     # htmx "load more" appends bare cards; a full page (page 1, or ?page=N without JS) is wrapped
     wrapped = not request.headers.get("HX-Request")
-    key = catalog_cache.key("grid", *cache_parts, sort, str(page)[:8], int(wrapped), get_language())
+    key = catalog_cache.key("grid", *cache_parts, sort, page, int(wrapped), get_language())
     html = catalog_cache.get(key)
     if html is not None:
         return mark_safe(html)  # our own rendered template, cached as is

@@ -38,6 +38,7 @@ if settings.BENCH_ENDPOINTS:
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
+handler400 = "core.views.bad_request"
 handler403 = "core.error_pages.permission_denied"
 handler404 = "core.error_pages.page_not_found"
 handler500 = "core.views.server_error"

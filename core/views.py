@@ -1,8 +1,9 @@
 import sys
 
-from django.http import HttpResponse, HttpResponseServerError, JsonResponse
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseServerError, JsonResponse
 from django.template import loader
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import requires_csrf_token
 
 from . import health, outages
 
@@ -24,6 +25,17 @@ def healthz(request):
 def bench_hello(request):
     """The benchmarks' baseline: the cheapest response Django can give through the full stack."""
     return HttpResponse(b"hello", content_type="text/plain")
+
+
+@requires_csrf_token
+def bad_request(request, exception=None):
+    """A request no page can use (a NUL character, core.middleware; a malformed form; a redirect
+    too long to follow): a clear page in the shop's look, never an error page."""
+    try:
+        html = loader.render_to_string("400.html", {}, request=request)
+    except Exception:  # the page must not fail on the request it refuses
+        html = loader.get_template("400.html").render({})
+    return HttpResponseBadRequest(html)
 
 
 def server_error(request):

@@ -18,6 +18,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import BoundedAutocompleteMixin, BoundedDateHierarchyMixin
 from core.errors import DomainError
 from stores.scope import StoreScopedAdminMixin, is_hq
 
@@ -107,7 +108,7 @@ class KeepCounterAdminMixin:
 
 
 @admin.register(Coupon)
-class CouponAdmin(KeepCounterAdminMixin, admin.ModelAdmin):
+class CouponAdmin(BoundedAutocompleteMixin, KeepCounterAdminMixin, admin.ModelAdmin):
     form = CouponAdminForm
     counter_field = "issued_count"
     list_display = [
@@ -242,7 +243,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(MemberCoupon)
-class MemberCouponAdmin(ReadOnlyAdmin):
+class MemberCouponAdmin(BoundedDateHierarchyMixin, ReadOnlyAdmin):
     list_display = ["coupon", "member", "phone", "status", "source", "reference", "claimed_at", "valid_until",
                     "used_at", "used_reference"]
     list_filter = ["status", "source", "coupon"]
@@ -261,7 +262,7 @@ class MemberCouponAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PointsItem)
-class PointsItemAdmin(KeepCounterAdminMixin, admin.ModelAdmin):
+class PointsItemAdmin(BoundedAutocompleteMixin, KeepCounterAdminMixin, admin.ModelAdmin):
     counter_field = "exchanged_count"
     list_display = ["title", "kind", "target", "points", "remaining_display", "exchanged_count", "is_active",
                     "sort_order"]
@@ -289,7 +290,7 @@ class PointsItemAdmin(KeepCounterAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PointsExchange)
-class PointsExchangeAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
+class PointsExchangeAdmin(BoundedDateHierarchyMixin, StoreScopedAdminMixin, admin.ModelAdmin):
     """Exchanges are records; the one thing staff do here is cancel a goods exchange not yet picked
     up (the unit returns to the store, the points to the member). Verification is in the back office."""
 

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 
 from core.backoffice import staff_required
 from core.errors import DomainError
+from core.numbers import id_or_none
 from stores.lookups import TooManyLookups, finish_lookup, start_lookup
 from stores.scope import choose_store
 
@@ -57,8 +58,9 @@ def _already_verified(store, code, exchange_id):
     """The exchange the confirm form showed, if it has been handed over meanwhile (a double submit,
     or a colleague at the next till)."""
     qs = PointsExchange.objects.filter(store=store, pickup_code=code, status=Status.DONE)
-    if str(exchange_id or "").isascii() and str(exchange_id or "").isdigit():  # "²" is a digit int() refuses
-        qs = qs.filter(pk=int(exchange_id))
+    exchange_id = id_or_none(exchange_id)
+    if exchange_id is not None:
+        qs = qs.filter(pk=exchange_id)
     else:
         qs = qs.filter(picked_up_at__gte=timezone.now() - timedelta(minutes=10))
     return qs.select_related("picked_up_by").order_by("-picked_up_at").first()

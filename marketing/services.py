@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from catalog.selectors import get_sellable_sku
 from catalog.services import add_sales
 from core.notify import notify
+from core.numbers import parse_id
 from members.models import Member, PointsEntry
 from members.services import NEGATIVE_BALANCE_MESSAGE, ensure_member, refund_points, spend_points
 from stores.errors import StockError
@@ -117,7 +118,7 @@ def _same_holder(copy, user):
 def claim_coupon(user, coupon_id, *, now=None):
     """A shopper takes a free coupon from the coupon centre (领券中心), within its per-member limit."""
     try:
-        coupon = Coupon.objects.filter(pk=int(coupon_id), claimable=True).first()
+        coupon = Coupon.objects.filter(pk=parse_id(coupon_id), claimable=True).first()
     except (TypeError, ValueError):  # a tampered form: same answer as an unknown coupon
         coupon = None
     if coupon is None:
@@ -178,7 +179,7 @@ def _pickup_store(item, store_id):
     if not store_id:
         raise ExchangeUnavailable(_("请选择自提门店"), code="store_required")
     try:
-        store = Store.objects.get(pk=int(store_id), is_archived=False, status=Store.Status.OPEN, pickup_enabled=True)
+        store = Store.objects.get(pk=parse_id(store_id), is_archived=False, status=Store.Status.OPEN, pickup_enabled=True)
     except (Store.DoesNotExist, TypeError, ValueError):
         raise ExchangeUnavailable(_("该门店不支持自提，请换一家门店"), code="store_unavailable") from None
     return store
@@ -209,7 +210,7 @@ def exchange_points(user, item_id, *, request_id, store_id=None, expected_points
         return done
 
     try:
-        item = PointsItem.objects.select_related("coupon", "sku").get(pk=int(item_id))
+        item = PointsItem.objects.select_related("coupon", "sku").get(pk=parse_id(item_id))
     except (PointsItem.DoesNotExist, TypeError, ValueError):
         raise ExchangeUnavailable(_("兑换商品不存在"), code="not_found") from None
     if not item.is_open(now):
@@ -331,7 +332,7 @@ def cancel_exchange(exchange_id, *, user=None, by=None, expired=False, now=None)
 def _close_exchange(exchange_id, *, user, expired, now, by=None):
     now = now or timezone.now()
     try:
-        exchange_id = int(exchange_id)
+        exchange_id = parse_id(exchange_id)
     except (TypeError, ValueError):
         raise ExchangeUnavailable(_("兑换记录不存在"), code="not_found") from None
     owner_id, store_id = (

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError
+from core.numbers import page_number
 from members.auth.guards import has_bound_phone
 from members.models import Member
 from stores.selectors import chosen_store_id
@@ -49,10 +50,7 @@ def _items(kind=None):
 
 def _page(request):
     """The page asked for, between 1 and MAX_PAGE (a larger one would overflow the SQL OFFSET)."""
-    try:
-        return min(max(1, int(request.GET.get("page") or 1)), MAX_PAGE)
-    except ValueError:
-        return 1
+    return page_number(request.GET.get("page"), maximum=MAX_PAGE)
 
 
 # --- points mall -----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from core.backoffice import staff_required
 from core.csv_export import streaming_csv
+from core.numbers import id_or_none, page_number
 
 from . import selectors, services
 from .auth.phones import format_phone
@@ -20,17 +21,14 @@ PAGE_SIZE = 30
 
 
 def _level_filter(request):
-    try:
-        return int(request.GET.get("level") or 0) or None
-    except ValueError:
-        return None
+    return id_or_none(request.GET.get("level"))
 
 
 @staff_required(perm="members.view_member")
 def member_list(request):
     query = request.GET.get("q", "").strip()[:64]
     level_id = _level_filter(request)
-    page = Paginator(selectors.member_list(query, level_id), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.member_list(query, level_id), PAGE_SIZE).get_page(page_number(request.GET.get("page")))
     return render(
         request,
         "members/backoffice/member_list.html",
@@ -46,7 +44,7 @@ def member_list(request):
 def _detail_context(request, member, adjust_form=None, level_form=None):
     entries = Paginator(
         PointsEntry.objects.filter(member=member).select_related("actor").order_by("-id"), PAGE_SIZE
-    ).get_page(request.GET.get("page"))
+    ).get_page(page_number(request.GET.get("page")))
     return {
         "member": member,
         "entries": entries,

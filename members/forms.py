@@ -8,6 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from core.images import ImageFormField
+from core.numbers import IntegerField
 
 from . import regions
 from .models import MAX_AVATAR_BYTES, Address, Member, MemberLevel
@@ -162,7 +163,7 @@ class ProfileForm(forms.Form):
 
 
 class PointsAdjustForm(forms.Form):
-    delta = forms.IntegerField(
+    delta = IntegerField(
         label=_("调整积分"), help_text=_("正数增加，负数扣减"), min_value=-10_000_000, max_value=10_000_000
     )
     reason = forms.CharField(label=_("原因"), max_length=200)

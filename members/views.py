@@ -28,10 +28,6 @@ def _is_htmx(request):
     return request.headers.get("HX-Request") == "true"
 
 
-def _safe_next(request, default):
-    return safe_next(request, default)
-
-
 @login_required
 def member_centre(request):
     member = selectors.member_with_level(request.user, with_addresses=True)
@@ -142,7 +138,7 @@ def _sign_in_now(request):
         messages.success(request, _("签到成功，获得 %(points)s 积分") % {"points": result.points})
     else:
         messages.info(request, _("今天已经签到过了"))
-    return redirect(_safe_next(request, "members:me"))
+    return redirect(safe_next(request, "members:me"))
 
 
 def _month_asked(raw, today):
@@ -225,7 +221,7 @@ def address_list(request):
             "at_limit": len(addresses) >= services.MAX_ADDRESSES,
             "max_addresses": services.MAX_ADDRESSES,
             "active_tab": "me",
-            "next": _safe_next(request, ""),
+            "next": safe_next(request, ""),
         },
     )
 
@@ -241,7 +237,7 @@ def _address_form(request, address=None):
             form.add_error(None, str(exc))
         else:
             messages.success(request, _("收货地址已保存"))
-            return redirect(_safe_next(request, "members:addresses"))
+            return redirect(safe_next(request, "members:addresses"))
     return render(
         request,
         "members/address_form.html",
@@ -250,7 +246,7 @@ def _address_form(request, address=None):
             "address": address,
             "active_tab": "me",
             "hide_tabbar": True,
-            "next": _safe_next(request, ""),
+            "next": safe_next(request, ""),
         },
     )
 
@@ -264,7 +260,7 @@ def address_create(request):
             _("最多保存 %(n)s 个收货地址，请先删除不用的地址") % {"n": services.MAX_ADDRESSES},
         )
         target = reverse("members:addresses")
-        next_url = _safe_next(request, "")
+        next_url = safe_next(request, "")
         return redirect(f"{target}?{urlencode({'next': next_url})}" if next_url else target)
     return _address_form(request)
 
@@ -295,7 +291,7 @@ def address_set_default(request, pk):
     except services.MembersError as exc:
         raise Http404 from exc
     messages.success(request, _("已设为默认收货地址"))
-    return redirect(_safe_next(request, "members:addresses"))
+    return redirect(safe_next(request, "members:addresses"))
 
 
 @login_required

@@ -15,6 +15,8 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import BoundedDateHierarchyMixin
+from core.numbers import id_or_none
 from stores.scope import StoreScopedAdminMixin, is_hq, stores_for
 
 from .models import (
@@ -45,9 +47,9 @@ class ScopedStoreFilter(admin.SimpleListFilter):
         return [(str(s.pk), s.name) for s in stores_for(request.user).order_by("city", "name")]
 
     def queryset(self, request, queryset):
-        value = self.value()
-        if value and value.isascii() and value.isdigit() and len(value) < 19:
-            return queryset.filter(**{f"{self.store_path}_id": int(value)})
+        store_id = id_or_none(self.value())
+        if store_id is not None:
+            return queryset.filter(**{f"{self.store_path}_id": store_id})
         return queryset
 
 
@@ -284,7 +286,7 @@ class ReconciliationDifferenceInline(admin.TabularInline):
 
 
 @admin.register(ReconciliationRun)
-class ReconciliationRunAdmin(admin.ModelAdmin):
+class ReconciliationRunAdmin(BoundedDateHierarchyMixin, admin.ModelAdmin):
     """Every reconciliation run, read-only and for HQ only (the bills cover every store): whatever
     model permissions a store's staff hold, the runs are neither listed nor opened for them."""
 

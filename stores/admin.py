@@ -9,6 +9,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import BoundedAutocompleteMixin, BoundedDateHierarchyMixin
+from core.numbers import IntegerField
+
 from . import services
 from .hours import overlapping
 from .models import (
@@ -61,7 +64,7 @@ class StoreHoursInline(admin.TabularInline):
     extra = 0
 
 
-class StoreStaffInline(admin.TabularInline):
+class StoreStaffInline(BoundedAutocompleteMixin, admin.TabularInline):
     model = StoreStaff
     extra = 0
     autocomplete_fields = ["user"]
@@ -134,7 +137,7 @@ class StoreAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(StoreStaff)
-class StoreStaffAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
+class StoreStaffAdmin(BoundedAutocompleteMixin, StoreScopedAdminMixin, admin.ModelAdmin):
     list_display = ["user", "store", "role", "created_at"]
     list_filter = ["role", ("store", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["user__username", "user__phone", "store__name"]
@@ -146,7 +149,7 @@ class StoreStaffAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
 
 
 class StockAdminForm(forms.ModelForm):
-    low_threshold = forms.IntegerField(label=_("低库存阈值"), min_value=0, max_value=1_000_000)
+    low_threshold = IntegerField(label=_("低库存阈值"), min_value=0, max_value=1_000_000)
 
     class Meta:
         model = Stock
@@ -181,7 +184,7 @@ class StockAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
+class StockMovementAdmin(BoundedDateHierarchyMixin, StoreScopedAdminMixin, admin.ModelAdmin):
     store_field = "stock__store"
     list_display = ["created_at", "stock", "reason", "quantity", "reserved_delta", "on_hand_after",
                     "reserved_after", "reference", "actor"]

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from core.backoffice import staff_required
 from core.csv_export import streaming_csv
 from core.errors import DomainError
-from core.numbers import id_or_none
+from core.numbers import id_or_none, page_number
 
 from . import selectors, services
 from .forms import AdjustForm, ThresholdForm, TransferForm
@@ -38,19 +38,17 @@ def stock_page(request):
     from catalog.models import Category
 
     low_only = request.GET.get("low") == "1"
-    category = request.GET.get("category") or None
-    if category and not str(category).isdigit():
-        category = None
+    category = id_or_none(request.GET.get("category"))
     q = request.GET.get("q", "")[:64]
     qs = selectors.backoffice_stock(store, low_only=low_only, category=category, q=q)
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(qs, PAGE_SIZE).get_page(page_number(request.GET.get("page")))
     context = {
         "store": store,
         "stores": stores,
         "rows": page.object_list,
         "page_obj": page,
         "low_only": low_only,
-        "category": int(category) if category else None,
+        "category": category,
         "categories": list(Category.objects.filter(is_active=True).order_by("tree_id", "lft").values("pk", "name", "level")),
         "q": q,
         "querystring": request.GET.urlencode(),
@@ -64,8 +62,7 @@ def stock_export(request):
     if store is None:
         raise Http404
     low_only = request.GET.get("low") == "1"
-    category = request.GET.get("category")
-    category = category if category and category.isdigit() else None
+    category = id_or_none(request.GET.get("category"))
     rows = selectors.backoffice_stock(store, low_only=low_only, category=category, q=request.GET.get("q", "")[:64])
     header = [_("门店"), _("SKU编码"), _("商品"), _("规格"), _("在库"), _("已预留"), _("可用"), _("阈值")]
     lines = (
@@ -154,7 +151,7 @@ def transfer_list(request):
     status = request.GET.get("status")
     if status in Transfer.Status.values:
         qs = qs.filter(status=status)
-    page = Paginator(qs.order_by("-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(qs.order_by("-id"), PAGE_SIZE).get_page(page_number(request.GET.get("page")))
     return render(
         request,
         "stores/backoffice/transfer_list.html",
@@ -269,7 +266,7 @@ def alert_list(request):
     )
     if status in LowStockAlert.Status.values:
         alerts = alerts.filter(status=status)
-    page = Paginator(alerts.order_by("-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(alerts.order_by("-id"), PAGE_SIZE).get_page(page_number(request.GET.get("page")))
     notifications = list(
         StoreNotification.objects.filter(user=request.user).select_related("store").order_by("-id")[:30]
     )
@@ -293,7 +290,7 @@ def alert_detail(request, pk):
 @staff_required(perm="stores.view_storenotification")
 @require_POST
 def notifications_read(request):
-    ids = [int(i) for i in request.POST.getlist("id") if i.isdigit()] or None
+    ids = [i for i in (id_or_none(raw) for raw in request.POST.getlist("id")[:200]) if i is not None] or None
     services.mark_notifications_read(request.user, ids)
     if request.headers.get("HX-Request"):
         return HttpResponse(status=204, headers={"HX-Refresh": "true"})

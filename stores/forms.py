@@ -3,13 +3,15 @@ import uuid
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.numbers import INT_MAX, IntegerField, parse_int
 from core.references import staff_ref
 
 from .models import Store, StoreHours
 
 
 class AdjustForm(forms.Form):
-    delta = forms.IntegerField(label=_("调整数量"), help_text=_("正数增加，负数减少"))
+    delta = IntegerField(label=_("调整数量"), help_text=_("正数增加，负数减少"), min_value=-1_000_000,
+                         max_value=1_000_000)
     reason = forms.CharField(label=_("原因"), max_length=200)
     # A fresh id each time the form is shown: a double click or a re-sent POST adjusts once.
     request_id = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4, required=False)
@@ -32,7 +34,7 @@ class AdjustForm(forms.Form):
 
 
 class ThresholdForm(forms.Form):
-    low_threshold = forms.IntegerField(label=_("低库存阈值"), min_value=0, max_value=1_000_000)
+    low_threshold = IntegerField(label=_("低库存阈值"), min_value=0, max_value=1_000_000)
 
 
 class TransferForm(forms.Form):
@@ -62,7 +64,7 @@ class TransferForm(forms.Form):
                 raise forms.ValidationError(_("第 %(n)s 行格式应为：SKU编码 数量"), params={"n": number})
             code, quantity = parts
             try:
-                quantity = int(quantity)
+                quantity = parse_int(quantity, minimum=-INT_MAX, maximum=INT_MAX)
             except ValueError as exc:
                 raise forms.ValidationError(_("第 %(n)s 行数量不是整数"), params={"n": number}) from exc
             if quantity <= 0:

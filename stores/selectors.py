@@ -20,6 +20,8 @@ from django.db.models.functions import ASin, Cos, Power, Radians, Sin, Sqrt
 from django.urls import reverse
 from django.utils import timezone
 
+from core.numbers import id_or_none
+
 from .hours import SHANGHAI, is_open_at, open_intervals
 from .models import Stock, StockMovement, StockReservation, Store, StoreHours
 
@@ -145,10 +147,7 @@ def chosen_store_id(request):
         raw = session.get(CHOSEN_SESSION_KEY)
     if raw is None:
         raw = request.COOKIES.get(CHOSEN_COOKIE)
-    try:
-        return int(raw) if raw is not None else None
-    except (TypeError, ValueError):
-        return None
+    return id_or_none(raw)
 
 
 def saved_location(request):

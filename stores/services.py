@@ -33,6 +33,7 @@ from django.db.models import Case, F, ProtectedError, Q, RestrictedError, Value,
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.numbers import INT_MAX, parse_int
 from core.references import check_reference, step_ref
 
 from .errors import InsufficientStock, StockError, TransferError, insufficient
@@ -829,8 +830,8 @@ def receive_transfer(transfer, received=None, *, by=None, note=""):
     for line in lines:
         raw = received.get(line.pk, received.get(str(line.pk), line.quantity))
         try:
-            count = int(raw)
-        except (TypeError, ValueError) as exc:
+            count = parse_int(raw, minimum=-INT_MAX, maximum=INT_MAX)  # ASCII digits: "١" is not a count
+        except ValueError as exc:
             raise TransferError(_("实收数量必须是整数"), code="invalid_quantity") from exc
         if count < 0:
             raise TransferError(_("实收数量不能为负数"), code="invalid_quantity")

@@ -9,12 +9,12 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.crypto import get_random_string
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from core.navigation import safe_next
+from core.navigation import is_own_url, safe_next
+from core.numbers import page_number
 
 from . import selectors
 from .context_processors import CHOSEN_COOKIE, CHOSEN_SESSION_KEY
@@ -41,10 +41,7 @@ class _Page:
     """A page without COUNT: fetch one row more than shown to know whether there is a next page."""
 
     def __init__(self, qs, raw_number):
-        try:
-            self.number = max(1, min(int(raw_number or 1), 1000))
-        except (TypeError, ValueError):
-            self.number = 1
+        self.number = page_number(raw_number, maximum=1000)
         start = (self.number - 1) * PAGE_SIZE
         rows = list(qs[start:start + PAGE_SIZE + 1])
         self.has_next = len(rows) > PAGE_SIZE
@@ -156,7 +153,7 @@ def wechat_jssdk_config(request):
     if not (settings.WECHAT_APP_ID and settings.WECHAT_APP_SECRET):
         raise Http404
     url = request.GET.get("url", "").split("#", 1)[0]
-    if not url or not url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}):
+    if not is_own_url(url, request):
         return JsonResponse({"error": "bad_url"}, status=400)
     try:
         ticket = get_jsapi_ticket()

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from core.navigation import is_safe_path
 from core.sms import SmsError, send_sms
 
 from .phones import PhoneField, normalize_phone
@@ -30,6 +31,12 @@ class AccountAdapter(DefaultAccountAdapter):
         "invalid_login": _("请输入正确的11位手机号码"),
         "username_password_mismatch": _("用户名或密码错误"),
     }
+
+    def is_safe_url(self, url):
+        """Only a path on this site, by the one rule every `next` follows (core.navigation)."""
+        from allauth.core import context
+
+        return is_safe_path(url, context.request)
 
     # --- phone numbers on members.User (phone is E.164, unique, nullable) -------------------
     def phone_form_field(self, **kwargs):

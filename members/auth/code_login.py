@@ -25,24 +25,12 @@ from allauth.core.ratelimit import consume
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.utils.http import url_has_allowed_host_and_scheme
 
 from core.cache import CacheUnavailable
 
 SESSION_KEY = "phone_code_login"
 RESEND_SECONDS = 60
 RATE_ACTION = "request_login_code"
-
-
-def safe_next(request, value) -> str:
-    """`value` if it is a path on this site ("/members/me/"), else ""."""
-    if not isinstance(value, str) or not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return ""
-    if any(ord(c) < 32 or ord(c) == 127 for c in value) or len(value) > 2000:
-        return ""
-    if not url_has_allowed_host_and_scheme(value, allowed_hosts=None, require_https=False):
-        return ""
-    return value
 
 
 def wait_seconds(request, phone) -> int:

@@ -2,7 +2,6 @@
 development SMS outbox. Everything that checks a code or a password is allauth's machinery."""
 
 from allauth.account.internal.flows.phone_verification import ChangePhoneVerificationProcess
-from allauth.account.utils import get_next_redirect_url
 from allauth.account.views import LoginView
 from allauth.core.exceptions import ImmediateHttpResponse, RateLimited
 from allauth.core.ratelimit import consume, consume_or_429
@@ -23,11 +22,11 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from core import sms
 from core.cache import RETRY_SECONDS, CacheUnavailable
+from core.navigation import safe_next, safe_target
 
 from ..models import LegalDocument
 from . import code_login as code_login_flow
 from .adapter import AccountAdapter
-from .code_login import safe_next
 from .consent import current_documents, remember_consent
 from .forms import BindPhoneCodeForm, BindPhoneForm, CodeLoginStartForm, PhoneCodeForm, StaffLoginForm
 from .merging import MergeError, merge_wechat_account_into
@@ -74,7 +73,7 @@ def code_login(request):
     and each code allows ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS tries, counted in the session).
     """
     if request.user.is_authenticated:
-        return HttpResponseRedirect(safe_next(request, request.GET.get("next")) or settings.LOGIN_REDIRECT_URL)
+        return HttpResponseRedirect(safe_target(request, request.GET.get("next"), settings.LOGIN_REDIRECT_URL))
     if request.method == "POST":
         try:
             limited = consume_or_429(request, action="login")
@@ -125,7 +124,7 @@ def code_login(request):
             },
         )
 
-    next_url = safe_next(request, request.POST.get("next") if request.method == "POST" else request.GET.get("next"))
+    next_url = safe_target(request, request.POST.get("next") if request.method == "POST" else request.GET.get("next"))
     form = CodeLoginStartForm(request.POST if action == "send" else None)
     if action == "send" and form.is_valid():
         remember_consent(request, "phone", form.cleaned_data["phone"])
@@ -158,7 +157,7 @@ def _login_url(next_url=""):
 @login_not_required
 def to_login(request, *args, **kwargs):
     """Sign-up and allauth's own code pages: the one-step login is the only way in (keeps `next`)."""
-    return HttpResponseRedirect(_login_url(safe_next(request, request.GET.get("next"))))
+    return HttpResponseRedirect(_login_url(safe_target(request, request.GET.get("next"))))
 
 
 @login_not_required
@@ -193,7 +192,7 @@ class StaffLoginView(LoginView):
                 "form": StaffLoginForm(request=request, initial={"login": login}),
                 "busy": _("登录服务繁忙，请稍后再试"),
                 "redirect_field_name": "next",
-                "redirect_field_value": get_next_redirect_url(request) or "",
+                "redirect_field_value": safe_next(request, ""),
                 "hide_tabbar": True,
             }
             response = render(request, self.template_name, context, status=503)
@@ -237,7 +236,7 @@ def bind_phone(request):
     refused only after its code is entered, so the page cannot be used to probe who is registered;
     a WeChat-only account proving a phone account's number is merged into it (members.auth.merging).
     """
-    next_url = get_next_redirect_url(request)
+    next_url = safe_next(request, "")
     user = request.user
     process = ChangePhoneVerificationProcess.resume(request)
     action = request.POST.get("action") if request.method == "POST" else None
@@ -329,8 +328,8 @@ def admin_login(request, extra_context=None):
     if request.user.is_authenticated:
         if not (request.user.is_active and request.user.is_staff):
             raise PermissionDenied
-        return HttpResponseRedirect(get_next_redirect_url(request) or reverse("admin:index"))
-    next_url = get_next_redirect_url(request) or reverse("admin:index")
+        return HttpResponseRedirect(safe_next(request, reverse("admin:index")))
+    next_url = safe_next(request, reverse("admin:index"))
     return HttpResponseRedirect(f"{reverse('account_staff_login')}?{urlencode({'next': next_url})}")
 
 

@@ -29,6 +29,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from wechatpy.oauth import WeChatOAuth
 
+from core.navigation import is_safe_path
+
 from ..models import WechatOpenId
 
 logger = logging.getLogger("members.auth")
@@ -64,15 +66,10 @@ def openid_for(user, appid):
     return ""
 
 
-def _safe_path(url):
-    return isinstance(url, str) and url.startswith("/") and not url.startswith("//") and "\\" not in url \
-        and url.isprintable()
-
-
 def begin_silent_authorisation(request, *, next_url):
     """The authorize URL to send the (logged-in) shopper to; `next_url`, a path on this site, is
     where the callback goes afterwards. Under the official account WECHAT_APP_ID."""
-    if not _safe_path(next_url):
+    if not is_safe_path(next_url):
         raise ValueError("next_url must be a path on this site")
     appid = settings.WECHAT_APP_ID
     state = secrets.token_hex(16)
@@ -108,7 +105,7 @@ def exchange_code(appid, code):
 def silent_authorisation_callback(request):
     """WeChat sends the shopper back here with ?code=…&state=…: keep the openid, go on to `next`."""
     pending = request.session.pop(SESSION_KEY, None)
-    if not isinstance(pending, dict) or not _safe_path(pending.get("next")):
+    if not isinstance(pending, dict) or not is_safe_path(pending.get("next")):
         messages.error(request, _("微信授权已失效，请重新发起支付"))
         return HttpResponseRedirect(settings.LOGIN_REDIRECT_URL or "/")
     next_url = pending["next"]

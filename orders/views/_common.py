@@ -1,12 +1,10 @@
-"""What the shopper pages share: htmx detection, WeChat detection, safe `next` targets, htmx
-triggers (badge, toast) and the member's own order or a 404."""
+"""What the shopper pages share: htmx detection, WeChat detection, htmx triggers (badge, toast)
+and the member's own order or a 404. `next` targets: core.navigation.safe_next."""
 
 import json
 
 from django.http import Http404
 from django.utils.translation import gettext as _
-
-from core.navigation import safe_next as core_safe_next
 
 from .. import selectors
 
@@ -18,11 +16,6 @@ def is_htmx(request):
 def in_wechat(request):
     """Inside WeChat's browser (its user agent says MicroMessenger): WeChat Pay is offered there."""
     return "MicroMessenger" in request.headers.get("User-Agent", "")
-
-
-def safe_next(request, default, *, field="next"):
-    """`next` when it is a path on this site, else `default` (core.navigation.safe_next)."""
-    return core_safe_next(request, default, field=field)
 
 
 def trigger(response, **events):

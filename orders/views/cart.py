@@ -14,12 +14,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from catalog.errors import NotSellable
 from catalog.selectors import get_sellable_sku, sellable_sku_product_id
+from core.navigation import safe_next
 from core.numbers import id_or_none, parse_id
 from stores.context_processors import get_chosen_store
 
 from .. import selectors, services
 from ..errors import Code, OrderError
-from ._common import is_htmx, safe_next, toast, trigger
+from ._common import is_htmx, toast, trigger
 
 BUY_NOW_KEY = "orders.buy_now"
 

@@ -77,6 +77,9 @@ def test_login_page_requires_a_phone(client, sms_outbox):
 )
 def test_a_malformed_phone_changes_nothing(client, sms_outbox, typed):
     response = request_code(client, typed)
+    if "\x00" in typed:  # a NUL anywhere: 400 before the view (core.middleware)
+        assert response.status_code == 400 and not sms_outbox and not is_logged_in(client)
+        return
     assert response.status_code == 200
     assert not User.objects.exists() and not sms_outbox
 
@@ -128,7 +131,7 @@ def test_wrong_code_is_refused_with_a_clear_message(client, sms_outbox):
 def test_malformed_codes_are_refused(client, sms_outbox, bad):
     request_code(client, PHONE)
     response = enter_code(client, bad)
-    assert response.status_code == 200
+    assert response.status_code == (400 if "\x00" in bad else 200)  # a NUL: core.middleware
     assert not is_logged_in(client) and not User.objects.exists()
 
 
@@ -268,6 +271,9 @@ def test_codes_per_ip_are_limited(client, sms_outbox, settings):
 def test_login_ignores_a_next_that_is_not_a_local_path(client, sms_outbox, evil):
     make_shopper()
     response = request_code(client, PHONE, next=evil)
+    if "\x00" in evil:  # a NUL anywhere: 400 before the view (core.middleware), nothing sent
+        assert response.status_code == 400 and not sms_outbox
+        return
     assert response.status_code == 302
     response = enter_code(client, last_code(sms_outbox), next=evil)
     assert response.status_code == 302 and response["Location"] == "/"

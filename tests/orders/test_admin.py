@@ -203,7 +203,10 @@ def test_bad_fees_are_form_errors(client, superuser, fee):
     client.force_login(superuser)
     data = form_data(client.get(url("expressfeerule", "change", rule.pk)).content, "expressfeerule_form")
     response = client.post(url("expressfeerule", "change", rule.pk), {**data, "base_fee": [fee]})
-    assert response.status_code == 200 and response.context["adminform"].form.errors
+    if fee == "\x00":  # a NUL anywhere: 400 before the admin (core.middleware)
+        assert response.status_code == 400
+    else:
+        assert response.status_code == 200 and response.context["adminform"].form.errors
     assert ExpressFeeRule.objects.get(pk=rule.pk).base_fee == D("10.00")
 
 

@@ -79,6 +79,9 @@ def test_a_cursor_from_long_ago_looks_back_one_hour_at_most(client, clerk, store
 def test_a_bad_cursor_is_a_first_poll_never_an_error(client, clerk, after):
     client.force_login(clerk)
     response = client.get(POLL, {"after": after})
+    if "\x00" in after:  # a NUL anywhere is refused before the view (core.middleware)
+        assert response.status_code == 400
+        return
     assert response.status_code == 200 and response.json()["orders"] == []
 
 

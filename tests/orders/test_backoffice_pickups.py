@@ -101,6 +101,9 @@ def test_scanned_spaced_or_full_width_codes_are_read_as_six_digits(client, clerk
 def test_malformed_codes_get_a_clear_message(client, clerk, store, ready, code):
     client.force_login(clerk)
     response = client.post(SCREEN, {"store": store.pk, "code": code})
+    if "\x00" in code:  # refused before the view (core.middleware)
+        assert response.status_code == 400
+        return
     assert response.status_code == 200
     if code:
         assert response.context["lookup_error"] == "请输入 6 位数字自提码"
@@ -160,6 +163,9 @@ def test_impossible_quantities_are_refused_and_the_order_shown_again(client, cle
     client.force_login(clerk)
     before = snapshot(ready)
     response = client.post(VERIFY, order_form(ready, store, **{"手工月饼": quantity}))
+    if "\x00" in quantity:  # refused before the view (core.middleware)
+        assert response.status_code == 400 and snapshot(ready) == before
+        return
     assert response.status_code == 200
     assert len(texts(response)) == 1 and response.context["found_orders"][0].pk == ready.pk
     assert snapshot(ready) == before
@@ -263,7 +269,7 @@ def test_tampered_confirm_forms_answer_404_and_change_nothing(client, clerk, sto
     before = snapshot(ready)
     form = order_form(ready, store)
     form[field] = value
-    assert client.post(VERIFY, form).status_code == 404
+    assert client.post(VERIFY, form).status_code == (400 if "\x00" in value else 404)  # NUL: core.middleware
     assert snapshot(ready) == before
 
 

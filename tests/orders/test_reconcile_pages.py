@@ -343,6 +343,10 @@ def test_bad_days_in_the_url_are_404_and_in_the_query_fall_back(client, hq, day_
     for raw in FIXED + generated():
         url = base_day + quote(raw, safe="") + "/"
         response = client.get(url)
+        if "\x00" in raw:  # a NUL anywhere: 400 before the view (core.middleware)
+            assert (response.status_code, client.post(url + "run/").status_code) == (400, 400)
+            assert client.get(LIST, {"end": raw}).status_code == 400
+            continue
         assert response.status_code in (200, 404), (raw, response.status_code)
         if response.status_code == 200:  # only a real day, 2000-01-01 … today
             assert response.context["day"].isoformat() == raw

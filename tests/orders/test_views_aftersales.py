@@ -148,7 +148,8 @@ def test_bad_fields_create_nothing(client, shopper, store, paid, field, value, m
     data[field] = [value]
     response = client.post(request_url(paid), data)
     assert response.status_code == 400 and not AfterSale.objects.exists()
-    assert message in response.context["error"]
+    if "\x00" not in value:  # a NUL is refused before the view (core.middleware): no form
+        assert message in response.context["error"]
 
 
 def test_more_than_six_photos_or_a_fake_one_are_refused(client, shopper, store, paid):
@@ -217,7 +218,10 @@ def test_bad_return_tracking_changes_nothing(client, shopper, store, manager, sh
     approve_after_sale(after_sale, by=manager)
     response = client.post(reverse("orders:after_sale_return", args=[after_sale.number]),
                            {"carrier": carrier, "tracking_no": tracking})
-    assert response.status_code == 302 and message in messages_of(response)[-1]
+    if "\x00" in tracking:  # a NUL anywhere: 400 before the view (core.middleware)
+        assert response.status_code == 400
+    else:
+        assert response.status_code == 302 and message in messages_of(response)[-1]
     after_sale.refresh_from_db()
     assert after_sale.status == "awaiting_return" and after_sale.return_tracking_no == ""
 
@@ -269,8 +273,9 @@ def test_another_members_request_is_a_404(client, shopper, store, paid):
 @pytest.mark.parametrize("number", ["AS%00", "%00", "A" * 40, "AS-1", "AS 1", "..", "AS%E2%91%A0"])
 def test_malformed_numbers_are_404(client, shopper, number):
     client.force_login(shopper)
-    assert client.get(f"/orders/after-sales/{number}/").status_code == 404
-    assert client.post(f"/orders/after-sales/{number}/withdraw/").status_code == 404
+    expected = 400 if "%00" in number else 404  # a NUL in the path: core.middleware
+    assert client.get(f"/orders/after-sales/{number}/").status_code == expected
+    assert client.post(f"/orders/after-sales/{number}/withdraw/").status_code == expected
 
 
 # --- the 售后 tab --------------------------------------------------------------------------------

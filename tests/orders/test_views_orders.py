@@ -98,7 +98,9 @@ def test_in_wechat_the_channels_are_asked_for_wechat(client, shopper, store, pen
 @pytest.mark.parametrize("channel", ["alipay_wap", "wechat_jsapi", "", "dev\x00", "x" * 100])
 def test_a_channel_not_offered_is_refused(client, shopper, store, pending, channel):
     response = shop_client(client, shopper, store).post(url("pay", pending), {"channel": channel})
-    assert response.status_code == 400 and response.context["error"] in ("该支付方式暂不可用", "请选择支付方式")
+    assert response.status_code == 400
+    if "\x00" not in channel:  # a NUL is refused before the view (core.middleware): no context
+        assert response.context["error"] in ("该支付方式暂不可用", "请选择支付方式")
     assert not PaymentAttempt.objects.exists()
 
 
@@ -220,7 +222,11 @@ def test_a_bad_or_huge_page_is_handled(client, shopper, store, tea, raw):
 
 @pytest.mark.parametrize("raw", ["nope", "\x00", "ALL", "after_sale\x00", "1"])
 def test_an_unknown_tab_shows_all(client, shopper, store, raw):
-    assert shop_client(client, shopper, store).get(reverse("orders:list"), {"tab": raw}).context["tab"] == "all"
+    response = shop_client(client, shopper, store).get(reverse("orders:list"), {"tab": raw})
+    if "\x00" in raw:  # a NUL is refused before the view (core.middleware)
+        assert response.status_code == 400
+    else:
+        assert response.context["tab"] == "all"
 
 
 def test_the_list_shows_only_my_orders(client, shopper, store, tea):
@@ -259,7 +265,7 @@ def test_unknown_or_malformed_public_ids_are_404(client, shopper):
     client.force_login(shopper)
     assert client.get("/orders/00000000-0000-0000-0000-000000000000/").status_code == 404
     assert client.get("/orders/not-a-uuid/").status_code == 404
-    assert client.get("/orders/%00/").status_code == 404
+    assert client.get("/orders/%00/").status_code == 400  # a NUL in the path: core.middleware
 
 
 def test_a_pending_order_page_offers_pay_and_cancel(client, shopper, store, pending):
