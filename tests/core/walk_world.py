@@ -106,6 +106,19 @@ def build_world():
     exchange = marketing_services.exchange_points(shopper, product_item.pk, request_id=uuid.uuid4().hex,
                                                   store_id=store.pk)
 
+    from catalog.models import FeaturedProduct, HotSearchWord
+    from marketing import home
+    from marketing.models import HomeNotice
+    from stores import documents
+    from stores.models import StockDocument
+
+    receipt = documents.create_document(store, StockDocument.Kind.RECEIPT, by=hq, source="supplier")
+    documents.set_line(receipt, nuts, 3, by=hq)
+    doc_line = receipt.lines.first()
+    notice, _created = home.save_content(HomeNotice(text="漫游公告", link_path="/stores/"), by=hq)
+    featured, _created = home.save_content(FeaturedProduct(product=tea.product, sort_order=1), by=hq)
+    hot_word, _created = home.save_content(HotSearchWord(word="龙井"), by=hq)
+
     now = timezone.now()
     run = ReconciliationRun.objects.create(day=timezone.localdate() - timedelta(days=1), status="matched",
                                            trigger="command", started_at=now, finished_at=now)
@@ -119,6 +132,7 @@ def build_world():
         "coupon": coupon, "member_coupon": MemberCoupon.objects.filter(user=shopper).first(),
         "coupon_item": coupon_item, "product_item": product_item, "exchange": exchange, "run": run,
         "legal": legal, "address": shopper.addresses.first(), "member": shopper.member,
+        "document": receipt, "document_line": doc_line, "notice": notice, "featured": featured, "hot_word": hot_word,
     }
     return World(store=store, other_store=other, skus=[tea, nuts], shopper=shopper, hq=hq, clerk=clerk,
                  superuser=superuser, objects=objects)
@@ -140,6 +154,20 @@ def real_kwargs(world):
     return {
         "catalog:category": [{"pk": o["category"].pk}],
         "catalog:product": [{"pk": o["product"].pk}],
+        "catalog:product_stores": [{"pk": o["product"].pk}],
+        "stores_bo:document_create": [{"kind": kind} for kind in ("receipt", "issue", "stocktake")],
+        **{f"stores_bo:{name}": [{"pk": o["document"].pk}]
+           for name in ("document", "document_line", "document_import", "document_post", "document_cancel",
+                        "document_reverse")},
+        "stores_bo:document_line_delete": [{"pk": o["document"].pk, "line_id": o["document_line"].pk}],
+        **{f"marketing_bo:{name}": [{"slug": slug} for slug in ("banners", "notices", "featured", "categories",
+                                                              "hot-words")]
+           for name in ("home_list", "home_create")},
+        **{f"marketing_bo:{name}": [{"slug": "notices", "pk": o["notice"].pk},
+                                    {"slug": "featured", "pk": o["featured"].pk},
+                                    {"slug": "hot-words", "pk": o["hot_word"].pk},
+                                    {"slug": "categories", "pk": o["category"].pk}]
+           for name in ("home_edit", "home_delete")},
         "account_legal": [{"kind": "terms"}, {"kind": "privacy"}],
         "account_confirm_email": [{"key": "abc-def:1"}],
         "account_reset_password_from_key": [{"uidb36": "1", "key": "abc-def"}],
