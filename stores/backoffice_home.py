@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from django.urls import reverse
 
 from .models import LowStockAlert, Transfer
-from .scope import is_hq, scope_queryset
+from .scope import is_hq, scope_queryset, store_ids_for
 
 TEMPLATE = "stores/backoffice/_workbench_cards.html"
 LOW_ITEMS = 5
@@ -26,16 +26,11 @@ def workbench_cards(request):
         want = max(stock.low_threshold * 2 - stock.available, 1)
         alert.restock_url = reverse("stores_bo:transfer_create") + "?" + urlencode(
             {"destination": stock.store_id, "lines": f"{stock.sku.code} {want}"})
-    transfers = Transfer.objects.all() if is_hq(user) else None
-    if transfers is None:
-        from .scope import store_ids_for
-
+    to_dispatch = Transfer.objects.filter(status=Transfer.Status.DRAFT)
+    to_receive = Transfer.objects.filter(status=Transfer.Status.DISPATCHED)
+    if not is_hq(user):  # a store's own: what it sends, and what comes to it
         mine = store_ids_for(user)
-        to_dispatch = Transfer.objects.filter(source__in=mine, status=Transfer.Status.DRAFT)
-        to_receive = Transfer.objects.filter(destination__in=mine, status=Transfer.Status.DISPATCHED)
-    else:
-        to_dispatch = transfers.filter(status=Transfer.Status.DRAFT)
-        to_receive = transfers.filter(status=Transfer.Status.DISPATCHED)
+        to_dispatch, to_receive = to_dispatch.filter(source__in=mine), to_receive.filter(destination__in=mine)
     return {
         "template": TEMPLATE,
         "low_stock": alerts.count(),
