@@ -187,6 +187,9 @@ def test_sign_in_page_shows_an_earlier_month_and_refuses_other_months_quietly(cl
     future = (today.replace(day=28) + timedelta(days=10)).strftime("%Y-%m")
     for raw in [*BAD_VALUES, future]:
         response = client.get(reverse("members:sign_in"), {"month": raw})
+        if "\x00" in raw:  # a NUL anywhere is refused before the view (core.middleware)
+            assert response.status_code == 400
+            continue
         assert response.status_code == 200, raw
         assert response.context["month"] == today.replace(day=1), raw
         assert response.context["next_month"] is None
@@ -216,6 +219,9 @@ def test_points_list_reads_a_bad_cursor_as_the_first_page(client, before):
     member = make_member(points=10)
     client.force_login(member.user)
     response = client.get(reverse("members:points"), {"before": before})
+    if "\x00" in before:  # a NUL anywhere is refused before the view (core.middleware)
+        assert response.status_code == 400
+        return
     assert response.status_code == 200
     assert len(response.context["rows"]) == 1
 

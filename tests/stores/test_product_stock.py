@@ -216,6 +216,9 @@ def test_bad_or_foreign_sku_ids_select_nothing(client, raw):
     for value in (raw, str(stranger.pk)):
         for url in (base, f"{base}stores/"):
             response = client.get(url, {"sku": value})
+            if "\x00" in value:  # a NUL anywhere is refused before the view (core.middleware)
+                assert response.status_code == 400
+                continue
             assert response.status_code == 200
             body = response.content.decode()
             assert 'data-sku=""' in body  # the whole product, no SKU selected
@@ -344,6 +347,9 @@ def test_store_stock_list_bad_page_is_the_first_page(client, raw):
     url = reverse("stores:detail", args=[store.pk])
     for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
         response = client.get(url, {"page": raw}, **headers)
+        if "\x00" in raw:  # refused before the view (core.middleware)
+            assert response.status_code == 400
+            continue
         assert response.status_code == 200
         assert "货品000" in response.content.decode()
 
