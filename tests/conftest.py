@@ -97,6 +97,24 @@ def sms_outbox(settings):
 
 
 @pytest.fixture(autouse=True)
+def _migration_seeded_rows(request):
+    """The member levels and the legal documents come from data migrations, which a transactional
+    test's flush removes for the tests after it: put them back for every test that uses the database
+    (as orders' conftest does for HQ's express rule). Tests that empty the tables do so themselves."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None and not {"db", "transactional_db"} & set(request.fixturenames):
+        return
+    request.getfixturevalue("transactional_db" if marker and marker.kwargs.get("transaction") else "db")
+    from members.auth.consent import current_documents
+    from members.models import MemberLevel
+    from members.services import ensure_default_levels
+
+    if not MemberLevel.objects.exists():
+        ensure_default_levels()
+    current_documents()  # re-creates version 1 of a kind that has no row
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     from django.core.cache import cache
 

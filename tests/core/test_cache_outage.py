@@ -45,10 +45,13 @@ def redis_down(settings):
 def shop():
     food = category("食品饮料")
     nuts = product("每日坚果", cat=category("坚果", parent=food))
-    Store.objects.create(
+    store = Store.objects.create(
         name="南京东路店", code="nj", province="上海市", city="上海市", district="黄浦区",
         street="南京东路1号", latitude=31.2304, longitude=121.4737, phone="021-12345678",
     )
+    from stores.services import receive_stock
+
+    receive_stock(store, nuts.skus.first(), 5, reference="staff:cache-outage")  # on sale, so on the home page
     return {"category": food, "product": nuts}
 
 

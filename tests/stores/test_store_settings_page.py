@@ -105,7 +105,8 @@ def test_bad_values_are_form_errors_and_change_nothing(client, manager_a, store_
         data = dict(good, delivery_enabled="on", delivery_radius_km="3")
         data[field] = bad
         response = client.post(URL, data)
-        assert response.status_code in (200, 302, 404), (field, bad, response.status_code)
+        allowed = (400,) if "\x00" in bad else (200, 302, 404)  # a NUL is refused before the view
+        assert response.status_code in allowed, (field, bad, response.status_code)
         after = snapshot(store_a)
         if response.status_code != 302:
             assert after == before, (field, bad)
