@@ -104,7 +104,8 @@ def _migration_seeded_rows(request):
     marker = request.node.get_closest_marker("django_db")
     if marker is None and not {"db", "transactional_db"} & set(request.fixturenames):
         return
-    request.getfixturevalue("transactional_db" if marker and marker.kwargs.get("transaction") else "db")
+    transactional = "transactional_db" in request.fixturenames or bool(marker and marker.kwargs.get("transaction"))
+    request.getfixturevalue("transactional_db" if transactional else "db")
     from members.auth.consent import current_documents
     from members.models import MemberLevel
     from members.services import ensure_default_levels
