@@ -57,6 +57,8 @@ MIDDLEWARE = [
     "core.uploads.UploadCleanupMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    # after CSPMiddleware: back-office pages may compile the scanner's WebAssembly (core.middleware)
+    "core.middleware.BackofficeScannerPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -269,8 +271,9 @@ LANGUAGE_COOKIE_SAMESITE = "Lax"
 # Content-Security-Policy (django-csp) on every page, shop, back office and admin: scripts only
 # from this site (every script is a file served by the app: no inline script, no eval, no CDN),
 # no plugins, no framing. Inline style attributes stay allowed (WeUI and htmx's indicator style
-# use them). CSP_REPORT_ONLY=1 sends it as Content-Security-Policy-Report-Only instead (to try a
-# change of policy on a live shop first).
+# use them). Back-office pages add 'wasm-unsafe-eval' for the camera scanner's WebAssembly
+# decoder (core.middleware.BackofficeScannerPolicyMiddleware). CSP_REPORT_ONLY=1 sends it as
+# Content-Security-Policy-Report-Only instead (to try a change of policy on a live shop first).
 _CSP = {
     "DIRECTIVES": {
         "default-src": ["'self'"],

@@ -54,3 +54,29 @@ class RefuseNulMiddleware:
         if not getattr(view_func, "csrf_exempt", False) and nul_in_form(request):
             raise BadRequest("a NUL character in the form")
         return None
+
+
+# --- the back office's scanner may compile WebAssembly ---------------------------------------------
+BACKOFFICE_PREFIX = "/backoffice/"
+SCANNER_CSP = {"script-src": ["'wasm-unsafe-eval'"]}
+
+
+class BackofficeScannerPolicyMiddleware:
+    """Back-office pages add 'wasm-unsafe-eval' to the Content-Security-Policy's script-src: the
+    camera scanner (static/backoffice/scan.js) decodes with ZXing compiled to WebAssembly, a .wasm
+    file served by the app itself, and a browser compiles WebAssembly only under that keyword. It
+    lets a page compile WebAssembly, not evaluate JavaScript strings; scripts still come from this
+    site only. Shop pages keep the bare policy. Listed after csp.middleware.CSPMiddleware, so that
+    the policy is built from what this sets on the response."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path_info.startswith(BACKOFFICE_PREFIX):
+            for name in ("_csp_update", "_csp_update_ro"):  # the enforced policy, or the report-only one
+                update = dict(getattr(response, name, None) or {})
+                update["script-src"] = [*update.get("script-src", []), *SCANNER_CSP["script-src"]]
+                setattr(response, name, update)
+        return response

@@ -28,6 +28,14 @@ sed -i '/sourceMappingURL=/d' static/vendor/quill/quill.js static/vendor/quill/q
   cat node_modules/weixin-js-sdk/index.js
   echo '; if (module.exports) { window.wx = window.jWeixin = module.exports; } })();'
 } > static/vendor/weixin/jweixin.js
+# Camera scanning (static/backoffice/scan.js): barcode-detector (MIT), the BarcodeDetector API on
+# zxing-wasm (MIT; ZXing C++, Apache-2.0, compiled to WebAssembly). Its IIFE build publishes
+# window.BarcodeDetectionAPI without replacing a browser's own BarcodeDetector; the reader's .wasm is
+# served from here too (scan.js points the library at it instead of the library's default CDN).
+mkdir -p static/vendor/barcode-detector static/vendor/zxing-wasm
+cp node_modules/barcode-detector/dist/iife/ponyfill.js node_modules/barcode-detector/LICENSE static/vendor/barcode-detector/
+cp node_modules/zxing-wasm/dist/reader/zxing_reader.wasm node_modules/zxing-wasm/LICENSE static/vendor/zxing-wasm/
+sed -i '/sourceMappingURL=/d' static/vendor/barcode-detector/ponyfill.js
 # Tabler Icons (MIT): only the icons scripts/icons.txt lists, as one sprite of <symbol>s drawn in
 # currentColor (core/icons.py), and the licence.
 mkdir -p static/vendor/tabler

@@ -14,6 +14,7 @@ clerk is told it was already handed over and nothing more is handed out. For ord
 made under the order's lock, in the same transaction as the hand-over.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -132,6 +133,8 @@ def _screen(request, store, stores, *, code="", status=200, logged=False):
         "store": store, "stores": stores, "many_stores": len(stores) > 1, "code": code,
         "sees_orders": user.has_perm(ORDER_VIEW), "sees_mall": user.has_perm(MALL_VIEW),
         "verifies_orders": user.has_perm(ORDER_VERIFY), "verifies_mall": user.has_perm(MALL_VERIFY),
+        # the 扫码 button uses WeChat's scanner inside WeChat where the JS-SDK is configured
+        "wechat_jssdk": bool(settings.WECHAT_APP_ID),
     }
     if store is None:
         return render(request, "orders/backoffice/pickups.html", context)

@@ -1,8 +1,7 @@
 // The product picker (templates/stores/backoffice/partials/_picker.html): htmx fetches the matches
 // as you type; a tap on one fills the hidden "sku" field and moves to the quantity. Enter (what a
 // scanner gun sends after the code) searches at once and picks the only exact match by itself.
-// A camera button does the same with WeChat's scanner (JS-SDK scanQRCode) inside WeChat, or with
-// the browser's BarcodeDetector where it has one.
+// The camera (扫码, 拍照识别: static/backoffice/scan.js) fills the search and does the same.
 (function () {
   "use strict";
 
@@ -103,111 +102,13 @@
     if (input) { input.setAttribute("hx-vals", JSON.stringify({ store: event.target.value })); }
   });
 
-  // --- the camera: WeChat's scanner inside WeChat (JS-SDK), else the browser's BarcodeDetector ---------
-  var inWeChat = /MicroMessenger/i.test(navigator.userAgent);
-  var canDetect = "BarcodeDetector" in window && navigator.mediaDevices && navigator.mediaDevices.getUserMedia;
-  var wxReady = null;
-
-  function viaWeChat(button) {
-    return inWeChat && button.dataset.jssdkUrl && window.wx;
-  }
-
-  document.querySelectorAll("[data-picker-scan]").forEach(function (button) {
-    if (viaWeChat(button) || canDetect) { button.hidden = false; }
-  });
-
-  function say(picker, text) {
-    var results = parts(picker).results;
-    results.innerHTML = "";
-    var p = document.createElement("p");
-    p.className = "sdo-picker__warn";
-    p.textContent = text;
-    results.appendChild(p);
-  }
-
-  function weChatReady(url) {
-    if (wxReady) { return wxReady; }
-    var pageUrl = window.location.href.split("#")[0];
-    wxReady = fetch(url + "?url=" + encodeURIComponent(pageUrl), { credentials: "same-origin" })
-      .then(function (r) { if (!r.ok) { throw new Error("config"); } return r.json(); })
-      .then(function (cfg) {
-        return new Promise(function (resolve, reject) {
-          window.wx.config({ debug: false, appId: cfg.appId, timestamp: cfg.timestamp, nonceStr: cfg.nonceStr,
-                             signature: cfg.signature, jsApiList: cfg.jsApiList });
-          window.wx.ready(resolve);
-          window.wx.error(reject);
-        });
-      });
-    wxReady.catch(function () { wxReady = null; });
-    return wxReady;
-  }
-
-  function scanWithWeChat(button, input) {
-    var picker = button.closest("[data-picker]");
-    weChatReady(button.dataset.jssdkUrl).then(function () {
-      window.wx.scanQRCode({
-        needResult: 1,
-        scanType: ["barCode", "qrCode"],
-        success: function (res) {
-          var code = String(res.resultStr || "");  // a barcode comes as "EAN_13,6901234567892"
-          input.value = code.indexOf(",") >= 0 ? code.split(",").pop() : code;
-          search(input);
-        },
-        fail: function () { say(picker, button.dataset.labelDenied); }
-      });
-    }).catch(function () { say(picker, button.dataset.labelDenied); });
-  }
-
-  document.addEventListener("click", function (event) {
-    var button = event.target.closest("[data-picker-scan]");
-    if (!button) { return; }
-    var input = parts(button.closest("[data-picker]")).input;
-    if (viaWeChat(button)) { scanWithWeChat(button, input); return; }
-    if (!canDetect) { return; }
-    var overlay = document.createElement("div");
-    overlay.className = "sdo-scan";
-    var video = document.createElement("video");
-    video.setAttribute("playsinline", "");
-    video.muted = true;
-    var hint = document.createElement("p");
-    hint.className = "sdo-scan__hint";
-    hint.textContent = button.dataset.labelHint;
-    var cancel = document.createElement("button");
-    cancel.type = "button";
-    cancel.className = "bo-btn";
-    cancel.textContent = button.dataset.labelCancel;
-    overlay.appendChild(video);
-    overlay.appendChild(hint);
-    overlay.appendChild(cancel);
-    document.body.appendChild(overlay);
-    var stream = null;
-    var stopped = false;
-    function stop() {
-      stopped = true;
-      if (stream) { stream.getTracks().forEach(function (track) { track.stop(); }); }
-      overlay.remove();
-    }
-    cancel.addEventListener("click", stop);
-    var detector = new window.BarcodeDetector();
-    navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false }).then(function (s) {
-      stream = s;
-      video.srcObject = s;
-      return video.play();
-    }).then(function () {
-      (function look() {
-        if (stopped) { return; }
-        detector.detect(video).then(function (codes) {
-          if (codes.length) {
-            stop();
-            input.value = codes[0].rawValue;
-            search(input);
-          } else {
-            setTimeout(look, 250);
-          }
-        }).catch(function () { setTimeout(look, 500); });
-      }());
-    }).catch(function () {
-      hint.textContent = button.dataset.labelDenied;
-    });
+  // --- the camera (static/backoffice/scan.js): what it read is searched as an Enter would -------
+  document.addEventListener("bo:scanned", function (event) {
+    if (!event.target.matches || !event.target.matches(".sdo-picker__input")) { return; }
+    event.preventDefault();  // not the form's submit: pick the one exact match first
+    var p = parts(event.target.closest("[data-picker]"));
+    p.value.value = "";
+    p.chosen.hidden = true;
+    search(event.target);
   });
 }());

@@ -248,7 +248,7 @@ def test_inside_wechat_the_scan_button_reads_a_barcode_with_wechats_scanner(live
     login(page.context, live_server, hq)
     page.add_init_script(script=f"({WX_STUB})()")
     page.goto(f"{live_server.url}/backoffice/stores/documents/{doc.pk}/")
-    scan = page.locator("[data-picker-scan]")
+    scan = page.locator("[data-scan-camera]")
     scan.wait_for(state="visible")  # the WeChat user agent and a configured JS-SDK show it
     scan.click()
     chosen = page.locator("[data-picker-chosen]:not([hidden])")
