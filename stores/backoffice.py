@@ -92,13 +92,14 @@ def stock_history(request, pk):
     return render(request, "stores/backoffice/stock_history.html", {"stock": stock, "movements": movements})
 
 
-def _row_response(request, stock, *, form=None, threshold_form=None, status=200):
+def _row_response(request, stock, *, form=None, threshold_form=None, done="", status=200):
+    """The stock row again (htmx), with the error of the form sent or `done`, what was changed."""
     stock = Stock.objects.select_related("store", "sku__product").get(pk=stock.pk)
     stock.avail = stock.available
     return render(
         request,
         "stores/backoffice/partials/_stock_row.html",
-        {"row": stock, "store": stock.store, "form": form, "threshold_form": threshold_form},
+        {"row": stock, "store": stock.store, "form": form, "threshold_form": threshold_form, "done": done},
         status=status,
     )
 
@@ -115,7 +116,8 @@ def stock_adjust(request, pk):
         except DomainError as exc:
             form.add_error(None, str(exc))
     if request.headers.get("HX-Request"):
-        return _row_response(request, stock, form=form if form.errors else None, status=200)
+        return _row_response(request, stock, form=form if form.errors else None,
+                             done="" if form.errors else _("库存已调整"))
     if form.errors:
         messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
     else:
@@ -134,9 +136,12 @@ def stock_threshold(request, pk):
         except DomainError as exc:
             form.add_error(None, str(exc))
     if request.headers.get("HX-Request"):
-        return _row_response(request, stock, threshold_form=form if form.errors else None)
+        return _row_response(request, stock, threshold_form=form if form.errors else None,
+                             done="" if form.errors else _("阈值已保存"))
     if form.errors:
         messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
+    else:
+        messages.success(request, _("阈值已保存"))
     return redirect(f"{reverse('stores_bo:stock')}?store={stock.store_id}")
 
 
@@ -294,4 +299,5 @@ def notifications_read(request):
     services.mark_notifications_read(request.user, ids)
     if request.headers.get("HX-Request"):
         return HttpResponse(status=204, headers={"HX-Refresh": "true"})
+    messages.success(request, _("通知已全部标为已读") if ids is None else _("所选通知已标为已读"))
     return redirect("stores_bo:alerts")

@@ -178,6 +178,8 @@ def document_line_delete(request, pk, line_id):
         documents.remove_line(document, line_id, by=request.user)
     except DocumentError as exc:
         messages.error(request, str(exc))
+    else:
+        messages.success(request, _("已从单据中移除该商品"))
     return redirect("stores_bo:document", pk=document.pk)
 
 
