@@ -132,9 +132,15 @@
     overlay.setAttribute("role", "dialog");
     overlay.setAttribute("aria-modal", "true");
     overlay.setAttribute("data-testid", "scanner");
+    var view = document.createElement("div");
+    view.className = "bo-scanner__view";
     var video = document.createElement("video");
     video.setAttribute("playsinline", "");
     video.muted = true;
+    var frame = document.createElement("div");
+    frame.className = "bo-scanner__frame";
+    view.appendChild(video);
+    view.appendChild(frame);
     var hint = document.createElement("p");
     hint.className = "bo-scanner__hint";
     hint.textContent = root.dataset.labelHint;
@@ -142,7 +148,7 @@
     close.type = "button";
     close.className = "bo-btn bo-scanner__close";
     close.textContent = root.dataset.labelClose;
-    overlay.appendChild(video);
+    overlay.appendChild(view);
     overlay.appendChild(hint);
     overlay.appendChild(close);
     document.body.appendChild(overlay);

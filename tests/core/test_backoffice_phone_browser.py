@@ -1,7 +1,8 @@
 """Every back-office page fits a phone (issue 11, item 5): HQ and a store manager open EVERY page
 under /backoffice/ that answers them with a page (the URL patterns walked as test_url_walk.py does,
 filled with real ids from walk_world.py) in Chromium at 390 px, and none scrolls sideways: the
-document is no wider than the screen (a wide table may scroll inside its own box, never the page).
+document is no wider than the screen (a wide table may scroll inside its own box, never the page),
+and no table of more than five columns is squeezed into it instead of shown as cards.
 A screenshot of each under var/test-artifacts/screenshots/bo390-<who>-<page>.png."""
 
 import re
@@ -62,6 +63,16 @@ def login(context, live_server, user):
                           "url": live_server.url}])
 
 
+# A table shown as a table on the phone (not as cards, not inside its own scroll box) with more
+# columns than this squeezes its text to a character a line: such a page fits, but cannot be read.
+MOST_COLUMNS = 5
+SQUEEZED_TABLES = """() => [...document.querySelectorAll("table")].filter((table) =>
+    table.offsetParent !== null && !table.classList.contains("obo-cardtable")
+    && !table.closest(".mk-table-scroll, .obo-ticket")
+    && Math.max(0, ...[...table.rows].map((row) => row.cells.length)) > MOST_COLUMNS
+).map((table) => table.dataset.testid || table.className || "table")""".replace("MOST_COLUMNS", str(MOST_COLUMNS))
+
+
 def walk_at_phone_width(page, live_server, screenshot, who, pages):
     too_wide = []
     for name, path in pages:
@@ -72,6 +83,9 @@ def walk_at_phone_width(page, live_server, screenshot, who, pages):
         screenshot(f"bo390-{who}-{slug}")
         if width > PHONE_WIDTH:
             too_wide.append(f"{name} {path}: {width}px")
+        squeezed = page.evaluate(SQUEEZED_TABLES)
+        if squeezed:
+            too_wide.append(f"{name} {path}: tables of more than {MOST_COLUMNS} columns, not cards: {squeezed}")
     return too_wide
 
 

@@ -477,6 +477,9 @@ def test_clerk_scans_a_code_confirms_and_sees_it_verified(live_server, page, scr
     other.goto(live_server.url + SCREEN)
     look_up(other)
     page.locator("[data-testid=pickup-confirm]").click()
+    page.locator(".obo-dialog").wait_for()  # a hand-over cannot be undone: it asks first
+    assert "小芒" in page.locator(".obo-dialog__bd").inner_text()
+    page.locator("[data-dialog-ok]").click()
     page.locator(".bo-message--success").wait_for()
     assert "核销成功" in page.locator(".bo-message--success").inner_text()
     assert page.locator("[data-testid=open-pickups] tbody tr").count() == 2
@@ -484,6 +487,7 @@ def test_clerk_scans_a_code_confirms_and_sees_it_verified(live_server, page, scr
     assert page.locator(".bo-menu__item.is-active").inner_text() == "自提核销"
     screenshot("marketing-backoffice-pickups")
     other.locator("[data-testid=pickup-confirm]").click()  # the confirm form again, as if clicked twice
+    other.locator("[data-dialog-ok]").click()
     other.locator(".bo-message--warning").wait_for()
     assert "已核销" in other.locator(".bo-message--warning").inner_text()
     assert stock_of(store, sku) == (8, 2)

@@ -139,16 +139,21 @@ def test_a_camera_that_cannot_be_opened_gives_a_clear_message(live_server, page,
     fits_the_phone(page)
 
 
+def fake_camera(playwright, video):
+    """Chromium whose camera plays `video` (a Y4M file), the permission already given."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}"])
+
+
 def test_the_live_camera_reads_a_pickup_qr_code(live_server, playwright, tmp_path, screenshot, counter):
     """Chromium's fake camera plays a video of the order's QR code; 扫码 opens the camera, the code is
     read from the video and looked up."""
     order = counter["order"]
     video = tmp_path / "qr.y4m"
     video.write_bytes(y4m_of(qr_image(order.pickup_code, box=6)))
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={video}"])
+    browser = fake_camera(playwright, video)
     try:
         context = browser.new_context(viewport=PHONE_VIEWPORT, device_scale_factor=2, is_mobile=True, has_touch=True,
                                       locale="zh-CN", permissions=["camera"])
@@ -165,5 +170,54 @@ def test_the_live_camera_reads_a_pickup_qr_code(live_server, playwright, tmp_pat
         fits_the_phone(page)
         screenshot("scan-pickup-5-live-camera", target=page)
         assert not refused, refused
+    finally:
+        browser.close()
+
+
+def test_the_camera_view_closes_with_its_button_and_stops_the_camera(live_server, playwright, tmp_path, screenshot,
+                                                                     counter):
+    """A camera that sees no code: the full-screen view waits with its hint; 关闭 closes it, stops the
+    camera and leaves the typed field as it was."""
+    from PIL import Image
+
+    video = tmp_path / "blank.y4m"
+    video.write_bytes(y4m_of(Image.new("L", (200, 200), 255)))
+    browser = fake_camera(playwright, video)
+    try:
+        context = browser.new_context(viewport=PHONE_VIEWPORT, device_scale_factor=2, is_mobile=True, has_touch=True,
+                                      locale="zh-CN", permissions=["camera"])
+        page = context.new_page()
+        # count the camera tracks the page opens and stops
+        page.add_init_script("""(() => {
+          window.liveTracks = 0;
+          const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+          navigator.mediaDevices.getUserMedia = async (constraints) => {
+            const stream = await open(constraints);
+            stream.getTracks().forEach((track) => {
+              window.liveTracks += 1;
+              const stop = track.stop.bind(track);
+              track.stop = () => { window.liveTracks -= 1; stop(); };
+            });
+            return stream;
+          };
+        })()""")
+        login(context, live_server, counter["clerk"])
+        page.goto(f"{live_server.url}/backoffice/orders/pickups/")
+        page.locator("input[name=code]").fill("12")
+        page.locator("[data-testid=scan-camera]").click()
+        scanner = page.locator("[data-testid=scanner]")
+        scanner.wait_for()
+        for _tick in range(50):  # wait_for_function would evaluate a string, which the CSP refuses
+            if page.evaluate("window.liveTracks") == 1:
+                break
+            page.wait_for_timeout(100)
+        assert page.evaluate("window.liveTracks") == 1
+        assert "将二维码或条码置于框内" in scanner.inner_text()
+        fits_the_phone(page)
+        screenshot("scan-pickup-6-camera-open", target=page)
+        scanner.get_by_role("button", name="关闭").click()
+        assert scanner.count() == 0
+        assert page.evaluate("window.liveTracks") == 0
+        assert page.locator("input[name=code]").input_value() == "12"
     finally:
         browser.close()
