@@ -221,3 +221,34 @@ def test_the_camera_view_closes_with_its_button_and_stops_the_camera(live_server
         assert page.locator("input[name=code]").input_value() == "12"
     finally:
         browser.close()
+
+
+def test_inside_wechat_the_scan_button_uses_wechats_scanner_for_a_pickup_code(live_server, page, settings, counter):
+    """With the JS-SDK configured, 扫码 inside WeChat asks WeChat's scanner (a stub here: headless Chromium
+    has no WeixinJSBridge), and the code it returns is looked up as if typed."""
+    from django.core.cache import cache
+
+    from stores.views import JSAPI_TICKET_CACHE_KEY
+
+    settings.WECHAT_APP_ID, settings.WECHAT_APP_SECRET = "wx-test-app", "secret"
+    cache.set(JSAPI_TICKET_CACHE_KEY, "test-jsapi-ticket", 600)
+    code = counter["order"].pickup_code
+    page.add_init_script(script="""(() => {
+      const stub = {
+        config(cfg) { sessionStorage.setItem("jsApiList", JSON.stringify(cfg.jsApiList)); },
+        ready(callback) { setTimeout(callback, 0); },
+        error() {},
+        scanQRCode(options) {
+          sessionStorage.setItem("asked", JSON.stringify(options.scanType));  // the lookup then loads a new page
+          options.success({ resultStr: "%s" });
+        },
+      };
+      Object.defineProperty(window, "wx", { get: () => stub, set: () => {}, configurable: false });
+    })()""" % code)  # noqa: UP031 - a JavaScript body with braces
+    login(page.context, live_server, counter["clerk"])
+    page.goto(f"{live_server.url}/backoffice/orders/pickups/")
+    page.locator("[data-testid=scan-camera]").click()
+    page.locator("[data-testid=pickup-order]").wait_for()
+    assert counter["order"].number in page.locator("[data-testid=pickup-order]").inner_text()
+    assert page.evaluate("JSON.parse(sessionStorage.getItem('asked'))") == ["barCode", "qrCode"]
+    assert "scanQRCode" in page.evaluate("JSON.parse(sessionStorage.getItem('jsApiList'))")
