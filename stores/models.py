@@ -82,6 +82,12 @@ class Store(models.Model):
         verbose_name_plural = _("门店")
         ordering = ["city", "name"]
         permissions = [("hq_all_stores", _("总部：查看和管理所有门店"))]
+        indexes = [
+            # the store list near a location: a range of latitudes, then longitudes (selectors.store_list)
+            models.Index(fields=["latitude", "longitude"], name="store_lat_lng"),
+            # the store list without a location: by city and name, one city's or all
+            models.Index(fields=["city", "name", "id"], name="store_city_name"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(latitude__gte=-90, latitude__lte=90), name="store_latitude_range"
