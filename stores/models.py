@@ -113,11 +113,12 @@ class Store(models.Model):
 
     @property
     def map_url(self):
-        """A plain Amap marker link: opens the map app or web page, no API key needed."""
-        from urllib.parse import urlencode
+        """A plain Amap marker link: opens the map app or web page, no API key needed. (Numbers
+        need no quoting: one quote_plus, not urlencode's six, as the store list has 20 a page.)"""
+        from urllib.parse import quote_plus
 
-        query = urlencode({"position": f"{self.longitude},{self.latitude}", "name": self.name, "src": "mendian"})
-        return f"https://uri.amap.com/marker?{query}"
+        return (f"https://uri.amap.com/marker?position={self.longitude}%2C{self.latitude}"
+                f"&name={quote_plus(self.name)}&src=mendian")
 
     @property
     def accepts_orders(self):
