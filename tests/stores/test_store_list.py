@@ -85,8 +85,8 @@ def test_the_order_is_exact_over_every_page_against_a_plain_sort():
     visible = list(Store.objects.filter(is_archived=False).exclude(status="closed"))
     for lat, lng in [HERE, (31.5, 120.6), (30.0, 100.0), (-30.0, -60.0)]:
         for city in (None, "苏州市"):
-            expected = sorted(((haversine_km(lat, lng, s.latitude, s.longitude), s.pk) for s in visible
-                               if city is None or s.city == city))
+            expected = sorted((haversine_km(lat, lng, s.latitude, s.longitude), s.pk) for s in visible
+                               if city is None or s.city == city)
             for size in (7, 20):
                 got = walk(size, lat=lat, lng=lng, city=city)
                 assert [pk for pk, _km in got] == [pk for _km, pk in expected], (lat, lng, city, size)
@@ -231,3 +231,66 @@ def test_choosing_a_store_from_the_list_goes_back_to_next(client):
     assert response.status_code == 302 and response["Location"] == "/orders/checkout/"
     listed = client.get(reverse("stores:list"))
     assert listed.context["chosen_id"] == store.pk and "当前门店" in listed.content.decode()
+
+
+def _card(html, store):
+    match = re.search(rf'<article class="stores-card[^"]*" data-store="{store.pk}">(.*?)</article>', html, re.S)
+    assert match, store.pk
+    return match.group(0)
+
+
+def test_a_cached_card_shows_the_store_as_it_is_now(client, settings):
+    from django.utils import timezone
+
+    store = make_store("旧名店", hours=False)
+    hours = StoreHours.objects.create(store=store, weekday=timezone.localtime().weekday(), opens=time(0), closes=time(0))
+    where = {"lat": HERE[0], "lng": HERE[1]}
+    first = _card(client.get(reverse("stores:list"), where).content.decode(), store)
+    assert "旧名店" in first and "营业中" in first
+    assert _card(client.get(reverse("stores:list"), where).content.decode(), store) == first  # from the cache
+    Store.objects.filter(pk=store.pk).update(name="新名店", phone="021-99999999")  # no save(), no signal
+    card = _card(client.get(reverse("stores:list"), where).content.decode(), store)
+    assert "新名店" in card and "tel:021-99999999" in card and "旧名店" not in card
+    hours.delete()
+    card = _card(client.get(reverse("stores:list"), where).content.decode(), store)
+    assert "休息中" in card and "营业中" not in card
+    Store.objects.filter(pk=store.pk).update(status="paused")
+    assert "暂停营业" in _card(client.get(reverse("stores:list"), where).content.decode(), store)
+
+
+def test_shoppers_share_a_card_but_each_sees_their_own_distance_next_and_store():
+    from django.core.cache import cache
+    from django.utils import translation
+
+    from stores.views import card_cache_key
+
+    store = make_store("共享店", lat=31.2400, lng=121.4737)
+    near, far = Client(), Client()
+    near_html = near.get(reverse("stores:list"), {"lat": HERE[0], "lng": HERE[1], "next": "/orders/cart/"}).content.decode()
+    far.post(reverse("stores:choose", args=[store.pk]))
+    far_html = far.get(reverse("stores:list"), {"lat": "31.3304", "lng": HERE[1]}).content.decode()
+    near_card, far_card = _card(near_html, store), _card(far_html, store)
+    far_km = haversine_km(31.3304, HERE[1], store.latitude, store.longitude)
+    assert ">1.1km<" in near_card and f">{far_km:.1f}km<" in far_card and 9.5 < far_km < 10.5
+    assert "?next=%2Forders%2Fcart%2F" in near_card and "?next=" not in far_card
+    assert "当前门店" in far_card and "is-chosen" in far_card and "当前门店" not in near_card
+    listed = store_list(lat=HERE[0], lng=HERE[1]).stores[0]
+    with translation.override("zh-hans"):
+        assert cache.get(card_cache_key(listed, False, translation.get_language())) is not None
+
+
+def test_the_list_answers_while_redis_is_down(client, settings):
+    from core.cache import reset_breakers
+
+    store = make_store("断缓存店")
+    real = settings.CACHES["default"]
+    if real["BACKEND"] != "core.cache.ResilientRedisCache":
+        pytest.skip("needs the Redis cache backend (REDIS_URL)")
+    reset_breakers()
+    try:
+        settings.CACHES = {"default": {**real, "LOCATION": "redis://127.0.0.1:6390/0"}}  # nothing listens there
+        for _ in range(2):
+            response = client.get(reverse("stores:list"), {"lat": HERE[0], "lng": HERE[1]})
+            assert response.status_code == 200 and "断缓存店" in _card(response.content.decode(), store)
+    finally:
+        reset_breakers()
