@@ -1,15 +1,18 @@
 """Reads for shopper pages, the back office and other apps (catalog's stock hook, orders)."""
 
 import math
-from datetime import datetime, timedelta
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from decimal import Decimal
 
+from django.db import connection
 from django.db.models import (
     Case,
     F,
     FloatField,
     IntegerField,
     OuterRef,
-    Prefetch,
     Q,
     Subquery,
     Sum,
@@ -28,16 +31,28 @@ from .models import Stock, StockMovement, StockReservation, Store, StoreHours
 EARTH_RADIUS_KM = 6371.0088
 LOCATION_COOKIE = "md_loc"  # "lat,lng" the store list saved for a day (stores.views)
 STORE_STOCK_PAGE_SIZE = 20  # rows of a store page's stock list per page (加载更多 for the next)
+STORE_LIST_PAGE_SIZE = 20  # stores a page of the store list shows (加载更多 for the next)
 NEARBY_LIMIT = 5  # stores listed under a product as having the selected SKU
+
+
+_COORDINATE = re.compile(r"-?[0-9]{1,3}(\.[0-9]{1,15})?")
+
+
+def _coordinate(raw):
+    """A degree value spelt in plain ASCII: an optional "-", at most three digits, an optional
+    fraction. Anything else (non-ASCII digits, exponents, "nan", underscores, a 10,000-digit
+    string) is None, as float() would have accepted some of them."""
+    if isinstance(raw, int | float | Decimal):
+        return float(raw) if math.isfinite(raw) else None
+    if not isinstance(raw, str) or not _COORDINATE.fullmatch(raw.strip()):
+        return None
+    return float(raw.strip())
 
 
 def valid_coordinates(lat, lng):
     """(lat, lng) as floats when both parse and are in range, else None."""
-    try:
-        lat, lng = float(lat), float(lng)
-    except (TypeError, ValueError):
-        return None
-    if not (math.isfinite(lat) and math.isfinite(lng)):
+    lat, lng = _coordinate(lat), _coordinate(lng)
+    if lat is None or lng is None:
         return None
     if not (-90 <= lat <= 90 and -180 <= lng <= 180):
         return None
@@ -65,23 +80,127 @@ def visible_stores():
     return Store.objects.filter(is_archived=False).exclude(status=Store.Status.CLOSED)
 
 
-def store_list(*, lat=None, lng=None, city=None, at=None):
-    """Stores for the shopper list: nearest first when a location is known, else the chosen city's
-    stores by name (else all by city). Hours are prefetched: two queries whatever the row count.
-    Each store gets `.distance_km` (or None) and `.is_open_now`."""
-    qs = visible_stores().prefetch_related(
-        Prefetch("hours", queryset=StoreHours.objects.order_by("weekday", "opens"), to_attr="hour_list")
-    )
+# The store list looks for a page's stores in boxes around the shopper of these radii (km), each
+# tried only when the one before held too few, then in the whole set.
+SEARCH_RADII_KM = (2, 8, 32, 128, 512, 2048)
+# what a card shows; any other field of a listed store is deferred
+LIST_FIELDS = ("id", "name", "province", "city", "district", "street", "latitude", "longitude", "phone",
+               "status", "pickup_enabled", "delivery_enabled", "delivery_radius_km", "is_archived")
+
+
+def bounding_box(lat, lng, radius_km):
+    """(lat_lo, lat_hi, lng_lo, lng_hi) in degrees: a box holding every point within `radius_km`
+    of (lat, lng) on the sphere, with a little to spare for rounding. Near a pole, or across the
+    180th meridian, it spans every longitude."""
+    d = radius_km / EARTH_RADIUS_KM * (1 + 1e-9) + 1e-12
+    lat_lo, lat_hi = lat - math.degrees(d), lat + math.degrees(d)
+    if lat_lo <= -90 or lat_hi >= 90:
+        return max(lat_lo, -90.0), min(lat_hi, 90.0), -180.0, 180.0
+    # the widest longitude of the circle (it is reached north or south of `lat`, not at it)
+    spread = math.sin(d) / math.cos(math.radians(lat))
+    if spread >= 1:
+        return lat_lo, lat_hi, -180.0, 180.0
+    dlng = math.degrees(math.asin(spread))
+    if lng - dlng < -180 or lng + dlng > 180:
+        return lat_lo, lat_hi, -180.0, 180.0
+    return lat_lo, lat_hi, lng - dlng, lng + dlng
+
+
+@dataclass
+class StorePage:
+    stores: list  # each with .distance_km (or None) and .is_open_now
+    number: int
+    has_next: bool
+
+    @property
+    def next_page_number(self):
+        return self.number + 1
+
+
+def store_list(*, lat=None, lng=None, city=None, page=1, size=STORE_LIST_PAGE_SIZE, at=None):
+    """One page of the shopper's store list: nearest first with the distance when (lat, lng) is a
+    valid location, else by city and name (one city's by name). `city` narrows it to one city
+    either way. Each store has `.distance_km` (or None), `.hour_list` and `.is_open_now` at `at`.
+    One query whatever the number of stores (see _page_rows)."""
     coords = valid_coordinates(lat, lng) if lat is not None else None
-    if coords:
-        qs = qs.annotate(distance_km=distance_expression(*coords)).order_by("distance_km", "pk")
-        if city:
-            qs = qs.filter(city=city)
-    elif city:
-        qs = qs.filter(city=city).order_by("name", "pk")
-    else:
-        qs = qs.order_by("city", "name", "pk")
-    return qs
+    number = max(1, int(page))
+    rows = _page_rows(coords, city or None, (number - 1) * size, size + 1)
+    stores = rows[:size]
+    for store in stores:
+        store.hour_list = _read_hours(store.hours_text)
+        store.distance_km = _half_chord_km(store.half_chord) if coords else None
+    return StorePage(stores=decorate(stores, at), number=number, has_next=len(rows) > size)
+
+
+def _page_rows(coords, city, start, count):
+    """`count` visible stores from the `start`-th, in one query that reads only the rows it needs:
+    without a location, an index range on (city, name, id); with one, nearest first (ties by id).
+
+    Near a location, the query first picks the smallest of SEARCH_RADII_KM whose circle holds at
+    least start + count stores (EXISTS ... OFFSET, tried in order by a CASE, which stops at the
+    first that does), then sorts only the stores in that circle's bounding box, an index range on
+    (latitude, longitude). The order is exact: the page's farthest store is within the circle, so
+    every store nearer than it is in the box. When no circle holds enough (a sparse set, a deep
+    page) it sorts the whole set. Stores are compared by the haversine's half-chord term, which
+    grows with the distance (the distance itself is worked out for the few shown).
+
+    Each row carries `half_chord` and `hours_text`, its opening hours as text (read by _read_hours),
+    gathered for the rows of the page only."""
+    table = connection.ops.quote_name(Store._meta.db_table)
+    hours_table = connection.ops.quote_name(StoreHours._meta.db_table)
+    concat = "string_agg" if connection.vendor == "postgresql" else "group_concat"
+    hours = (f"(SELECT {concat}(h.weekday || ' ' || h.opens || ' ' || h.closes, ',')"
+             f" FROM {hours_table} h WHERE h.store_id = s.id)")
+    columns = ", ".join(f"s.{connection.ops.quote_name(name)}" for name in LIST_FIELDS)
+    visible = "NOT s.is_archived AND s.status <> %(closed)s" + (" AND s.city = %(city)s" if city else "")
+    params = {"closed": Store.Status.CLOSED, "city": city, "start": start, "count": count}
+    if not coords:
+        order = "s.name, s.id" if city else "s.city, s.name, s.id"
+        sql = (f"SELECT {columns}, NULL AS half_chord, {hours} AS hours_text FROM {table} s"  # noqa: S608 - names, not input
+               f" WHERE {visible} ORDER BY {order} LIMIT %(count)s OFFSET %(start)s")
+        return list(Store.objects.raw(sql, params))
+    lat, lng = coords
+    half_chord = ("POWER(SIN((RADIANS(s.latitude) - %(lat)s) / 2), 2) + %(coslat)s * COS(RADIANS(s.latitude))"
+                  " * POWER(SIN((RADIANS(s.longitude) - %(lng)s) / 2), 2)")
+    params.update(lat=math.radians(lat), lng=math.radians(lng), coslat=math.cos(math.radians(lat)),
+                  skip=start + count - 1)
+    probes, bounds = [], []
+    for i, radius in enumerate(SEARCH_RADII_KM):
+        box = bounding_box(lat, lng, radius)
+        params.update({f"h{i}": math.sin(radius / EARTH_RADIUS_KM / 2) ** 2,
+                       f"a{i}": box[0], f"b{i}": box[1], f"c{i}": box[2], f"d{i}": box[3]})
+        probes.append(
+            f"WHEN EXISTS (SELECT 1 FROM {table} s WHERE {visible}"
+            f" AND s.latitude BETWEEN %(a{i})s AND %(b{i})s AND s.longitude BETWEEN %(c{i})s AND %(d{i})s"
+            f" AND {half_chord} <= %(h{i})s LIMIT 1 OFFSET %(skip)s) THEN {i}"
+        )
+        bounds.append(f"({i}, %(a{i})s, %(b{i})s, %(c{i})s, %(d{i})s)")
+    whole = len(SEARCH_RADII_KM)
+    bounds.append(f"({whole}, -90.0, 90.0, -180.0, 180.0)")
+    sql = (
+        f"WITH ring AS (SELECT CASE {' '.join(probes)} ELSE {whole} END AS n),"  # noqa: S608 - names, not input
+        f" bounds (n, lat_lo, lat_hi, lng_lo, lng_hi) AS (VALUES {', '.join(bounds)})"
+        f" SELECT {columns}, {half_chord} AS half_chord, {hours} AS hours_text FROM {table} s"
+        f" JOIN bounds b ON b.n = (SELECT n FROM ring)"
+        f" WHERE {visible} AND s.latitude BETWEEN b.lat_lo AND b.lat_hi AND s.longitude BETWEEN b.lng_lo AND b.lng_hi"
+        f" ORDER BY half_chord, s.id LIMIT %(count)s OFFSET %(start)s"
+    )
+    return list(Store.objects.raw(sql, params))
+
+
+def _half_chord_km(half_chord):
+    """The haversine's distance from its half-chord term (rounding may push that a hair over 1)."""
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, max(0.0, half_chord))))
+
+
+def _read_hours(text):
+    """[(weekday, opens, closes), ...] from _page_rows' "0 09:00:00 21:00:00,1 ..." ([] for None)."""
+    ranges = []
+    for part in (text or "").split(","):
+        if part:
+            weekday, opens, closes = part.split(" ")
+            ranges.append((int(weekday), time.fromisoformat(opens), time.fromisoformat(closes)))
+    return ranges
 
 
 def decorate(stores, at=None):
@@ -91,11 +210,33 @@ def decorate(stores, at=None):
         store.is_open_now = is_open_at(hours, at, status=store.status, archived=store.is_archived)
         if not hasattr(store, "distance_km"):
             store.distance_km = None
+        store.distance_text = _distance_text(store.distance_km)
     return stores
 
 
+def _distance_text(km):
+    """"850m" under a kilometre, else "1.2km"; "" when unknown."""
+    if km is None:
+        return ""
+    return f"{round(km * 1000)}m" if km < 1 else f"{km:.1f}km"
+
+
 def cities():
-    return list(visible_stores().order_by("city").values_list("city", flat=True).distinct())
+    """The cities that have a visible store, in order. One query that reads one index entry per
+    city (a loose scan of the (city, name, id) index: each step asks for the first visible store
+    of a city after the last one found) rather than every store."""
+    table = connection.ops.quote_name(Store._meta.db_table)
+    visible = "NOT s.is_archived AND s.status <> %(closed)s"
+    sql = (
+        f"WITH RECURSIVE c (city) AS ("  # noqa: S608 - names, not input
+        f" SELECT MIN(s.city) FROM {table} s WHERE {visible}"
+        f" UNION ALL SELECT (SELECT MIN(s.city) FROM {table} s WHERE s.city > c.city AND {visible})"
+        f" FROM c WHERE c.city IS NOT NULL)"
+        f" SELECT city FROM c WHERE city IS NOT NULL ORDER BY city"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"closed": Store.Status.CLOSED})
+        return [row[0] for row in cursor.fetchall()]
 
 
 def store_detail(pk):

@@ -1,14 +1,21 @@
 """Shopper pages: the store list (nearest first), a store's page, choosing a store, and the
 WeChat JS-SDK config used to ask for the location inside WeChat."""
 
+import functools
+import hashlib
 import time
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.template.loader import get_template, render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.crypto import get_random_string
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -22,7 +29,6 @@ from .hours import week_table
 from .models import Store, StoreHours
 from .wechat import jsapi_signature
 
-PAGE_SIZE = 10  # the nearest few; more through 加载更多
 LOCATION_COOKIE = selectors.LOCATION_COOKIE
 
 
@@ -31,47 +37,113 @@ def _location(request):
     (a cookie, not the session: an anonymous visitor's first list costs no session write)."""
     coords = selectors.valid_coordinates(request.GET.get("lat"), request.GET.get("lng"))
     if coords:
-        return coords, coords != selectors.saved_location(request)
+        return coords, _cookie_value(coords) != request.COOKIES.get(LOCATION_COOKIE)
     if "lat" in request.GET or "lng" in request.GET:
         return None, False  # bad coordinates: ignore them, fall back to the city
     return selectors.saved_location(request), False
 
 
-class _Page:
-    """A page without COUNT: fetch one row more than shown to know whether there is a next page."""
+def _cookie_value(coords):
+    return f"{coords[0]:.5f},{coords[1]:.5f}"
 
-    def __init__(self, qs, raw_number):
-        self.number = page_number(raw_number, maximum=1000)
-        start = (self.number - 1) * PAGE_SIZE
-        rows = list(qs[start:start + PAGE_SIZE + 1])
-        self.has_next = len(rows) > PAGE_SIZE
-        self.object_list = rows[:PAGE_SIZE]
-        self.next_page_number = self.number + 1
+
+CARD_TEMPLATE = "stores/partials/_store_card.html"
+CARD_SECONDS = 3600
+# rendered into a cached card in place of what differs from one shopper to the next, and replaced
+# on the way out: the distance, and the `next` the store's link carries
+DISTANCE_MARK = "distmark4b7d1stores0card"
+NEXT_MARK = "nextmark9e2a6stores0card"
+_SOME_PK = 2147483647  # reversed once per request; each card's link is this with its own id
+
+
+@functools.cache
+def _card_template_digest():
+    return hashlib.sha1(get_template(CARD_TEMPLATE).template.source.encode()).hexdigest()[:12]
+
+
+def card_cache_key(store, chosen, language):
+    """The cache key of a store's card: a digest of everything the card shows but the distance and
+    `next` (the store's name, address, phone, services, status, whether it is open now, whether it
+    is the shopper's store), its language and the template's source. A store changed in any way
+    its card shows has another key: a cached card is never stale and needs no invalidation, and
+    shoppers anywhere share it."""
+    shown = (
+        store.pk, store.name, store.province, store.city, store.district, store.street, store.phone, store.status,
+        store.is_open_now, bool(store.distance_text), store.pickup_enabled, store.delivery_enabled,
+        str(store.delivery_radius_km), store.latitude, store.longitude, chosen,
+    )
+    digest = hashlib.sha1(repr(shown).encode()).hexdigest()
+    return f"stores:card:{_card_template_digest()}:{language}:{digest}"
+
+
+def attach_card_html(stores, *, chosen_id, next_url):
+    """Set `card_html` on each store of a list page: from the cache when this exact card was
+    rendered before (one round trip for the page), else rendered and stored; then the distance and
+    the links' `next` are written in. Without the cache (Redis down) every card is rendered."""
+    if not stores:
+        return stores
+    detail = reverse("stores:detail", args=[_SOME_PK]).replace(str(_SOME_PK), "{}")
+    choose = reverse("stores:choose", args=[_SOME_PK]).replace(str(_SOME_PK), "{}")
+    language = translation.get_language()
+    keys = [card_cache_key(store, store.pk == chosen_id, language) for store in stores]
+    found = cache.get_many(keys)
+    missing = {}
+    for store, key in zip(stores, keys, strict=True):
+        html = found.get(key)
+        if html is None:
+            store.detail_url = detail.format(store.pk) + NEXT_MARK
+            store.choose_url = choose.format(store.pk)
+            html = render_to_string(CARD_TEMPLATE, {
+                "store": store, "chosen": store.pk == chosen_id, "distance": DISTANCE_MARK if store.distance_text else "",
+            })
+            missing[key] = html
+        store.card_html = html
+    if missing:
+        cache.set_many(missing, CARD_SECONDS)
+    suffix = escape("?" + urlencode({"next": next_url})) if next_url else ""
+    for store in stores:
+        html = store.card_html.replace(NEXT_MARK, suffix).replace(DISTANCE_MARK, escape(store.distance_text))
+        store.card_html = mark_safe(html)  # noqa: S308 - our template's output, with escaped values written in
+    return stores
 
 
 @require_GET
 def store_list(request):
+    """The stores nearest the shopper (or by city), STORE_LIST_PAGE_SIZE a page: htmx 加载更多
+    appends the next page, which is asked for at the same location as this one."""
     coords, remember = _location(request)
-    city = request.GET.get("city", "").strip()[:32] or None
-    qs = selectors.store_list(lat=coords[0] if coords else None, lng=coords[1] if coords else None, city=city)
-    page = _Page(qs, request.GET.get("page"))
-    stores = selectors.decorate(page.object_list)
+    city = selectors.clean_query(request.GET.get("city"))[:32] or None
+    page = selectors.store_list(lat=coords[0] if coords else None, lng=coords[1] if coords else None, city=city,
+                                page=page_number(request.GET.get("page"), maximum=1000))
+    more = {"page": page.next_page_number}
+    if coords:
+        more.update(lat=repr(coords[0]), lng=repr(coords[1]))
+    if city:
+        more["city"] = city
+    next_url = safe_next(request, "")
+    if next_url:
+        more["next"] = next_url
+    chosen_id = selectors.chosen_store_id(request)
     context = {
-        "stores": stores,
+        "stores": attach_card_html(page.stores, chosen_id=chosen_id, next_url=next_url),
         "page_obj": page,
+        "more_url": reverse("stores:list") + "?" + urlencode(more),
         "located": bool(coords),
         "city": city or "",
-        "cities": selectors.cities(),
-        "chosen_id": selectors.chosen_store_id(request),
+        "chosen_id": chosen_id,
         "active_tab": "home",
         "wechat_jssdk": bool(settings.WECHAT_APP_ID),
         # where choosing a store leads back to (the cart, checkout): a path on this site only
-        "next": safe_next(request, ""),
+        "next": next_url,
     }
-    template = "stores/partials/_store_list.html" if request.headers.get("HX-Request") else "stores/store_list.html"
+    if request.headers.get("HX-Request"):
+        template = "stores/partials/_store_list.html"
+    else:
+        template = "stores/store_list.html"
+        context["cities"] = selectors.cities()
     response = render(request, template, context)
     if remember:
-        response.set_cookie(LOCATION_COOKIE, f"{coords[0]:.5f},{coords[1]:.5f}", max_age=24 * 3600,
+        response.set_cookie(LOCATION_COOKIE, _cookie_value(coords), max_age=24 * 3600,
                             samesite="Lax", secure=request.is_secure(), httponly=True)
     return response
 
