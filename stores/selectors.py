@@ -19,7 +19,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import ASin, Cos, Power, Radians, Sin, Sqrt
+from django.db.models.functions import ASin, Cos, Least, Power, Radians, Sin, Sqrt
 from django.urls import reverse
 from django.utils import timezone
 
@@ -65,6 +65,9 @@ def distance_expression(lat, lng):
     lat1, lng1 = Radians(Value(float(lat), output_field=FloatField())), Radians(Value(float(lng), output_field=FloatField()))
     lat2, lng2 = Radians(F("latitude")), Radians(F("longitude"))
     a = Power(Sin((lat2 - lat1) / 2), 2) + Cos(lat1) * Cos(lat2) * Power(Sin((lng2 - lng1) / 2), 2)
+    # rounding can put `a` a hair above 1 for points on opposite sides of the earth, and PostgreSQL's
+    # asin refuses anything past 1 (an error, where Python's haversine_km clamps the same way)
+    a = Least(a, Value(1.0, output_field=FloatField()))
     return Value(2 * EARTH_RADIUS_KM, output_field=FloatField()) * ASin(Sqrt(a), output_field=FloatField())
 
 

@@ -294,3 +294,13 @@ def test_the_list_answers_while_redis_is_down(client, settings):
             assert response.status_code == 200 and "断缓存店" in _card(response.content.decode(), store)
     finally:
         reset_breakers()
+
+
+def test_the_distance_of_a_store_on_the_far_side_of_the_earth_is_half_its_circumference():
+    """For these antipodal points haversine's `a` rounds to 1.0000000000000002 in PostgreSQL; its asin
+    refuses anything past 1, so the expression clamps `a` as haversine_km does."""
+    from stores.selectors import EARTH_RADIUS_KM, distance_expression
+
+    store = make_store("antipode", lat=80.443, lng=127.063)
+    km = Store.objects.filter(pk=store.pk).annotate(km=distance_expression(-80.443, -52.937)).get().km
+    assert km == pytest.approx(math.pi * EARTH_RADIUS_KM, rel=1e-6)
