@@ -159,6 +159,9 @@ else:
 # --- auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "members.User"
 AUTHENTICATION_BACKENDS = [
+    # first: each user's permission set kept in the cache (core.permissions); it authenticates
+    # nobody, so logins (and the sessions they make) stay with the two below
+    "core.permissions.CachedPermissionsBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]

@@ -16,6 +16,9 @@ class CoreConfig(AppConfig):
         from PIL import Image
 
         from . import checks  # noqa: F401  (registers the system checks)
+        from .permissions import connect_signals
+
+        connect_signals()
 
         # every decode in the process (thumbnails included) refuses a bomb over twice the upload limit
         Image.MAX_IMAGE_PIXELS = int(settings.IMAGE_MAX_PIXELS)

@@ -26,4 +26,14 @@ class StoresConfig(AppConfig):
     verbose_name = _("门店")
 
     def ready(self):
+        from django.db.models.signals import post_delete, post_save
+
+        from core.permissions import permissions_changed
+
+        from .models import StoreStaff
+
         post_migrate.connect(ensure_hq_group, sender=self, dispatch_uid="stores.ensure_hq_group")
+        # what a staff member may see follows their store assignments: cached permission sets go
+        for signal in (post_save, post_delete):
+            signal.connect(permissions_changed, sender=StoreStaff,
+                           dispatch_uid=f"stores.staff_permissions.{signal is post_save}")

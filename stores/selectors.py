@@ -440,7 +440,7 @@ def delivery_distance_km(store, lat, lng):
     return haversine_km(store.latitude, store.longitude, *coords)
 
 
-def pickup_slots(store, *, now=None, days=3):
+def pickup_slots(store, *, now=None, days=3, limit=None):
     """Pickup time slots a shopper may choose: [(start, end), ...] as aware Asia/Shanghai datetimes.
 
     Each slot is `store.pickup_slot_minutes` long and lies wholly inside the store's opening hours
@@ -448,7 +448,8 @@ def pickup_slots(store, *, now=None, days=3):
     joined, so a slot may run over midnight). Slots step from the start of each opening span, and
     the first one offered starts no earlier than `now` + `store.pickup_lead_minutes`, rounded up to
     that grid. Slots start today or on the next `days - 1` days (local dates). A store that is not
-    open (paused, closed, archived) or does not offer pickup has none.
+    open (paused, closed, archived) or does not offer pickup has none. `limit`: at most that many,
+    the earliest (an order placed without a chosen slot needs only the first).
     """
     now = now or timezone.now()
     if now.tzinfo is None:
@@ -473,6 +474,8 @@ def pickup_slots(store, *, now=None, days=3):
         while start + slot <= closes and start.date() <= last_day:
             if start.date() >= today:
                 slots.append((start, start + slot))
+                if limit is not None and len(slots) >= limit:
+                    return slots
             start += slot
     return slots
 

@@ -206,19 +206,47 @@ def _lock_attempt(pk):
     return attempt
 
 
-def _succeed(pk, *, amount_fen, gateway_reference, payer, now, keeps):
+def _succeed(pk, *, amount_fen, gateway_reference, payer, now, keeps, kind, detail):
     """The attempt succeeds if it has not and its amount is `amount_fen`: one conditional UPDATE
     (the order's lock is held: every other change of an attempt's state takes it first), which
-    returns the attempt, or None when the condition failed (a repeat, or another amount)."""
+    returns the attempt, or None when the condition failed (a repeat, or another amount).
+
+    The same statement records what the gateway said (`kind`, with `detail`) and that the attempt
+    succeeded, once per gateway reference (ON CONFLICT DO NOTHING, as _record): its INSERT takes
+    the attempt from the UPDATE's RETURNING, so nothing is recorded when the condition failed."""
     qn = connection.ops.quote_name
     at = connection.ops.adapt_datetimefield_value(now)
+    if connection.vendor != "postgresql":  # no UPDATE inside WITH (SQLite): two statements
+        attempt = next(iter(PaymentAttempt.objects.raw(
+            f"UPDATE {qn(PaymentAttempt._meta.db_table)} SET {qn('state')} = %s, {qn('gateway_trade_no')} = %s,"
+            f" {qn('succeeded_at')} = %s, {qn('payer_reference')} = %s, {qn('close_requested')} = %s,"
+            f" {qn('updated_at')} = %s, {qn('is_order_payment')} = %s"
+            f" WHERE {qn('id')} = %s AND {qn('amount_fen')} = %s AND {qn('state')} <> %s RETURNING *",
+            [PaymentAttempt.State.SUCCEEDED.value, str(gateway_reference)[:64], at, str(payer)[:128], False, at,
+             keeps, pk, amount_fen, PaymentAttempt.State.SUCCEEDED.value],
+            using=connection.alias,
+        )), None)
+        if attempt is not None:
+            _record(attempt, kind, reference=gateway_reference, amount_fen=amount_fen, detail=detail,
+                    then=PaymentEvent.Kind.SUCCEEDED)
+        return attempt
+    field = PaymentEvent._meta.get_field("detail")
+    reference = str(gateway_reference or "")[:128]
     return next(iter(PaymentAttempt.objects.raw(
-        f"UPDATE {qn(PaymentAttempt._meta.db_table)} SET {qn('state')} = %s, {qn('gateway_trade_no')} = %s,"
+        f"WITH a AS (UPDATE {qn(PaymentAttempt._meta.db_table)} SET {qn('state')} = %s, {qn('gateway_trade_no')} = %s,"
         f" {qn('succeeded_at')} = %s, {qn('payer_reference')} = %s, {qn('close_requested')} = %s,"
         f" {qn('updated_at')} = %s, {qn('is_order_payment')} = %s"
-        f" WHERE {qn('id')} = %s AND {qn('amount_fen')} = %s AND {qn('state')} <> %s RETURNING *",
+        f" WHERE {qn('id')} = %s AND {qn('amount_fen')} = %s AND {qn('state')} <> %s RETURNING *),"
+        f" e AS (INSERT INTO {qn(PaymentEvent._meta.db_table)} ({qn('attempt_id')}, {qn('order_id')}, {qn('kind')},"
+        f" {qn('gateway_reference')}, {qn('amount_fen')}, {qn('detail')}, {qn('created_at')})"
+        f" SELECT a.{qn('id')}, a.{qn('order_id')}, v.kind, %s, %s, v.detail, %s FROM a,"
+        f" (VALUES (%s, %s), (%s, %s)) AS v (kind, detail) ON CONFLICT DO NOTHING)"
+        f" SELECT * FROM a",
         [PaymentAttempt.State.SUCCEEDED.value, str(gateway_reference)[:64], at, str(payer)[:128], False, at, keeps,
-         pk, amount_fen, PaymentAttempt.State.SUCCEEDED.value],
+         pk, amount_fen, PaymentAttempt.State.SUCCEEDED.value,
+         reference, amount_fen, at,
+         str(kind), field.get_db_prep_save(detail or {}, connection),
+         PaymentEvent.Kind.SUCCEEDED.value, field.get_db_prep_save({}, connection)],
         using=connection.alias,
     )), None)
 
@@ -266,11 +294,11 @@ def _confirm(row, *, amount_fen, gateway_reference, channel, source, payer, deta
     if whole_fen:  # the usual case first: a payment of the attempt's amount, not yet counted
         keeps = order.status == Order.Status.PENDING_PAYMENT and yuan_to_fen(order.pay_amount) == amount_fen
         attempt = _succeed(row["pk"], amount_fen=amount_fen, gateway_reference=gateway_reference, payer=payer,
-                           now=now, keeps=keeps)
+                           now=now, keeps=keeps, kind=kind, detail=detail)
     if attempt is not None:
         return _succeeded(order, attempt, kind=kind, keeps=keeps, amount_fen=amount_fen,
                           gateway_reference=gateway_reference, detail=detail, now=now, multiplier=multiplier,
-                          savepoint=savepoint)
+                          savepoint=savepoint, recorded=True)
     attempt = _lock_attempt(row["pk"])
     if not whole_fen or amount_fen != attempt.amount_fen:
         if _event_once(attempt, PaymentEvent.Kind.AMOUNT_MISMATCH, reference=gateway_reference,
@@ -295,12 +323,13 @@ def _confirm(row, *, amount_fen, gateway_reference, channel, source, payer, deta
                       savepoint=savepoint)
 
 
-def _succeeded(order, attempt, *, kind, keeps, amount_fen, gateway_reference, detail, now, multiplier, savepoint):
+def _succeeded(order, attempt, *, kind, keeps, amount_fen, gateway_reference, detail, now, multiplier, savepoint,
+               recorded=False):
     """The attempt has just succeeded (under the order's lock): the order is paid, or the money
-    it cannot keep goes back."""
-    # what the gateway said, then that it succeeded: one INSERT for both
-    _record(attempt, kind, reference=gateway_reference, amount_fen=amount_fen, detail=detail,
-            then=PaymentEvent.Kind.SUCCEEDED)
+    it cannot keep goes back. `recorded`: _succeed's statement wrote both events already."""
+    if not recorded:  # what the gateway said, then that it succeeded: one INSERT for both
+        _record(attempt, kind, reference=gateway_reference, amount_fen=amount_fen, detail=detail,
+                then=PaymentEvent.Kind.SUCCEEDED)
     if keeps:
         _mark_paid(order, attempt, now, multiplier=multiplier, savepoint=savepoint)
         return Outcome("paid", order, attempt)

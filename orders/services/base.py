@@ -9,7 +9,7 @@ services below it (marketing's coupon, stores' reservations, members' points) ta
 import logging
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -53,19 +53,28 @@ def lock_order(order_or_id, *, user_id=None):
     return Order.objects.select_for_update(of=("self",)).select_related("store", "user").get(pk=order_id)
 
 
-def record_event(order, *, kind=OrderEvent.Kind.STATUS, by=None, note="", from_status="", to_status="",
-                 visible=True):
-    return OrderEvent.objects.create(
+def _event_values(order, *, kind, by, note, from_status, to_status, visible):
+    return dict(
         order=order, kind=kind, actor=_actor(by), actor_label=actor_label(by)[:64], note=str(note)[:255],
         from_status=from_status, to_status=to_status, visible_to_shopper=visible,
     )
+
+
+def record_event(order, *, kind=OrderEvent.Kind.STATUS, by=None, note="", from_status="", to_status="",
+                 visible=True):
+    return OrderEvent.objects.create(**_event_values(
+        order, kind=kind, by=by, note=note, from_status=from_status, to_status=to_status, visible=visible))
 
 
 def transition(order, new_status, *, by=None, note="", **fields):
     """Move a (locked) order to `new_status`: allowed by Order.PIPELINE, applied by a conditional
     UPDATE on the status it had, recorded as an OrderEvent in the same transaction. Extra `fields`
     are written by the same UPDATE. Raises OrderError(invalid_transition) and changes nothing when
-    the move is not allowed or the order changed meanwhile."""
+    the move is not allowed or the order changed meanwhile.
+
+    On PostgreSQL the UPDATE and the event's INSERT are one statement (the INSERT takes its row
+    from the UPDATE's RETURNING, so no event is written when the condition failed): every paid
+    order, shipment and cancellation runs it while it holds the order's lock."""
     old = order.status
     if new_status not in Order.PIPELINE.get(old, set()):
         raise OrderError(
@@ -73,14 +82,48 @@ def transition(order, new_status, *, by=None, note="", **fields):
             params={"status": order.get_status_display()},
         )
     now = timezone.now()
-    changed = Order.objects.filter(pk=order.pk, status=old).update(status=new_status, updated_at=now, **fields)
+    event = _event_values(order, kind=OrderEvent.Kind.STATUS, by=by, note=note, from_status=old,
+                          to_status=new_status, visible=True)
+    if connection.vendor == "postgresql" and not any(hasattr(v, "resolve_expression") for v in fields.values()):
+        changed = _update_and_record(order.pk, old, {"status": new_status, "updated_at": now, **fields}, event, now)
+    else:
+        changed = Order.objects.filter(pk=order.pk, status=old).update(status=new_status, updated_at=now, **fields)
+        if changed:
+            OrderEvent.objects.create(**event)
     if not changed:
         raise OrderError(_("订单状态已变化，请刷新后重试"), code=Code.INVALID_TRANSITION)
     order.status = new_status
     for name, value in fields.items():
         setattr(order, name, value)
-    record_event(order, by=by, note=note, from_status=old, to_status=new_status)
     return order
+
+
+def _db_value(model, name, value):
+    """`value` of `model`'s field `name` as the database takes it (what QuerySet.update and a model
+    save send): a related object as its key, a date in the backend's form, a Decimal checked."""
+    field = model._meta.get_field(name)
+    if hasattr(value, "prepare_database_save"):
+        value = value.prepare_database_save(field)
+    return field.column, field.get_db_prep_save(value, connection=connection)
+
+
+def _update_and_record(order_id, old, changes, event, now):
+    """The order's conditional UPDATE and its event's INSERT as one statement; True when it changed."""
+    qn = connection.ops.quote_name
+    sets = [_db_value(Order, name, value) for name, value in changes.items()]
+    inserted = [_db_value(OrderEvent, name, value) for name, value in event.items() if name != "order"]
+    inserted.append(_db_value(OrderEvent, "created_at", now))
+    sql = (
+        f"WITH changed AS (UPDATE {qn(Order._meta.db_table)} SET "
+        + ", ".join(f"{qn(column)} = %s" for column, _v in sets)
+        + f" WHERE {qn('id')} = %s AND {qn('status')} = %s RETURNING {qn('id')})"
+        f" INSERT INTO {qn(OrderEvent._meta.db_table)} ({qn('order_id')}, "
+        + ", ".join(qn(column) for column, _v in inserted)
+        + ") SELECT changed.id, " + ", ".join(["%s"] * len(inserted)) + f" FROM changed RETURNING {qn('id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*(v for _c, v in sets), order_id, old, *(v for _c, v in inserted)])
+        return cursor.fetchone() is not None
 
 
 def send_on_commit(signal, **kwargs):

@@ -6,7 +6,7 @@ the cart is shown and at checkout, against the chosen store (orders.selectors.ev
 import uuid
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -183,5 +183,18 @@ def reorder(order, cart):
 
 
 def remove_ordered(user, sku_ids):
-    """After an order from the cart: its SKUs leave the member's cart (in the order's transaction)."""
-    return CartLine.objects.filter(cart__user=user, sku_id__in=list(sku_ids)).delete()[0]
+    """After an order from the cart: its SKUs leave the member's cart (in the order's transaction).
+    One DELETE written out: it runs on every order, and the ORM's delete (a collector, a joined
+    subquery) cost more to build than the database takes to answer."""
+    sku_ids = [int(pk) for pk in sku_ids]
+    if not sku_ids:
+        return 0
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {qn(CartLine._meta.db_table)} WHERE {qn('cart_id')} IN"
+            f" (SELECT {qn('id')} FROM {qn(Cart._meta.db_table)} WHERE {qn('user_id')} = %s)"
+            f" AND {qn('sku_id')} IN ({', '.join(['%s'] * len(sku_ids))})",
+            [user.pk, *sku_ids],
+        )
+        return cursor.rowcount

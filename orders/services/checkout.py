@@ -330,7 +330,9 @@ def _quote_fulfilment(quote, store, goods, now, *, pickup_only=False):
     free_delivery = bool(member is not None and member.level_id and member.level.free_delivery)
     # pickup
     if store.pickup_enabled:
-        quote.slots = pickup_slots(store, now=now)
+        # a pickup order placed without a chosen slot takes the first: the rest is not needed
+        first_only = pickup_only and not quote.request.slot
+        quote.slots = pickup_slots(store, now=now, limit=1 if first_only else None)
         options.append(FulfilmentOption(
             Order.Fulfilment.PICKUP, Order.Fulfilment.PICKUP.label, bool(quote.slots),
             "" if quote.slots else _("门店近期没有可选的自提时段"),
@@ -480,8 +482,10 @@ def _place_order(user, request, *, token, expected_pay_amount, now, savepoint):
         except CouponUnavailable as exc:
             raise OrderError(_("优惠券已被使用或已过期，请重新选择"), code=Code.COUPON_UNUSABLE) from exc
     try:
+        # the order row was inserted by this transaction; without a savepoint when a refusal rolls
+        # the whole transaction back (this function's own, not a caller's)
         reserve_lines(store, [(line.sku.pk, line.quantity) for line in lines], reference=order.reference,
-                      new_reference=True)  # the order row was inserted by this transaction
+                      new_reference=True, savepoint=savepoint)
     except StockError as exc:
         raise OrderError(_("库存不足：%(detail)s") % {"detail": exc}, code=Code.INSUFFICIENT_STOCK,
                          details={"short": getattr(exc, "short", [])}) from exc

@@ -49,14 +49,15 @@ def _pending_native(wechat):
     return order, start_payment(order, user=shopper, channel="wechat_native", mobile=False)
 
 
-def test_a_notice_pays_in_seven_statements_and_a_repeat_in_one(wechat):
+def test_a_notice_pays_in_five_statements_and_a_repeat_in_one(wechat):
     order, attempt = _pending_native(wechat)
     headers, body = notice(wechat, transaction_resource(attempt))
     with CaptureQueriesContext(connection) as captured:
         assert handle_pay_notice(headers, body) == (204, None)
     # read the attempt; lock member (with the level's multiplier) and order; the attempt succeeds
-    # by one conditional UPDATE; both payment events in one INSERT; the order's transition and its event
-    assert len(_statements(captured)) == 7, "\n".join(s[:90] for s in _statements(captured))
+    # by one conditional UPDATE that also inserts both payment events; the order's transition and
+    # its event in one more
+    assert len(_statements(captured)) == 5, "\n".join(s[:90] for s in _statements(captured))
     assert not [q for q in captured.captured_queries if "SAVEPOINT" in q["sql"]]
     with CaptureQueriesContext(connection) as captured:
         assert handle_pay_notice(headers, body) == (204, None)
@@ -116,10 +117,14 @@ def test_placing_an_order_takes_the_stock_rows_last_in_a_few_statements():
         order = place_order(shopper, request, token=uuid.uuid4().hex)
     statements = _statements(captured)
     locked_at = next(i for i, sql in enumerate(statements) if "stores_stock" in sql and "FOR UPDATE" in sql)
-    # after the stock rows are locked: one UPDATE of all three rows, one INSERT of the movements,
-    # one of the reservations, then only the commit
-    assert len(statements) - locked_at - 1 == 3, statements[locked_at:]
-    assert len(statements) <= 16, statements
+    # after the stock rows are locked: one statement (the UPDATE of all three rows with the INSERTs
+    # of their movements and reservations), then only the commit; no savepoint to release
+    assert len(statements) - locked_at - 1 == 1, statements[locked_at:]
+    assert len(statements) <= 12, statements
+    assert not [q for q in captured.captured_queries if "SAVEPOINT" in q["sql"]]
+    moves = StockMovement.objects.filter(reference=order.reference).order_by("stock__sku_id")
+    assert [(m.reason, m.reserved_delta, m.reserved_after, m.on_hand_after) for m in moves] == [
+        ("reserve", 1, 1, 50)] * 3
     assert sorted(StockReservation.objects.filter(reference=order.reference).values_list("quantity", flat=True)) == [
         1, 1, 1]
     assert [s.reserved for s in Stock.objects.filter(store=store).order_by("sku_id")] == [1, 1, 1]
