@@ -415,6 +415,22 @@ def remove_run_files():
 
 
 # --- main -----------------------------------------------------------------------------------
+def batch_timeouts():
+    """The database timeouts of a worker for this process's connections: the open one now, new
+    ones as they open (threads of a setup), until connections.close_all() and the signal is gone."""
+    from django.db import connection
+    from django.db.backends.signals import connection_created
+
+    from core.dbtimeouts import set_task_timeouts
+
+    def opened(sender, connection, **kwargs):
+        set_task_timeouts(connection)
+
+    connection_created.connect(opened, weak=False, dispatch_uid="bench.batch_timeouts")
+    connection.ensure_connection()
+    set_task_timeouts(connection)
+
+
 def main(argv=None):
     args = parse_args(argv)
     configure_environment(args.keep)
@@ -459,6 +475,10 @@ def main(argv=None):
 
     results: dict[str, dict] = {BASELINE: {}}
     prepared = {}
+    # setups are batch work (100,000-row inserts and updates), so they run under the worker's and
+    # commands' timeouts (core.dbtimeouts), not the web's; their connections are closed below, so
+    # gunicorn and the custom runs get the web's again
+    batch_timeouts()
     for bench in selected:
         try:
             if bench.kind == "http":
@@ -469,6 +489,9 @@ def main(argv=None):
         except Exception:
             results[bench.name] = {"error": "setup failed: " + traceback.format_exc(limit=6).strip()}
             print(f"{bench.name}: {results[bench.name]['error']}", file=sys.stderr)
+    from django.db.backends.signals import connection_created
+
+    connection_created.disconnect(dispatch_uid="bench.batch_timeouts")
     connections.close_all()  # gunicorn gets the database to itself (SQLite locks)
 
     run, load = pick_generator(args.client)

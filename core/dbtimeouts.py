@@ -14,7 +14,7 @@ from django.db.backends.signals import connection_created
 _task_process = False
 
 
-def _set_task_timeouts(connection):
+def set_task_timeouts(connection):
     from django.conf import settings
 
     if connection.vendor != "postgresql":
@@ -28,7 +28,7 @@ def _set_task_timeouts(connection):
 
 def _on_connection_created(sender, connection, **kwargs):
     if _task_process:
-        _set_task_timeouts(connection)
+        set_task_timeouts(connection)
 
 
 def use_task_timeouts(**_signal_kwargs):
@@ -46,4 +46,4 @@ def use_task_timeouts(**_signal_kwargs):
 
     for connection in connections.all(initialized_only=True):
         if connection.connection is not None and not connection.in_atomic_block:
-            _set_task_timeouts(connection)
+            set_task_timeouts(connection)
