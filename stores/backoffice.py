@@ -4,6 +4,7 @@ another store's id answers 404 exactly like a missing one."""
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -19,7 +20,7 @@ from core.numbers import id_or_none, page_number
 
 from . import selectors, services
 from .forms import AdjustForm, ThresholdForm, TransferForm
-from .models import LowStockAlert, Stock, Store, StoreNotification, Transfer
+from .models import LowStockAlert, Stock, Store, StoreNotification, Transfer, TransferLine
 from .scope import choose_store, get_scoped_object_or_404, is_hq, scope_queryset, stores_for
 
 PAGE_SIZE = 50
@@ -151,11 +152,27 @@ def transfer_list(request):
     status = request.GET.get("status")
     if status in Transfer.Status.values:
         qs = qs.filter(status=status)
+    else:
+        status = ""
+    # 差异待处理: received short and not yet settled by HQ (a partial index on the open ones)
+    difference = request.GET.get("difference")
+    if difference in (Transfer.Difference.OPEN, Transfer.Difference.RESOLVED):
+        qs = qs.filter(difference_status=difference)
+    else:
+        difference = ""
+    # the workbench's per-store numbers link here: one store as the source or as the destination
+    # (an id outside the user's scope finds nothing, the scope above still applies)
+    source, destination = id_or_none(request.GET.get("source")), id_or_none(request.GET.get("destination"))
+    if source:
+        qs = qs.filter(source_id=source)
+    if destination:
+        qs = qs.filter(destination_id=destination)
     page = Paginator(qs.order_by("-id"), PAGE_SIZE).get_page(page_number(request.GET.get("page")))
     return render(
         request,
         "stores/backoffice/transfer_list.html",
-        {"page_obj": page, "transfers": page.object_list, "status": status, "statuses": Transfer.Status.choices},
+        {"page_obj": page, "transfers": page.object_list, "status": status, "statuses": Transfer.Status.choices,
+         "difference": difference, "source": source or "", "destination": destination or ""},
     )
 
 
@@ -203,6 +220,8 @@ def transfer_detail(request, pk):
     hq = is_hq(request.user)
     on_source = hq or user_can_work_on(request.user, transfer.source_id)
     on_destination = hq or user_can_work_on(request.user, transfer.destination_id)
+    from .transfer_differences import transfer_words
+
     return render(
         request,
         "stores/backoffice/transfer_detail.html",
@@ -210,9 +229,12 @@ def transfer_detail(request, pk):
             "transfer": transfer,
             "lines": lines,
             "events": events,
+            "difference_words": transfer_words(transfer),
             "can_dispatch": on_source and transfer.status == Transfer.Status.DRAFT,
             "can_cancel": on_source and transfer.status in (Transfer.Status.DRAFT, Transfer.Status.DISPATCHED),
             "can_receive": on_destination and transfer.status == Transfer.Status.DISPATCHED,
+            "can_resolve": hq and transfer.difference_open and request.user.has_perm("stores.change_transfer"),
+            "resolutions": TransferLine.Resolution.choices,
         },
     )
 
@@ -257,6 +279,30 @@ def transfer_cancel(request, pk):
     return _transfer_action(request, pk, "cancel")
 
 
+@staff_required(perm="stores.change_transfer")
+@require_POST
+def transfer_resolve(request, pk):
+    """HQ settles a short receipt's difference, line by line, with a reason
+    (stores.transfer_differences). A store's staff get 403; another store's transfer is a 404 for
+    them before that, like any transfer out of scope."""
+    from .transfer_differences import parse_resolutions, resolve_difference
+
+    transfer = _scoped_transfer(request, pk)
+    if not is_hq(request.user):
+        raise PermissionDenied
+    try:
+        settled = resolve_difference(transfer, parse_resolutions(request.POST), by=request.user,
+                                     reason=request.POST.get("reason", ""))
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    else:
+        if settled:
+            messages.success(request, _("已处理 %(n)s 行差异") % {"n": settled})
+        else:
+            messages.info(request, _("差异已经处理过，未重复处理"))
+    return redirect("stores_bo:transfer_detail", pk=transfer.pk)
+
+
 # --- alerts and notifications -----------------------------------------------------------------
 @staff_required(perm="stores.view_lowstockalert")
 def alert_list(request):
@@ -266,6 +312,9 @@ def alert_list(request):
     )
     if status in LowStockAlert.Status.values:
         alerts = alerts.filter(status=status)
+    store = id_or_none(request.GET.get("store"))  # the workbench's per-store link
+    if store:
+        alerts = alerts.filter(stock__store_id=store)
     page = Paginator(alerts.order_by("-id"), PAGE_SIZE).get_page(page_number(request.GET.get("page")))
     notifications = list(
         StoreNotification.objects.filter(user=request.user).select_related("store").order_by("-id")[:30]
@@ -274,7 +323,7 @@ def alert_list(request):
         request,
         "stores/backoffice/alerts.html",
         {"page_obj": page, "alerts": page.object_list, "status": status, "notifications": notifications,
-         "statuses": LowStockAlert.Status.choices},
+         "statuses": LowStockAlert.Status.choices, "store": store or ""},
     )
 
 

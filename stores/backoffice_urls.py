@@ -18,6 +18,7 @@ urlpatterns = [
     path("transfers/<int:pk>/dispatch/", backoffice.transfer_dispatch, name="transfer_dispatch"),
     path("transfers/<int:pk>/receive/", backoffice.transfer_receive, name="transfer_receive"),
     path("transfers/<int:pk>/cancel/", backoffice.transfer_cancel, name="transfer_cancel"),
+    path("transfers/<int:pk>/resolve/", backoffice.transfer_resolve, name="transfer_resolve"),
     path("alerts/", backoffice.alert_list, name="alerts"),
     path("alerts/<int:pk>/", backoffice.alert_detail, name="alert_detail"),
     path("notifications/read/", backoffice.notifications_read, name="notifications_read"),

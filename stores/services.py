@@ -822,7 +822,8 @@ def dispatch_transfer(transfer, *, by=None):
 @transaction.atomic
 def receive_transfer(transfer, received=None, *, by=None, note=""):
     """Destination store takes the goods in. `received` maps line id -> quantity actually received
-    (default: all); less than sent is allowed and the shortage stays recorded on the line."""
+    (default: all); less than sent is allowed: the shortage stays recorded on the line and the
+    transfer's difference is open ("少到 N 件，差异待处理") until HQ resolves it."""
     _require_store(by, transfer.destination_id, _("只有调入门店可以收货"))
     lines = list(transfer.lines.order_by("sku_id"))
     received = received or {}
@@ -839,7 +840,7 @@ def receive_transfer(transfer, received=None, *, by=None, note=""):
             raise TransferError(_("实收数量不能多于发出数量"), code="over_receive")
         counts[line.pk] = count
     _move_status(transfer, Transfer.Status.DISPATCHED, Transfer.Status.RECEIVED)
-    shortages = []
+    short = 0
     for line in lines:
         count = counts[line.pk]
         TransferLine.objects.filter(pk=line.pk).update(quantity_received=count)
@@ -848,11 +849,18 @@ def receive_transfer(transfer, received=None, *, by=None, note=""):
             Stock.objects.get_or_create(store_id=transfer.destination_id, sku_id=line.sku_id)
             _change(Reason.TRANSFER_IN, d_on_hand=count, store_id=transfer.destination_id, sku_id=line.sku_id,
                     by=by, reference=transfer.reference)
-        if count < line.quantity:
-            shortages.append(f"{line.sku_id}:-{line.quantity - count}")
+        short += line.quantity - count
     summary = note
-    if shortages:
-        summary = (_("短收 %(items)s") % {"items": ", ".join(shortages)} + (" " + note if note else "")).strip()
+    if short:
+        # the units that did not arrive stay the transfer's open difference until HQ settles it
+        # (stores.transfer_differences): the source's ledger already shows them leaving
+        Transfer.objects.filter(pk=transfer.pk).update(
+            difference_status=Transfer.Difference.OPEN, short_quantity=short, updated_at=timezone.now()
+        )
+        transfer.difference_status, transfer.short_quantity = Transfer.Difference.OPEN, short
+        from .transfer_differences import shortage_words
+
+        summary = f"{shortage_words(short)} {note}".strip()
     _event(transfer, Transfer.Status.RECEIVED, by, summary)
     return transfer
 
