@@ -172,7 +172,7 @@ class ProductAdminForm(forms.ModelForm):
         model = Product
         widgets = {"description": RichTextarea()}
         fields = (
-            "name", "subtitle", "category", "tags", "status", "sort_weight", "sales_base",
+            "name", "subtitle", "category", "tags", "unit", "status", "sort_weight", "sales_base",
             "member_discount_enabled", "description", "video_url", "list_at", "delist_at",
         )
 
@@ -234,7 +234,7 @@ class ProductAdmin(ImportExportModelAdmin):
     inlines = [ProductImageInline, OptionTypeInline, SkuInline]
     readonly_fields = ("price_min", "price_max", "sales_count", "listed_at")
     fieldsets = (
-        (None, {"fields": ("name", "subtitle", "category", "tags", "status", "sort_weight")}),
+        (None, {"fields": ("name", "subtitle", "category", "tags", "unit", "status", "sort_weight")}),
         (_("价格与销量"), {"fields": (
             "default_price", "price_min", "price_max", "member_discount_enabled", "sales_base", "sales_count",
         )}),
