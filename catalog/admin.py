@@ -167,6 +167,7 @@ class ProductAdminForm(forms.ModelForm):
         max_value=Decimal("999999.99"),
         help_text=_("生成新规格组合或无规格商品的SKU时使用；已有SKU的价格在下方SKU表中修改"),
     )
+    unit = forms.CharField(label=_("单位"), max_length=8, required=False, help_text=_("计量单位，如 件、盒、瓶、千克；留空为“件”"))
 
     class Meta:
         model = Product
@@ -175,6 +176,9 @@ class ProductAdminForm(forms.ModelForm):
             "name", "subtitle", "category", "tags", "unit", "status", "sort_weight", "sales_base",
             "member_discount_enabled", "description", "video_url", "list_at", "delist_at",
         )
+
+    def clean_unit(self):
+        return (self.cleaned_data.get("unit") or "").strip() or "件"
 
     def clean(self):
         cleaned = super().clean()

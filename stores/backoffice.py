@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from core.backoffice import staff_required
 from core.csv_export import streaming_csv
 from core.errors import DomainError
+from core.navigation import safe_next
 from core.numbers import id_or_none, page_number
 
 from . import selectors, services
@@ -337,10 +338,26 @@ def alert_detail(request, pk):
 
 
 @staff_required(perm="stores.view_storenotification")
+def notification_list(request):
+    """The bell's page: the user's own notices (low stock, payments and refunds that need a
+    person…), the open ones by default (?show=all for every one), each marked read on its own or
+    all at once. A notice about a low-stock alert restocked since reads as closed."""
+    show_all = request.GET.get("show") == "all"
+    qs = selectors.notifications_for(request.user, only_open=not show_all)
+    page = Paginator(qs, PAGE_SIZE).get_page(page_number(request.GET.get("page")))
+    return render(request, "stores/backoffice/notifications.html",
+                  {"page_obj": page, "notices": page.object_list, "show_all": show_all})
+
+
+@staff_required(perm="stores.view_storenotification")
 @require_POST
 def notifications_read(request):
+    """Mark the user's own notices read (the ids given, else all); another user's id changes nothing."""
     ids = [i for i in (id_or_none(raw) for raw in request.POST.getlist("id")[:200]) if i is not None] or None
+    if ids is None and request.POST.getlist("id"):
+        ids = []  # only bad ids: mark nothing rather than everything
     services.mark_notifications_read(request.user, ids)
     if request.headers.get("HX-Request"):
         return HttpResponse(status=204, headers={"HX-Refresh": "true"})
-    return redirect("stores_bo:alerts")
+    messages.success(request, _("已标为已读"))
+    return redirect(safe_next(request, reverse("stores_bo:notifications")))

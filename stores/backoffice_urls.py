@@ -21,6 +21,7 @@ urlpatterns = [
     path("transfers/<int:pk>/resolve/", backoffice.transfer_resolve, name="transfer_resolve"),
     path("alerts/", backoffice.alert_list, name="alerts"),
     path("alerts/<int:pk>/", backoffice.alert_detail, name="alert_detail"),
+    path("notifications/", backoffice.notification_list, name="notifications"),
     path("notifications/read/", backoffice.notifications_read, name="notifications_read"),
     path("picker/", docs.picker, name="picker"),
     path("documents/", docs.document_list, name="documents"),

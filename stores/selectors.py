@@ -391,3 +391,22 @@ def documents_for(qs, *, kind=None, state=None):
     if state in StockDocument.State.values:
         qs = qs.filter(state=state)
     return qs.select_related("store", "author").annotate(line_count=Count("lines")).order_by("-id")
+
+
+def open_notifications(user):
+    """The user's own notices still open: unread, and not about a low-stock alert that has since
+    closed (the item was restocked: the notice closed with it)."""
+    from .models import LowStockAlert, StoreNotification
+
+    return StoreNotification.objects.filter(user_id=user.pk, read_at__isnull=True).exclude(
+        alert__status=LowStockAlert.Status.CLOSED
+    )
+
+
+def notifications_for(user, *, only_open=False):
+    """The user's own notices, newest first, each with its store and its alert's state (one query
+    per page, whatever the rows)."""
+    from .models import StoreNotification
+
+    qs = open_notifications(user) if only_open else StoreNotification.objects.filter(user_id=user.pk)
+    return qs.select_related("store", "alert").order_by("-id")
