@@ -459,10 +459,11 @@ class TransferLine(models.Model):
 
     @property
     def difference_words(self):
-        """The line's difference in words: "少到 1 件，差异待处理" / "少到 1 件，已确认损耗"."""
+        """The line's difference in words, in its product's unit: "少到 1 件，差异待处理" / "少到 1 盒，已确认损耗"
+        (reads sku.product: select it with the line)."""
         from .transfer_differences import shortage_words
 
-        return shortage_words(self.shortage, self.resolution) if self.shortage else ""
+        return shortage_words(self.shortage, self.resolution, self.sku.product.unit) if self.shortage else ""
 
 
 class TransferEvent(models.Model):

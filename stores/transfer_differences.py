@@ -40,12 +40,19 @@ Resolution = TransferLine.Resolution
 MAX_REASON = 200
 
 
-def shortage_words(shortage, resolution=""):
-    """A short line (or transfer) in words: "少到 1 件，差异待处理", "少到 1 件，已确认损耗"…"""
+def shortage_words(shortage, resolution="", unit=None):
+    """A short line (or transfer) in words: "少到 1 件，差异待处理", "少到 1 盒，已确认损耗"… A line
+    names its product's unit; the transfer's total (units of any products) counts 件."""
     if not shortage:
         return ""
+    if unit:
+        words = {
+            Resolution.LOST: _("少到 %(n)s %(unit)s，已确认损耗"),
+            Resolution.RETURNED: _("少到 %(n)s %(unit)s，已退回调出门店"),
+            Resolution.DELIVERED: _("少到 %(n)s %(unit)s，已补收到调入门店"),
+        }.get(resolution or "", _("少到 %(n)s %(unit)s，差异待处理"))
+        return words % {"n": shortage, "unit": unit}
     words = {
-        "": _("少到 %(n)s 件，差异待处理"),
         Resolution.LOST: _("少到 %(n)s 件，已确认损耗"),
         Resolution.RETURNED: _("少到 %(n)s 件，已退回调出门店"),
         Resolution.DELIVERED: _("少到 %(n)s 件，已补收到调入门店"),
@@ -107,7 +114,7 @@ def resolve_difference(transfer, resolutions: Mapping[int, str], *, by, reason: 
         return 0
     if transfer.difference_status != Transfer.Difference.OPEN:
         raise TransferError(_("该调拨单没有待处理的差异"), code="no_difference")
-    lines = {line.pk: line for line in transfer.lines.select_related("sku").order_by("sku_id")}
+    lines = {line.pk: line for line in transfer.lines.select_related("sku__product").order_by("sku_id")}
     for line_id in resolutions:
         line = lines.get(line_id)
         if line is None or not line.shortage:
@@ -138,7 +145,8 @@ def resolve_difference(transfer, resolutions: Mapping[int, str], *, by, reason: 
             difference_status=Transfer.Difference.RESOLVED, updated_at=now
         )
         transfer.difference_status = Transfer.Difference.RESOLVED
-    summary = "；".join(f"{line.sku.code} {shortage_words(line.shortage, line.resolution)}" for line in settled)
+    summary = "；".join(f"{line.sku.code} {shortage_words(line.shortage, line.resolution, line.sku.product.unit)}"
+                       for line in settled)
     TransferEvent.objects.create(transfer=transfer, status=TransferEvent.RESOLVED, actor=actor,
                                  note=f"{summary}。{_('原因')}：{reason}"[:255])
     return len(settled)

@@ -212,3 +212,18 @@ def test_the_transfer_list_does_not_grow_with_rows(client, store_a, store_b, cle
         _short_transfer(store_a, store_b, clerk_a, clerk_b)
     assert Transfer.objects.filter(difference_status="open").count() == 6
     assert count() == few
+
+
+def test_stock_history_names_the_settlement(client, store_a, store_b, clerk_a, clerk_b, hq_user):
+    from stores.references import describe
+
+    transfer, lines, skus = _short_transfer(store_a, store_b, clerk_a, clerk_b)
+    resolve_difference(transfer, {lines[0].pk: "returned"}, by=hq_user, reason="找到了")
+    reference = f"transfer:{transfer.pk}:difference:{lines[0].pk}"
+    label, url = describe([reference])[reference]
+    assert label == f"调拨单 #{transfer.pk} · 收货差异 #{lines[0].pk}"
+    assert url == reverse("stores_bo:transfer_detail", args=[transfer.pk])
+    stock = Stock.objects.get(store=store_a, sku=skus[0])
+    client.force_login(clerk_a)
+    html = client.get(reverse("stores_bo:stock_history", args=[stock.pk])).content.decode()
+    assert "收货差异" in html and "找到了" in html
