@@ -227,3 +227,17 @@ def test_stock_history_names_the_settlement(client, store_a, store_b, clerk_a, c
     client.force_login(clerk_a)
     html = client.get(reverse("stores_bo:stock_history", args=[stock.pk])).content.decode()
     assert "收货差异" in html and "找到了" in html
+
+
+def test_the_admin_shows_the_difference_but_cannot_change_it(client, store_a, store_b, clerk_a, clerk_b):
+    from django.contrib.auth import get_user_model
+
+    transfer, lines, _skus = _short_transfer(store_a, store_b, clerk_a, clerk_b)
+    admin = get_user_model().objects.create_superuser("diff_admin", password="pw-12345678")
+    client.force_login(admin)
+    page = client.get(reverse("admin:stores_transfer_change", args=[transfer.pk])).content.decode()
+    assert "差异待处理" in page
+    assert 'name="lines-TOTAL_FORMS"' in page  # the lines inline is there, read-only
+    assert 'name="difference_status"' not in page and 'name="lines-0-resolution"' not in page
+    listing = client.get(reverse("admin:stores_transfer_changelist"), {"difference_status": "open"})
+    assert listing.status_code == 200 and str(transfer) in listing.content.decode()
