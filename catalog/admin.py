@@ -167,14 +167,18 @@ class ProductAdminForm(forms.ModelForm):
         max_value=Decimal("999999.99"),
         help_text=_("生成新规格组合或无规格商品的SKU时使用；已有SKU的价格在下方SKU表中修改"),
     )
+    unit = forms.CharField(label=_("单位"), max_length=8, required=False, help_text=_("计量单位，如 件、盒、瓶、千克；留空为“件”"))
 
     class Meta:
         model = Product
         widgets = {"description": RichTextarea()}
         fields = (
-            "name", "subtitle", "category", "tags", "status", "sort_weight", "sales_base",
+            "name", "subtitle", "category", "tags", "unit", "status", "sort_weight", "sales_base",
             "member_discount_enabled", "description", "video_url", "list_at", "delist_at",
         )
+
+    def clean_unit(self):
+        return (self.cleaned_data.get("unit") or "").strip() or "件"
 
     def clean(self):
         cleaned = super().clean()
@@ -234,7 +238,7 @@ class ProductAdmin(ImportExportModelAdmin):
     inlines = [ProductImageInline, OptionTypeInline, SkuInline]
     readonly_fields = ("price_min", "price_max", "sales_count", "listed_at")
     fieldsets = (
-        (None, {"fields": ("name", "subtitle", "category", "tags", "status", "sort_weight")}),
+        (None, {"fields": ("name", "subtitle", "category", "tags", "unit", "status", "sort_weight")}),
         (_("价格与销量"), {"fields": (
             "default_price", "price_min", "price_max", "member_discount_enabled", "sales_base", "sales_count",
         )}),

@@ -80,6 +80,7 @@ class Product(models.Model):
     )
     video_url = models.URLField(_("视频链接"), blank=True)
     tags = models.CharField(_("标签"), max_length=200, blank=True, help_text=_("多个标签用逗号分隔"))
+    unit = models.CharField(_("单位"), max_length=8, default="件", help_text=_("计量单位，如 件、盒、瓶、千克"))
     sort_weight = models.IntegerField(_("排序权重"), default=0, help_text=_("越大越靠前（综合排序）"))
     sales_base = models.PositiveIntegerField(_("基础销量"), default=0, help_text=_("手工设置的展示销量基数"))
     sales_count = models.PositiveIntegerField(_("实际销量"), default=0, editable=False)

@@ -226,7 +226,7 @@ class StockReservationAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
 class TransferLineInline(admin.TabularInline):
     model = TransferLine
     extra = 0
-    readonly_fields = ["sku", "quantity", "quantity_received"]
+    readonly_fields = ["sku", "quantity", "quantity_received", "resolution", "resolved_by", "resolved_at"]
     can_delete = False
 
     def has_add_permission(self, request, obj=None):
@@ -249,10 +249,11 @@ class TransferAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     (/backoffice/stores/transfers/), where each step checks which store may take it."""
 
     store_field = ("source", "destination")
-    list_display = ["__str__", "source", "destination", "status", "created_by", "created_at"]
-    list_filter = ["status"]
+    list_display = ["__str__", "source", "destination", "status", "difference_status", "created_by", "created_at"]
+    list_filter = ["status", "difference_status"]
     list_select_related = ["source", "destination", "created_by"]
-    readonly_fields = ["source", "destination", "status", "note", "created_by", "created_at"]
+    readonly_fields = ["source", "destination", "status", "difference_status", "short_quantity", "note", "created_by",
+                       "created_at"]
     inlines = [TransferLineInline, TransferEventInline]
 
     def has_add_permission(self, request):

@@ -4,6 +4,7 @@ another store's id answers 404 exactly like a missing one."""
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,11 +16,12 @@ from django.views.decorators.http import require_POST
 from core.backoffice import staff_required
 from core.csv_export import streaming_csv
 from core.errors import DomainError
+from core.navigation import safe_next
 from core.numbers import id_or_none, page_number
 
 from . import selectors, services
 from .forms import AdjustForm, ThresholdForm, TransferForm
-from .models import LowStockAlert, Stock, Store, StoreNotification, Transfer
+from .models import LowStockAlert, Stock, Store, StoreNotification, Transfer, TransferLine
 from .scope import choose_store, get_scoped_object_or_404, is_hq, scope_queryset, stores_for
 
 PAGE_SIZE = 50
@@ -156,11 +158,27 @@ def transfer_list(request):
     status = request.GET.get("status")
     if status in Transfer.Status.values:
         qs = qs.filter(status=status)
+    else:
+        status = ""
+    # 差异待处理: received short and not yet settled by HQ (a partial index on the open ones)
+    difference = request.GET.get("difference")
+    if difference in (Transfer.Difference.OPEN, Transfer.Difference.RESOLVED):
+        qs = qs.filter(difference_status=difference)
+    else:
+        difference = ""
+    # the workbench's per-store numbers link here: one store as the source or as the destination
+    # (an id outside the user's scope finds nothing, the scope above still applies)
+    source, destination = id_or_none(request.GET.get("source")), id_or_none(request.GET.get("destination"))
+    if source:
+        qs = qs.filter(source_id=source)
+    if destination:
+        qs = qs.filter(destination_id=destination)
     page = Paginator(qs.order_by("-id"), PAGE_SIZE).get_page(page_number(request.GET.get("page")))
     return render(
         request,
         "stores/backoffice/transfer_list.html",
-        {"page_obj": page, "transfers": page.object_list, "status": status, "statuses": Transfer.Status.choices},
+        {"page_obj": page, "transfers": page.object_list, "status": status, "statuses": Transfer.Status.choices,
+         "difference": difference, "source": source or "", "destination": destination or ""},
     )
 
 
@@ -208,6 +226,8 @@ def transfer_detail(request, pk):
     hq = is_hq(request.user)
     on_source = hq or user_can_work_on(request.user, transfer.source_id)
     on_destination = hq or user_can_work_on(request.user, transfer.destination_id)
+    from .transfer_differences import transfer_words
+
     return render(
         request,
         "stores/backoffice/transfer_detail.html",
@@ -215,9 +235,12 @@ def transfer_detail(request, pk):
             "transfer": transfer,
             "lines": lines,
             "events": events,
+            "difference_words": transfer_words(transfer),
             "can_dispatch": on_source and transfer.status == Transfer.Status.DRAFT,
             "can_cancel": on_source and transfer.status in (Transfer.Status.DRAFT, Transfer.Status.DISPATCHED),
             "can_receive": on_destination and transfer.status == Transfer.Status.DISPATCHED,
+            "can_resolve": hq and transfer.difference_open and request.user.has_perm("stores.change_transfer"),
+            "resolutions": TransferLine.Resolution.choices,
         },
     )
 
@@ -262,6 +285,30 @@ def transfer_cancel(request, pk):
     return _transfer_action(request, pk, "cancel")
 
 
+@staff_required(perm="stores.change_transfer")
+@require_POST
+def transfer_resolve(request, pk):
+    """HQ settles a short receipt's difference, line by line, with a reason
+    (stores.transfer_differences). A store's staff get 403; another store's transfer is a 404 for
+    them before that, like any transfer out of scope."""
+    from .transfer_differences import parse_resolutions, resolve_difference
+
+    transfer = _scoped_transfer(request, pk)
+    if not is_hq(request.user):
+        raise PermissionDenied
+    try:
+        settled = resolve_difference(transfer, parse_resolutions(request.POST), by=request.user,
+                                     reason=request.POST.get("reason", ""))
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    else:
+        if settled:
+            messages.success(request, _("已处理 %(n)s 行差异") % {"n": settled})
+        else:
+            messages.info(request, _("差异已经处理过，未重复处理"))
+    return redirect("stores_bo:transfer_detail", pk=transfer.pk)
+
+
 # --- alerts and notifications -----------------------------------------------------------------
 @staff_required(perm="stores.view_lowstockalert")
 def alert_list(request):
@@ -271,6 +318,9 @@ def alert_list(request):
     )
     if status in LowStockAlert.Status.values:
         alerts = alerts.filter(status=status)
+    store = id_or_none(request.GET.get("store"))  # the workbench's per-store link
+    if store:
+        alerts = alerts.filter(stock__store_id=store)
     page = Paginator(alerts.order_by("-id"), PAGE_SIZE).get_page(page_number(request.GET.get("page")))
     notifications = list(
         StoreNotification.objects.filter(user=request.user).select_related("store").order_by("-id")[:30]
@@ -279,7 +329,7 @@ def alert_list(request):
         request,
         "stores/backoffice/alerts.html",
         {"page_obj": page, "alerts": page.object_list, "status": status, "notifications": notifications,
-         "statuses": LowStockAlert.Status.choices},
+         "statuses": LowStockAlert.Status.choices, "store": store or ""},
     )
 
 
@@ -293,11 +343,26 @@ def alert_detail(request, pk):
 
 
 @staff_required(perm="stores.view_storenotification")
+def notification_list(request):
+    """The bell's page: the user's own notices (low stock, payments and refunds that need a
+    person…), the open ones by default (?show=all for every one), each marked read on its own or
+    all at once. A notice about a low-stock alert restocked since reads as closed."""
+    show_all = request.GET.get("show") == "all"
+    qs = selectors.notifications_for(request.user, only_open=not show_all)
+    page = Paginator(qs, PAGE_SIZE).get_page(page_number(request.GET.get("page")))
+    return render(request, "stores/backoffice/notifications.html",
+                  {"page_obj": page, "notices": page.object_list, "show_all": show_all})
+
+
+@staff_required(perm="stores.view_storenotification")
 @require_POST
 def notifications_read(request):
+    """Mark the user's own notices read (the ids given, else all); another user's id changes nothing."""
     ids = [i for i in (id_or_none(raw) for raw in request.POST.getlist("id")[:200]) if i is not None] or None
+    if ids is None and request.POST.getlist("id"):
+        ids = []  # only bad ids: mark nothing rather than everything
     services.mark_notifications_read(request.user, ids)
     if request.headers.get("HX-Request"):
         return HttpResponse(status=204, headers={"HX-Refresh": "true"})
     messages.success(request, _("通知已全部标为已读") if ids is None else _("所选通知已标为已读"))
-    return redirect("stores_bo:alerts")
+    return redirect(safe_next(request, reverse("stores_bo:notifications")))

@@ -1,23 +1,91 @@
 """The store workbench (工作台) on the back-office home (core's dashboard, through
 settings.BACKOFFICE_DASHBOARD_EXTRAS): what waits for the user's stores (every store for HQ),
-each number a link: low-stock items with 补货 (a transfer into the store, prefilled), transfers to
-dispatch and to receive. Three small queries, none growing with the number of rows."""
+each number a link to the list it counts, filtered: low-stock items with 补货 (a transfer into the
+store, prefilled), transfers to dispatch and to receive, transfers received short whose difference
+waits for HQ, and stocktakes in progress (draft count sheets).
+
+HQ also gets the same numbers per store, and the chain's totals. Every figure comes from five
+grouped counts (one per kind of work, grouped by store) plus the short low-stock list and, for
+HQ, the store names: the number of queries does not grow with the stores or the rows."""
 
 from urllib.parse import urlencode
 
+from django.db.models import Count
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
-from .models import LowStockAlert, Transfer
+from .models import LowStockAlert, StockDocument, Store, Transfer
 from .scope import is_hq, scope_queryset, store_ids_for
 
 TEMPLATE = "stores/backoffice/_workbench_cards.html"
 LOW_ITEMS = 5
+FIGURES = ("low_stock", "to_dispatch", "to_receive", "differences", "stocktakes")
+LABELS = {
+    "low_stock": _("低库存商品"),
+    "to_dispatch": _("调拨待发出"),
+    "to_receive": _("调拨待收货"),
+    "differences": _("调拨差异待处理"),
+    "stocktakes": _("盘点进行中"),
+}
+
+
+def _grouped(qs, field):
+    return dict(qs.order_by().values_list(field).annotate(n=Count("pk")).values_list(field, "n"))
+
+
+def store_figures(user):
+    """{figure: {store_id: count}} for the user's stores (all for HQ), five queries."""
+    hq = is_hq(user)
+    mine = None if hq else store_ids_for(user)
+
+    def scoped(qs, field):
+        return qs if mine is None else qs.filter(**{f"{field}__in": mine})
+
+    return {
+        "low_stock": _grouped(scoped(LowStockAlert.objects.filter(status=LowStockAlert.Status.OPEN), "stock__store"),
+                              "stock__store"),
+        "to_dispatch": _grouped(scoped(Transfer.objects.filter(status=Transfer.Status.DRAFT), "source"), "source"),
+        "to_receive": _grouped(scoped(Transfer.objects.filter(status=Transfer.Status.DISPATCHED), "destination"),
+                               "destination"),
+        # a difference is the receiving store's to explain and HQ's to settle
+        "differences": _grouped(
+            scoped(Transfer.objects.filter(difference_status=Transfer.Difference.OPEN), "destination"), "destination"
+        ),
+        "stocktakes": _grouped(
+            scoped(StockDocument.objects.filter(kind=StockDocument.Kind.STOCKTAKE, state=StockDocument.State.DRAFT),
+                   "store"),
+            "store",
+        ),
+    }
+
+
+def figure_url(figure, store_id=None):
+    """The filtered list behind a number (one store's, or the user's stores' with no store)."""
+    store = {} if store_id is None else {"store": store_id}
+    if figure == "low_stock":
+        return reverse("stores_bo:alerts") + ("?" + urlencode(store) if store else "")
+    if figure == "to_dispatch":
+        return reverse("stores_bo:transfers") + "?" + urlencode({"status": "draft", **_side("source", store_id)})
+    if figure == "to_receive":
+        return reverse("stores_bo:transfers") + "?" + urlencode({"status": "dispatched",
+                                                                  **_side("destination", store_id)})
+    if figure == "differences":
+        return reverse("stores_bo:transfers") + "?" + urlencode({"difference": "open",
+                                                                  **_side("destination", store_id)})
+    return reverse("stores_bo:documents") + "?" + urlencode({"kind": "stocktake", "state": "draft", **store})
+
+
+def _side(name, store_id):
+    return {} if store_id is None else {name: store_id}
 
 
 def workbench_cards(request):
     user = request.user
     if not user.has_perm("stores.view_stock"):
         return None
+    hq = is_hq(user)
+    figures = store_figures(user)
+    totals = {name: sum(per_store.values()) for name, per_store in figures.items()}
     alerts = scope_queryset(LowStockAlert.objects.filter(status=LowStockAlert.Status.OPEN), user, "stock__store")
     low_items = list(alerts.select_related("stock__store", "stock__sku__product").order_by("available_at_open", "pk")
                      [:LOW_ITEMS])
@@ -26,16 +94,20 @@ def workbench_cards(request):
         want = max(stock.low_threshold * 2 - stock.available, 1)
         alert.restock_url = reverse("stores_bo:transfer_create") + "?" + urlencode(
             {"destination": stock.store_id, "lines": f"{stock.sku.code} {want}"})
-    to_dispatch = Transfer.objects.filter(status=Transfer.Status.DRAFT)
-    to_receive = Transfer.objects.filter(status=Transfer.Status.DISPATCHED)
-    if not is_hq(user):  # a store's own: what it sends, and what comes to it
-        mine = store_ids_for(user)
-        to_dispatch, to_receive = to_dispatch.filter(source__in=mine), to_receive.filter(destination__in=mine)
+    per_store = []
+    if hq:
+        for store_id, name in Store.objects.filter(is_archived=False).order_by("city", "name", "pk").values_list(
+            "pk", "name"
+        ):
+            cells = [(LABELS[f], figures[f].get(store_id, 0), figure_url(f, store_id)) for f in FIGURES]
+            per_store.append({"pk": store_id, "name": name, "cells": cells})
     return {
         "template": TEMPLATE,
-        "low_stock": alerts.count(),
+        **totals,
+        "urls": {name: figure_url(name) for name in FIGURES},
         "low_items": low_items,
-        "to_dispatch": to_dispatch.count(),
-        "to_receive": to_receive.count(),
-        "hq": is_hq(user),
+        "per_store": per_store,
+        "labels": [LABELS[f] for f in FIGURES],
+        "total_cells": [(LABELS[f], totals[f], figure_url(f)) for f in FIGURES],
+        "hq": hq,
     }

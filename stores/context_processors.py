@@ -1,7 +1,8 @@
 """Template context for every page, both lazy: a page that does not use them runs no query.
 
 - ``chosen_store``: the shopper's chosen store (or None), read when a template first asks.
-- ``store_unread_notifications``: the back-office menu badge, for staff only (one COUNT query).
+- ``store_unread_notifications``: the back-office bell's and menu's badge, for staff only: the
+  user's open notices (unread, and not about a low-stock alert restocked since), one COUNT query.
 """
 
 from django.utils.functional import SimpleLazyObject
@@ -50,8 +51,8 @@ def store_notifications(request):
         user = getattr(request, "user", None)
         if user is None or not (user.is_authenticated and user.is_staff):
             return 0
-        from .models import StoreNotification
+        from .selectors import open_notifications
 
-        return StoreNotification.objects.filter(user_id=user.pk, read_at__isnull=True).count()
+        return open_notifications(user).count()
 
     return {"store_unread_notifications": SimpleLazyObject(count)}

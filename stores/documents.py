@@ -260,28 +260,41 @@ def remove_line(document, line_id, *, by):
 
 
 def _deltas(document, lines):
-    """{sku_id: signed delta} of a draft's lines; uncounted or unchanged stocktake lines add nothing."""
+    """{sku_id: signed delta} of a draft's lines, `lines` as (sku_id, quantity, counted, expected,
+    delta) rows; uncounted stocktake lines add nothing."""
     deltas = {}
-    for line in lines:
+    for sku_id, quantity, counted, expected, delta in lines:
         if document.reversal_of_id:
-            delta = line.delta or 0
+            delta = delta or 0
         elif document.kind == Kind.RECEIPT:
-            delta = line.quantity or 0
+            delta = quantity or 0
         elif document.kind == Kind.ISSUE:
-            delta = -(line.quantity or 0)
-        elif line.counted is None:
+            delta = -(quantity or 0)
+        elif counted is None:
             continue
         else:
-            delta = line.counted - line.expected
-        deltas[line.sku_id] = delta
+            delta = counted - expected
+        deltas[sku_id] = delta
     return deltas
 
 
+def _store_line_deltas(document):
+    """Each line's `delta`, the change the posting makes, written by one UPDATE in the database
+    (a 2,000-line count sheet is one statement, not one per line)."""
+    lines = StockDocumentLine.objects.filter(document_id=document.pk)
+    if document.kind == Kind.RECEIPT:
+        lines.update(delta=F("quantity"))
+    elif document.kind == Kind.ISSUE:
+        lines.update(delta=-F("quantity"))
+    else:
+        lines.filter(counted__isnull=False).update(delta=F("counted") - F("expected"))
+
+
 def _post_locked(document, *, by):
-    lines = list(document.lines.order_by("sku_id"))
+    lines = list(document.lines.order_by("sku_id").values_list("sku_id", "quantity", "counted", "expected", "delta"))
     if not lines:
         raise DocumentError(_("请至少添加一个商品"), code="no_lines")
-    if document.kind == Kind.STOCKTAKE and not document.reversal_of_id and all(line.counted is None for line in lines):
+    if document.kind == Kind.STOCKTAKE and not document.reversal_of_id and all(line[2] is None for line in lines):
         raise DocumentError(_("还没有录入任何盘点数量"), code="no_lines")
     deltas = _deltas(document, lines)
     moving = {sku_id: delta for sku_id, delta in deltas.items() if delta}
@@ -295,9 +308,7 @@ def _post_locked(document, *, by):
     if not changed:  # cannot happen under the document's lock; refuse rather than post twice
         raise DocumentError(_("单据状态已变化，请刷新后重试"), code="not_draft")
     if not document.reversal_of_id:
-        for line in lines:
-            line.delta = deltas.get(line.sku_id)
-        StockDocumentLine.objects.bulk_update(lines, ["delta"], batch_size=500)
+        _store_line_deltas(document)
     _event(document, StockDocumentEvent.Action.POSTED, by)
     if moving:
         try:

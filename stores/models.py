@@ -265,6 +265,12 @@ class StockMovement(models.Model):
                 condition=models.Q(reference__startswith="doc:"),
                 name="stockmove_once_per_document",
             ),
+            # A transfer's short line is settled once (transfer:<id>:difference:<line id>).
+            models.UniqueConstraint(
+                fields=["stock", "reason", "reference"],
+                condition=models.Q(reference__startswith="transfer:", reference__contains=":difference:"),
+                name="stockmove_once_per_transfer_difference",
+            ),
         ]
 
     IDEMPOTENT_REASONS = frozenset({"reserve", "release", "sale", "return", "adjust"})
@@ -339,11 +345,21 @@ class StockReservation(models.Model):
 
 
 class Transfer(models.Model):
+    """A transfer between two stores: draft -> dispatched (the units leave the source) -> received
+    (what arrived enters the destination). Units sent but not received are the transfer's
+    difference: it stays open (`difference_status`) until HQ settles every short line
+    (stores.transfer_differences)."""
+
     class Status(models.TextChoices):
         DRAFT = "draft", _("草稿")
         DISPATCHED = "dispatched", _("已发出")
         RECEIVED = "received", _("已收货")
         CANCELLED = "cancelled", _("已取消")
+
+    class Difference(models.TextChoices):
+        NONE = "", _("无差异")
+        OPEN = "open", _("差异待处理")
+        RESOLVED = "resolved", _("差异已处理")
 
     # allowed next states, one place (as oscar's pipeline)
     PIPELINE = {
@@ -360,6 +376,10 @@ class Transfer(models.Model):
         Store, on_delete=models.PROTECT, related_name="transfers_in", verbose_name=_("调入门店")
     )
     status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.DRAFT)
+    difference_status = models.CharField(
+        _("收货差异"), max_length=16, choices=Difference.choices, default=Difference.NONE, blank=True,
+    )
+    short_quantity = models.PositiveIntegerField(_("少到件数"), default=0, help_text=_("发出但未收到的件数"))
     note = models.CharField(_("备注"), max_length=255, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("创建人")
@@ -371,8 +391,16 @@ class Transfer(models.Model):
         verbose_name = _("调拨单")
         verbose_name_plural = _("调拨单")
         ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["-id"], condition=Q(difference_status="open"), name="transfer_difference_open"),
+        ]
         constraints = [
             models.CheckConstraint(condition=~Q(source=F("destination")), name="transfer_distinct_stores"),
+            models.CheckConstraint(
+                condition=Q(difference_status="", short_quantity=0)
+                | Q(difference_status__in=["open", "resolved"], short_quantity__gt=0, status="received"),
+                name="transfer_difference_only_when_short",
+            ),
         ]
 
     def __str__(self):
@@ -382,12 +410,27 @@ class Transfer(models.Model):
     def reference(self):
         return transfer_ref(self.pk)
 
+    @property
+    def difference_open(self):
+        return self.difference_status == self.Difference.OPEN
+
 
 class TransferLine(models.Model):
+    class Resolution(models.TextChoices):
+        LOST = "lost", _("确认损耗")
+        RETURNED = "returned", _("退回调出门店")
+        DELIVERED = "delivered", _("补收到调入门店")
+
     transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="lines", verbose_name=_("调拨单"))
     sku = models.ForeignKey("catalog.Sku", on_delete=models.PROTECT, related_name="+", verbose_name=_("SKU"))
     quantity = models.PositiveIntegerField(_("调拨数量"))
     quantity_received = models.PositiveIntegerField(_("实收数量"), null=True, blank=True)
+    resolution = models.CharField(_("差异处理"), max_length=16, choices=Resolution.choices, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("差异处理人"),
+    )
+    resolved_at = models.DateTimeField(_("差异处理时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("调拨明细")
@@ -400,6 +443,12 @@ class TransferLine(models.Model):
                 condition=Q(quantity_received__isnull=True) | Q(quantity_received__lte=F("quantity")),
                 name="transferline_received_lte_sent",
             ),
+            # only a short line is settled, and a settled one says when
+            models.CheckConstraint(
+                condition=Q(resolution="")
+                | Q(quantity_received__isnull=False, quantity_received__lt=F("quantity"), resolved_at__isnull=False),
+                name="transferline_resolution_only_when_short",
+            ),
         ]
 
     def __str__(self):
@@ -411,10 +460,27 @@ class TransferLine(models.Model):
             return None
         return self.quantity - self.quantity_received
 
+    @property
+    def difference_open(self):
+        return bool(self.shortage) and not self.resolution
+
+    @property
+    def difference_words(self):
+        """The line's difference in words, in its product's unit: "少到 1 件，差异待处理" / "少到 1 盒，已确认损耗"
+        (reads sku.product: select it with the line)."""
+        from .transfer_differences import shortage_words
+
+        return shortage_words(self.shortage, self.resolution, self.sku.product.unit) if self.shortage else ""
+
 
 class TransferEvent(models.Model):
+    """The transfer's timeline: each state it entered, and HQ settling its difference ("resolved")."""
+
+    RESOLVED = "resolved"
+    CHOICES = [*Transfer.Status.choices, (RESOLVED, _("差异已处理"))]
+
     transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="events", verbose_name=_("调拨单"))
-    status = models.CharField(_("状态"), max_length=16, choices=Transfer.Status.choices)
+    status = models.CharField(_("状态"), max_length=16, choices=CHOICES)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("操作人")
     )

@@ -30,7 +30,7 @@ def _words(kind, ident):
 
 def _step_words(step):
     action, _sep, ident = step.partition(":")
-    words = {"refund": _("退款"), "pickup": _("提货"), "ship": _("发货")}.get(action)
+    words = {"refund": _("退款"), "pickup": _("提货"), "ship": _("发货"), "difference": _("收货差异")}.get(action)
     if words is None:
         return ""
     return f"{words} #{ident}" if ident and ident.isdigit() else words

@@ -490,30 +490,47 @@ def clean_query(q):
 
 
 def picker_skus(store, q, *, limit=PICKER_LIMIT):
-    """The product picker's matches in one query: enabled SKUs whose barcode or code equals `q`
-    (first, marked `.exact`), then those whose code starts with it or whose product name holds it.
-    Each SKU has `.available` (on_hand - reserved in `store`, None when the store has no row)
-    and `.exact`. Drafts are included: HQ receives a new product before listing it."""
-    from django.db.models import BooleanField, Case, IntegerField, OuterRef, Subquery, When
+    """The product picker's matches: enabled SKUs whose barcode or code equals `q` (first, marked
+    `.exact`), then those whose code starts with it, then those of the products whose name holds it
+    (by name). Each SKU has `.available` (on_hand - reserved in `store`, None when the store has no
+    row) and `.exact`. Drafts are included: HQ receives a new product before listing it.
 
-    from catalog.models import Sku
+    Two queries whatever the catalogue's size (search as you type runs this on every key): the ids,
+    a UNION of three small index scans (barcode; UPPER(code) prefix; the first `limit` products by
+    name through the trigram index, with their SKUs), then those SKUs with their stock. Scanning
+    every SKU with an OR of the three (or upper-casing every code) took 40-130 ms at 10,000 SKUs
+    (bench/benchmarks/store_documents.py); the indexes are catalog migration 0009's."""
+    from django.db.models import BooleanField, Case, IntegerField, OuterRef, Subquery, When
+    from django.db.models.functions import Upper
+
+    from catalog.models import Product, Sku
 
     q = clean_query(q)
     if not q:
         return []
     exact = Q(barcode=q) | Q(code__iexact=q)
+    # a name with no letter case (Chinese) is matched as typed, which the trigram index serves
+    name = Q(name__icontains=q) if q.upper() != q.lower() else Q(name__contains=q)
+    by_exact = Sku.objects.filter(exact).order_by().values("pk")
+    by_code = Sku.objects.filter(code__istartswith=q).order_by(Upper("code")).values("pk")[:limit]
+    products = Product.objects.filter(name).order_by("name", "pk").values("pk")[:limit]
+    by_name = Sku.objects.filter(product__in=products).order_by().values("pk")
+    ids = list(by_exact.union(by_code, by_name).values_list("pk", flat=True))
+    if not ids:
+        return []
     available = Stock.objects.filter(store=store, sku=OuterRef("pk")).annotate(
         avail=F("on_hand") - F("reserved")
     ).values("avail")[:1]
     return list(
-        Sku.objects.filter(is_enabled=True)
-        .filter(exact | Q(code__istartswith=q) | Q(product__name__icontains=q))
+        Sku.objects.filter(pk__in=ids, is_enabled=True)
         .annotate(
             exact=Case(When(exact, then=True), default=False, output_field=BooleanField()),
+            by_code=Case(When(code__istartswith=q, then=True), default=False, output_field=BooleanField()),
             available=Subquery(available, output_field=IntegerField()),
         )
         .select_related("product")
-        .order_by("-exact", "product__name", "sort_order", "pk")[:limit]
+        .only("code", "barcode", "spec_text", "sort_order", "is_enabled", "product__name", "product__unit")
+        .order_by("-exact", "-by_code", "product__name", "sort_order", "pk")[:limit]
     )
 
 
@@ -538,3 +555,22 @@ def documents_for(qs, *, kind=None, state=None):
     if state in StockDocument.State.values:
         qs = qs.filter(state=state)
     return qs.select_related("store", "author").annotate(line_count=Count("lines")).order_by("-id")
+
+
+def open_notifications(user):
+    """The user's own notices still open: unread, and not about a low-stock alert that has since
+    closed (the item was restocked: the notice closed with it)."""
+    from .models import LowStockAlert, StoreNotification
+
+    return StoreNotification.objects.filter(user_id=user.pk, read_at__isnull=True).exclude(
+        alert__status=LowStockAlert.Status.CLOSED
+    )
+
+
+def notifications_for(user, *, only_open=False):
+    """The user's own notices, newest first, each with its store and its alert's state (one query
+    per page, whatever the rows)."""
+    from .models import StoreNotification
+
+    qs = open_notifications(user) if only_open else StoreNotification.objects.filter(user_id=user.pk)
+    return qs.select_related("store", "alert").order_by("-id")

@@ -713,7 +713,7 @@ def return_stock(store, sku, quantity, *, reference: str, by=None, note: str = "
 @transaction.atomic
 def apply_stock_changes(
     store: Store | int, changes: Mapping[int, int], *, reason: str, reference: str, by=None, note: str = ""
-) -> list[StockMovement]:
+) -> int:
     """Change on_hand of several rows of one store at once, all or nothing: a stock document's
     posting (stores.documents). `changes` maps SKU id -> signed delta (not 0, |delta| <= 2**31-1).
 
@@ -724,7 +724,7 @@ def apply_stock_changes(
     (too_large) and nothing changes. Then one conditional UPDATE of all rows and one INSERT of
     their movements under `reference` (a partial unique index allows one movement per row, reason
     and ``doc:`` reference: a second posting under the same reference is refused by the database).
-    Returns the movements in SKU id order."""
+    Returns the number of rows changed."""
     reference = _reference(reference)
     store_id = _id(store)
     wanted = {}
@@ -736,10 +736,13 @@ def apply_stock_changes(
         raise StockError(_("请至少指定一个商品"), code="no_lines")
     if not Store.objects.filter(pk=store_id, is_archived=False).exists():
         raise StockError(_("门店不存在或已归档"), code="store_unavailable")
-    Stock.objects.bulk_create(
-        [Stock(store_id=store_id, sku_id=sku_id) for sku_id, delta in sorted(wanted.items()) if delta > 0],
-        ignore_conflicts=True,
-    )
+    growing = [sku_id for sku_id, delta in sorted(wanted.items()) if delta > 0]
+    if growing:  # a new SKU's row is made at its first receipt (a twin making it too is ignored)
+        have = set(Stock.objects.filter(store_id=store_id, sku_id__in=growing).values_list("sku_id", flat=True))
+        Stock.objects.bulk_create(
+            [Stock(store_id=store_id, sku_id=sku_id) for sku_id in growing if sku_id not in have],
+            ignore_conflicts=True,
+        )
     rows = {
         sku_id: (stock_id, on_hand, reserved)
         for stock_id, sku_id, on_hand, reserved in Stock.objects.select_for_update(of=("self",))
@@ -769,36 +772,75 @@ def apply_stock_changes(
         )
 
     deltas = {rows[sku_id][0]: delta for sku_id, delta in sorted(wanted.items())}
-    qn = connection.ops.quote_name
-    table = qn(Stock._meta.db_table)
-    case = "CASE " + " ".join([f"WHEN {qn('id')} = %s THEN %s"] * len(deltas)) + " END"
-    case_params = [value for pair in deltas.items() for value in pair]
-    need = "CASE " + " ".join([f"WHEN {qn('id')} = %s THEN %s"] * len(deltas)) + " END"
-    need_params = [value for stock_id, delta in deltas.items() for value in (stock_id, max(0, -delta))]
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    sql = (
-        f"UPDATE {table} SET {qn('on_hand')} = {qn('on_hand')} + {case}, {qn('updated_at')} = %s"
-        f" WHERE {qn('id')} IN ({', '.join(['%s'] * len(deltas))})"
-        f" AND {qn('on_hand')} - {qn('reserved')} >= {need}"
-        f" RETURNING {qn('id')}, {qn('on_hand')}, {qn('reserved')}, {qn('low_threshold')}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*case_params, now, *deltas, *need_params])
-        changed = {row[0]: row for row in cursor.fetchall()}
+    now = timezone.now()
+    changed = _apply_many(deltas, now)
     for stock_id in deltas:
         if stock_id not in changed:  # cannot happen while we hold the rows' locks; refuse rather than break
             raise _why_not(stock_id)
-    actor = by if getattr(by, "pk", None) else None
-    movements = StockMovement.objects.bulk_create([
-        StockMovement(stock_id=stock_id, reason=reason, quantity=delta, reserved_delta=0,
-                      on_hand_after=changed[stock_id][1], reserved_after=changed[stock_id][2], actor=actor,
-                      note=note[:255], reference=reference)
-        for stock_id, delta in deltas.items()
-    ])
+    _record_many(deltas, changed, reason=reason, reference=reference, by=by, note=note, now=now)
     for stock_id, delta in deltas.items():
         _stock_id, on_hand, reserved, threshold = changed[stock_id]
         _sync_alert(stock_id, before=on_hand - reserved - delta, after=on_hand - reserved, threshold=threshold)
-    return movements
+    return len(deltas)
+
+
+def _apply_many(deltas, now):
+    """One conditional UPDATE of several stock rows, each by its own delta, a decrease only where
+    it leaves the reserved units (on_hand - reserved >= -delta). {stock_id: (id, on_hand, reserved,
+    low_threshold)} of the rows changed. On PostgreSQL the deltas travel as two arrays joined by
+    id (linear in the rows); elsewhere as a CASE per row."""
+    qn = connection.ops.quote_name
+    table = qn(Stock._meta.db_table)
+    returning = (f" RETURNING {table}.{qn('id')}, {table}.{qn('on_hand')}, {table}.{qn('reserved')},"
+                 f" {table}.{qn('low_threshold')}")
+    if connection.vendor == "postgresql":
+        sql = (
+            f"UPDATE {table} SET {qn('on_hand')} = {table}.{qn('on_hand')} + v.delta, {qn('updated_at')} = %s"
+            f" FROM unnest(%s::bigint[], %s::integer[]) AS v(id, delta)"
+            f" WHERE {table}.{qn('id')} = v.id AND {table}.{qn('on_hand')} - {table}.{qn('reserved')}"
+            f" >= GREATEST(-v.delta, 0)" + returning
+        )
+        params = [now, list(deltas), list(deltas.values())]
+    else:
+        case = "CASE " + " ".join([f"WHEN {qn('id')} = %s THEN %s"] * len(deltas)) + " END"
+        case_params = [value for pair in deltas.items() for value in pair]
+        need_params = [value for stock_id, delta in deltas.items() for value in (stock_id, max(0, -delta))]
+        sql = (
+            f"UPDATE {table} SET {qn('on_hand')} = {qn('on_hand')} + {case}, {qn('updated_at')} = %s"
+            f" WHERE {qn('id')} IN ({', '.join(['%s'] * len(deltas))})"
+            f" AND {qn('on_hand')} - {qn('reserved')} >= {case}" + returning
+        )
+        params = [*case_params, connection.ops.adapt_datetimefield_value(now), *deltas, *need_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0]: row for row in cursor.fetchall()}
+
+
+def _record_many(deltas, changed, *, reason, reference, by, note, now):
+    """The movements of _apply_many's rows, one INSERT (on PostgreSQL from arrays, so a
+    2,000-row posting builds no model objects), then their low-stock alerts."""
+    actor_id = getattr(by, "pk", None)
+    ids = list(deltas)
+    if connection.vendor == "postgresql":
+        qn = connection.ops.quote_name
+        table = qn(StockMovement._meta.db_table)
+        columns = ", ".join(qn(c) for c in ("stock_id", "reason", "quantity", "reserved_delta", "on_hand_after",
+                                            "reserved_after", "actor_id", "note", "reference", "created_at"))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT v.stock_id, %s, v.quantity, 0, v.on_hand, v.reserved, %s,"
+                f" %s, %s, %s FROM unnest(%s::bigint[], %s::integer[], %s::integer[], %s::integer[])"
+                f" AS v(stock_id, quantity, on_hand, reserved)",
+                [reason, actor_id, note[:255], reference, now, ids, [deltas[i] for i in ids],
+                 [changed[i][1] for i in ids], [changed[i][2] for i in ids]],
+            )
+    else:
+        StockMovement.objects.bulk_create([
+            StockMovement(stock_id=stock_id, reason=reason, quantity=delta, reserved_delta=0,
+                          on_hand_after=changed[stock_id][1], reserved_after=changed[stock_id][2],
+                          actor_id=actor_id, note=note[:255], reference=reference)
+            for stock_id, delta in deltas.items()
+        ])
 
 
 # --- stores -----------------------------------------------------------------------------------
@@ -884,7 +926,8 @@ def dispatch_transfer(transfer, *, by=None):
 @transaction.atomic
 def receive_transfer(transfer, received=None, *, by=None, note=""):
     """Destination store takes the goods in. `received` maps line id -> quantity actually received
-    (default: all); less than sent is allowed and the shortage stays recorded on the line."""
+    (default: all); less than sent is allowed: the shortage stays recorded on the line and the
+    transfer's difference is open ("少到 N 件，差异待处理") until HQ resolves it."""
     _require_store(by, transfer.destination_id, _("只有调入门店可以收货"))
     lines = list(transfer.lines.order_by("sku_id"))
     received = received or {}
@@ -901,7 +944,7 @@ def receive_transfer(transfer, received=None, *, by=None, note=""):
             raise TransferError(_("实收数量不能多于发出数量"), code="over_receive")
         counts[line.pk] = count
     _move_status(transfer, Transfer.Status.DISPATCHED, Transfer.Status.RECEIVED)
-    shortages = []
+    short = 0
     for line in lines:
         count = counts[line.pk]
         TransferLine.objects.filter(pk=line.pk).update(quantity_received=count)
@@ -910,11 +953,18 @@ def receive_transfer(transfer, received=None, *, by=None, note=""):
             Stock.objects.get_or_create(store_id=transfer.destination_id, sku_id=line.sku_id)
             _change(Reason.TRANSFER_IN, d_on_hand=count, store_id=transfer.destination_id, sku_id=line.sku_id,
                     by=by, reference=transfer.reference)
-        if count < line.quantity:
-            shortages.append(f"{line.sku_id}:-{line.quantity - count}")
+        short += line.quantity - count
     summary = note
-    if shortages:
-        summary = (_("短收 %(items)s") % {"items": ", ".join(shortages)} + (" " + note if note else "")).strip()
+    if short:
+        # the units that did not arrive stay the transfer's open difference until HQ settles it
+        # (stores.transfer_differences): the source's ledger already shows them leaving
+        Transfer.objects.filter(pk=transfer.pk).update(
+            difference_status=Transfer.Difference.OPEN, short_quantity=short, updated_at=timezone.now()
+        )
+        transfer.difference_status, transfer.short_quantity = Transfer.Difference.OPEN, short
+        from .transfer_differences import shortage_words
+
+        summary = f"{shortage_words(short)} {note}".strip()
     _event(transfer, Transfer.Status.RECEIVED, by, summary)
     return transfer
 

@@ -325,3 +325,18 @@ def test_admin_product_without_options_gets_exactly_one_sku(admin_client):
     item = Product.objects.get(name="有机西兰花")
     assert item.skus.count() == 1 and item.price_min == Decimal("12.90")
     assert item.listed_at is not None
+
+
+def test_admin_product_editor_sets_the_unit_and_blank_means_piece(admin_client):
+    cat = category()
+    data = product_form(cat, **{"name": "礼盒茶", "option_types-TOTAL_FORMS": "0", "unit": " 盒 "})
+    assert admin_client.post("/admin/catalog/product/add/", data).status_code == 302
+    assert Product.objects.get(name="礼盒茶").unit == "盒"
+    data = product_form(cat, **{"name": "散茶", "option_types-TOTAL_FORMS": "0"})  # no unit given
+    assert admin_client.post("/admin/catalog/product/add/", data).status_code == 302
+    assert Product.objects.get(name="散茶").unit == "件"
+    page = admin_client.get(f"/admin/catalog/product/{Product.objects.get(name='礼盒茶').pk}/change/").content.decode()
+    assert 'name="unit"' in page and 'value="盒"' in page
+    too_long = product_form(cat, **{"name": "超长", "option_types-TOTAL_FORMS": "0", "unit": "单" * 9})
+    assert admin_client.post("/admin/catalog/product/add/", too_long).status_code == 200
+    assert not Product.objects.filter(name="超长").exists()

@@ -93,6 +93,9 @@ def build_world():
     open_attempt = order_services_start(pending, shopper)
 
     transfer = stock_services.create_transfer(store, other, [(tea, 1)], by=hq, note="漫游")
+    short_transfer = stock_services.create_transfer(store, other, [(tea, 2)], by=hq, note="少到")
+    stock_services.dispatch_transfer(short_transfer, by=hq)
+    stock_services.receive_transfer(short_transfer, {short_transfer.lines.get().pk: 1}, by=hq)
     stock = Stock.objects.get(store=store, sku=tea)
     stock_services.set_threshold(stock, 1000, by=hq)
     stock_services.sweep_low_stock()
@@ -127,6 +130,7 @@ def build_world():
 
     objects = {
         "category": tea.product.category, "product": tea.product, "sku": tea, "stock": stock, "transfer": transfer,
+        "short_transfer": short_transfer,
         "alert": alert, "pending": pending, "pickup": pickup, "express": express, "delivery": delivery,
         "asked": asked, "after_sale": after_sale, "attempt": attempt, "open_attempt": open_attempt,
         "coupon": coupon, "member_coupon": MemberCoupon.objects.filter(user=shopper).first(),
@@ -181,6 +185,7 @@ def real_kwargs(world):
         "stores_bo:transfer_dispatch": [{"pk": o["transfer"].pk}],
         "stores_bo:transfer_receive": [{"pk": o["transfer"].pk}],
         "stores_bo:transfer_cancel": [{"pk": o["transfer"].pk}],
+        "stores_bo:transfer_resolve": [{"pk": o["short_transfer"].pk}],
         "stores_bo:alert_detail": [{"pk": o["alert"].pk}],
         **{f"orders_bo:{name}": [{"pk": o[k].pk} for k in ("pickup", "express", "delivery")]
            for name in ("detail", "ticket", "ship", "add_parcel", "dispatch", "delivered", "ready", "cancel",

@@ -386,3 +386,18 @@ def test_hq_filters_the_list_by_store_and_an_out_of_scope_store_is_ignored(clien
     response = client.get(url, {"store": store_b.pk})
     assert [d.pk for d in response.context["docs"]] == [in_a.pk]
     assert 'data-testid="document-store-filter"' not in response.content.decode()
+
+
+def test_the_picker_and_document_lines_show_the_products_unit(client, store_a, hq):
+    hq_user = hq
+    sku = make_sku("单位礼盒")
+    sku.product.unit = "盒"
+    sku.product.save(update_fields=["unit"])
+    services.receive_stock(store_a, sku, 5)
+    client.force_login(hq_user)
+    html = client.get(reverse("stores_bo:picker"), {"store": store_a.pk, "q": "单位礼盒"}).content.decode()
+    assert "可用 5 盒" in html and "单位：盒" in html and "（盒）" in html
+    receipt = documents.create_document(store_a, "receipt", by=hq_user)
+    documents.set_line(receipt, sku, 3, by=hq_user)
+    page = client.get(reverse("stores_bo:document", args=[receipt.pk])).content.decode()
+    assert "× 3 盒" in page and "可用 5 盒" in page

@@ -71,3 +71,23 @@ def test_a_sale_reserving_while_a_stocktake_posts_loses_no_unit(db):
         # the variance (-1 tea, +2 cup) and the sale (-1 each) both landed, whichever went first
         assert after == {tea.pk: before[tea.pk] - 2, cup.pk: before[cup.pk] + 1}
     assert services.ledger_mismatches() == []
+
+
+def test_hq_settling_a_transfer_difference_in_four_tabs_at_once_settles_it_once(db):
+    from stores.models import Transfer
+    from stores.transfer_differences import resolve_difference
+
+    source, destination, sku = make_store(), make_store(), make_sku("差异")
+    services.receive_stock(source, sku, 10)
+    transfer = services.create_transfer(source, destination, [(sku, 6)])
+    services.dispatch_transfer(transfer)
+    line = transfer.lines.get()
+    services.receive_transfer(transfer, {line.pk: 4})
+    hq = make_hq("hq_diff_race")
+    results = together(*[lambda: resolve_difference(transfer.pk, {line.pk: "returned"}, by=hq, reason="找到了")
+                         for _ in range(4)])
+    assert sorted(results) == [0, 0, 0, 1]
+    assert Stock.objects.get(store=source, sku=sku).on_hand == 10 - 6 + 2
+    assert StockMovement.objects.filter(reference=f"transfer:{transfer.pk}:difference:{line.pk}").count() == 1
+    assert Transfer.objects.get(pk=transfer.pk).events.filter(status="resolved").count() == 1
+    assert services.ledger_mismatches() == []

@@ -2,6 +2,8 @@
 receive, each a link, only the user's stores (all of them for HQ), in a few queries."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from stores import services
@@ -51,3 +53,71 @@ def test_the_workbench_does_not_grow_with_rows(client, store_a, clerk_a, django_
         services.sweep_low_stock()
     with django_assert_max_num_queries(14):
         assert client.get(reverse("backoffice:dashboard")).status_code == 200
+
+
+def _short_transfer(source, destination):
+    sku = make_sku("差异茶")
+    services.receive_stock(source, sku, 5)
+    transfer = services.create_transfer(source, destination, [(sku, 3)])
+    services.dispatch_transfer(transfer)
+    services.receive_transfer(transfer, {transfer.lines.get().pk: 1})
+    return transfer
+
+
+def test_stocktakes_in_progress_and_open_differences_are_numbers_that_link(client, store_a, store_b, clerk_a,
+                                                                          manager_a):
+    from stores import documents
+
+    documents.create_document(store_a, "stocktake", by=manager_a)
+    documents.create_document(store_b, "stocktake", by=make_staff(store_b))  # not clerk_a's
+    posted = documents.create_document(store_a, "receipt", by=manager_a)  # not a stocktake
+    assert posted.kind == "receipt"
+    _short_transfer(store_b, store_a)
+    client.force_login(clerk_a)
+    html = client.get(reverse("backoffice:dashboard")).content.decode()
+    assert "盘点进行中" not in html  # a number the clerk could not open is not shown
+    from django.contrib.auth.models import Permission
+
+    clerk_a.user_permissions.add(Permission.objects.get(codename="view_stockdocument"))
+    html = client.get(reverse("backoffice:dashboard")).content.decode()
+    for label in ("盘点进行中", "调拨差异待处理"):
+        assert f'{label}</p><p class="bo-card__value">1</p>' in html, label
+    assert reverse("stores_bo:documents") + "?kind=stocktake&amp;state=draft" in html
+    assert reverse("stores_bo:transfers") + "?difference=open" in html
+    assert 'data-testid="wb-per-store"' not in html  # the per-store table is HQ's
+    listing = client.get(reverse("stores_bo:documents"), {"kind": "stocktake", "state": "draft"}).content.decode()
+    assert listing.count("PD") >= 1
+
+
+def test_hq_gets_every_store_and_the_chain_totals_in_constant_queries(client, store_a, store_b, hq_user):
+    from stores import documents
+
+    from .conftest import make_store
+
+    def hq_page():
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(reverse("backoffice:dashboard"))
+        assert response.status_code == 200
+        return response.content.decode(), len(captured.captured_queries)
+
+    _short_transfer(store_a, store_b)
+    documents.create_document(store_a, "stocktake", by=hq_user)
+    client.force_login(hq_user)
+    client.get(reverse("backoffice:dashboard"))
+    html, few = hq_page()
+    assert 'data-testid="wb-per-store"' in html and "全部门店合计" in html
+    # B's row: one difference to settle, linked to B's filtered list; A's: one stocktake
+    assert f'href="{reverse("stores_bo:transfers")}?difference=open&amp;destination={store_b.pk}">1</a>' in html
+    assert f'href="{reverse("stores_bo:documents")}?kind=stocktake&amp;state=draft&amp;store={store_a.pk}">1</a>' in html
+    for i in range(6):
+        store = make_store(f"加开{i}")
+        _short_transfer(store_a, store)
+        documents.create_document(store, "stocktake", by=hq_user)
+    html, many = hq_page()
+    assert many == few
+    assert html.count('<tr data-store="') == 8
+    assert f'href="{reverse("stores_bo:transfers")}?difference=open">7</a>' in html  # the chain's total
+    assert f'href="{reverse("stores_bo:documents")}?kind=stocktake&amp;state=draft">7</a>' in html
+    # every per-store link opens a list that holds what it counts
+    listing = client.get(reverse("stores_bo:transfers"), {"difference": "open", "destination": store_b.pk})
+    assert listing.content.decode().count('class="obo-cell-main"><a href=') == 1
