@@ -30,7 +30,7 @@ from . import pricing
 from .errors import OrderError
 from .models import AfterSale, CartLine, Order, OrderEvent, OrderLine, Shipment, TrackingEvent
 from .services.aftersales import can_request, quote_refund
-from .services.cart import session_cart_token
+from .services.cart import cart_quantity, session_cart_token
 
 HUNDRED = Decimal("100")
 
@@ -223,7 +223,7 @@ def cart_count(request):
 
 def count_cart(request, cart):
     """cart_count for a cart the request already holds: one query on its lines, no join."""
-    count = CartLine.objects.filter(cart_id=cart.pk).aggregate(n=Sum("quantity"))["n"] or 0
+    count = cart_quantity(cart.pk)
     request._orders_cart_count = count
     return count
 
