@@ -29,7 +29,7 @@ from stores.models import Stock, Store
 from stores.selectors import delivery_distance_km, pickup_slots
 from stores.services import reserve_lines
 
-from .. import pricing
+from .. import list_cache, pricing
 from ..errors import Code, OrderError
 from ..models import ExpressFeeRule, Order, OrderLine
 from ..models.cart import MAX_LINE_QUANTITY
@@ -464,6 +464,7 @@ def _place_order(user, request, *, token, expected_pay_amount, now, savepoint):
             )
     store = request.store
     order = _create_order(user, member, quote, store, token=token, now=now, savepoint=savepoint)
+    list_cache.changed(user.pk)
     lines = [line for line in quote.lines if line.ok]
     OrderLine.objects.bulk_create([_order_line(order, line) for line in lines])
     record_event(order, by=user, to_status=order.status, note=_("提交订单"))
