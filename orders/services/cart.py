@@ -52,6 +52,8 @@ def _cart_sql():
         "add_to_line": f"UPDATE {line} SET quantity = quantity + %s, selected = %s "
                        f"WHERE cart_id = %s AND sku_id = %s AND quantity <= %s",
         "count": f"SELECT COALESCE(SUM(quantity), 0) FROM {line} WHERE cart_id = %s",
+        "ticked": f"SELECT l.sku_id, l.quantity FROM {line} l INNER JOIN {cart} c ON c.id = l.cart_id "
+                  f"WHERE c.user_id = %s AND l.selected ORDER BY l.added_at DESC, l.id DESC",
     }
 
 
@@ -64,6 +66,13 @@ def cart_quantity(cart_id):
     with connection.cursor() as cursor:
         cursor.execute(_cart_sql()["count"], [cart_id])
         return int(cursor.fetchone()[0])
+
+
+def ticked_lines(user_id):
+    """[(sku id, quantity)] of the member's ticked cart lines, newest first (the cart page's order)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_cart_sql()["ticked"], [user_id])
+        return [(sku_id, quantity) for sku_id, quantity in cursor.fetchall()]
 
 
 def cart_for(request, *, create=False):
