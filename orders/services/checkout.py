@@ -33,6 +33,7 @@ from .. import list_cache, pricing
 from ..errors import Code, OrderError
 from ..models import ExpressFeeRule, Order, OrderLine
 from ..models.cart import MAX_LINE_QUANTITY
+from ..prepared import Prepared
 from .base import record_event, setting
 from .numbers import new_order_number
 
@@ -154,10 +155,23 @@ def _parse_slot(raw, slots):
 
 
 # --- the quote --------------------------------------------------------------------------------
+# the quote's reads, compiled once per process (orders.prepared): the same rows as these querysets
+_member = Prepared(lambda user_id: Member.objects.select_related("level").filter(user_id=user_id)[:1])
+_sellable = Prepared(lambda now, sku_ids: (
+    sellable_skus(now=now).filter(pk__in=sku_ids).select_related("product__cover", "image")))
+_stock = Prepared(lambda store_id, sku_ids: (
+    Stock.objects.filter(store_id=store_id, sku_id__in=sku_ids).only("sku_id", "on_hand", "reserved")))
+_unused_coupons = Prepared(lambda user_id, now: (
+    MemberCoupon.objects.filter(user_id=user_id, status=MemberCoupon.Status.UNUSED, valid_until__gt=now)
+    .select_related("coupon").order_by("valid_until", "pk")))
+_addresses = Prepared(lambda user_id: Address.objects.filter(user_id=user_id).order_by("-is_default", "-updated_at", "-pk"))
+_express_rules = Prepared(lambda store_id: ExpressFeeRule.objects.filter(Q(store__isnull=True) | Q(store_id=store_id)))
+
+
 def build_quote(user, request, *, now=None):
     """Everything the checkout page shows and order creation needs, priced by orders.pricing.
     Reads only. A constant number of queries whatever the number of lines."""
-    member = Member.objects.select_related("level").filter(user=user).first()
+    member = next(iter(_member(user.pk)), None)
     return _build_quote(user, request, member=member, now=now or timezone.now())
 
 
@@ -188,7 +202,7 @@ def _build_quote(user, request, *, member, now, placing=False):
 
     pickup_only = placing and request.fulfilment == Order.Fulfilment.PICKUP and not request.address_id
     if not pickup_only:
-        quote.addresses = list(Address.objects.filter(user=user).order_by("-is_default", "-updated_at", "-pk"))
+        quote.addresses = _addresses(user.pk)
     if request.address_id:
         quote.address = next((a for a in quote.addresses if a.pk == request.address_id), None)
         if quote.address is None:
@@ -221,16 +235,10 @@ def _quote_lines(quote, store, now):
             quote.error(Code.INVALID_QUANTITY, _("商品数量必须是 1 到 %(max)s 之间的整数") % {"max": MAX_LINE_QUANTITY})
             continue
         wanted[sku_id] = min(MAX_LINE_QUANTITY, wanted.get(sku_id, 0) + quantity)
-    skus = {
-        sku.pk: sku
-        for sku in sellable_skus(now=now).filter(pk__in=list(wanted)).select_related("product__cover", "image")
-    }
+    skus = {sku.pk: sku for sku in _sellable(now, list(wanted))}
     stock = {}
     if store is not None:
-        stock = {
-            row["sku_id"]: row["on_hand"] - row["reserved"]
-            for row in Stock.objects.filter(store=store, sku_id__in=list(wanted)).values("sku_id", "on_hand", "reserved")
-        }
+        stock = {row.sku_id: row.on_hand - row.reserved for row in _stock(store.pk, list(wanted))}
     by_id = category_tree()["by_id"]
     for sku_id, quantity in wanted.items():
         sku = skus.get(sku_id)
@@ -276,11 +284,7 @@ def _coupon_scopes(coupons):
 
 
 def _quote_coupons(quote, user, priced, now):
-    copies = list(
-        MemberCoupon.objects.filter(user=user, status=MemberCoupon.Status.UNUSED, valid_until__gt=now)
-        .select_related("coupon")
-        .order_by("valid_until", "pk")
-    )
+    copies = _unused_coupons(user.pk, now)
     scopes = _coupon_scopes({copy.coupon for copy in copies})
     options = []
     for copy in copies:
@@ -314,7 +318,7 @@ def _quote_coupons(quote, user, priced, now):
 
 def _express_rule(store):
     """The store's own express rule, else HQ's (one query)."""
-    rules = {r.store_id: r for r in ExpressFeeRule.objects.filter(Q(store__isnull=True) | Q(store=store))}
+    rules = {r.store_id: r for r in _express_rules(store.pk)}
     own = rules.get(store.pk)
     if own is not None:
         return own if own.is_active else None
