@@ -25,7 +25,7 @@ from marketing.services import use_coupon
 from members.models import Address, Member, PointsEntry
 from members.services import quote_checkout_deduction, spend_points
 from stores.errors import StockError
-from stores.models import Stock, Store
+from stores.models import Stock, Store, StoreHours
 from stores.selectors import delivery_distance_km, pickup_slots
 from stores.services import reserve_lines
 
@@ -165,6 +165,7 @@ _unused_coupons = Prepared(lambda user_id, now: (
     MemberCoupon.objects.filter(user_id=user_id, status=MemberCoupon.Status.UNUSED, valid_until__gt=now)
     .select_related("coupon").order_by("valid_until", "pk")))
 _addresses = Prepared(lambda user_id: Address.objects.filter(user_id=user_id).order_by("-is_default", "-updated_at", "-pk"))
+_store_hours = Prepared(lambda store_id: StoreHours.objects.filter(store_id=store_id).order_by("weekday", "opens"))
 _express_rules = Prepared(lambda store_id: ExpressFeeRule.objects.filter(Q(store__isnull=True) | Q(store_id=store_id)))
 
 
@@ -334,6 +335,8 @@ def _quote_fulfilment(quote, store, goods, now, *, pickup_only=False):
     free_delivery = bool(member is not None and member.level_id and member.level.free_delivery)
     # pickup
     if store.pickup_enabled:
+        if not hasattr(store, "hour_list"):  # what pickup_slots reads, through the compiled statement
+            store.hour_list = _store_hours(store.pk)
         quote.slots = pickup_slots(store, now=now)
         options.append(FulfilmentOption(
             Order.Fulfilment.PICKUP, Order.Fulfilment.PICKUP.label, bool(quote.slots),

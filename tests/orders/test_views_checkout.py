@@ -179,6 +179,27 @@ def test_the_slot_picker_offers_every_slot_by_day_and_keeps_the_chosen_one(ready
     assert f'<option value="{chosen}" selected>' in page and page.count(" selected>") == 1
 
 
+def test_the_slot_picker_kept_per_process_follows_the_language_and_the_chosen_slot(shopper, store):
+    from django.utils import timezone, translation
+
+    from orders.services.checkout import CheckoutRequest, build_quote
+    from orders.views.checkout import _slot_options
+    from stores.selectors import pickup_slots
+
+    slots = pickup_slots(store)
+    quote = build_quote(shopper, CheckoutRequest(lines=[], store=store))
+    quote.slots, quote.slot = slots, slots[1]
+    chinese = _slot_options(quote)
+    with translation.override("en"):
+        english = _slot_options(quote)
+    assert '<optgroup label="今天 ' in chinese and '<optgroup label="Today ' in english
+    chosen = f"{timezone.localtime(slots[1][0]):%Y-%m-%dT%H:%M}"
+    assert f'<option value="{chosen}" selected>' in chinese and chinese.count(" selected>") == 1
+    quote.slot = slots[0]  # the same slots again (kept), another one chosen
+    again = _slot_options(quote)
+    assert again.count(" selected>") == 1 and f'<option value="{chosen}" selected>' not in again
+
+
 # --- placing the order ------------------------------------------------------------------------
 def test_submitting_places_the_order_shown_and_opens_the_cashier(ready, shopper, store, tea, nuts):
     response, data = open_checkout(ready)
