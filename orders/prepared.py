@@ -1,7 +1,7 @@
-"""Querysets compiled by the ORM once per process and run with new values (the checkout page's
-reads). On the checkout page the ORM's building and compiling of its queries cost more than
-PostgreSQL's running them; the SQL of a query whose shape never changes is the same every time,
-only its values differ.
+"""Querysets compiled by the ORM once per process and run with new values (the cart's and the
+checkout page's reads). On those pages the ORM's building and compiling of the queries cost more
+than PostgreSQL's running them; the SQL of a query whose shape never changes is the same every
+time, only its values differ.
 
 `Prepared(build)`: `build(*values)` returns the queryset for those values. The first call for a
 shape (the types of the values, the length of a list) builds it once with marker values, compiles

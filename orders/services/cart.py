@@ -19,6 +19,7 @@ from core.numbers import parse_int
 from ..errors import Code, OrderError
 from ..models import Cart, CartLine
 from ..models.cart import MAX_CART_LINES, MAX_LINE_QUANTITY
+from ..prepared import Prepared
 
 SESSION_KEY = "orders.cart_token"
 
@@ -48,7 +49,6 @@ def _cart_sql():
     the ORM compiling them on every request cost several times what PostgreSQL spends running them."""
     cart, line = Cart._meta.db_table, CartLine._meta.db_table
     return {
-        "member_cart": f"SELECT id, user_id, token, created_at, updated_at FROM {cart} WHERE user_id = %s",
         "add_to_line": f"UPDATE {line} SET quantity = quantity + %s, selected = %s "
                        f"WHERE cart_id = %s AND sku_id = %s AND quantity <= %s",
         "count": f"SELECT COALESCE(SUM(quantity), 0) FROM {line} WHERE cart_id = %s",
@@ -57,8 +57,11 @@ def _cart_sql():
     }
 
 
+_member_carts = Prepared(lambda user_id: Cart.objects.filter(user_id=user_id))
+
+
 def _member_cart(user_id):
-    return next(iter(Cart.objects.raw(_cart_sql()["member_cart"], [user_id])), None)
+    return next(iter(_member_carts(user_id)), None)
 
 
 def cart_quantity(cart_id):
