@@ -216,10 +216,10 @@ def _build_quote(user, request, *, member, now, placing=False):
 
     if member is not None and ok_lines:
         if request.use_points:
-            quote.points_quote = quote_checkout_deduction(member, goods_after_coupon)
+            quote.points_quote = quote_checkout_deduction(member, goods_after_coupon, balance_read=True)
             pricing.apply_points(priced, quote.points_quote.points, quote.points_quote.amount)
         elif not placing:
-            quote.points_quote = quote_checkout_deduction(member, goods_after_coupon, 0)
+            quote.points_quote = quote_checkout_deduction(member, goods_after_coupon, 0, balance_read=True)
     quote.totals = pricing.totals(priced, fee)
     quote.points_used = quote.totals.points_used
     if ok_lines and len(ok_lines) != len(quote.lines):

@@ -149,10 +149,10 @@ def test_checkout_page_query_count_does_not_grow_with_lines(client, django_asser
     adjust_points(shopper, 500, "测试", None)
     shop_client(client, shopper, store)
     client.get(URL)  # warms the category tree cache, as any earlier page would
-    # the ticked cart lines and the chosen store, then the quote (member, SKUs, stock, coupons (the
-    # scopes only for a coupon limited to some categories or products: not this one), addresses,
-    # express rule, store hours, points balance)
-    with django_assert_num_queries(LOGGED_IN + 2 + 8):
+    # the ticked cart lines and the chosen store, then the quote (member with its points balance,
+    # SKUs, stock, coupons (the scopes only for a coupon limited to some categories or products:
+    # not this one), addresses, express rule, store hours)
+    with django_assert_num_queries(LOGGED_IN + 2 + 7):
         response = client.get(URL, {"use_points": "1"})
     assert len(response.context["quote"].lines) == n and response.context["quote"].points_used
 
