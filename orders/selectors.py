@@ -30,7 +30,7 @@ from . import pricing
 from .errors import OrderError
 from .models import AfterSale, CartLine, Order, OrderEvent, OrderLine, Shipment, TrackingEvent
 from .services.aftersales import can_request, quote_refund
-from .services.cart import session_cart_token
+from .services.cart import cart_quantity, session_cart_token, ticked_lines
 
 HUNDRED = Decimal("100")
 
@@ -223,17 +223,15 @@ def cart_count(request):
 
 def count_cart(request, cart):
     """cart_count for a cart the request already holds: one query on its lines, no join."""
-    count = CartLine.objects.filter(cart_id=cart.pk).aggregate(n=Sum("quantity"))["n"] or 0
+    count = cart_quantity(cart.pk)
     request._orders_cart_count = count
     return count
 
 
 def ticked_cart_lines(user):
     """[(sku id, quantity)] of the member's ticked cart lines, newest first (the cart page's
-    order): what checkout quotes. One query."""
-    return list(
-        CartLine.objects.filter(cart__user=user, selected=True).order_by("-added_at", "-id").values_list("sku_id", "quantity")
-    )
+    order): what checkout quotes. One statement, compiled once per process."""
+    return ticked_lines(user.pk)
 
 
 def remember_cart_count(request, count):

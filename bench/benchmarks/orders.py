@@ -19,6 +19,9 @@ CONTENDED_SKUS = 20
 CONTENDED_SHOPPERS = 100
 CONTENDED_THREADS = 24  # threads serving the 100 shoppers (each has its own database connection)
 LIST_ORDERS = 500
+# The cart, checkout and order-list shoppers' phones: +86 137 9999 00xx, a range no demo seeder uses
+# (seed_demo's members are +86 139 0000 0001.., and a full run seeds the demo before these setups).
+SHOPPER_PHONE = "+8613799990{:03d}"
 QUEUE_ORDERS = 100_000
 
 
@@ -93,7 +96,7 @@ def _cart_add():
 
     store = _store()
     skus = _skus("BO-CART", CART_SKUS, store, stock=50)
-    user = _shopper("bench_cart", "+8613900000001")
+    user = _shopper("bench_cart", SHOPPER_PHONE.format(1))
     CartLine.objects.filter(cart__user=user).delete()
     return {
         "login": user.username, "session": _session(store),
@@ -133,7 +136,7 @@ def _checkout_page():
 
     store = _store()
     skus = _skus("BO-CHK", 10, store, stock=100)
-    user = _shopper("bench_checkout", "+8613900000002", points=5000)
+    user = _shopper("bench_checkout", SHOPPER_PHONE.format(2), points=5000)
     coupon, _ = Coupon.objects.get_or_create(
         name="压测满50减5", defaults=dict(kind="full_reduction", amount=Decimal("5.00"), threshold=Decimal("50.00"),
                                          validity="relative", valid_days=3650),
@@ -323,7 +326,7 @@ def _order_list():
     from orders.models import Order
 
     store = _store()
-    user = _shopper("bench_orders_member", "+8613900000003")
+    user = _shopper("bench_orders_member", SHOPPER_PHONE.format(3))
     count = _bulk_orders(lambda i: user, store, LIST_ORDERS, prefix="B1",
                          statuses=[Order.Status.COMPLETED, Order.Status.SHIPPED, Order.Status.CANCELLED])
     return {"login": user.username, "path": "/orders/", "orders": count}

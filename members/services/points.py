@@ -318,7 +318,7 @@ class DeductionQuote:
     max_points: int
 
 
-def quote_checkout_deduction(member, order_total, requested_points=None):
+def quote_checkout_deduction(member, order_total, requested_points=None, *, balance_read=False):
     """How many points an order may use and what they are worth. Reads only, writes nothing.
 
     Rate: POINTS_PER_YUAN_DEDUCTION points = 1 yuan; at most POINTS_MAX_DEDUCTION_RATIO of the
@@ -326,12 +326,17 @@ def quote_checkout_deduction(member, order_total, requested_points=None):
     `requested_points=None` means "as many as allowed". Asking for more than the balance raises
     InsufficientPoints (code "negative_balance" when the balance is below zero); a negative
     request raises InvalidPoints. A balance of zero or less offers 0 points.
+    `balance_read`: the caller read (or locked) the member row in this request, so its
+    `points_balance` is used as it is, without reading it again.
     """
     member = _member(member)
     total = to_money(order_total)
     rate = int(_setting("POINTS_PER_YUAN_DEDUCTION", 100))
     ratio = Decimal(str(_setting("POINTS_MAX_DEDUCTION_RATIO", "0.5")))
-    balance = Member.objects.values_list("points_balance", flat=True).get(pk=member.pk)
+    if balance_read:
+        balance = member.points_balance
+    else:
+        balance = Member.objects.values_list("points_balance", flat=True).get(pk=member.pk)
     if requested_points is not None:
         if (
             isinstance(requested_points, bool)

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from members.models import Member
 
+from .. import list_cache
 from ..errors import Code, OrderError
 from ..models import Order, OrderEvent
 
@@ -43,13 +44,15 @@ def _actor(by):
 def lock_order(order_or_id, *, user_id=None):
     """The order's member row, then the order row, locked until the transaction ends; returns the
     fresh order. Must run inside a transaction. `user_id` (the buyer, when the caller read it
-    already) saves a query."""
+    already) saves a query. Whoever locks an order may change it: the member's cached order list
+    is dropped (orders.list_cache)."""
     order_id = getattr(order_or_id, "pk", order_or_id)
     if user_id is None:
         user_id = Order.objects.filter(pk=order_id).values_list("user_id", flat=True).first()
     if user_id is None:
         raise OrderError(_("订单不存在"), code=Code.NOT_FOUND)
     list(Member.objects.select_for_update().filter(user_id=user_id).values_list("pk", flat=True))
+    list_cache.changed(user_id)
     return Order.objects.select_for_update(of=("self",)).select_related("store", "user").get(pk=order_id)
 
 
@@ -95,6 +98,7 @@ def transition(order, new_status, *, by=None, note="", **fields):
     order.status = new_status
     for name, value in fields.items():
         setattr(order, name, value)
+    list_cache.changed(order.user_id)  # the payment confirmation locks without lock_order
     return order
 
 

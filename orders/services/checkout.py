@@ -25,14 +25,15 @@ from marketing.services import use_coupon
 from members.models import Address, Member, PointsEntry
 from members.services import quote_checkout_deduction, spend_points
 from stores.errors import StockError
-from stores.models import Stock, Store
+from stores.models import Stock, Store, StoreHours
 from stores.selectors import delivery_distance_km, pickup_slots
 from stores.services import reserve_lines
 
-from .. import pricing
+from .. import list_cache, pricing
 from ..errors import Code, OrderError
 from ..models import ExpressFeeRule, Order, OrderLine
 from ..models.cart import MAX_LINE_QUANTITY
+from ..prepared import Prepared
 from .base import record_event, setting
 from .numbers import new_order_number
 
@@ -154,10 +155,24 @@ def _parse_slot(raw, slots):
 
 
 # --- the quote --------------------------------------------------------------------------------
+# the quote's reads, compiled once per process (orders.prepared): the same rows as these querysets
+_member = Prepared(lambda user_id: Member.objects.select_related("level").filter(user_id=user_id)[:1])
+_sellable = Prepared(lambda now, sku_ids: (
+    sellable_skus(now=now).filter(pk__in=sku_ids).select_related("product__cover", "image")))
+_stock = Prepared(lambda store_id, sku_ids: (
+    Stock.objects.filter(store_id=store_id, sku_id__in=sku_ids).only("sku_id", "on_hand", "reserved")))
+_unused_coupons = Prepared(lambda user_id, now: (
+    MemberCoupon.objects.filter(user_id=user_id, status=MemberCoupon.Status.UNUSED, valid_until__gt=now)
+    .select_related("coupon").order_by("valid_until", "pk")))
+_addresses = Prepared(lambda user_id: Address.objects.filter(user_id=user_id).order_by("-is_default", "-updated_at", "-pk"))
+_store_hours = Prepared(lambda store_id: StoreHours.objects.filter(store_id=store_id).order_by("weekday", "opens"))
+_express_rules = Prepared(lambda store_id: ExpressFeeRule.objects.filter(Q(store__isnull=True) | Q(store_id=store_id)))
+
+
 def build_quote(user, request, *, now=None):
     """Everything the checkout page shows and order creation needs, priced by orders.pricing.
     Reads only. A constant number of queries whatever the number of lines."""
-    member = Member.objects.select_related("level").filter(user=user).first()
+    member = next(iter(_member(user.pk)), None)
     return _build_quote(user, request, member=member, now=now or timezone.now())
 
 
@@ -188,7 +203,7 @@ def _build_quote(user, request, *, member, now, placing=False):
 
     pickup_only = placing and request.fulfilment == Order.Fulfilment.PICKUP and not request.address_id
     if not pickup_only:
-        quote.addresses = list(Address.objects.filter(user=user).order_by("-is_default", "-updated_at", "-pk"))
+        quote.addresses = _addresses(user.pk)
     if request.address_id:
         quote.address = next((a for a in quote.addresses if a.pk == request.address_id), None)
         if quote.address is None:
@@ -201,10 +216,10 @@ def _build_quote(user, request, *, member, now, placing=False):
 
     if member is not None and ok_lines:
         if request.use_points:
-            quote.points_quote = quote_checkout_deduction(member, goods_after_coupon)
+            quote.points_quote = quote_checkout_deduction(member, goods_after_coupon, balance_read=True)
             pricing.apply_points(priced, quote.points_quote.points, quote.points_quote.amount)
         elif not placing:
-            quote.points_quote = quote_checkout_deduction(member, goods_after_coupon, 0)
+            quote.points_quote = quote_checkout_deduction(member, goods_after_coupon, 0, balance_read=True)
     quote.totals = pricing.totals(priced, fee)
     quote.points_used = quote.totals.points_used
     if ok_lines and len(ok_lines) != len(quote.lines):
@@ -221,16 +236,10 @@ def _quote_lines(quote, store, now):
             quote.error(Code.INVALID_QUANTITY, _("商品数量必须是 1 到 %(max)s 之间的整数") % {"max": MAX_LINE_QUANTITY})
             continue
         wanted[sku_id] = min(MAX_LINE_QUANTITY, wanted.get(sku_id, 0) + quantity)
-    skus = {
-        sku.pk: sku
-        for sku in sellable_skus(now=now).filter(pk__in=list(wanted)).select_related("product__cover", "image")
-    }
+    skus = {sku.pk: sku for sku in _sellable(now, list(wanted))}
     stock = {}
     if store is not None:
-        stock = {
-            row["sku_id"]: row["on_hand"] - row["reserved"]
-            for row in Stock.objects.filter(store=store, sku_id__in=list(wanted)).values("sku_id", "on_hand", "reserved")
-        }
+        stock = {row.sku_id: row.on_hand - row.reserved for row in _stock(store.pk, list(wanted))}
     by_id = category_tree()["by_id"]
     for sku_id, quantity in wanted.items():
         sku = skus.get(sku_id)
@@ -276,11 +285,7 @@ def _coupon_scopes(coupons):
 
 
 def _quote_coupons(quote, user, priced, now):
-    copies = list(
-        MemberCoupon.objects.filter(user=user, status=MemberCoupon.Status.UNUSED, valid_until__gt=now)
-        .select_related("coupon")
-        .order_by("valid_until", "pk")
-    )
+    copies = _unused_coupons(user.pk, now)
     scopes = _coupon_scopes({copy.coupon for copy in copies})
     options = []
     for copy in copies:
@@ -314,7 +319,7 @@ def _quote_coupons(quote, user, priced, now):
 
 def _express_rule(store):
     """The store's own express rule, else HQ's (one query)."""
-    rules = {r.store_id: r for r in ExpressFeeRule.objects.filter(Q(store__isnull=True) | Q(store=store))}
+    rules = {r.store_id: r for r in _express_rules(store.pk)}
     own = rules.get(store.pk)
     if own is not None:
         return own if own.is_active else None
@@ -332,6 +337,8 @@ def _quote_fulfilment(quote, store, goods, now, *, pickup_only=False):
     if store.pickup_enabled:
         # a pickup order placed without a chosen slot takes the first: the rest is not needed
         first_only = pickup_only and not quote.request.slot
+        if not hasattr(store, "hour_list"):  # what pickup_slots reads, through the compiled statement
+            store.hour_list = _store_hours(store.pk)
         quote.slots = pickup_slots(store, now=now, limit=1 if first_only else None)
         options.append(FulfilmentOption(
             Order.Fulfilment.PICKUP, Order.Fulfilment.PICKUP.label, bool(quote.slots),
@@ -466,6 +473,7 @@ def _place_order(user, request, *, token, expected_pay_amount, now, savepoint):
             )
     store = request.store
     order = _create_order(user, member, quote, store, token=token, now=now, savepoint=savepoint)
+    list_cache.changed(user.pk)
     lines = [line for line in quote.lines if line.ok]
     OrderLine.objects.bulk_create([_order_line(order, line) for line in lines])
     record_event(order, by=user, to_status=order.status, note=_("提交订单"))

@@ -7,6 +7,7 @@ another (tampered, or switched in another tab) is refused. The lines are the car
 that can be bought there, or the 立即购买 item kept in the session. One page token is one order:
 a double submit, a retry or the back button and submit again return the order already placed."""
 
+import functools
 import uuid
 from collections import OrderedDict
 
@@ -14,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.html import escape
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
@@ -73,18 +74,20 @@ def _checkout_request(form, lines, store, source):
     )
 
 
-def _slot_options(quote):
-    """The pickup-time <option>s grouped by day (<optgroup>), built here in one pass: a store open
-    round the clock offers ~140 slots over three days, too many for a template loop on every
-    htmx re-render. The day's label is escaped; the rest is digits formatted here."""
-    if not quote.slots:
-        return ""
-    today = timezone.localdate()
+def _slot_value(start):
+    start = timezone.localtime(start)
+    return f"{start.date().isoformat()}T{start.hour:02d}:{start.minute:02d}"
+
+
+@functools.lru_cache(maxsize=256)
+def _slot_groups(slots, today, language):
+    """The pickup-time <option>s grouped by day (<optgroup>), none selected, built in one pass and
+    kept per process for these slots, day and language: a store open round the clock offers ~140
+    slots over three days, the same for every shopper until the first one passes. The day's label
+    is escaped; the rest is digits formatted here."""
     names = {0: _("今天"), 1: _("明天"), 2: _("后天")}
-    chosen_start = quote.slot[0] if quote.slot else None
     groups = OrderedDict()
-    for start, end in quote.slots:
-        selected = " selected" if start == chosen_start else ""
+    for start, end in slots:
         start, end = timezone.localtime(start), timezone.localtime(end)
         day = start.date()
         if day not in groups:
@@ -92,11 +95,19 @@ def _slot_options(quote):
             groups[day] = (escape(f"{names[ahead]} {day:%m-%d}" if ahead in names else f"{day:%m-%d}"), [])
         label, options = groups[day]
         hhmm = f"{start.hour:02d}:{start.minute:02d}"
-        options.append(f'<option value="{day.isoformat()}T{hhmm}"{selected}>{label} {hhmm}-'
-                       f"{end.hour:02d}:{end.minute:02d}</option>")
-    return mark_safe("".join(  # noqa: S308 - labels escaped above, the rest is digits
-        f'<optgroup label="{label}">{"".join(options)}</optgroup>' for label, options in groups.values()
-    ))
+        options.append(f'<option value="{day.isoformat()}T{hhmm}">{label} {hhmm}-{end.hour:02d}:{end.minute:02d}</option>')
+    return "".join(f'<optgroup label="{label}">{"".join(options)}</optgroup>' for label, options in groups.values())
+
+
+def _slot_options(quote):
+    """The pickup-time <option>s with the quote's slot selected."""
+    if not quote.slots:
+        return ""
+    html = _slot_groups(tuple(quote.slots), timezone.localdate(), translation.get_language())
+    if quote.slot:
+        value = _slot_value(quote.slot[0])
+        html = html.replace(f'<option value="{value}">', f'<option value="{value}" selected>', 1)
+    return mark_safe(html)  # noqa: S308 - labels escaped in _slot_groups, the rest is digits
 
 
 def _page(request, form, quote, *, token, source, note="", error="", status=200):

@@ -13,7 +13,7 @@ import qrcode.image.svg
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import get_template, render_to_string
@@ -25,13 +25,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.numbers import int_or_none
 
-from .. import selectors, services
+from .. import list_cache, selectors, services
 from ..errors import OrderError
 from ..forms import PayForm
+from ..list_cache import CSRF_MARK
 from ..models import Order, PaymentAttempt
 from ..payments.gateways import GatewayError, available_channels, gateway_classes
 from ..payments.services import begin, start_payment
 from ..payments.wechat_views import payment_qr_svg
+from ..services.aftersales import window_closes_at
 from ._common import countdown_text, in_wechat, is_htmx, order_or_404
 
 POLL_SECONDS = 2
@@ -143,13 +145,23 @@ def pay_result(request, public_id):
 # --- list ---------------------------------------------------------------------------------------
 CARD_TEMPLATE = "orders/partials/_order_card.html"
 CARD_SECONDS = 3600
-# rendered into a cached card in place of the request's CSRF token, and replaced on the way out
-CSRF_MARK = "csrfmark7c1e0a9order0card"
+LIST_TEMPLATES = ("orders/partials/_order_list_body.html", "orders/partials/_order_cards.html",
+                  "orders/partials/_after_sale_cards.html", "orders/partials/_more.html", CARD_TEMPLATE)
+
+
+def _digest(*names):
+    sources = "".join(get_template(name).template.source for name in names)
+    return hashlib.sha1(sources.encode()).hexdigest()[:12]
 
 
 @functools.cache
 def _card_template_digest():
-    return hashlib.sha1(get_template(CARD_TEMPLATE).template.source.encode()).hexdigest()[:12]
+    return _digest(CARD_TEMPLATE)
+
+
+@functools.cache
+def _list_templates_digest():
+    return _digest(*LIST_TEMPLATES)
 
 
 def card_cache_key(card, language):
@@ -168,9 +180,10 @@ def card_cache_key(card, language):
     return f"orders:card:{_card_template_digest()}:{language}:{digest}"
 
 
-def attach_card_html(request, cards):
+def attach_card_html(cards):
     """Set `html` on each OrderCard: from the cache when this exact card was rendered before (one
-    round trip for the page), else rendered and stored. The request's CSRF token goes in last."""
+    round trip for the page), else rendered and stored. The CSRF token is CSRF_MARK in it, replaced
+    by the request's token once the whole page is put together."""
     if not cards:
         return
     language = translation.get_language()
@@ -182,31 +195,57 @@ def attach_card_html(request, cards):
         if html is None:
             html = render_to_string(CARD_TEMPLATE, {"card": card, "csrf_token": CSRF_MARK})
             missing[key] = html
-        card.html = html
+        card.html = mark_safe(html)  # noqa: S308 - our template's output
     if missing:
         cache.set_many(missing, CARD_SECONDS)
-    token = get_token(request)
+
+
+def _seconds_shown_as_is(cards, now):
+    """How long these cards stay right without any write: until the first 申请售后 window on them
+    closes (the button goes with time)."""
+    seconds = list_cache.PAGE_SECONDS
     for card in cards:
-        card.html = mark_safe(card.html.replace(CSRF_MARK, token))  # noqa: S308 - our template's output
+        closes = window_closes_at(card.order) if card.can_after_sale else None
+        if closes is not None:
+            seconds = min(seconds, int((closes - now).total_seconds()))
+    return seconds
+
+
+def _list_text(user, tab, page, more):
+    """(the list's text as rendered now, how long it may be kept): the tabs and the first cards, or
+    for 加载更多 (`more`) the next cards only. The CSRF token is CSRF_MARK."""
+    if tab == "after_sale":
+        rows, has_next = selectors.after_sales_page(user, page)
+        seconds = list_cache.PAGE_SECONDS
+    else:
+        rows, has_next = selectors.order_page(user, tab, page)
+        attach_card_html(rows)
+        seconds = _seconds_shown_as_is(rows, timezone.now())
+    context = {"tab": tab, "rows": rows, "has_next": has_next, "next_page": page + 1, "csrf_token": CSRF_MARK}
+    if more:
+        template = "orders/partials/_after_sale_cards.html" if tab == "after_sale" else "orders/partials/_order_cards.html"
+    else:
+        counts = selectors.tab_counts(user)
+        context["tabs"] = [(key, label, counts.get(key)) for key, label in selectors.TABS]
+        template = "orders/partials/_order_list_body.html"
+    return render_to_string(template, context), seconds
 
 
 @login_required
 @require_GET
 def order_list(request):
+    """我的订单: the body (tabs, counts, cards) comes whole from the member's list cache
+    (orders.list_cache) when no order of theirs changed since it was built."""
     tab = selectors.tab_of(request.GET.get("tab") or request.GET.get("status"))
     page = int_or_none(request.GET.get("page"), minimum=1, maximum=selectors.MAX_PAGE) or 1
-    if tab == "after_sale":
-        rows, has_next = selectors.after_sales_page(request.user, page)
-    else:
-        rows, has_next = selectors.order_page(request.user, tab, page)
-        attach_card_html(request, rows)
-    context = {"tab": tab, "rows": rows, "has_next": has_next, "next_page": page + 1, "hide_tabbar": True}
-    if is_htmx(request) and page > 1:
-        template = "orders/partials/_after_sale_cards.html" if tab == "after_sale" else "orders/partials/_order_cards.html"
-        return render(request, template, context)
-    counts = selectors.tab_counts(request.user)
-    context["tabs"] = [(key, label, counts.get(key)) for key, label in selectors.TABS]
-    return render(request, "orders/order_list.html", context)
+    more = is_htmx(request) and page > 1
+    user = request.user
+    parts = (tab, page, "more" if more else "page", translation.get_language(), _list_templates_digest())
+    text = list_cache.cached_page(user.pk, parts, lambda: _list_text(user, tab, page, more))
+    body = mark_safe(text.replace(CSRF_MARK, get_token(request)))  # noqa: S308 - our templates' output
+    if more:
+        return HttpResponse(body)
+    return render(request, "orders/order_list.html", {"body": body, "hide_tabbar": True})
 
 
 # --- one order ----------------------------------------------------------------------------------

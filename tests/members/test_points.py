@@ -130,6 +130,18 @@ def test_checkout_quote_applies_rate_and_max_share(settings):
         services.quote_checkout_deduction(member, Decimal("30.00"), requested_points=-1)
 
 
+def test_checkout_quote_reads_the_balance_again_unless_the_caller_just_did(settings, django_assert_num_queries):
+    settings.POINTS_PER_YUAN_DEDUCTION = 100
+    settings.POINTS_MAX_DEDUCTION_RATIO = "0.5"
+    member = make_member(points=1000)
+    services.adjust_points(member.user, 500, "测试", None)  # the row in hand still says 1000
+    with django_assert_num_queries(1):
+        assert services.quote_checkout_deduction(member, Decimal("100.00")).points == 1500
+    member = Member.objects.get(pk=member.pk)  # what a checkout reads (or locks) in its request
+    with django_assert_num_queries(0):
+        assert services.quote_checkout_deduction(member, Decimal("100.00"), balance_read=True).points == 1500
+
+
 def test_checkout_quote_never_charges_points_for_a_fraction_of_a_fen(settings):
     settings.POINTS_PER_YUAN_DEDUCTION = 150
     member = make_member(points=1000)

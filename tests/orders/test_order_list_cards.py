@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from orders import selectors
+from orders import list_cache, selectors
 from orders.models import Order
 from orders.views.orders import CSRF_MARK, card_cache_key
 
@@ -68,7 +68,9 @@ def test_a_cached_card_shows_what_the_order_is_now(client, shopper, store, tea):
     pay(order)  # a conditional UPDATE of the status through the transition function: no signal
     card = _card_of(client.get(LIST).content.decode(), order)
     assert "去支付" not in card and "待付款" not in card and "待备货" in card
+    # a write outside the services says whose list changed, as every service does (orders.list_cache)
     Order.objects.filter(pk=order.pk).update(refunded_amount=Decimal("1.00"))
+    list_cache.changed(order.user_id)
     assert "已退 ¥1.00" in _card_of(client.get(LIST).content.decode(), order)
 
 

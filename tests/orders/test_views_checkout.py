@@ -149,10 +149,10 @@ def test_checkout_page_query_count_does_not_grow_with_lines(client, django_asser
     adjust_points(shopper, 500, "测试", None)
     shop_client(client, shopper, store)
     client.get(URL)  # warms the category tree cache, as any earlier page would
-    # the ticked cart lines and the chosen store, then the quote (member, SKUs, stock, coupons (the
-    # scopes only for a coupon limited to some categories or products: not this one), addresses,
-    # express rule, store hours, points balance)
-    with django_assert_num_queries(LOGGED_IN + 2 + 8):
+    # the ticked cart lines and the chosen store, then the quote (member with its points balance,
+    # SKUs, stock, coupons (the scopes only for a coupon limited to some categories or products:
+    # not this one), addresses, express rule, store hours)
+    with django_assert_num_queries(LOGGED_IN + 2 + 7):
         response = client.get(URL, {"use_points": "1"})
     assert len(response.context["quote"].lines) == n and response.context["quote"].points_used
 
@@ -177,6 +177,27 @@ def test_the_slot_picker_offers_every_slot_by_day_and_keeps_the_chosen_one(ready
     chosen = values[-1]
     page = ready.get(URL, {"fulfilment": "pickup", "slot": chosen}, **htmx()).content.decode()
     assert f'<option value="{chosen}" selected>' in page and page.count(" selected>") == 1
+
+
+def test_the_slot_picker_kept_per_process_follows_the_language_and_the_chosen_slot(shopper, store):
+    from django.utils import timezone, translation
+
+    from orders.services.checkout import CheckoutRequest, build_quote
+    from orders.views.checkout import _slot_options
+    from stores.selectors import pickup_slots
+
+    slots = pickup_slots(store)
+    quote = build_quote(shopper, CheckoutRequest(lines=[], store=store))
+    quote.slots, quote.slot = slots, slots[1]
+    chinese = _slot_options(quote)
+    with translation.override("en"):
+        english = _slot_options(quote)
+    assert '<optgroup label="今天 ' in chinese and '<optgroup label="Today ' in english
+    chosen = f"{timezone.localtime(slots[1][0]):%Y-%m-%dT%H:%M}"
+    assert f'<option value="{chosen}" selected>' in chinese and chinese.count(" selected>") == 1
+    quote.slot = slots[0]  # the same slots again (kept), another one chosen
+    again = _slot_options(quote)
+    assert again.count(" selected>") == 1 and f'<option value="{chosen}" selected>' not in again
 
 
 # --- placing the order ------------------------------------------------------------------------

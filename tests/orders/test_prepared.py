@@ -1,0 +1,107 @@
+"""orders.prepared: a queryset compiled once per process gives the same rows, with the same related
+rows, as the ORM running it afresh, for every shape of values; a shape whose values cannot be found
+in the compiled parameters runs through the ORM instead."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from catalog.selectors import sellable_skus
+from orders.prepared import Prepared
+from orders.services import checkout as quote_reads
+from stores.models import Stock
+
+from .factories import checkout, make_sku
+
+pytestmark = pytest.mark.django_db
+
+
+def _skus_seen(skus):
+    return [(s.pk, s.code, s.price, s.product.name, s.product.category_id, s.image_id, s.product.cover_id)
+            for s in skus]
+
+
+def test_sellable_skus_are_the_orms_for_lists_of_every_length(store):
+    skus = [make_sku(f"茶{i}", price=f"{i + 1}.00", stock=3, store=store) for i in range(4)]
+    now = timezone.now()
+    for n in range(1, 5):
+        ids = [s.pk for s in skus[:n]]
+        expected = list(sellable_skus(now=now).filter(pk__in=ids).select_related("product__cover", "image"))
+        got = quote_reads._sellable(now, ids)
+        assert sorted(_skus_seen(got)) == sorted(_skus_seen(expected)) and len(got) == n
+        assert all(sku.product.name for sku in got)  # the product came with the row: no query for it
+    assert quote_reads._sellable(now, []) == []
+
+
+def test_the_values_go_where_the_markers_were(store):
+    tea = make_sku("龙井", stock=2, store=store)
+    later = make_sku("新品", stock=2, store=store)
+    later.product.list_at = timezone.now() + timedelta(hours=1)
+    later.product.save(update_fields=["list_at"])
+    now = timezone.now()
+    assert [s.pk for s in quote_reads._sellable(now, [tea.pk, later.pk])] == [tea.pk]
+    assert {s.pk for s in quote_reads._sellable(now + timedelta(hours=2), [tea.pk, later.pk])} == {tea.pk, later.pk}
+    rows = {row.sku_id: row.on_hand - row.reserved for row in quote_reads._stock(store.pk, [tea.pk, later.pk])}
+    assert rows == {tea.pk: 2, later.pk: 2}
+    assert quote_reads._stock(store.pk + 1000, [tea.pk]) == []
+
+
+def test_member_addresses_and_coupons_are_the_buyers(shopper, store, tea):
+    from marketing.models import MemberCoupon
+
+    from .factories import make_shopper
+
+    other = make_shopper()
+    [member] = quote_reads._member(shopper.pk)
+    assert member.user_id == shopper.pk and member.level_id == member.level.pk
+    assert [a.pk for a in quote_reads._addresses(shopper.pk)] == list(
+        shopper.addresses.order_by("-is_default", "-updated_at", "-pk").values_list("pk", flat=True))
+    assert all(a.user_id == shopper.pk for a in quote_reads._addresses(shopper.pk))
+    assert not {a.pk for a in quote_reads._addresses(other.pk)} & {a.pk for a in quote_reads._addresses(shopper.pk)}
+    assert quote_reads._unused_coupons(shopper.pk, timezone.now()) == list(
+        MemberCoupon.objects.filter(user=shopper, status="unused", valid_until__gt=timezone.now()))
+
+
+def test_a_value_the_backend_converts_runs_through_the_orm(store, monkeypatch):
+    tea = make_sku("龙井", stock=2, store=store)
+    # as SQLite does with datetimes: the marker never reaches the parameters as it was given
+    monkeypatch.setattr(connection.ops, "adapt_datetimefield_value", lambda value: None if value is None else str(value))
+    reads = Prepared(lambda now, ids: sellable_skus(now=now).filter(pk__in=ids))
+    assert [s.pk for s in reads(timezone.now(), [tea.pk])] == [tea.pk]
+    assert list(reads._compiled.values()) == [None]
+
+
+def test_booleans_are_refused_as_values():
+    reads = Prepared(lambda flag: Stock.objects.filter(on_hand__gte=0) if flag else Stock.objects.none())
+    with pytest.raises(TypeError):
+        reads(True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_share_one_compiled_statement(store):
+    skus = [make_sku(f"茶{i}", stock=1, store=store) for i in range(3)]
+    reads = Prepared(lambda store_id, ids: Stock.objects.filter(store_id=store_id, sku_id__in=ids))
+    seen, errors = [], []
+
+    def read():
+        try:
+            seen.append(sorted(row.sku_id for row in reads(store.pk, [s.pk for s in skus])))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and seen == [sorted(s.pk for s in skus)] * 4 and len(reads._compiled) == 1
+
+
+def test_a_placed_order_matches_its_quote(shopper, store, tea):
+    order = checkout(shopper, store, [(tea, 2)])
+    assert order.lines.get().quantity == 2 and order.pay_amount > 0
