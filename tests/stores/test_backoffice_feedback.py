@@ -91,7 +91,7 @@ def test_the_transfers_irreversible_steps_ask_first(client, store_a, store_b, sk
     services.dispatch_transfer(transfer, by=clerk_a)
     client.force_login(clerk_b)
     html = client.get(reverse("stores_bo:transfer_detail", args=[transfer.pk])).content.decode()
-    assert "收货后不能修改" in _confirm_of(html, reverse("stores_bo:transfer_receive", args=[transfer.pk])).group(1)
+    assert "少到的件数将作为差异交总部处理" in _confirm_of(html, reverse("stores_bo:transfer_receive", args=[transfer.pk])).group(1)
 
 
 @pytest.mark.browser
