@@ -1,10 +1,12 @@
 """Reads for shopper pages, the back office and other apps (catalog's stock hook, orders)."""
 
+import functools
 import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import (
@@ -489,49 +491,113 @@ def clean_query(q):
     return "".join(ch for ch in str(q or "") if ch.isprintable()).strip()[:64]
 
 
-def picker_skus(store, q, *, limit=PICKER_LIMIT):
-    """The product picker's matches: enabled SKUs whose barcode or code equals `q` (first, marked
-    `.exact`), then those whose code starts with it, then those of the products whose name holds it
-    (by name). Each SKU has `.available` (on_hand - reserved in `store`, None when the store has no
-    row) and `.exact`. Drafts are included: HQ receives a new product before listing it.
+class PickerSku(NamedTuple):
+    """One row of the product picker: what its button shows and carries."""
 
-    Two queries whatever the catalogue's size (search as you type runs this on every key): the ids,
-    a UNION of three small index scans (barcode; UPPER(code) prefix; the first `limit` products by
-    name through the trigram index, with their SKUs), then those SKUs with their stock. Scanning
-    every SKU with an OR of the three (or upper-casing every code) took 40-130 ms at 10,000 SKUs
-    (bench/benchmarks/store_documents.py); the indexes are catalog migration 0009's."""
-    from django.db.models import BooleanField, Case, IntegerField, OuterRef, Subquery, When
-    from django.db.models.functions import Upper
+    pk: int
+    code: str
+    barcode: str
+    spec_text: str
+    name: str  # the product's
+    unit: str  # the product's
+    available: int | None  # on_hand - reserved in the store; None when the store has no row
+    exact: bool  # the barcode or code is exactly what was typed (a scanner's Enter picks it)
 
-    from catalog.models import Product, Sku
 
-    q = clean_query(q)
-    if not q:
-        return []
-    exact = Q(barcode=q) | Q(code__iexact=q)
-    # a name with no letter case (Chinese) is matched as typed, which the trigram index serves
-    name = Q(name__icontains=q) if q.upper() != q.lower() else Q(name__contains=q)
-    by_exact = Sku.objects.filter(exact).order_by().values("pk")
-    by_code = Sku.objects.filter(code__istartswith=q).order_by(Upper("code")).values("pk")[:limit]
-    products = Product.objects.filter(name).order_by("name", "pk").values("pk")[:limit]
-    by_name = Sku.objects.filter(product__in=products).order_by().values("pk")
-    ids = list(by_exact.union(by_code, by_name).values_list("pk", flat=True))
-    if not ids:
-        return []
-    available = Stock.objects.filter(store=store, sku=OuterRef("pk")).annotate(
-        avail=F("on_hand") - F("reserved")
-    ).values("avail")[:1]
-    return list(
-        Sku.objects.filter(pk__in=ids, is_enabled=True)
-        .annotate(
-            exact=Case(When(exact, then=True), default=False, output_field=BooleanField()),
-            by_code=Case(When(code__istartswith=q, then=True), default=False, output_field=BooleanField()),
-            available=Subquery(available, output_field=IntegerField()),
-        )
-        .select_related("product")
-        .only("code", "barcode", "spec_text", "sort_order", "is_enabled", "product__name", "product__unit")
-        .order_by("-exact", "-by_code", "product__name", "sort_order", "pk")[:limit]
+# The store check (one of the user's working stores, as choose_store) and the search in one
+# statement, written once: the rows, or no row at all when the store is refused. The matches are a
+# UNION of three small index scans (barcode or UPPER(code) equal; UPPER(code) prefix; the SKUs of
+# the first `limit` products by name, through the trigram index for a name without letter case),
+# then those SKUs with their product and the store's stock. Placeholders, in order: store, is HQ,
+# user; q, q, code prefix, limit, the name pattern, limit; q, q, code prefix, store, limit.
+_PICKER_SQL = """
+WITH picker_store AS (
+    SELECT id FROM stores_store
+    WHERE id = %s AND NOT is_archived
+      AND (%s OR id IN (SELECT store_id FROM stores_storestaff WHERE user_id = %s))
+), matched AS (
+    SELECT id FROM catalog_sku WHERE barcode = %s OR UPPER(code) = UPPER(%s)
+    UNION
+    SELECT id FROM (
+        SELECT id FROM catalog_sku WHERE UPPER(code) LIKE UPPER(%s) ESCAPE '\\' ORDER BY UPPER(code) LIMIT %s
+    ) by_code
+    UNION
+    SELECT id FROM catalog_sku WHERE product_id IN (
+        SELECT id FROM (
+            SELECT id, name FROM catalog_product WHERE {name_matches} ORDER BY name, id LIMIT %s
+        ) by_name
     )
+)
+SELECT picker_store.id, found.id, found.code, found.barcode, found.spec_text, found.name, found.unit,
+       found.available, found.exact
+FROM picker_store LEFT JOIN (
+    SELECT k.id, k.code, k.barcode, k.spec_text, k.sort_order, p.name, p.unit,
+           st.on_hand - st.reserved AS available,
+           (k.barcode = %s OR UPPER(k.code) = UPPER(%s)) AS exact,
+           UPPER(k.code) LIKE UPPER(%s) ESCAPE '\\' AS by_code
+    FROM catalog_sku k
+    JOIN catalog_product p ON p.id = k.product_id
+    LEFT JOIN stores_stock st ON st.sku_id = k.id AND st.store_id = %s
+    WHERE k.is_enabled AND {in_matched}
+    ORDER BY exact DESC, by_code DESC, p.name, k.sort_order, k.id
+    LIMIT %s
+) found ON 1 = 1
+ORDER BY found.exact DESC, found.by_code DESC, found.name, found.sort_order, found.id
+"""
+
+_PICKER_STORE_SQL = """
+SELECT id FROM stores_store
+WHERE id = %s AND NOT is_archived
+  AND (%s OR id IN (SELECT store_id FROM stores_storestaff WHERE user_id = %s))
+"""
+
+
+@functools.cache
+def _picker_statement(vendor, cased):
+    """The picker's SQL for a database and a query with or without letter case. A name with letter
+    case is matched as Django's icontains does (UPPER both sides); one without (Chinese) as typed,
+    which the trigram index serves. PostgreSQL is given the matched ids as an array, which it looks
+    up through the primary key (as a join it hashed a scan of every SKU)."""
+    name_matches = "UPPER(name) LIKE UPPER(%s) ESCAPE '\\'" if cased else "name LIKE %s ESCAPE '\\'"
+    if vendor == "postgresql":
+        in_matched = "k.id = ANY(ARRAY(SELECT id FROM matched))"
+    else:
+        in_matched = "k.id IN (SELECT id FROM matched)"
+    return _PICKER_SQL.format(name_matches=name_matches, in_matched=in_matched)
+
+
+def picker_skus(store_id, q, *, user, limit=PICKER_LIMIT):
+    """The product picker's matches in the store `store_id`, or None when the store is not one of
+    `user`'s working stores (not archived; HQ: any), as choose_store refuses it. The matches are
+    enabled SKUs whose barcode or code equals `q` (first, `.exact`), then those whose code starts
+    with it, then those of the products whose name holds it (by name, then the SKU's sort order),
+    at most `limit`, as PickerSku rows with the store's available stock. Drafts are included: HQ
+    receives a new product before listing it.
+
+    One query whatever the catalogue's size (search as you type runs this on every key), its SQL
+    written once (_PICKER_SQL): built by the ORM (a UNION of ids, then the SKUs with a CASE and a
+    stock subquery) it cost ~10 ms of Python a request, more than running it. Scanning every SKU with
+    an OR of the three (or upper-casing every code) took 40-130 ms at 10,000 SKUs
+    (bench/benchmarks/store_documents.py); the indexes are catalog migration 0009's."""
+    from .scope import is_hq
+
+    hq = is_hq(user)
+    q = clean_query(q)
+    with connection.cursor() as cursor:
+        if not q:
+            cursor.execute(_PICKER_STORE_SQL, [store_id, hq, user.pk])
+            return [] if cursor.fetchone() else None
+        like = connection.ops.prep_for_like_query(q)
+        cased = q.upper() != q.lower()
+        cursor.execute(_picker_statement(connection.vendor, cased), [
+            store_id, hq, user.pk,
+            q, q, f"{like}%", limit, f"%{like}%", limit,
+            q, q, f"{like}%", store_id, limit,
+        ])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    return [PickerSku(*row[1:8], bool(row[8])) for row in rows if row[1] is not None]
 
 
 def skus_for_code(q):

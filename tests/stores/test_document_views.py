@@ -58,6 +58,15 @@ def count_queries(client, url, **params):
     return len(ctx.captured_queries), response
 
 
+def picker_queries(client, url, **params):
+    """The statements a request ran besides reading its session and user (a query on SQLite)."""
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url, params)
+    assert response.status_code == 200, (url, response.status_code)
+    own = [q["sql"] for q in ctx.captured_queries if "django_session" not in q["sql"] and "members_user" not in q["sql"]]
+    return own, response
+
+
 # --- the picker --------------------------------------------------------------------------------
 def test_picker_finds_by_name_code_and_barcode_with_the_stores_available_stock(client, store_a, manager):
     tea = make_sku("西湖龙井")
@@ -90,8 +99,12 @@ def test_picker_marks_a_barcode_shared_by_two_skus(client, store_a, manager):
 def test_picker_refuses_another_stores_id_and_survives_bad_queries(client, store_a, store_b, manager):
     client.force_login(manager)
     url = reverse("stores_bo:picker")
-    assert client.get(url, {"store": store_b.pk, "q": "x"}).status_code == 404
-    assert client.get(url, {"store": "9" * 30, "q": "x"}).status_code == 404
+    for q in ("x", ""):  # with or without a search, the store is checked
+        assert client.get(url, {"store": store_b.pk, "q": q}).status_code == 404
+        assert client.get(url, {"store": "9" * 30, "q": q}).status_code == 404
+        assert client.get(url, {"store": "１", "q": q}).status_code == 404
+    assert client.get(url, {"store": store_a.pk, "q": ""}).content == b""
+    assert client.get(url, {"q": "x"}).status_code == 200  # no store: the first of theirs, as before
     for q in ("x" * 10000, "１２", "' OR 1=1 --", "%", "_"):
         assert client.get(url, {"store": store_a.pk, "q": q}).status_code == 200
     for q in ("\x00", "a\x00b"):  # a NUL anywhere is refused before the view (core.middleware)
@@ -100,14 +113,47 @@ def test_picker_refuses_another_stores_id_and_survives_bad_queries(client, store
 
 def test_picker_query_count_does_not_grow_with_matches(client, store_a, manager):
     client.force_login(manager)
+    url = reverse("stores_bo:picker")
+    client.get(url, {"store": store_a.pk, "q": "热身"})  # the first page of a login reads the permissions
     for i in range(2):
         make_sku(f"绿茶{i}")
-    few, _ = count_queries(client, reverse("stores_bo:picker"), store=store_a.pk, q="绿茶")
+    few, _ = picker_queries(client, url, store=store_a.pk, q="绿茶")
     for i in range(2, 30):
         services.receive_stock(store_a, make_sku(f"绿茶{i}"), 3)
-    many, response = count_queries(client, reverse("stores_bo:picker"), store=store_a.pk, q="绿茶")
-    assert few == many <= 6
+    many, response = picker_queries(client, url, store=store_a.pk, q="绿茶")
+    assert len(few) == len(many) == 1  # the store check and the search: one statement
     assert response.content.decode().count("data-pick ") == 20
+
+
+def test_picker_shows_an_archived_store_to_nobody_and_any_store_to_hq(client, store_a, store_b, manager, hq):
+    sku = make_sku("白毫银针")
+    services.receive_stock(store_b, sku, 4)
+    url = reverse("stores_bo:picker")
+    client.force_login(hq)
+    assert "可用 4" in client.get(url, {"store": store_b.pk, "q": "白毫银针"}).content.decode()
+    assert "本店无库存记录" in client.get(url, {"store": store_a.pk, "q": "白毫银针"}).content.decode()
+    store_a.is_archived = True
+    store_a.save(update_fields=["is_archived"])
+    assert client.get(url, {"store": store_a.pk, "q": "白毫银针"}).status_code == 404
+    client.force_login(manager)
+    assert client.get(url, {"store": store_a.pk, "q": "白毫银针"}).status_code == 404
+
+
+def test_picker_escapes_what_it_shows_and_leaves_out_disabled_skus(client, store_a, manager):
+    odd = make_sku('<b>"茶"</b> & 点心')
+    odd.spec_text, odd.barcode = "<i>50g</i>", "69'01"
+    odd.save()
+    off = make_sku("<b>停售茶</b>")
+    off.is_enabled = False
+    off.save()
+    client.force_login(manager)
+    url = reverse("stores_bo:picker")
+    html = client.get(url, {"store": store_a.pk, "q": "<b>"}).content.decode()
+    assert "<b>" not in html and "<i>" not in html and f'data-sku="{odd.pk}"' in html
+    assert "&lt;b&gt;&quot;茶&quot;&lt;/b&gt; &amp; 点心" in html and "69&#x27;01" in html
+    assert f'data-sku="{off.pk}"' not in html
+    none = client.get(url, {"store": store_a.pk, "q": "<script>"}).content.decode()
+    assert "<script>" not in none and "&lt;script&gt;" in none
 
 
 # --- creating and filling a document ------------------------------------------------------------
