@@ -157,11 +157,20 @@ def summary(user):
     return Summary(member, counts, tuple(values.items()))
 
 
-@functools.cache
 def _template_token(name):
-    """A digest of the template's source, so a deploy that changes it never serves the old body."""
+    """A digest of the template's source, so a deploy that changes it never serves the old body
+    (read once per process; with DEBUG on, where templates change under the server, every time)."""
+    if settings.DEBUG:
+        return _source_digest(name)
+    return _kept_source_digest(name)
+
+
+def _source_digest(name):
     template = loader.get_template(name).template
     return hashlib.sha1(template.source.encode()).hexdigest()[:12]  # noqa: S324 - a cache key, not security
+
+
+_kept_source_digest = functools.cache(_source_digest)
 
 
 def body_key(user, facts):

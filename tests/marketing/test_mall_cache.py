@@ -8,7 +8,6 @@ import pytest
 from django.contrib import admin
 from django.contrib.messages.storage.fallback import FallbackStorage
 from django.test import RequestFactory
-from django.urls import reverse
 from django.utils import timezone
 
 from catalog import cache as catalog_cache
