@@ -444,6 +444,9 @@ POINTS_EXPIRY_NOTICE_DAYS = env.int("POINTS_EXPIRY_NOTICE_DAYS", default=30)
 # Dotted callables f(request) -> dict merged into the member centre context (e.g. coupon count
 # from marketing), so members never imports a higher app.
 MEMBER_CENTRE_EXTRAS = ["marketing.selectors.member_centre_extras", "orders.selectors.member_centre_extras"]
+# columns the apps above members add to the member centre's one statement (members.centre), read by
+# their MEMBER_CENTRE_EXTRAS from request.member_centre_counts
+MEMBER_CENTRE_COUNTS = ["marketing.selectors.member_centre_counts", "orders.selectors.member_centre_counts"]
 
 # --- marketing: points mall -------------------------------------------------------------------
 # pickup codes typed at a counter (stores.lookups): lookups that found nothing within the window,

@@ -16,6 +16,23 @@ class StaticStorage(CompressedManifestStaticFilesStorage):
     """
 
     manifest_strict = False
+    # url() of a name, kept per process: the shop's base template alone asks for six on every page,
+    # and the manifest (read when the storage is made) does not change under a running process
+    URL_MEMO_SIZE = 2048
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._urls = {}
+
+    def url(self, name, force=False):
+        if force:
+            return super().url(name, force)
+        found = self._urls.get(name)
+        if found is None:
+            found = super().url(name)
+            if len(self._urls) < self.URL_MEMO_SIZE:
+                self._urls[name] = found
+        return found
 
     def stored_name(self, name):
         try:

@@ -33,6 +33,7 @@ from stores.models import Store
 from stores.scope import user_can_work_on
 from stores.services import release_reserved, reserve_lines, sell_reserved
 
+from . import mall_cache
 from .errors import CouponUnavailable, ExchangeUnavailable, MarketingError, PickupError
 from .models import Coupon, MemberCoupon, PointsExchange, PointsItem
 from .selectors import held_exchanges
@@ -85,6 +86,8 @@ def issue_coupon(user, coupon, *, source, reference="", now=None, check_member_l
         .filter(Q(total_quantity__isnull=True) | Q(issued_count__lt=F("total_quantity")))
         .update(issued_count=F("issued_count") + 1)
     )
+    if coupon.total_quantity is not None:
+        mall_cache.bump()  # a mall card shows 已兑完 when its coupon has none left
     if not taken:
         if reference:  # a concurrent twin of this grant may have taken the last copy: that is ours
             done = MemberCoupon.objects.filter(coupon=coupon, source=source, reference=reference).first()
@@ -104,6 +107,8 @@ def issue_coupon(user, coupon, *, source, reference="", now=None, check_member_l
         if done is None:
             raise
         Coupon.objects.filter(pk=coupon.pk).update(issued_count=F("issued_count") - 1)
+        if coupon.total_quantity is not None:
+            mall_cache.bump()
         return _same_holder(done, user)
 
 
@@ -258,6 +263,7 @@ def exchange_points(user, item_id, *, request_id, store_id=None, expected_points
     )
     if not taken:
         raise ExchangeUnavailable(_("该商品已兑完"), code="sold_out")
+    mall_cache.bump()  # the card's 剩N件 / 已兑完
     return exchange
 
 
@@ -353,6 +359,7 @@ def _close_exchange(exchange_id, *, user, expired, now, by=None):
     PointsItem.objects.filter(pk=exchange.item_id, exchanged_count__gt=0).update(
         exchanged_count=F("exchanged_count") - 1
     )
+    mall_cache.bump()
     if expired:
         reason = _("兑换过期未自提")
     elif by is not None:

@@ -6,24 +6,27 @@ import qrcode.image.svg
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import connection
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from core import shell
 from core.errors import DomainError
 from core.numbers import page_number
 from members.auth.guards import has_bound_phone
 from members.models import Member
 from stores.selectors import chosen_store_id
 
-from . import selectors, services
+from . import mall_cache, selectors, services
 from .models import PointsExchange, PointsItem
 
 EXCHANGES_PAGE = 20
@@ -40,7 +43,14 @@ def _balance(user):
     """The member's points balance (one query), or None for a visitor."""
     if not user.is_authenticated:
         return None
-    return Member.objects.filter(user=user).values_list("points_balance", flat=True).first() or 0
+    with connection.cursor() as cursor:
+        cursor.execute(_BALANCE_SQL, [user.pk])
+        row = cursor.fetchone()
+    return (row[0] if row else 0) or 0
+
+
+# written out: on the mall's every request, compiling it with the ORM cost more than running it
+_BALANCE_SQL = f"SELECT points_balance FROM {Member._meta.db_table} WHERE user_id = %s"  # noqa: S608 - a table name
 
 
 def _items(kind=None):
@@ -55,19 +65,41 @@ def _page(request):
 
 # --- points mall -----------------------------------------------------------------------------
 def mall(request):
+    """The points mall: the member's balance (one query), then the item grid, the same for every
+    shopper, from marketing.mall_cache (one query to render it when a card changed)."""
     kind = request.GET.get("kind")
     if kind not in PointsItem.Kind.values:
         kind = None
-    return render(
-        request,
-        "marketing/mall.html",
-        {
-            "items": list(_items(kind)),
-            "kind": kind or "",
-            "balance": _balance(request.user),
-            "active_tab": "me",
-        },
-    )
+    balance = _balance(request.user)
+    context = {"kind": kind or "", "balance": balance}
+    top = _mall_top(request, kind or "", balance)
+    key = mall_cache.grid_key(get_language(), kind or "all")
+    grid = mall_cache.get(key)
+    if grid is None:
+        items, good_until = selectors.mall_grid_items(kind)
+        context["items"] = items
+        grid = render_to_string("marketing/partials/_mall_grid.html", {"items": items})
+        mall_cache.set(key, grid, good_until)
+    body = mark_safe(top + grid)  # noqa: S308 - our own rendered templates
+    return shell.render_page(request, "marketing/mall.html", context, body, layout={"active_tab": "me"})
+
+
+_BALANCE_MARKER = "mdbalance:7d2a"
+
+
+def _mall_top(request, kind, balance):
+    """The mall's head, balance and tabs: for a member the same but for the balance, so rendered
+    once per language and tab in this process with a marker for it (not with DEBUG: templates may
+    change); a visitor's (a login link back to this very URL) is rendered for the request."""
+    if balance is None:
+        return render_to_string("marketing/partials/_mall_top.html", {"kind": kind, "balance": None}, request=request)
+    key = (get_language(), kind)
+    html = mall_cache.tops.get(key)
+    if html is None:
+        html = render_to_string("marketing/partials/_mall_top.html", {"kind": kind, "balance": _BALANCE_MARKER})
+        if not settings.DEBUG:
+            mall_cache.tops[key] = html
+    return mark_safe(html.replace(_BALANCE_MARKER, str(int(balance))))  # noqa: S308 - our template and an int
 
 
 def _item_or_404(pk):

@@ -14,10 +14,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core import shell
 from core.navigation import safe_next
 from core.numbers import id_or_none, int_or_none
 
-from . import selectors, services
+from . import centre, selectors, services
 from .forms import AddressForm, ProfileForm
 from .models import Address
 
@@ -30,26 +31,34 @@ def _is_htmx(request):
 
 @login_required
 def member_centre(request):
-    member = selectors.member_with_level(request.user, with_addresses=True)
+    """The member centre: its figures in one query (members.centre.summary), its body from the cache
+    under those figures, rendered (one more query, the recent points) only when one of them changed."""
+    read = centre.summary(request.user)
+    member = read.member
+    request.member_centre_counts = read.counts
     progress = selectors.level_progress(member)
-    recent, next_cursor = selectors.points_page(member, size=RECENT_POINTS)
-    return render(
-        request,
-        "members/member_centre.html",
-        {
-            "active_tab": "me",
-            "member": member,
-            "progress": progress,
-            "recent_points": recent,
-            "more_points": next_cursor is not None,
-            "points_value": services.points_value(member.points_balance),
-            "signed_today": member.last_sign_in_on == _today(),
-            "streak_alive": member.last_sign_in_on is not None
-            and member.last_sign_in_on >= _today() - timedelta(days=1),
-            "extras": selectors.member_centre_extras(request),
-            "order_shortcuts": ORDER_SHORTCUTS,
-        },
+    today = _today()
+    user = request.user
+    context = {
+        "member": member,
+        "progress": progress,
+        "points_value": services.points_value(member.points_balance),
+        "signed_today": member.last_sign_in_on == today,
+        "streak_alive": member.last_sign_in_on is not None and member.last_sign_in_on >= today - timedelta(days=1),
+        "extras": selectors.member_centre_extras(request),
+        "order_shortcuts": ORDER_SHORTCUTS,
+    }
+    facts = (
+        read.figures, today, context["points_value"],
+        user.display_name, user.masked_phone, user.phone, user.phone_verified, str(user.avatar or ""),
     )
+
+    def full_context():
+        recent, next_cursor = selectors.points_page(member, size=RECENT_POINTS)
+        return {**context, "recent_points": recent, "more_points": next_cursor is not None}
+
+    body = centre.cached_body(request, facts, full_context)
+    return shell.render_page(request, "members/member_centre.html", context, body, layout={"active_tab": "me"})
 
 
 ORDER_SHORTCUTS = [

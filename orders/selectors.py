@@ -16,12 +16,12 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from catalog.selectors import sellable_skus
+from core.fixed_urls import fixed_url
 from core.money import ZERO
 from members.models import Member
 from stores.models import Stock
@@ -215,10 +215,29 @@ def cart_count(request):
     known = getattr(request, "_orders_cart_count", None)
     if known is not None:
         return known
-    lines = cart_lines_query(request)
-    count = 0 if lines is None else (lines.aggregate(n=Sum("quantity"))["n"] or 0)
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        sql, params, at = _member_cart_count_statement(connection.vendor)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params[:at], user.pk, *params[at + 1:]])
+            row = cursor.fetchone()
+        count = int(row[0] or 0) if row else 0
+    else:
+        lines = cart_lines_query(request)
+        count = 0 if lines is None else (lines.aggregate(n=Sum("quantity"))["n"] or 0)
     request._orders_cart_count = count
     return count
+
+
+@functools.cache
+def _member_cart_count_statement(vendor):
+    """(sql, params, index of the user id) of a member's cart pieces, compiled by the ORM once per
+    process: the badge is on every shopper page, and compiling the join cost more than running it."""
+    qs = CartLine.objects.filter(cart__user_id=_NOBODY).values("cart__user_id").annotate(n=Sum("quantity")).values("n")
+    sql, params = qs.query.sql_with_params()
+    where = [i for i, value in enumerate(params) if value == _NOBODY]
+    assert len(where) == 1, sql  # noqa: S101 - a change of the query above must not pass silently
+    return sql, tuple(params), where[0]
 
 
 def count_cart(request, cart):
@@ -282,15 +301,21 @@ def _count(queryset, group, value=None):
     return Coalesce(Subquery(queryset.order_by().values(group).annotate(n=total).values("n")[:1]), 0)
 
 
+def _count_columns(user_ref, *, with_cart=False):
+    """{tab: correlated count} (and the cart's pieces) for the user at OuterRef(user_ref)."""
+    mine = Order.objects.filter(user=OuterRef(user_ref))
+    columns = {key: _count(mine.filter(TAB_FILTERS[key]), "user") for key in COUNTED_TABS if key != "after_sale"}
+    columns["after_sale"] = _count(
+        AfterSale.objects.filter(user=OuterRef(user_ref), status__in=AfterSale.OPEN_STATUSES), "user")
+    if with_cart:
+        columns["cart"] = _count(CartLine.objects.filter(cart__user=OuterRef(user_ref)), "cart__user", "quantity")
+    return columns
+
+
 def _counts(user, *, with_cart=False):
     """{tab: count} (and the cart's pieces) in one query: one correlated subquery each, on the
     user's row, so a member without orders still gets zeros."""
-    mine = Order.objects.filter(user=OuterRef("pk"))
-    columns = {key: _count(mine.filter(TAB_FILTERS[key]), "user") for key in COUNTED_TABS if key != "after_sale"}
-    columns["after_sale"] = _count(
-        AfterSale.objects.filter(user=OuterRef("pk"), status__in=AfterSale.OPEN_STATUSES), "user")
-    if with_cart:
-        columns["cart"] = _count(CartLine.objects.filter(cart__user=OuterRef("pk")), "cart__user", "quantity")
+    columns = _count_columns("pk", with_cart=with_cart)
     # prefixed: "cart" and "orders" are the user's own relations
     row = get_user_model().objects.filter(pk=user.pk).values(**{f"n_{k}": v for k, v in columns.items()}).first()
     return {key: (row or {}).get(f"n_{key}") or 0 for key in columns}
@@ -411,6 +436,12 @@ def order_page(user, tab, page, *, size=ORDERS_PAGE):
     return [_card(order, lines.get(order.pk, []), now) for order in rows[:size]], len(rows) > size
 
 
+def member_centre_counts():
+    """The order counts per tab and the cart's pieces as columns of the member centre's one
+    statement (settings.MEMBER_CENTRE_COUNTS; members.centre), prefixed `orders_`."""
+    return {f"orders_{key}": value for key, value in _count_columns("user_id", with_cart=True).items()}
+
+
 def member_centre_extras(request):
     """The member centre's order shortcuts with a count each (settings.MEMBER_CENTRE_EXTRAS), and the
     cart badge's count, in one query. Members does not import orders; it reads `order_shortcuts`
@@ -418,9 +449,14 @@ def member_centre_extras(request):
     user = request.user
     if not user.is_authenticated:
         return {}
-    counts = _counts(user, with_cart=True)
+    counted = getattr(request, "member_centre_counts", None) or {}
+    keys = [f"orders_{key}" for key in (*COUNTED_TABS, "cart")]
+    if all(key in counted for key in keys):  # read by the member centre's one statement
+        counts = {key.removeprefix("orders_"): counted[key] for key in keys}
+    else:
+        counts = _counts(user, with_cart=True)
     remember_cart_count(request, counts.pop("cart"))  # the tab bar's badge needs no query of its own
-    base = reverse("orders:list")
+    base = fixed_url("orders:list")
     glyphs = {"pending_payment": "¥", "to_ship": "▣", "to_receive": "⇥", "to_pickup": "⌂", "after_sale": "↺"}
     labels = dict(TABS)
     return {

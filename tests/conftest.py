@@ -119,7 +119,18 @@ def _migration_seeded_rows(request):
 def _fresh_cache():
     from django.core.cache import cache
 
+    from core import shell
+    from core.templatetags import tabbar
+    from marketing import mall_cache
+    from members import centre
+
     cache.clear()
+    # what shop pages keep in process memory (layouts, the tab bar, bodies and grids): a test may
+    # change settings or translations they were rendered with
+    shell.clear()
+    tabbar.clear()
+    centre.clear_local()
+    mall_cache.clear_local()
     yield
 
 
