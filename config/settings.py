@@ -458,6 +458,9 @@ POINTS_MALL_PICKUP_DAYS = env.int("POINTS_MALL_PICKUP_DAYS", default=7)  # then 
 
 # Cards other apps add to the back office's home page (core.backoffice.dashboard_extras).
 BACKOFFICE_DASHBOARD_EXTRAS = ["orders.backoffice.home.dashboard_cards", "stores.backoffice_home.workbench_cards"]
+# More columns for HQ's per-store table on the workbench: function(user, store_ids or None) ->
+# [(key, label, {store_id: count}, url(store_id=None))] (stores may not import the apps that count)
+WORKBENCH_STORE_FIGURES = ["orders.backoffice.home.workbench_store_figures"]
 
 # --- orders -----------------------------------------------------------------------------------
 ORDER_PAY_TIMEOUT_MINUTES = env.int("ORDER_PAY_TIMEOUT_MINUTES", default=30)  # unpaid orders cancelled after

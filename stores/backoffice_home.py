@@ -4,14 +4,18 @@ each number a link to the list it counts, filtered: low-stock items with 补货 
 store, prefilled), transfers to dispatch and to receive, transfers received short whose difference
 waits for HQ, and stocktakes in progress (draft count sheets).
 
-HQ also gets the same numbers per store, and the chain's totals. Every figure comes from five
-grouped counts (one per kind of work, grouped by store) plus the short low-stock list and, for
-HQ, the store names: the number of queries does not grow with the stores or the rows."""
+HQ also gets the same numbers per store, and the chain's totals, with the order side of each store
+(orders to fulfil, pickups waiting, after-sales to review) from the apps named in
+settings.WORKBENCH_STORE_FIGURES (stores may not import orders). Every figure comes from a grouped
+count (one per kind of work, grouped by store) plus the short low-stock list and, for HQ, the store
+names: the number of queries does not grow with the stores or the rows."""
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.db.models import Count
 from django.urls import reverse
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from .models import LowStockAlert, StockDocument, Store, Transfer
@@ -94,12 +98,17 @@ def workbench_cards(request):
         want = max(stock.low_threshold * 2 - stock.available, 1)
         alert.restock_url = reverse("stores_bo:transfer_create") + "?" + urlencode(
             {"destination": stock.store_id, "lines": f"{stock.sku.code} {want}"})
-    per_store = []
+    per_store, labels = [], [LABELS[f] for f in FIGURES]
+    total_cells = [(LABELS[f], totals[f], figure_url(f)) for f in FIGURES]
     if hq:
+        others = [row for path in settings.WORKBENCH_STORE_FIGURES for row in import_string(path)(user, None)]
+        labels += [label for _key, label, _counts, _url in others]
+        total_cells += [(label, sum(counts.values()), url()) for _key, label, counts, url in others]
         for store_id, name in Store.objects.filter(is_archived=False).order_by("city", "name", "pk").values_list(
             "pk", "name"
         ):
             cells = [(LABELS[f], figures[f].get(store_id, 0), figure_url(f, store_id)) for f in FIGURES]
+            cells += [(label, counts.get(store_id, 0), url(store_id)) for _key, label, counts, url in others]
             per_store.append({"pk": store_id, "name": name, "cells": cells})
     return {
         "template": TEMPLATE,
@@ -107,7 +116,7 @@ def workbench_cards(request):
         "urls": {name: figure_url(name) for name in FIGURES},
         "low_items": low_items,
         "per_store": per_store,
-        "labels": [LABELS[f] for f in FIGURES],
-        "total_cells": [(LABELS[f], totals[f], figure_url(f)) for f in FIGURES],
+        "labels": labels,
+        "total_cells": total_cells,
         "hq": hq,
     }
