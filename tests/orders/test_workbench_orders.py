@@ -64,7 +64,6 @@ def test_hq_sees_each_stores_orders_and_the_chains_totals(client, store, other_s
 
 def test_staff_who_may_not_see_orders_get_no_order_columns(client, store):
     from stores.scope import HQ_PERMISSION
-
     from tests.stores.conftest import make_staff
 
     user = make_staff(username="stock_only_hq")
