@@ -17,7 +17,8 @@ away every cached category tree, list and product page. `catalog.services.add_sa
 count to the database and bumps nothing; the "已售N" of cards and product pages (and the sales sort
 order of lists) comes from the fragment as it was built, so it is at most SALES_STALENESS seconds
 behind the database: a fragment lives FRAGMENT_TIMEOUT seconds in the shared cache, and a copy
-taken just before it expires lives LOCAL_TTL seconds more in a process. No fragment that shows
+taken just before it expires lives LOCAL_TTL seconds more in a process, and a whole page built from
+it (catalog.pagecache) PAGE_TIMEOUT seconds more. No fragment that shows
 sales may be cached for longer than FRAGMENT_TIMEOUT (tests/catalog/test_sales_cache.py checks
 every page). Anything that needs the exact count (orders, reports) reads `Product.sales_count`
 from the database. Any other change still shows at once.
@@ -46,8 +47,10 @@ VERSION_KEY = "catalog:version"
 FRAGMENT_TIMEOUT = 60
 LOCAL_TTL = 30
 LOCAL_MAX_ENTRIES = 2000
+# a whole page kept for visitors (catalog.pagecache) lives at most this long, built from fragments
+PAGE_TIMEOUT = 30
 # how old a shown sales figure can be, in seconds (see the module docstring)
-SALES_STALENESS = FRAGMENT_TIMEOUT + LOCAL_TTL
+SALES_STALENESS = FRAGMENT_TIMEOUT + LOCAL_TTL + PAGE_TIMEOUT
 
 _local = OrderedDict()
 _local_lock = threading.Lock()
@@ -104,9 +107,20 @@ def bump():
         transaction.on_commit(_set_new_version)
 
 
+# called with no argument after each bump made in this process (catalog.pagecache checks its kept
+# pages again at once)
+bump_listeners = []
+
+
+def _bumped():
+    for listener in bump_listeners:
+        listener()
+
+
 def _set_new_version():
     value = time.time_ns()
     cache.set(version_key(), value, None)
+    _bumped()
     if getattr(_request, "active", False):
         _request.version = value  # what this request writes, it reads back
 
@@ -163,6 +177,7 @@ def bump_area(area):
 def _set_new_area_version(area):
     value = time.time_ns()
     cache.set(area_version_key(area), value, None)
+    _bumped()
     if getattr(_request, "active", False) and getattr(_request, "areas", None) is not None:
         _request.areas[area] = value
 

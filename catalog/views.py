@@ -22,11 +22,12 @@ from core.numbers import id_or_none
 from core.numbers import page_number as read_page
 
 from . import cache as catalog_cache
-from . import selectors
+from . import pagecache, selectors
 from .models import Product
 from .templatetags.catalog_tags import product_img, sold_out_stock, stock_of
 
 
+@pagecache.cached_page()
 def home(request):
     """The shop's home page (首页): search bar, first-level categories, recommended products.
 
@@ -39,6 +40,10 @@ def home(request):
     if candidates is None:
         candidates = selectors.recommended_products(limit=selectors.RECOMMENDED_CANDIDATES)
         catalog_cache.set(key, candidates, catalog_cache.FRAGMENT_TIMEOUT)
+    # kept whole for visitors (catalog.pagecache): rebuilt when HQ's content, a store, or the stock
+    # of a candidate (sold out or back) changes; read before the stock is
+    pagecache.depends_area("home")
+    pagecache.depends(pagecache.STORES_DEP, *(pagecache.stock_dep(p.id) for p in candidates))
     recommended = selectors.featured(candidates, limit=10)
     return render(
         request,
@@ -96,6 +101,7 @@ def _sort_param(request):
     return sort if sort in selectors.SORTS else "default"
 
 
+@pagecache.cached_page(params=("sort", "page"))
 def category_products(request, pk):
     node = selectors.get_category(pk)
     if node is None:
@@ -309,6 +315,7 @@ def _max_quantity(stock):
     return 999
 
 
+@pagecache.cached_page(params=("sku",))
 def product_detail(request, pk):
     """Product page: carousel, price range, the store panel, SKU picker sheet with each SKU's
     price and stock state.
@@ -323,11 +330,19 @@ def product_detail(request, pk):
     app), called per request with light objects (`pk`) for the product and its enabled SKUs;
     without a provider the picker says "有货"; with one but no store chosen it asks for a store.
     A product no store can sell (CATALOG_IN_STOCK_PROVIDER) shows 已售罄 and cannot be bought.
-    A draft or delisted product is a 404."""
+    A draft or delisted product is a 404.
+
+    Kept whole for visitors (catalog.pagecache) per chosen store and location: rebuilt when the
+    product's stock changes in any store (the panel lists the others), a store changes, or the
+    catalogue does, and no later than the product's delisting time."""
+    product_id = id_or_none(pk)
+    if product_id is not None:  # read before the stock and the stores are
+        pagecache.depends(pagecache.stock_dep(product_id), pagecache.STORES_DEP)
     try:
         page, rows, selected, sold_out, sku_stock, panel = _stock_view(request, pk)
     except Product.DoesNotExist:
         raise Http404 from None
+    pagecache.valid_until(page["product"]["delist_at"])
     option_types = page.get("option_types", [])
     # what the picker script needs (static/catalog/catalog.js); never the cost price
     picker_data = {

@@ -95,6 +95,8 @@ TEMPLATES = [
                 "stores.context_processors.store_notifications",
                 "marketing.context_processors.home_marketing",
                 "orders.context_processors.cart_badge",
+                # last: while catalog.pagecache keeps a page, the visitor's own parts are markers
+                "catalog.pagecache.context",
             ],
         },
     },
@@ -548,6 +550,17 @@ if not globals().get("CATALOG_STOCK_PROVIDER"):
 CATALOG_IN_STOCK_PROVIDER = "stores.selectors.products_in_stock"
 # (request, product, sku_ids, next_url) -> the product page's store panel: chosen store, nearby stores having it.
 CATALOG_STORE_PANEL_PROVIDER = "stores.selectors.store_panel"
+# Whole pages kept for visitors not logged in (catalog.pagecache: home, category lists, product
+# pages), thrown away precisely when what they show changes. Needs the shared cache (Redis): on by
+# default with REDIS_URL, off without (a worker could not reach the web server's memory).
+CATALOG_PAGE_CACHE = env.bool("CATALOG_PAGE_CACHE", default=bool(REDIS_URL))
+# how often (seconds) a process checks a kept page's versions again: a change made by another
+# process shows within this time, one made by the same process at once
+CATALOG_PAGE_CACHE_RECHECK = env.float("CATALOG_PAGE_CACHE_RECHECK", default=1.0)
+# what else a kept page differs by: functions of the request (the chosen store, the saved location)
+CATALOG_PAGE_CACHE_VARY = ["stores.selectors.page_cache_vary"]
+# the 购物车 badge of a visitor with a session (catalog must not import orders)
+CATALOG_PAGE_CACHE_CART_COUNT = "orders.selectors.cart_count"
 
 # --- demo data ------------------------------------------------------------------------------
 # seed_demo calls each of these in order; every app that has demo data adds its seeder here.

@@ -14,11 +14,12 @@ LANGUAGE_CODE) and csrf_token / cart_badge / messages. A request with flash mess
 rendered the ordinary way. Nothing is kept with DEBUG on (templates may change under the server).
 """
 
+import os
 import threading
 
 from django.conf import settings
 from django.contrib.messages import get_messages
-from django.middleware.csrf import get_token
+from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH
 from django.shortcuts import render
 from django.template import loader
 from django.utils.safestring import mark_safe
@@ -40,11 +41,33 @@ class BadgeSlot:
     marker = BADGE_MARKER
 
 
+_CHAR_INDEX = {char: i for i, char in enumerate(CSRF_ALLOWED_CHARS)}
+_KEEP_BELOW = 256 - 256 % len(CSRF_ALLOWED_CHARS)  # bytes at or above it would bias the choice
+
+
+def _random_chars(n):
+    """`n` characters of CSRF_ALLOWED_CHARS, uniformly, from one read of the OS's random source
+    (Django's get_random_string reads it once per character: 64 system calls for a token)."""
+    out = []
+    while len(out) < n:
+        out.extend(CSRF_ALLOWED_CHARS[b % len(CSRF_ALLOWED_CHARS)] for b in os.urandom(n + 8) if b < _KEEP_BELOW)
+    return "".join(out[:n])
+
+
 def csrf_token(request):
-    """This request's masked CSRF token, made once (each get_token() masks the secret afresh)."""
+    """This request's masked CSRF token, made once per request: what django.middleware.csrf.get_token
+    gives (the secret from the cookie, else a new one the middleware sends; a fresh mask), with its
+    random characters drawn in one read (tests/core/test_shell_csrf.py checks the middleware takes it)."""
     token = getattr(request, "_shell_csrf_token", None)
     if token is None:
-        token = request._shell_csrf_token = get_token(request)
+        secret = request.META.get("CSRF_COOKIE")
+        if secret is None:
+            secret = request.META["CSRF_COOKIE"] = _random_chars(CSRF_SECRET_LENGTH)
+        request.META["CSRF_COOKIE_NEEDS_UPDATE"] = True  # send (or renew) the cookie
+        mask = _random_chars(CSRF_SECRET_LENGTH)
+        chars, index = CSRF_ALLOWED_CHARS, _CHAR_INDEX
+        cipher = "".join(chars[(index[x] + index[y]) % len(chars)] for x, y in zip(secret, mask, strict=True))
+        token = request._shell_csrf_token = mask + cipher
     return token
 
 

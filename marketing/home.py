@@ -23,6 +23,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from catalog import cache as catalog_cache
+from catalog import pagecache
 from catalog import selectors as catalog_selectors
 from catalog.models import Category, FeaturedProduct, HotSearchWord
 
@@ -158,6 +159,11 @@ def home_content(now=None):
         content = _build_home_content()
         catalog_cache.set(name, content)
     now = now or timezone.now()
+    # a home page kept whole for visitors (catalog.pagecache) lives until the next start or end
+    changes = [
+        when for row in content["slides"] for when in (row.starts_at, row.ends_at, row.until)
+    ] + [when for row in content["notices"] for when in (row["starts_at"], row["ends_at"])]
+    pagecache.valid_until(min((when for when in changes if when is not None and when > now), default=None))
     slides = [slide for slide in content["slides"] if slide.showing(now)][:MAX_BANNERS]
     notice = next(
         (n for n in content["notices"]

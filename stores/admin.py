@@ -13,6 +13,7 @@ from core.admin import BoundedAutocompleteMixin, BoundedDateHierarchyMixin
 from core.numbers import IntegerField
 
 from . import services
+from .apps import stores_changed
 from .hours import overlapping
 from .models import (
     CodeLookup,
@@ -130,10 +131,12 @@ class StoreAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     @admin.action(description=_("暂停营业"), permissions=["change"])
     def pause_stores(self, request, queryset):
         queryset.update(status=Store.Status.PAUSED)
+        stores_changed()
 
     @admin.action(description=_("恢复营业"), permissions=["change"])
     def open_stores(self, request, queryset):
         queryset.filter(is_archived=False).update(status=Store.Status.OPEN)
+        stores_changed()
 
 
 @admin.register(StoreStaff)

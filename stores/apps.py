@@ -21,6 +21,13 @@ def ensure_hq_group(sender, using="default", **kwargs):
         group.permissions.add(permission)
 
 
+def stores_changed(sender=None, **kwargs):
+    """A store changed (saved, deleted, or updated in bulk by a caller that sends no signal)."""
+    from catalog import pagecache
+
+    pagecache.bump(pagecache.STORES_DEP)
+
+
 class StoresConfig(AppConfig):
     name = "stores"
     verbose_name = _("门店")
@@ -37,3 +44,8 @@ class StoresConfig(AppConfig):
         for signal in (post_save, post_delete):
             signal.connect(permissions_changed, sender=StoreStaff,
                            dispatch_uid=f"stores.staff_permissions.{signal is post_save}")
+        # shop pages kept for visitors show stores (the chosen one, those nearby): rebuilt on any change
+        from .models import Store
+
+        for signal in (post_save, post_delete):
+            signal.connect(stores_changed, sender=Store, dispatch_uid=f"stores.pages.{signal is post_save}")

@@ -303,6 +303,14 @@ def saved_location(request):
     return valid_coordinates(lat, lng) if raw else None
 
 
+def page_cache_vary(request):
+    """catalog's CATALOG_PAGE_CACHE_VARY hook: what a shop page kept for visitors differs by here,
+    the chosen store and the saved location (no query)."""
+    coords = saved_location(request)
+    where = f"{coords[0]},{coords[1]}" if coords else ""
+    return f"store={chosen_store_id(request) or ''};at={where}"
+
+
 def _chosen_store(request):
     from .context_processors import get_chosen_store
 

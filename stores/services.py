@@ -33,6 +33,7 @@ from django.db.models import Case, F, ProtectedError, Q, RestrictedError, Value,
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from catalog import pagecache
 from core.numbers import INT_MAX, parse_int
 from core.references import check_reference, step_ref
 
@@ -89,6 +90,26 @@ def _id(obj):
     return getattr(obj, "pk", obj)
 
 
+# --- what shoppers see of a change --------------------------------------------------------------
+_stock_products = {}  # stock row id -> its product's id (a row never changes SKU, nor a SKU product)
+_STOCK_PRODUCTS_MAX = 100_000
+
+
+def _stock_changed(stock_ids):
+    """These rows' products show other stock now: the pages kept for visitors that show them
+    (catalog.pagecache) are rebuilt once the change commits. A row's product is read once per
+    process (one query for rows not seen before)."""
+    ids = set(stock_ids)
+    if not ids:
+        return
+    missing = [i for i in ids if i not in _stock_products]
+    if missing:
+        if len(_stock_products) > _STOCK_PRODUCTS_MAX:
+            _stock_products.clear()
+        _stock_products.update(Stock.objects.filter(pk__in=missing).values_list("pk", "sku__product_id"))
+    pagecache.bump(*sorted({pagecache.stock_dep(_stock_products[i]) for i in ids if i in _stock_products}))
+
+
 # --- the one statement that changes a stock row ---------------------------------------------
 def _apply(*, d_on_hand=0, d_reserved=0, stock_id=None, store_id=None, sku_id=None,
            need_available=0, need_reserved=0):
@@ -117,7 +138,10 @@ def _apply(*, d_on_hand=0, d_reserved=0, stock_id=None, store_id=None, sku_id=No
     sql += f" RETURNING {qn('id')}, {qn('on_hand')}, {qn('reserved')}, {qn('low_threshold')}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchone()
+        row = cursor.fetchone()
+    if row is not None:
+        _stock_changed((row[0],))
+    return row
 
 
 def _record(row, reason, *, d_on_hand, d_reserved, by=None, note="", reference=""):
@@ -511,6 +535,7 @@ def _reserve_rows(quantities, *, reference, by):
         changed, reservation_ids, now = _reserve_rows_at_once(quantities, reference=reference, by=by)
     else:
         changed = _reserve_update(quantities)
+    _stock_changed(changed)
     for stock_id in quantities:
         if stock_id not in changed:  # cannot happen while we hold the rows' locks; refuse rather than oversell
             raise _why_not(stock_id)
@@ -813,7 +838,9 @@ def _apply_many(deltas, now):
         params = [*case_params, connection.ops.adapt_datetimefield_value(now), *deltas, *need_params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return {row[0]: row for row in cursor.fetchall()}
+        changed = {row[0]: row for row in cursor.fetchall()}
+    _stock_changed(changed)
+    return changed
 
 
 def _record_many(deltas, changed, *, reason, reference, by, note, now):
@@ -857,6 +884,7 @@ def delete_or_archive_store(store, *, by=None):
             is_archived=True, status=Store.Status.CLOSED, updated_at=timezone.now()
         )
         store.is_archived, store.status = True, Store.Status.CLOSED
+        pagecache.bump(pagecache.STORES_DEP)
         return "archived"
 
 

@@ -119,6 +119,7 @@ def _migration_seeded_rows(request):
 def _fresh_cache():
     from django.core.cache import cache
 
+    from catalog import pagecache
     from core import shell
     from core.templatetags import tabbar
     from marketing import mall_cache
@@ -131,6 +132,7 @@ def _fresh_cache():
     tabbar.clear()
     centre.clear_local()
     mall_cache.clear_local()
+    pagecache.clear_local()
     yield
 
 

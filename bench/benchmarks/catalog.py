@@ -13,12 +13,22 @@ def _demo_catalogue():
     seed(lambda line: None)
 
 
+LIST_AT_LEAST = 24  # a full first page of 20 cards and a "load more"
+
+
 def _category_list():
-    """The category with the most listed products (a first page of 20 cards plus "load more")."""
+    """The category with the most listed products, topped up to LIST_AT_LEAST listed products with
+    bench products (with a cover, so each card carries its picture): a first page of 20 cards plus
+    "load more"."""
+    from decimal import Decimal
+
+    from django.core.files.base import ContentFile
     from django.db.models import Count
 
-    from catalog.models import Category
+    from catalog.demo_art import kind_for, product_picture
+    from catalog.models import Category, Product
     from catalog.selectors import listed_products
+    from catalog.services import add_product_image, create_product
 
     _demo_catalogue()
     top = (
@@ -27,6 +37,17 @@ def _category_list():
         .order_by("-n", "tree_id")
         .first()
     )
+    leaf = top.get_children().order_by("sort_order", "id").first() or top
+    shown = listed_products().filter(category__tree_id=top.tree_id).count()
+    for index in range(LIST_AT_LEAST - shown):
+        name = f"压测商品 {index + 1:02d}"
+        if Product.objects.filter(name=name).exists():
+            continue
+        product = create_product(name=name, category=leaf, subtitle="门店同款", tags="压测",
+                                 status=Product.Status.LISTED, price=Decimal("19.90") + index,
+                                 sales_base=index * 7)
+        add_product_image(product, ContentFile(product_picture(kind_for(leaf.name, top.name), name), name=f"bench-{product.pk}.jpg"),
+                          alt=name)
     return {
         "path": f"/categories/{top.pk}/",
         "products_in_category": listed_products().filter(category__tree_id=top.tree_id).count(),

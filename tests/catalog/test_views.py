@@ -144,6 +144,7 @@ def test_detail_never_shows_cost_price(client):
 def test_detail_reads_stock_from_provider(client, settings):
     item = product(options={"颜色": ["红色", "蓝色"]}, price="10.00")
     red, blue = item.skus.order_by("id")
+    settings.CATALOG_PAGE_CACHE = False  # the fake provider below changes without telling the page cache
     settings.CATALOG_STOCK_PROVIDER = "tests.catalog.test_views.fake_stock"
     fake_stock.data = {red.pk: {"available": 0, "state": "out"}, blue.pk: {"available": 2, "state": "low"}}
     body = client.get(f"/products/{item.pk}/").content.decode()
@@ -218,10 +219,13 @@ def test_search_and_detail_query_budget_same_for_few_and_many(client, django_ass
         assert client.get(f"/products/{products[-1].pk}/").status_code == 200
 
 
-def test_a_change_made_by_another_process_shows_at_once(client):
-    """Fragments are also kept in process memory; the shared version key decides what is read."""
+def test_a_change_made_by_another_process_shows_at_once(client, settings):
+    """Fragments are also kept in process memory; the shared version key decides what is read.
+    (A whole page kept for visitors is checked again after CATALOG_PAGE_CACHE_RECHECK seconds: 0 here,
+    tests/catalog/test_pagecache.py has the default.)"""
     from django.core.cache import cache
 
+    settings.CATALOG_PAGE_CACHE_RECHECK = 0
     from catalog import cache as catalog_cache
 
     item = product(name="旧名字")
@@ -333,6 +337,9 @@ def test_sku_picker_falls_back_to_the_list_when_a_sku_misses_an_option(client):
 
 
 def test_picker_data_is_per_request_while_the_page_is_cached(client, settings, django_assert_max_num_queries):
+    # the fragments' cache; the whole page (catalog.pagecache) is rebuilt by stock bumps, which a fake
+    # provider does not make (tests/catalog/test_pagecache.py has the real ones)
+    settings.CATALOG_PAGE_CACHE = False
     item = product(options={"颜色": ["红", "蓝"]}, price="10.00")
     red, blue = item.skus.order_by("id")
     settings.CATALOG_STOCK_PROVIDER = "tests.catalog.test_views.fake_stock"
