@@ -21,7 +21,8 @@ version from before the bump that follows that commit.
 Timing. A process checks a kept page's versions again at most every RECHECK_SECONDS
 (settings.CATALOG_PAGE_CACHE_RECHECK, 1 s): a change made in another process (a worker, another
 gunicorn worker) shows within that time, one made in this process at once (its bump marks the name
-here before the commit, so a page reading it is neither served nor stored until then). A schedule
+here before the commit: a page begun before the mark is not served here again, and one begun after
+it read the change if it shares the writer's connection, as a test does). A schedule
 (a banner's start, a product's delisting time) caps the page's lifetime: `valid_until(when)`.
 A page whose rendering set a cookie, changed the session, used a real CSRF token or queued a message
 is not kept. Without a shared cache (locmem in development: a worker could not reach the web
@@ -52,14 +53,12 @@ from . import cache as catalog_cache
 
 STORES_DEP = "stores"
 LOCAL_MAX_ENTRIES = 500
-# how long a name bumped in this process (inside a transaction not yet committed) stops its pages
-# from being served or stored here; the commit's bump ends it sooner; a rollback lets it run out
-DIRTY_SECONDS = 60
+CHANGED_HERE_MAX = 10_000
 MAX_QUERY_VALUE = 64  # a longer query value is not a page worth keeping
 
 _local = OrderedDict()  # page key -> _Entry
 _lock = threading.Lock()
-_dirty = {}  # dependency key -> monotonic time until which it is dirty in this process
+_changed_here = {}  # dependency key -> when this process last bumped it (time.time())
 _recording = Local()  # per thread: the page being rendered (its dependencies, its lifetime)
 
 
@@ -84,6 +83,7 @@ def enabled():
 class _Recording:
     def __init__(self):
         self.versions = {}  # dependency key -> version read before the data
+        self.begun = time.time()  # before any data is read
         self.expires = _now() + catalog_cache.PAGE_TIMEOUT
         self.storable = True
 
@@ -145,16 +145,19 @@ def context(request):
 
 # --- writers ---------------------------------------------------------------------------------
 def bump(*names):
-    """These names changed: pages built from them are not served again. Marked dirty in this process
-    at once, and given new versions in the shared cache when the surrounding transaction commits
-    (at once outside one)."""
+    """These names changed: pages built from them are not served again. In this process at once (a
+    page begun before this moment is not served here), everywhere once the surrounding transaction
+    commits (at once outside one): new versions in the shared cache."""
     if not names:
         return
     keys = [_dep_key(name) for name in names]
-    until = time.monotonic() + DIRTY_SECONDS
+    now = time.time()
     with _lock:
+        if len(_changed_here) > CHANGED_HERE_MAX:  # older marks concern pages expired by now
+            for key in [k for k, at in _changed_here.items() if at < now - catalog_cache.PAGE_TIMEOUT]:
+                del _changed_here[key]
         for key in keys:
-            _dirty[key] = until
+            _changed_here[key] = now
     if connection.in_atomic_block:
         transaction.on_commit(lambda: _set_versions(keys))
     else:
@@ -162,36 +165,27 @@ def bump(*names):
 
 
 def _set_versions(keys):
-    now = time.time_ns()
-    cache.set_many({key: now for key in keys}, None)
+    cache.set_many(dict.fromkeys(keys, time.time_ns()), None)
     with _lock:
-        for key in keys:
-            _dirty.pop(key, None)
         _checked.clear()
 
 
-def _is_dirty(keys):
-    if not _dirty:
+def _changed_since(begun, keys):
+    """Whether this process bumped one of `keys` at or after `begun` (a page's start)."""
+    if not _changed_here:
         return False
-    now = time.monotonic()
-    with _lock:
-        for key in keys:
-            until = _dirty.get(key)
-            if until is not None:
-                if until > now:
-                    return True
-                del _dirty[key]
-    return False
+    return any(_changed_here.get(key, 0) >= begun for key in keys)
 
 
 # --- kept pages --------------------------------------------------------------------------------
 class _Entry:
     """A kept page: its body cut at the markers, the versions it was built from, its end."""
 
-    __slots__ = ("parts", "content_type", "versions", "expires")
+    __slots__ = ("parts", "content_type", "versions", "expires", "begun")
 
-    def __init__(self, parts, content_type, versions, expires):
+    def __init__(self, parts, content_type, versions, expires, begun):
         self.parts, self.content_type, self.versions, self.expires = parts, content_type, versions, expires
+        self.begun = begun
 
 
 _MARKERS = re.compile("(" + re.escape(shell.CSRF_MARKER) + "|" + re.escape(shell.BADGE_MARKER) + ")")
@@ -251,7 +245,7 @@ def _lookup(key):
         checked = None
     else:
         checked = _checked.get(key)
-    if entry.expires <= _now() or _is_dirty(entry.versions):
+    if entry.expires <= _now() or _changed_since(entry.begun, entry.versions):
         return None
     now = time.monotonic()
     if checked is None or now - checked > _recheck_seconds():
@@ -286,7 +280,7 @@ def _storable(request, response, page):
     storage = getattr(request, "_messages", None)
     if storage is not None and getattr(storage, "_queued_messages", None):
         return False
-    return page.expires > _now() + 1 and not _is_dirty(page.versions)
+    return page.expires > _now() + 1 and not _changed_since(page.begun, page.versions)
 
 
 _empty_badges = {}  # language -> the badge of an empty cart
@@ -355,7 +349,7 @@ def cached_page(*, params=()):
             if response.streaming:
                 return response
             html = response.content.decode(response.charset)
-            entry = _Entry(_cut(html), response["Content-Type"], page.versions, page.expires)
+            entry = _Entry(_cut(html), response["Content-Type"], page.versions, page.expires, page.begun)
             state = "skip"
             if _storable(request, response, page):
                 ttl = max(1, int(entry.expires - _now()))
@@ -384,5 +378,5 @@ def clear_local():
     with _lock:
         _local.clear()
         _checked.clear()
-        _dirty.clear()
+        _changed_here.clear()
         _empty_badges.clear()
