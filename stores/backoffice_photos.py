@@ -12,6 +12,7 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from core.backoffice import staff_required
@@ -61,9 +62,15 @@ def photo_upload(request):
         messages.error(request, str(exc))
         return _back(store.pk)
     if added:
-        messages.success(request, _("已上传 %(n)s 张照片") % {"n": len(added)})
+        messages.success(
+            request, ngettext("已上传 %(n)s 张照片", "已上传 %(n)s 张照片", len(added)) % {"n": len(added)}
+        )
     if skipped:
-        messages.info(request, _("%(n)s 张照片已在相册中，未重复添加") % {"n": skipped})
+        messages.info(
+            request,
+            ngettext("%(n)s 张照片已在相册中，未重复添加", "%(n)s 张照片已在相册中，未重复添加", skipped)
+            % {"n": skipped},
+        )
     return _back(store.pk)
 
 
