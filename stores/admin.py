@@ -7,15 +7,17 @@ history archives it instead (see services.delete_or_archive_store).
 
 from django import forms
 from django.contrib import admin, messages
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import BoundedAutocompleteMixin, BoundedDateHierarchyMixin
-from core.numbers import IntegerField
+from core.numbers import INT_MAX, IntegerField
 
 from . import services
 from .apps import stores_changed
 from .hours import overlapping
 from .models import (
+    STORE_PHOTO_LIMIT,
     CodeLookup,
     LowStockAlert,
     Stock,
@@ -27,6 +29,7 @@ from .models import (
     Store,
     StoreHours,
     StoreNotification,
+    StorePhoto,
     StoreStaff,
     Transfer,
     TransferEvent,
@@ -65,6 +68,37 @@ class StoreHoursInline(admin.TabularInline):
     extra = 0
 
 
+class StorePhotoForm(forms.ModelForm):
+    position = IntegerField(label=_("排序"), min_value=0, max_value=INT_MAX, initial=0,
+                            help_text=_("数字越小越靠前"))
+
+    class Meta:
+        model = StorePhoto
+        fields = ["image", "caption", "position"]
+
+    def clean_caption(self):
+        from .photos import clean_caption
+
+        return clean_caption(self.cleaned_data.get("caption", ""))
+
+
+class StorePhotoInline(admin.TabularInline):
+    """门店相册 in the store's admin page; managers use the back office's settings page."""
+
+    model = StorePhoto
+    form = StorePhotoForm
+    extra = 0
+    max_num = STORE_PHOTO_LIMIT
+    fields = ["preview", "image", "caption", "position"]
+    readonly_fields = ["preview"]
+
+    @admin.display(description=_("预览"))
+    def preview(self, obj):
+        if not obj.pk or not obj.image:
+            return "-"
+        return format_html('<img src="{}" width="80" height="60" alt="" style="object-fit:cover">', obj.image.url)
+
+
 class StoreStaffInline(BoundedAutocompleteMixin, admin.TabularInline):
     model = StoreStaff
     extra = 0
@@ -87,7 +121,7 @@ class StoreAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "code", "city", "district", "status", "pickup_enabled", "delivery_enabled", "is_archived"]
     list_filter = ["status", "city", "is_archived", "pickup_enabled", "delivery_enabled"]
     search_fields = ["name", "code", "street", "phone"]
-    inlines = [StoreHoursInline, StoreStaffInline]
+    inlines = [StoreHoursInline, StoreStaffInline, StorePhotoInline]
     actions = ["pause_stores", "open_stores"]
     fieldsets = [
         (None, {"fields": ["name", "code", "cover", "phone", "status", "is_archived"]}),

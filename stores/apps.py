@@ -37,7 +37,8 @@ class StoresConfig(AppConfig):
 
         from core.permissions import permissions_changed
 
-        from .models import StoreStaff
+        from .models import StorePhoto, StoreStaff
+        from .photos import photo_deleted
 
         post_migrate.connect(ensure_hq_group, sender=self, dispatch_uid="stores.ensure_hq_group")
         # what a staff member may see follows their store assignments: cached permission sets go
@@ -49,3 +50,4 @@ class StoresConfig(AppConfig):
 
         for signal in (post_save, post_delete):
             signal.connect(stores_changed, sender=Store, dispatch_uid=f"stores.pages.{signal is post_save}")
+        post_delete.connect(photo_deleted, sender=StorePhoto, dispatch_uid="stores.photo_deleted")

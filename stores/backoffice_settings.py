@@ -1,4 +1,5 @@
-"""门店设置: a manager edits their own store (opening hours, phone, cover, pickup and delivery);
+"""门店设置: a manager edits their own store (opening hours, phone, cover, pickup and delivery, and
+its photo gallery: stores.backoffice_photos);
 HQ does the same for any store and keeps name, address, location, status and staff in the admin.
 A clerk sees the settings read-only. Another store's id answers 404 like any out-of-scope id."""
 
@@ -10,8 +11,8 @@ from django.utils.translation import gettext as _
 
 from core.backoffice import staff_required
 
-from .forms import StoreHoursFormSet, StoreSettingsForm
-from .models import Store
+from .forms import StoreHoursFormSet, StorePhotoUploadForm, StoreSettingsForm
+from .models import STORE_PHOTO_LIMIT, Store, StorePhoto
 from .scope import choose_store, manages_store
 
 
@@ -47,6 +48,9 @@ def store_settings(request):
         for each in (form, *hours.forms):
             for field in each.fields.values():
                 field.disabled = True
+    photos = list(StorePhoto.objects.filter(store_id=store.pk).order_by("position", "pk"))
     return render(request, "stores/backoffice/settings.html", {
         "store": store, "stores": stores, "form": form, "hours": hours, "may_edit": may_edit,
+        "photos": photos, "photo_limit": STORE_PHOTO_LIMIT, "photo_room": STORE_PHOTO_LIMIT - len(photos),
+        "upload_form": StorePhotoUploadForm() if may_edit and len(photos) < STORE_PHOTO_LIMIT else None,
     })

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import backoffice, backoffice_settings
+from . import backoffice, backoffice_photos, backoffice_settings
 from . import backoffice_documents as docs
 
 app_name = "stores_bo"
@@ -8,6 +8,11 @@ app_name = "stores_bo"
 urlpatterns = [
     path("", backoffice.stock_page, name="stock"),
     path("settings/", backoffice_settings.store_settings, name="settings"),
+    path("settings/photos/upload/", backoffice_photos.photo_upload, name="photo_upload"),
+    path("settings/photos/caption/", backoffice_photos.photo_caption, name="photo_caption"),
+    path("settings/photos/move/", backoffice_photos.photo_move, name="photo_move"),
+    path("settings/photos/cover/", backoffice_photos.photo_cover, name="photo_cover"),
+    path("settings/photos/delete/", backoffice_photos.photo_delete, name="photo_delete"),
     path("stock/export.csv", backoffice.stock_export, name="stock_export"),
     path("stock/<int:pk>/", backoffice.stock_history, name="stock_history"),
     path("stock/<int:pk>/adjust/", backoffice.stock_adjust, name="stock_adjust"),

@@ -3,10 +3,11 @@ import uuid
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.images import ImageFormField
 from core.numbers import INT_MAX, IntegerField, parse_int
 from core.references import staff_ref
 
-from .models import Store, StoreHours
+from .models import STORE_PHOTO_LIMIT, Store, StoreHours
 
 
 class AdjustForm(forms.Form):
@@ -113,6 +114,48 @@ class StoreSettingsForm(forms.ModelForm):
         if not (data.get("pickup_enabled") or data.get("delivery_enabled") or data.get("express_enabled")):
             raise forms.ValidationError(_("自提、同城配送、快递至少开启一种"))
         return data
+
+
+class MultipleImageInput(forms.FileInput):
+    allow_multiple_selected = True
+
+
+class MultipleImageField(ImageFormField):
+    """Several pictures from one file input, each checked by core.images; the reasons for every
+    refused file, each with its name. More than `max_files` are refused before any is decoded."""
+
+    widget = MultipleImageInput
+
+    def __init__(self, *, max_files, **kwargs):
+        self.max_files = max_files
+        super().__init__(**kwargs)
+
+    def clean(self, data, initial=None):
+        files = [f for f in (data if isinstance(data, list | tuple) else [data]) if f]
+        if not files:
+            return super().clean(None, initial)  # "required" as usual
+        if len(files) > self.max_files:
+            raise forms.ValidationError(_("一次最多上传 %(limit)s 张照片"), code="too_many_files",
+                                        params={"limit": self.max_files})
+        cleaned, errors = [], []
+        for file in files:
+            try:
+                cleaned.append(super().clean(file, initial))
+            except forms.ValidationError as exc:
+                errors.extend(
+                    forms.ValidationError(_("%(name)s：%(reason)s"), code=getattr(exc, "code", None),
+                                          params={"name": (getattr(file, "name", "") or "-")[:60], "reason": message})
+                    for message in exc.messages
+                )
+        if errors:
+            raise forms.ValidationError(errors)
+        return cleaned
+
+
+class StorePhotoUploadForm(forms.Form):
+    photos = MultipleImageField(label=_("选择照片"), max_files=STORE_PHOTO_LIMIT,
+                                help_text=_("JPEG、PNG、WebP 或 GIF，每张不超过 10 MB，可一次选择多张"))
+    caption = forms.CharField(label=_("说明（可选）"), max_length=60, required=False)
 
 
 class StoreHoursForm(forms.ModelForm):

@@ -9,7 +9,9 @@ reserved, released and sold only through a reservation, by the reference that ow
 (core.references). Only stores.services changes stock.
 """
 
+import hashlib
 from decimal import Decimal
+from pathlib import PurePath
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -18,7 +20,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from core.images import ImageField
+from core.images import ImageField, clean_image
 from core.references import doc_ref, transfer_ref
 
 
@@ -123,6 +125,44 @@ class Store(models.Model):
     @property
     def accepts_orders(self):
         return self.status == self.Status.OPEN and not self.is_archived
+
+
+STORE_PHOTO_LIMIT = 9
+
+
+class StorePhoto(models.Model):
+    """A picture in a store's gallery (门店相册), shown on its shop page by `position`, then id.
+
+    The file goes through core.images like every upload (decoded, re-encoded, pixel limit, no
+    EXIF). `digest` is the SHA-256 of the stored bytes: the same picture sent twice to one store
+    (a double submit, a second tab) is added once (stores.photos). At most STORE_PHOTO_LIMIT a store."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="photos", verbose_name=_("门店"))
+    image = ImageField(_("照片"), upload_to="stores/photos/%Y/%m/", width_field="width", height_field="height")
+    width = models.PositiveIntegerField(_("宽"), default=0, editable=False)
+    height = models.PositiveIntegerField(_("高"), default=0, editable=False)
+    caption = models.CharField(_("说明"), max_length=60, blank=True)
+    position = models.PositiveIntegerField(_("排序"), default=0, help_text=_("数字越小越靠前"))
+    digest = models.CharField(_("内容摘要"), max_length=64, blank=True, editable=False)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("门店照片")
+        verbose_name_plural = _("门店相册")
+        ordering = ["position", "id"]
+        indexes = [models.Index(fields=["store", "position", "id"], name="storephoto_store_position")]
+
+    def __str__(self):
+        return self.caption or PurePath(self.image.name or "").name
+
+    def save(self, *args, **kwargs):
+        # a new file (from a service, the admin or a form) is cleaned once here if nothing has yet,
+        # and its digest taken from the bytes that will be stored
+        if self.image and not self.image._committed:
+            cleaned = clean_image(self.image, max_bytes=self.image.field.max_bytes)
+            self.image.file, self.image.name = cleaned, cleaned.name
+            self.digest = hashlib.sha256(cleaned.file.getvalue()).hexdigest()
+        super().save(*args, **kwargs)
 
 
 class StoreHours(models.Model):

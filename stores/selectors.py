@@ -248,6 +248,17 @@ def store_detail(pk):
     return visible_stores().prefetch_related("hours").get(pk=pk)
 
 
+def store_photos(store):
+    """The store's gallery in its order, for its page: one query, whatever the number of photos."""
+    from .models import StorePhoto
+
+    return list(
+        StorePhoto.objects.filter(store_id=store.pk)
+        .only("id", "image", "width", "height", "caption", "position")
+        .order_by("position", "pk")
+    )
+
+
 def store_stock(store):
     """What a store has in stock (available > 0) for its page, SKUs that can be sold now only (so
     every row links to a product page that opens), by product name: a queryset for paging."""

@@ -150,7 +150,7 @@ def store_list(request):
 
 @require_GET
 def store_detail(request, pk):
-    """A store's page: hours, address, and what it has in stock, STORE_STOCK_PAGE_SIZE rows a page
+    """A store's page: its photos, hours, address, and what it has in stock, STORE_STOCK_PAGE_SIZE rows a page
     (htmx 加载更多 appends the next page's rows; without JavaScript the link opens that page),
     each row linking to its product with the SKU selected."""
     try:
@@ -162,6 +162,7 @@ def store_detail(request, pk):
     if request.headers.get("HX-Request") and "page" in request.GET:
         return render(request, "stores/partials/_stock_rows.html", stock_context)
     hours = list(store.hours.all())
+    photos = selectors.store_photos(store)
     selectors.decorate([store])
     saved = selectors.saved_location(request)
     if saved:
@@ -170,6 +171,7 @@ def store_detail(request, pk):
     context = {
         "store": store,
         "week": [(weekday_names[day], ranges) for day, ranges in week_table(hours)],
+        "photos": photos,
         "today": timezone.localdate().weekday(),
         **stock_context,
         "chosen_id": selectors.chosen_store_id(request),
