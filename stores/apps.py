@@ -37,7 +37,7 @@ class StoresConfig(AppConfig):
 
         from core.permissions import permissions_changed
 
-        from .models import StorePhoto, StoreStaff
+        from .models import Store, StorePhoto, StoreStaff
         from .photos import photo_deleted
 
         post_migrate.connect(ensure_hq_group, sender=self, dispatch_uid="stores.ensure_hq_group")
@@ -46,8 +46,6 @@ class StoresConfig(AppConfig):
             signal.connect(permissions_changed, sender=StoreStaff,
                            dispatch_uid=f"stores.staff_permissions.{signal is post_save}")
         # shop pages kept for visitors show stores (the chosen one, those nearby): rebuilt on any change
-        from .models import Store
-
         for signal in (post_save, post_delete):
             signal.connect(stores_changed, sender=Store, dispatch_uid=f"stores.pages.{signal is post_save}")
         post_delete.connect(photo_deleted, sender=StorePhoto, dispatch_uid="stores.photo_deleted")
