@@ -142,12 +142,15 @@ def _page_rows(coords, city, start, count):
     without a location, an index range on (city, name, id); with one, nearest first (ties by id).
 
     Near a location, the query first picks the smallest of SEARCH_RADII_KM whose circle holds at
-    least start + count stores (EXISTS ... OFFSET, tried in order by a CASE, which stops at the
-    first that does), then sorts only the stores in that circle's bounding box, an index range on
-    (latitude, longitude). The order is exact: the page's farthest store is within the circle, so
-    every store nearer than it is in the box. When no circle holds enough (a sparse set, a deep
-    page) it sorts the whole set. Stores are compared by the haversine's half-chord term, which
-    grows with the distance (the distance itself is worked out for the few shown).
+    least start + count stores, then sorts only the stores in that circle's bounding box, an index
+    range on (latitude, longitude). The order is exact: the page's farthest store is within the
+    circle, so every store nearer than it is in the box. When no circle holds enough (a sparse set,
+    a deep page) it sorts the whole set. Stores are compared by the haversine's half-chord term,
+    which grows with the distance (the distance itself is worked out for the few shown).
+
+    The circles are rows of one VALUES list, each probed by the same correlated EXISTS (... LIMIT 1
+    OFFSET start + count - 1), which stops at that many stores: one subquery to plan rather than one
+    per circle (planning the statement cost more than running it).
 
     Each row carries `half_chord` and `hours_text`, its opening hours as text (read by _read_hours),
     gathered for the rows of the page only."""
@@ -169,26 +172,24 @@ def _page_rows(coords, city, start, count):
                   " * POWER(SIN((RADIANS(s.longitude) - %(lng)s) / 2), 2)")
     params.update(lat=math.radians(lat), lng=math.radians(lng), coslat=math.cos(math.radians(lat)),
                   skip=start + count - 1)
-    probes, bounds = [], []
+    circles = []
     for i, radius in enumerate(SEARCH_RADII_KM):
         box = bounding_box(lat, lng, radius)
         params.update({f"h{i}": math.sin(radius / EARTH_RADIUS_KM / 2) ** 2,
                        f"a{i}": box[0], f"b{i}": box[1], f"c{i}": box[2], f"d{i}": box[3]})
-        probes.append(
-            f"WHEN EXISTS (SELECT 1 FROM {table} s WHERE {visible}"
-            f" AND s.latitude BETWEEN %(a{i})s AND %(b{i})s AND s.longitude BETWEEN %(c{i})s AND %(d{i})s"
-            f" AND {half_chord} <= %(h{i})s LIMIT 1 OFFSET %(skip)s) THEN {i}"
-        )
-        bounds.append(f"({i}, %(a{i})s, %(b{i})s, %(c{i})s, %(d{i})s)")
+        circles.append(f"({i}, %(h{i})s, %(a{i})s, %(b{i})s, %(c{i})s, %(d{i})s)")
     whole = len(SEARCH_RADII_KM)
-    bounds.append(f"({whole}, -90.0, 90.0, -180.0, 180.0)")
+    circles.append(f"({whole}, 1.0, -90.0, 90.0, -180.0, 180.0)")
+    # the first row's casts give the columns their type (a bare 31.2 would be numeric on PostgreSQL)
+    circles[0] = "(0, " + ", ".join(f"CAST(%({k}0)s AS DOUBLE PRECISION)" for k in "habcd") + ")"
     sql = (
-        f"WITH ring AS (SELECT CASE {' '.join(probes)} ELSE {whole} END AS n),"  # noqa: S608 - names, not input
-        f" bounds (n, lat_lo, lat_hi, lng_lo, lng_hi) AS (VALUES {', '.join(bounds)})"
+        f"WITH circle (n, h, lat_lo, lat_hi, lng_lo, lng_hi) AS (VALUES {', '.join(circles)}),"  # noqa: S608 - names, not input
+        f" pick AS (SELECT c.* FROM circle c WHERE c.n = {whole} OR EXISTS (SELECT 1 FROM {table} s WHERE {visible}"
+        f" AND s.latitude BETWEEN c.lat_lo AND c.lat_hi AND s.longitude BETWEEN c.lng_lo AND c.lng_hi"
+        f" AND {half_chord} <= c.h LIMIT 1 OFFSET %(skip)s) ORDER BY c.n LIMIT 1)"
         f" SELECT {columns}, {half_chord} AS half_chord, {hours} AS hours_text FROM {table} s"
-        f" JOIN bounds b ON b.n = (SELECT n FROM ring)"
-        f" WHERE {visible} AND s.latitude BETWEEN b.lat_lo AND b.lat_hi AND s.longitude BETWEEN b.lng_lo AND b.lng_hi"
-        f" ORDER BY half_chord, s.id LIMIT %(count)s OFFSET %(start)s"
+        f" JOIN pick b ON s.latitude BETWEEN b.lat_lo AND b.lat_hi AND s.longitude BETWEEN b.lng_lo AND b.lng_hi"
+        f" WHERE {visible} ORDER BY half_chord, s.id LIMIT %(count)s OFFSET %(start)s"
     )
     return list(Store.objects.raw(sql, params))
 
