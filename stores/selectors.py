@@ -199,21 +199,31 @@ def _half_chord_km(half_chord):
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, max(0.0, half_chord))))
 
 
+@functools.lru_cache(maxsize=1024)
 def _read_hours(text):
-    """[(weekday, opens, closes), ...] from _page_rows' "0 09:00:00 21:00:00,1 ..." ([] for None)."""
+    """((weekday, opens, closes), ...) from _page_rows' "0 09:00:00 21:00:00,1 ..." (() for None),
+    sorted. Kept by text: the stores of a chain mostly share a few weeks."""
     ranges = []
     for part in (text or "").split(","):
         if part:
             weekday, opens, closes = part.split(" ")
             ranges.append((int(weekday), time.fromisoformat(opens), time.fromisoformat(closes)))
-    return ranges
+    return tuple(sorted(ranges))
 
 
 def decorate(stores, at=None):
+    """Set `is_open_now` (at `at`, now by default), `distance_km` (None unless set) and
+    `distance_text` on each store."""
     at = at or timezone.now()
+    open_by_week = {}  # the list's stores share their weeks (_read_hours): each week checked once
     for store in stores:
         hours = store.hour_list if hasattr(store, "hour_list") else store.hours.all()
-        store.is_open_now = is_open_at(hours, at, status=store.status, archived=store.is_archived)
+        if isinstance(hours, tuple) and store.status == Store.Status.OPEN and not store.is_archived:
+            if hours not in open_by_week:
+                open_by_week[hours] = is_open_at(hours, at)
+            store.is_open_now = open_by_week[hours]
+        else:
+            store.is_open_now = is_open_at(hours, at, status=store.status, archived=store.is_archived)
         if not hasattr(store, "distance_km"):
             store.distance_km = None
         store.distance_text = _distance_text(store.distance_km)

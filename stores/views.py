@@ -3,6 +3,7 @@ WeChat JS-SDK config used to ask for the location inside WeChat."""
 
 import functools
 import hashlib
+import threading
 import time
 from urllib.parse import urlencode
 
@@ -20,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from core import shell
 from core.navigation import is_own_url, safe_next
 from core.numbers import page_number
 
@@ -76,17 +78,45 @@ def card_cache_key(store, chosen, language):
     return f"stores:card:{_card_template_digest()}:{language}:{digest}"
 
 
+# Cards this process keeps in front of the shared cache, oldest dropped first: a card's key names
+# everything it shows, so a kept card is as fresh as the shared one, and a page of cards found
+# here costs no round trip to Redis.
+CARDS_KEPT = 4096
+_kept_cards = {}
+_kept_cards_lock = threading.Lock()
+
+
+def _keep_cards(cards):
+    if settings.DEBUG:
+        return
+    with _kept_cards_lock:
+        _kept_cards.update(cards)
+        while len(_kept_cards) > CARDS_KEPT:
+            del _kept_cards[next(iter(_kept_cards))]
+
+
+def forget_kept_cards():
+    """Tests that count the cache's round trips start from an empty process."""
+    with _kept_cards_lock:
+        _kept_cards.clear()
+
+
 def attach_card_html(stores, *, chosen_id, next_url):
-    """Set `card_html` on each store of a list page: from the cache when this exact card was
-    rendered before (one round trip for the page), else rendered and stored; then the distance and
-    the links' `next` are written in. Without the cache (Redis down) every card is rendered."""
+    """Set `card_html` on each store of a list page: from this process's copy or the cache when
+    this exact card was rendered before (at most one round trip for the page), else rendered and
+    stored; then the distance and the links' `next` are written in. Without the cache (Redis down)
+    every card this process has not kept is rendered."""
     if not stores:
         return stores
     detail = reverse("stores:detail", args=[_SOME_PK]).replace(str(_SOME_PK), "{}")
     choose = reverse("stores:choose", args=[_SOME_PK]).replace(str(_SOME_PK), "{}")
     language = translation.get_language()
     keys = [card_cache_key(store, store.pk == chosen_id, language) for store in stores]
-    found = cache.get_many(keys)
+    found = {key: _kept_cards[key] for key in keys if key in _kept_cards}
+    if len(found) < len(keys):
+        shared = cache.get_many([key for key in keys if key not in found])
+        _keep_cards(shared)
+        found.update(shared)
     missing = {}
     for store, key in zip(stores, keys, strict=True):
         html = found.get(key)
@@ -100,6 +130,7 @@ def attach_card_html(stores, *, chosen_id, next_url):
         store.card_html = html
     if missing:
         cache.set_many(missing, CARD_SECONDS)
+        _keep_cards(missing)
     suffix = escape("?" + urlencode({"next": next_url})) if next_url else ""
     for store in stores:
         html = store.card_html.replace(NEXT_MARK, suffix).replace(DISTANCE_MARK, escape(store.distance_text))
@@ -107,10 +138,47 @@ def attach_card_html(stores, *, chosen_id, next_url):
     return stores
 
 
+PAGE_TEMPLATE = "stores/store_list.html"
+PAGE_BODY_TEMPLATE = "stores/partials/_store_page.html"
+LIST_TEMPLATE = "stores/partials/_store_list.html"
+LIST_MARK = "<!--md:stores-list-->"
+FRAMES_KEPT = 256
+_frames = {}
+_frames_lock = threading.Lock()
+
+
+def _page_frame(request, context):
+    """The store list's body around its list, as (before, after) with core.shell's CSRF marker for
+    the token: rendered once per process for each language, location known or not, city, cities
+    and next (while FRAMES_KEPT are not all taken: `next` and `city` come from the query string)."""
+    key = (translation.get_language(), context["located"], context["city"], tuple(context["cities"]),
+           context["next"], context["wechat_jssdk"])
+    parts = _frames.get(key)
+    if parts is None:
+        html = render_to_string(PAGE_BODY_TEMPLATE, {
+            **context, "list_html": mark_safe(LIST_MARK), "csrf_token": shell.CSRF_MARKER,
+        }, request=request)
+        before, _mark, after = html.partition(LIST_MARK)
+        parts = (before, after)
+        if not settings.DEBUG:
+            with _frames_lock:
+                if len(_frames) < FRAMES_KEPT:
+                    _frames[key] = parts
+    return parts
+
+
+def forget_page_frames():
+    """Tests that change templates or translations."""
+    with _frames_lock:
+        _frames.clear()
+
+
 @require_GET
 def store_list(request):
     """The stores nearest the shopper (or by city), STORE_LIST_PAGE_SIZE a page: htmx 加载更多
-    appends the next page, which is asked for at the same location as this one."""
+    appends the next page, which is asked for at the same location as this one. The whole page's
+    layout and the body around the list are kept per process (core.shell, _page_frame): a request
+    renders only its list, from cards most often kept too (attach_card_html)."""
     coords, remember = _location(request)
     city = selectors.clean_query(request.GET.get("city"))[:32] or None
     page = selectors.store_list(lat=coords[0] if coords else None, lng=coords[1] if coords else None, city=city,
@@ -137,11 +205,15 @@ def store_list(request):
         "next": next_url,
     }
     if request.headers.get("HX-Request"):
-        template = "stores/partials/_store_list.html"
+        response = render(request, LIST_TEMPLATE, context)
     else:
-        template = "stores/store_list.html"
         context["cities"] = selectors.cities()
-    response = render(request, template, context)
+        list_html = render_to_string(LIST_TEMPLATE, context)
+        before, after = _page_frame(request, context)
+        token = shell.csrf_token(request)
+        body = mark_safe(before.replace(shell.CSRF_MARKER, token) + list_html + after)  # noqa: S308 - our templates' output
+        response = shell.render_page(request, PAGE_TEMPLATE, context, body,
+                                     layout={"active_tab": "home", "wechat_jssdk": context["wechat_jssdk"]})
     if remember:
         response.set_cookie(LOCATION_COOKIE, _cookie_value(coords), max_age=24 * 3600,
                             samesite="Lax", secure=request.is_secure(), httponly=True)
