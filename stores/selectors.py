@@ -1,6 +1,7 @@
 """Reads for shopper pages, the back office and other apps (catalog's stock hook, orders)."""
 
 import functools
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -116,32 +117,75 @@ class StorePage:
     stores: list  # each with .distance_km (or None) and .is_open_now
     number: int
     has_next: bool
+    cities: list | None = None  # what cities() answers, when asked for (with_cities)
 
     @property
     def next_page_number(self):
         return self.number + 1
 
 
-def store_list(*, lat=None, lng=None, city=None, page=1, size=STORE_LIST_PAGE_SIZE, at=None):
+def store_list(*, lat=None, lng=None, city=None, page=1, size=STORE_LIST_PAGE_SIZE, at=None, with_cities=False):
     """One page of the shopper's store list: nearest first with the distance when (lat, lng) is a
     valid location, else by city and name (one city's by name). `city` narrows it to one city
     either way. Each store has `.distance_km` (or None), `.hour_list` and `.is_open_now` at `at`.
+    With `with_cities`, the page's `cities` are cities()' answer, read by the same statement.
     One query whatever the number of stores (see _page_rows)."""
     coords = valid_coordinates(lat, lng) if lat is not None else None
     number = max(1, int(page))
-    rows = _page_rows(coords, city or None, (number - 1) * size, size + 1)
+    rows, city_names = _page_rows(coords, city or None, (number - 1) * size, size + 1, with_cities=with_cities)
     stores = rows[:size]
     for store in stores:
         store.hour_list = _read_hours(store.hours_text)
         store.distance_km = _half_chord_km(store.half_chord) if coords else None
-    return StorePage(stores=decorate(stores, at), number=number, has_next=len(rows) > size)
+    return StorePage(stores=decorate(stores, at), number=number, has_next=len(rows) > size, cities=city_names)
 
 
-def _page_rows(coords, city, start, count):
-    """`count` visible stores from the `start`-th, in one query that reads only the rows it needs:
-    without a location, an index range on (city, name, id); with one, nearest first (ties by id).
+def _page_rows(coords, city, start, count, *, with_cities=False):
+    """(`count` visible stores from the `start`-th, the cities or None), in one statement that
+    reads only the rows it needs (see _page_sql); the stores are built straight from its rows."""
+    params = {"closed": Store.Status.CLOSED, "city": city, "start": start, "count": count}
+    if coords:
+        lat, lng = coords
+        params.update(lat=math.radians(lat), lng=math.radians(lng), coslat=math.cos(math.radians(lat)),
+                      skip=start + count - 1)
+        for i, radius in enumerate(SEARCH_RADII_KM):
+            box = bounding_box(lat, lng, radius)
+            params.update({f"h{i}": math.sin(radius / EARTH_RADIUS_KM / 2) ** 2,
+                           f"a{i}": box[0], f"b{i}": box[1], f"c{i}": box[2], f"d{i}": box[3]})
+    sql, fields, converters = _page_sql(connection.vendor, bool(coords), bool(city), with_cities)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    width = len(fields)
+    stores, city_names = [], None
+    for row in rows:
+        if with_cities and city_names is None:
+            city_names = _read_cities(row[-1])
+        if row[0] is None:
+            continue  # the one row of an empty page, there for the cities
+        values = list(row[:width])
+        for i, funcs in converters:
+            for func in funcs:
+                values[i] = func(values[i], fields[i], connection)
+        store = Store.from_db(connection.alias, [f.attname for f in fields], values)
+        store.half_chord, store.hours_text = row[width], row[width + 1]
+        stores.append(store)
+    return stores, city_names
 
-    Near a location, the query first picks the smallest of SEARCH_RADII_KM whose circle holds at
+
+def _read_cities(text):
+    names = json.loads(text or "[]")
+    if connection.vendor == "postgresql":
+        return names  # json_agg put them in the database's order
+    return sorted(names)  # SQLite compares text by code point, as Python does
+
+
+@functools.cache
+def _page_sql(vendor, located, by_city, with_cities):
+    """(SQL, the store fields its rows start with, [(index, converters)]) for _page_rows: without a
+    location, an index range on (city, name, id); with one, nearest first (ties by id).
+
+    Near a location, the statement first picks the smallest of SEARCH_RADII_KM whose circle holds at
     least start + count stores, then sorts only the stores in that circle's bounding box, an index
     range on (latitude, longitude). The order is exact: the page's farthest store is within the
     circle, so every store nearer than it is in the box. When no circle holds enough (a sparse set,
@@ -152,46 +196,66 @@ def _page_rows(coords, city, start, count):
     OFFSET start + count - 1), which stops at that many stores: one subquery to plan rather than one
     per circle (planning the statement cost more than running it).
 
-    Each row carries `half_chord` and `hours_text`, its opening hours as text (read by _read_hours),
-    gathered for the rows of the page only."""
-    table = connection.ops.quote_name(Store._meta.db_table)
-    hours_table = connection.ops.quote_name(StoreHours._meta.db_table)
-    concat = "string_agg" if connection.vendor == "postgresql" else "group_concat"
+    Each row ends with `half_chord` and `hours_text`, its opening hours as text (read by
+    _read_hours), gathered for the rows of the page only. With `with_cities`, the page is joined
+    to the one row of cities()' names (a JSON array), so that an empty page is one row too."""
+    quote = connection.ops.quote_name
+    table = quote(Store._meta.db_table)
+    hours_table = quote(StoreHours._meta.db_table)
+    concat = "string_agg" if vendor == "postgresql" else "group_concat"
     hours = (f"(SELECT {concat}(h.weekday || ' ' || h.opens || ' ' || h.closes, ',')"
              f" FROM {hours_table} h WHERE h.store_id = s.id)")
-    columns = ", ".join(f"s.{connection.ops.quote_name(name)}" for name in LIST_FIELDS)
-    visible = "NOT s.is_archived AND s.status <> %(closed)s" + (" AND s.city = %(city)s" if city else "")
-    params = {"closed": Store.Status.CLOSED, "city": city, "start": start, "count": count}
-    if not coords:
-        order = "s.name, s.id" if city else "s.city, s.name, s.id"
-        sql = (f"SELECT {columns}, NULL AS half_chord, {hours} AS hours_text FROM {table} s"  # noqa: S608 - names, not input
-               f" WHERE {visible} ORDER BY {order} LIMIT %(count)s OFFSET %(start)s")
-        return list(Store.objects.raw(sql, params))
-    lat, lng = coords
-    half_chord = ("POWER(SIN((RADIANS(s.latitude) - %(lat)s) / 2), 2) + %(coslat)s * COS(RADIANS(s.latitude))"
-                  " * POWER(SIN((RADIANS(s.longitude) - %(lng)s) / 2), 2)")
-    params.update(lat=math.radians(lat), lng=math.radians(lng), coslat=math.cos(math.radians(lat)),
-                  skip=start + count - 1)
-    circles = []
-    for i, radius in enumerate(SEARCH_RADII_KM):
-        box = bounding_box(lat, lng, radius)
-        params.update({f"h{i}": math.sin(radius / EARTH_RADIUS_KM / 2) ** 2,
-                       f"a{i}": box[0], f"b{i}": box[1], f"c{i}": box[2], f"d{i}": box[3]})
-        circles.append(f"({i}, %(h{i})s, %(a{i})s, %(b{i})s, %(c{i})s, %(d{i})s)")
-    whole = len(SEARCH_RADII_KM)
-    circles.append(f"({whole}, 1.0, -90.0, 90.0, -180.0, 180.0)")
-    # the first row's casts give the columns their type (a bare 31.2 would be numeric on PostgreSQL)
-    circles[0] = "(0, " + ", ".join(f"CAST(%({k}0)s AS DOUBLE PRECISION)" for k in "habcd") + ")"
-    sql = (
-        f"WITH circle (n, h, lat_lo, lat_hi, lng_lo, lng_hi) AS (VALUES {', '.join(circles)}),"  # noqa: S608 - names, not input
-        f" pick AS (SELECT c.* FROM circle c WHERE c.n = {whole} OR EXISTS (SELECT 1 FROM {table} s WHERE {visible}"
-        f" AND s.latitude BETWEEN c.lat_lo AND c.lat_hi AND s.longitude BETWEEN c.lng_lo AND c.lng_hi"
-        f" AND {half_chord} <= c.h LIMIT 1 OFFSET %(skip)s) ORDER BY c.n LIMIT 1)"
-        f" SELECT {columns}, {half_chord} AS half_chord, {hours} AS hours_text FROM {table} s"
-        f" JOIN pick b ON s.latitude BETWEEN b.lat_lo AND b.lat_hi AND s.longitude BETWEEN b.lng_lo AND b.lng_hi"
-        f" WHERE {visible} ORDER BY half_chord, s.id LIMIT %(count)s OFFSET %(start)s"
-    )
-    return list(Store.objects.raw(sql, params))
+    fields = [f for f in Store._meta.concrete_fields if f.attname in LIST_FIELDS]  # from_db wants them in order
+    columns = ", ".join(f"s.{quote(f.column)}" for f in fields)
+    visible = "NOT s.is_archived AND s.status <> %(closed)s" + (" AND s.city = %(city)s" if by_city else "")
+    ctes = []
+    if not located:
+        order = "s.name, s.id" if by_city else "s.city, s.name, s.id"
+        select = (f"SELECT {columns}, NULL AS half_chord, {hours} AS hours_text FROM {table} s"  # noqa: S608 - names, not input
+                  f" WHERE {visible} ORDER BY {order} LIMIT %(count)s OFFSET %(start)s")
+    else:
+        half_chord = ("POWER(SIN((RADIANS(s.latitude) - %(lat)s) / 2), 2) + %(coslat)s * COS(RADIANS(s.latitude))"
+                      " * POWER(SIN((RADIANS(s.longitude) - %(lng)s) / 2), 2)")
+        circles = [f"({i}, %(h{i})s, %(a{i})s, %(b{i})s, %(c{i})s, %(d{i})s)" for i in range(len(SEARCH_RADII_KM))]
+        whole = len(SEARCH_RADII_KM)
+        circles.append(f"({whole}, 1.0, -90.0, 90.0, -180.0, 180.0)")
+        # the first row's casts give the columns their type (a bare 31.2 would be numeric on PostgreSQL)
+        circles[0] = "(0, " + ", ".join(f"CAST(%({k}0)s AS DOUBLE PRECISION)" for k in "habcd") + ")"
+        order = "half_chord, s.id"
+        ctes += [
+            f"circle (n, h, lat_lo, lat_hi, lng_lo, lng_hi) AS (VALUES {', '.join(circles)})",
+            f"pick AS (SELECT c.* FROM circle c WHERE c.n = {whole} OR EXISTS (SELECT 1 FROM {table} s"  # noqa: S608 - names, not input
+            f" WHERE {visible} AND s.latitude BETWEEN c.lat_lo AND c.lat_hi AND s.longitude BETWEEN c.lng_lo AND c.lng_hi"
+            f" AND {half_chord} <= c.h LIMIT 1 OFFSET %(skip)s) ORDER BY c.n LIMIT 1)",
+        ]
+        select = (
+            f"SELECT {columns}, {half_chord} AS half_chord, {hours} AS hours_text FROM {table} s"  # noqa: S608 - names, not input
+            f" JOIN pick b ON s.latitude BETWEEN b.lat_lo AND b.lat_hi AND s.longitude BETWEEN b.lng_lo AND b.lng_hi"
+            f" WHERE {visible} ORDER BY {order} LIMIT %(count)s OFFSET %(start)s"
+        )
+    if with_cities:
+        # as text, read once for the page (a json column would be parsed on each of its rows)
+        names = "CAST(json_agg(city ORDER BY city) AS TEXT)" if vendor == "postgresql" else "json_group_array(city)"
+        outer_order = ", ".join("p." + part.strip().removeprefix("s.") for part in order.split(","))
+        ctes = [_CITIES_CTE.format(table=table), *ctes, f"page AS ({select})"]
+        select = (f"SELECT p.*, n.names FROM (SELECT {names} AS names FROM c WHERE city IS NOT NULL) n"
+                  f" LEFT JOIN page p ON 1 = 1 ORDER BY {outer_order}")
+    sql = (f"WITH RECURSIVE {', '.join(ctes)} {select}" if ctes else select)
+    converters = []
+    for i, field in enumerate(fields):
+        col = field.get_col(Store._meta.db_table)
+        funcs = connection.ops.get_db_converters(col) + field.get_db_converters(connection)
+        if funcs:
+            converters.append((i, funcs))
+    return sql, fields, converters
+
+
+# cities()' loose scan of the (city, name, id) index, as a CTE `c` of a WITH RECURSIVE
+_CITIES_CTE = (
+    "c (city) AS (SELECT MIN(s.city) FROM {table} s WHERE NOT s.is_archived AND s.status <> %(closed)s"
+    " UNION ALL SELECT (SELECT MIN(s.city) FROM {table} s WHERE s.city > c.city AND NOT s.is_archived"
+    " AND s.status <> %(closed)s) FROM c WHERE c.city IS NOT NULL)"
+)
 
 
 def _half_chord_km(half_chord):

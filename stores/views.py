@@ -69,18 +69,26 @@ def card_cache_key(store, chosen, language):
     is the shopper's store), its language and the template's source. A store changed in any way
     its card shows has another key: a cached card is never stale and needs no invalidation, and
     shoppers anywhere share it."""
-    shown = (
+    return _shared_card_key(_card_shown(store, chosen), language)
+
+
+def _card_shown(store, chosen):
+    """Everything a store's card shows but the distance and `next`."""
+    return (
         store.pk, store.name, store.province, store.city, store.district, store.street, store.phone, store.status,
         store.is_open_now, bool(store.distance_text), store.pickup_enabled, store.delivery_enabled,
-        str(store.delivery_radius_km), store.latitude, store.longitude, chosen,
+        str(store.delivery_radius_km), repr(store.latitude), repr(store.longitude), chosen,
     )
+
+
+def _shared_card_key(shown, language):
     digest = hashlib.sha1(repr(shown).encode()).hexdigest()
     return f"stores:card:{_card_template_digest()}:{language}:{digest}"
 
 
-# Cards this process keeps in front of the shared cache, oldest dropped first: a card's key names
-# everything it shows, so a kept card is as fresh as the shared one, and a page of cards found
-# here costs no round trip to Redis.
+# Cards this process keeps in front of the shared cache, oldest dropped first, by what they show
+# (_card_shown) and their language: a kept card is as fresh as the shared one, and a page of cards
+# found here costs no round trip to Redis nor any digest.
 CARDS_KEPT = 4096
 _kept_cards = {}
 _kept_cards_lock = threading.Lock()
@@ -102,38 +110,38 @@ def forget_kept_cards():
 
 
 def attach_card_html(stores, *, chosen_id, next_url):
-    """Set `card_html` on each store of a list page: from this process's copy or the cache when
-    this exact card was rendered before (at most one round trip for the page), else rendered and
-    stored; then the distance and the links' `next` are written in. Without the cache (Redis down)
-    every card this process has not kept is rendered."""
+    """Set `card_html` on each store of a list page: from this process's copy or the shared cache
+    when this exact card was rendered before (at most one round trip for the page), else rendered
+    and stored; then the distance and the links' `next` are written in. Without the cache (Redis
+    down) every card this process has not kept is rendered."""
     if not stores:
         return stores
-    detail = reverse("stores:detail", args=[_SOME_PK]).replace(str(_SOME_PK), "{}")
-    choose = reverse("stores:choose", args=[_SOME_PK]).replace(str(_SOME_PK), "{}")
     language = translation.get_language()
-    keys = [card_cache_key(store, store.pk == chosen_id, language) for store in stores]
-    found = {key: _kept_cards[key] for key in keys if key in _kept_cards}
-    if len(found) < len(keys):
-        shared = cache.get_many([key for key in keys if key not in found])
-        _keep_cards(shared)
-        found.update(shared)
-    missing = {}
-    for store, key in zip(stores, keys, strict=True):
-        html = found.get(key)
-        if html is None:
-            store.detail_url = detail.format(store.pk) + NEXT_MARK
-            store.choose_url = choose.format(store.pk)
-            html = render_to_string(CARD_TEMPLATE, {
-                "store": store, "chosen": store.pk == chosen_id, "distance": DISTANCE_MARK if store.distance_text else "",
-            })
-            missing[key] = html
-        store.card_html = html
-    if missing:
-        cache.set_many(missing, CARD_SECONDS)
-        _keep_cards(missing)
+    local_keys = [(_card_shown(store, store.pk == chosen_id), language) for store in stores]
+    found = {key: _kept_cards[key] for key in local_keys if key in _kept_cards}
+    if len(found) < len(local_keys):
+        shared_keys = {key: _shared_card_key(*key) for key in local_keys if key not in found}
+        shared = cache.get_many(list(shared_keys.values()))
+        from_shared = {key: shared[shared_key] for key, shared_key in shared_keys.items() if shared_key in shared}
+        _keep_cards(from_shared)
+        found.update(from_shared)
+        detail = reverse("stores:detail", args=[_SOME_PK]).replace(str(_SOME_PK), "{}")
+        choose = reverse("stores:choose", args=[_SOME_PK]).replace(str(_SOME_PK), "{}")
+        rendered = {}
+        for store, key in zip(stores, local_keys, strict=True):
+            if key not in found:
+                store.detail_url = detail.format(store.pk) + NEXT_MARK
+                store.choose_url = choose.format(store.pk)
+                found[key] = rendered[key] = render_to_string(CARD_TEMPLATE, {
+                    "store": store, "chosen": store.pk == chosen_id,
+                    "distance": DISTANCE_MARK if store.distance_text else "",
+                })
+        if rendered:
+            cache.set_many({shared_keys[key]: html for key, html in rendered.items()}, CARD_SECONDS)
+            _keep_cards(rendered)
     suffix = escape("?" + urlencode({"next": next_url})) if next_url else ""
-    for store in stores:
-        html = store.card_html.replace(NEXT_MARK, suffix).replace(DISTANCE_MARK, escape(store.distance_text))
+    for store, key in zip(stores, local_keys, strict=True):
+        html = found[key].replace(NEXT_MARK, suffix).replace(DISTANCE_MARK, escape(store.distance_text))
         store.card_html = mark_safe(html)  # noqa: S308 - our template's output, with escaped values written in
     return stores
 
@@ -181,8 +189,9 @@ def store_list(request):
     renders only its list, from cards most often kept too (attach_card_html)."""
     coords, remember = _location(request)
     city = selectors.clean_query(request.GET.get("city"))[:32] or None
+    partial = bool(request.headers.get("HX-Request"))  # 加载更多, or a city picked: the list alone
     page = selectors.store_list(lat=coords[0] if coords else None, lng=coords[1] if coords else None, city=city,
-                                page=page_number(request.GET.get("page"), maximum=1000))
+                                page=page_number(request.GET.get("page"), maximum=1000), with_cities=not partial)
     more = {"page": page.next_page_number}
     if coords:
         more.update(lat=repr(coords[0]), lng=repr(coords[1]))
@@ -194,6 +203,7 @@ def store_list(request):
     chosen_id = selectors.chosen_store_id(request)
     context = {
         "stores": attach_card_html(page.stores, chosen_id=chosen_id, next_url=next_url),
+        "cards_html": mark_safe("".join(f"{store.card_html}\n" for store in page.stores)),  # noqa: S308 - safe cards
         "page_obj": page,
         "more_url": reverse("stores:list") + "?" + urlencode(more),
         "located": bool(coords),
@@ -204,10 +214,10 @@ def store_list(request):
         # where choosing a store leads back to (the cart, checkout): a path on this site only
         "next": next_url,
     }
-    if request.headers.get("HX-Request"):
+    if partial:
         response = render(request, LIST_TEMPLATE, context)
     else:
-        context["cities"] = selectors.cities()
+        context["cities"] = page.cities
         list_html = render_to_string(LIST_TEMPLATE, context)
         before, after = _page_frame(request, context)
         token = shell.csrf_token(request)
