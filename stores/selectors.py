@@ -164,9 +164,9 @@ def _page_rows(coords, city, start, count, *, with_cities=False):
         if row[0] is None:
             continue  # the one row of an empty page, there for the cities
         values = list(row[:width])
-        for i, funcs in converters:
+        for i, col, funcs in converters:
             for func in funcs:
-                values[i] = func(values[i], fields[i], connection)
+                values[i] = func(values[i], col, connection)
         store = Store.from_db(connection.alias, [f.attname for f in fields], values)
         store.half_chord, store.hours_text = row[width], row[width + 1]
         stores.append(store)
@@ -182,7 +182,7 @@ def _read_cities(text):
 
 @functools.cache
 def _page_sql(vendor, located, by_city, with_cities):
-    """(SQL, the store fields its rows start with, [(index, converters)]) for _page_rows: without a
+    """(SQL, the store fields its rows start with, [(index, column, converters)]) for _page_rows: without a
     location, an index range on (city, name, id); with one, nearest first (ties by id).
 
     Near a location, the statement first picks the smallest of SEARCH_RADII_KM whose circle holds at
@@ -246,7 +246,7 @@ def _page_sql(vendor, located, by_city, with_cities):
         col = field.get_col(Store._meta.db_table)
         funcs = connection.ops.get_db_converters(col) + field.get_db_converters(connection)
         if funcs:
-            converters.append((i, funcs))
+            converters.append((i, col, funcs))
     return sql, fields, converters
 
 
