@@ -21,7 +21,9 @@ from django.db.models import (
     Sum,
     Value,
     When,
+    signals,
 )
+from django.db.models.base import ModelState
 from django.db.models.functions import ASin, Cos, Least, Power, Radians, Sin, Sqrt
 from django.urls import reverse
 from django.utils import timezone
@@ -152,25 +154,41 @@ def _page_rows(coords, city, start, count, *, with_cities=False):
             box = bounding_box(lat, lng, radius)
             params.update({f"h{i}": math.sin(radius / EARTH_RADIUS_KM / 2) ** 2,
                            f"a{i}": box[0], f"b{i}": box[1], f"c{i}": box[2], f"d{i}": box[3]})
-    sql, fields, converters = _page_sql(connection.vendor, bool(coords), bool(city), with_cities)
+    sql, names, converters = _page_sql(connection.vendor, bool(coords), bool(city), with_cities)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    width = len(fields)
-    stores, city_names = [], None
+    city_names = _read_cities(rows[0][-1]) if with_cities else None  # the same on every row
+    plain = not (signals.pre_init.has_listeners(Store) or signals.post_init.has_listeners(Store))
+    alias = connection.alias
+    stores = []
     for row in rows:
-        if with_cities and city_names is None:
-            city_names = _read_cities(row[-1])
         if row[0] is None:
             continue  # the one row of an empty page, there for the cities
-        values = list(row[:width])
-        for i, col, funcs in converters:
-            for func in funcs:
-                values[i] = func(values[i], col, connection)
-        store = Store.from_db(connection.alias, [f.attname for f in fields], values)
-        store.half_chord, store.hours_text = row[width], row[width + 1]
-        stores.append(store)
+        if converters:
+            row = list(row)
+            for i, col, funcs in converters:
+                for func in funcs:
+                    row[i] = func(row[i], col, connection)
+        stores.append(_listed_store(names, row, plain, alias))
     return stores, city_names
+
+
+def _listed_store(names, row, plain, alias):
+    """A Store from a row of _page_sql: its list fields loaded, the others deferred, as
+    Model.from_db builds it, plus `half_chord` and `hours_text`. When nothing listens to Store's
+    init signals, without Model.__init__'s work per field (it cost more than the rest of the page's
+    Python): the state of a loaded instance and the values, which is what __init__ would set."""
+    width = len(names) - 2
+    if plain:
+        store = Store.__new__(Store)
+        state = store._state = ModelState()
+        state.adding, state.db = False, alias
+        store.__dict__.update(zip(names, row, strict=False))  # a page with its cities has one more value
+        return store
+    store = Store.from_db(alias, names[:width], row[:width])
+    store.half_chord, store.hours_text = row[width], row[width + 1]
+    return store
 
 
 def _read_cities(text):
@@ -182,7 +200,7 @@ def _read_cities(text):
 
 @functools.cache
 def _page_sql(vendor, located, by_city, with_cities):
-    """(SQL, the store fields its rows start with, [(index, column, converters)]) for _page_rows: without a
+    """(SQL, the names of its rows' values, [(index, column, converters)]) for _page_rows: without a
     location, an index range on (city, name, id); with one, nearest first (ties by id).
 
     Near a location, the statement first picks the smallest of SEARCH_RADII_KM whose circle holds at
@@ -247,7 +265,7 @@ def _page_sql(vendor, located, by_city, with_cities):
         funcs = connection.ops.get_db_converters(col) + field.get_db_converters(connection)
         if funcs:
             converters.append((i, col, funcs))
-    return sql, fields, converters
+    return sql, (*(f.attname for f in fields), "half_chord", "hours_text"), converters
 
 
 # cities()' loose scan of the (city, name, id) index, as a CTE `c` of a WITH RECURSIVE
