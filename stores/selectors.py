@@ -1,7 +1,6 @@
 """Reads for shopper pages, the back office and other apps (catalog's stock hook, orders)."""
 
 import functools
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -119,32 +118,30 @@ class StorePage:
     stores: list  # each with .distance_km (or None) and .is_open_now
     number: int
     has_next: bool
-    cities: list | None = None  # what cities() answers, when asked for (with_cities)
 
     @property
     def next_page_number(self):
         return self.number + 1
 
 
-def store_list(*, lat=None, lng=None, city=None, page=1, size=STORE_LIST_PAGE_SIZE, at=None, with_cities=False):
+def store_list(*, lat=None, lng=None, city=None, page=1, size=STORE_LIST_PAGE_SIZE, at=None):
     """One page of the shopper's store list: nearest first with the distance when (lat, lng) is a
     valid location, else by city and name (one city's by name). `city` narrows it to one city
     either way. Each store has `.distance_km` (or None), `.hour_list` and `.is_open_now` at `at`.
-    With `with_cities`, the page's `cities` are cities()' answer, read by the same statement.
     One query whatever the number of stores (see _page_rows)."""
     coords = valid_coordinates(lat, lng) if lat is not None else None
     number = max(1, int(page))
-    rows, city_names = _page_rows(coords, city or None, (number - 1) * size, size + 1, with_cities=with_cities)
+    rows = _page_rows(coords, city or None, (number - 1) * size, size + 1)
     stores = rows[:size]
     for store in stores:
         store.hour_list = _read_hours(store.hours_text)
         store.distance_km = _half_chord_km(store.half_chord) if coords else None
-    return StorePage(stores=decorate(stores, at), number=number, has_next=len(rows) > size, cities=city_names)
+    return StorePage(stores=decorate(stores, at), number=number, has_next=len(rows) > size)
 
 
-def _page_rows(coords, city, start, count, *, with_cities=False):
-    """(`count` visible stores from the `start`-th, the cities or None), in one statement that
-    reads only the rows it needs (see _page_sql); the stores are built straight from its rows."""
+def _page_rows(coords, city, start, count):
+    """`count` visible stores from the `start`-th, in one statement that reads only the rows it
+    needs (see _page_sql); the stores are built straight from its rows."""
     params = {"closed": Store.Status.CLOSED, "city": city, "start": start, "count": count}
     if coords:
         lat, lng = coords
@@ -154,24 +151,21 @@ def _page_rows(coords, city, start, count, *, with_cities=False):
             box = bounding_box(lat, lng, radius)
             params.update({f"h{i}": math.sin(radius / EARTH_RADIUS_KM / 2) ** 2,
                            f"a{i}": box[0], f"b{i}": box[1], f"c{i}": box[2], f"d{i}": box[3]})
-    sql, names, converters = _page_sql(connection.vendor, bool(coords), bool(city), with_cities)
+    sql, names, converters = _page_sql(connection.vendor, bool(coords), bool(city))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    city_names = _read_cities(rows[0][-1]) if with_cities else None  # the same on every row
     plain = not (signals.pre_init.has_listeners(Store) or signals.post_init.has_listeners(Store))
     alias = connection.alias
     stores = []
     for row in rows:
-        if row[0] is None:
-            continue  # the one row of an empty page, there for the cities
         if converters:
             row = list(row)
             for i, col, funcs in converters:
                 for func in funcs:
                     row[i] = func(row[i], col, connection)
         stores.append(_listed_store(names, row, plain, alias))
-    return stores, city_names
+    return stores
 
 
 def _listed_store(names, row, plain, alias):
@@ -184,22 +178,15 @@ def _listed_store(names, row, plain, alias):
         store = Store.__new__(Store)
         state = store._state = ModelState()
         state.adding, state.db = False, alias
-        store.__dict__.update(zip(names, row, strict=False))  # a page with its cities has one more value
+        store.__dict__.update(zip(names, row, strict=True))
         return store
     store = Store.from_db(alias, names[:width], row[:width])
     store.half_chord, store.hours_text = row[width], row[width + 1]
     return store
 
 
-def _read_cities(text):
-    names = json.loads(text or "[]")
-    if connection.vendor == "postgresql":
-        return names  # json_agg put them in the database's order
-    return sorted(names)  # SQLite compares text by code point, as Python does
-
-
 @functools.cache
-def _page_sql(vendor, located, by_city, with_cities):
+def _page_sql(vendor, located, by_city):
     """(SQL, the names of its rows' values, [(index, column, converters)]) for _page_rows: without a
     location, an index range on (city, name, id); with one, nearest first (ties by id).
 
@@ -215,8 +202,8 @@ def _page_sql(vendor, located, by_city, with_cities):
     per circle (planning the statement cost more than running it).
 
     Each row ends with `half_chord` and `hours_text`, its opening hours as text (read by
-    _read_hours), gathered for the rows of the page only. With `with_cities`, the page is joined
-    to the one row of cities()' names (a JSON array), so that an empty page is one row too."""
+    _read_hours), gathered for the rows of the page only. (cities() stays a statement of its own:
+    joined to this one, the whole cost PostgreSQL more to plan than the two apart.)"""
     quote = connection.ops.quote_name
     table = quote(Store._meta.db_table)
     hours_table = quote(StoreHours._meta.db_table)
@@ -251,14 +238,7 @@ def _page_sql(vendor, located, by_city, with_cities):
             f" JOIN pick b ON s.latitude BETWEEN b.lat_lo AND b.lat_hi AND s.longitude BETWEEN b.lng_lo AND b.lng_hi"
             f" WHERE {visible} ORDER BY {order} LIMIT %(count)s OFFSET %(start)s"
         )
-    if with_cities:
-        # as text, read once for the page (a json column would be parsed on each of its rows)
-        names = "CAST(json_agg(city ORDER BY city) AS TEXT)" if vendor == "postgresql" else "json_group_array(city)"
-        outer_order = ", ".join("p." + part.strip().removeprefix("s.") for part in order.split(","))
-        ctes = [_CITIES_CTE.format(table=table), *ctes, f"page AS ({select})"]
-        select = (f"SELECT p.*, n.names FROM (SELECT {names} AS names FROM c WHERE city IS NOT NULL) n"
-                  f" LEFT JOIN page p ON 1 = 1 ORDER BY {outer_order}")
-    sql = (f"WITH RECURSIVE {', '.join(ctes)} {select}" if ctes else select)
+    sql = f"WITH {', '.join(ctes)} {select}" if ctes else select
     converters = []
     for i, field in enumerate(fields):
         col = field.get_col(Store._meta.db_table)
@@ -266,14 +246,6 @@ def _page_sql(vendor, located, by_city, with_cities):
         if funcs:
             converters.append((i, col, funcs))
     return sql, (*(f.attname for f in fields), "half_chord", "hours_text"), converters
-
-
-# cities()' loose scan of the (city, name, id) index, as a CTE `c` of a WITH RECURSIVE
-_CITIES_CTE = (
-    "c (city) AS (SELECT MIN(s.city) FROM {table} s WHERE NOT s.is_archived AND s.status <> %(closed)s"
-    " UNION ALL SELECT (SELECT MIN(s.city) FROM {table} s WHERE s.city > c.city AND NOT s.is_archived"
-    " AND s.status <> %(closed)s) FROM c WHERE c.city IS NOT NULL)"
-)
 
 
 def _half_chord_km(half_chord):

@@ -191,7 +191,7 @@ def store_list(request):
     city = selectors.clean_query(request.GET.get("city"))[:32] or None
     partial = bool(request.headers.get("HX-Request"))  # 加载更多, or a city picked: the list alone
     page = selectors.store_list(lat=coords[0] if coords else None, lng=coords[1] if coords else None, city=city,
-                                page=page_number(request.GET.get("page"), maximum=1000), with_cities=not partial)
+                                page=page_number(request.GET.get("page"), maximum=1000))
     more = {"page": page.next_page_number}
     if coords:
         more.update(lat=repr(coords[0]), lng=repr(coords[1]))
@@ -217,7 +217,7 @@ def store_list(request):
     if partial:
         response = render(request, LIST_TEMPLATE, context)
     else:
-        context["cities"] = page.cities
+        context["cities"] = selectors.cities()
         list_html = render_to_string(LIST_TEMPLATE, context)
         before, after = _page_frame(request, context)
         token = shell.csrf_token(request)
