@@ -20,7 +20,9 @@ from django.db.models import (
     Sum,
     Value,
     When,
+    signals,
 )
+from django.db.models.base import ModelState
 from django.db.models.functions import ASin, Cos, Least, Power, Radians, Sin, Sqrt
 from django.urls import reverse
 from django.utils import timezone
@@ -138,59 +140,112 @@ def store_list(*, lat=None, lng=None, city=None, page=1, size=STORE_LIST_PAGE_SI
 
 
 def _page_rows(coords, city, start, count):
-    """`count` visible stores from the `start`-th, in one query that reads only the rows it needs:
-    without a location, an index range on (city, name, id); with one, nearest first (ties by id).
+    """`count` visible stores from the `start`-th, in one statement that reads only the rows it
+    needs (see _page_sql); the stores are built straight from its rows."""
+    params = {"closed": Store.Status.CLOSED, "city": city, "start": start, "count": count}
+    if coords:
+        lat, lng = coords
+        params.update(lat=math.radians(lat), lng=math.radians(lng), coslat=math.cos(math.radians(lat)),
+                      skip=start + count - 1)
+        for i, radius in enumerate(SEARCH_RADII_KM):
+            box = bounding_box(lat, lng, radius)
+            params.update({f"h{i}": math.sin(radius / EARTH_RADIUS_KM / 2) ** 2,
+                           f"a{i}": box[0], f"b{i}": box[1], f"c{i}": box[2], f"d{i}": box[3]})
+    sql, names, converters = _page_sql(connection.vendor, bool(coords), bool(city))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    plain = not (signals.pre_init.has_listeners(Store) or signals.post_init.has_listeners(Store))
+    alias = connection.alias
+    stores = []
+    for row in rows:
+        if converters:
+            row = list(row)
+            for i, col, funcs in converters:
+                for func in funcs:
+                    row[i] = func(row[i], col, connection)
+        stores.append(_listed_store(names, row, plain, alias))
+    return stores
 
-    Near a location, the query first picks the smallest of SEARCH_RADII_KM whose circle holds at
-    least start + count stores (EXISTS ... OFFSET, tried in order by a CASE, which stops at the
-    first that does), then sorts only the stores in that circle's bounding box, an index range on
-    (latitude, longitude). The order is exact: the page's farthest store is within the circle, so
-    every store nearer than it is in the box. When no circle holds enough (a sparse set, a deep
-    page) it sorts the whole set. Stores are compared by the haversine's half-chord term, which
-    grows with the distance (the distance itself is worked out for the few shown).
 
-    Each row carries `half_chord` and `hours_text`, its opening hours as text (read by _read_hours),
-    gathered for the rows of the page only."""
-    table = connection.ops.quote_name(Store._meta.db_table)
-    hours_table = connection.ops.quote_name(StoreHours._meta.db_table)
-    concat = "string_agg" if connection.vendor == "postgresql" else "group_concat"
+def _listed_store(names, row, plain, alias):
+    """A Store from a row of _page_sql: its list fields loaded, the others deferred, as
+    Model.from_db builds it, plus `half_chord` and `hours_text`. When nothing listens to Store's
+    init signals, without Model.__init__'s work per field (it cost more than the rest of the page's
+    Python): the state of a loaded instance and the values, which is what __init__ would set."""
+    width = len(names) - 2
+    if plain:
+        store = Store.__new__(Store)
+        state = store._state = ModelState()
+        state.adding, state.db = False, alias
+        store.__dict__.update(zip(names, row, strict=True))
+        return store
+    store = Store.from_db(alias, names[:width], row[:width])
+    store.half_chord, store.hours_text = row[width], row[width + 1]
+    return store
+
+
+@functools.cache
+def _page_sql(vendor, located, by_city):
+    """(SQL, the names of its rows' values, [(index, column, converters)]) for _page_rows: without a
+    location, an index range on (city, name, id); with one, nearest first (ties by id).
+
+    Near a location, the statement first picks the smallest of SEARCH_RADII_KM whose circle holds at
+    least start + count stores, then sorts only the stores in that circle's bounding box, an index
+    range on (latitude, longitude). The order is exact: the page's farthest store is within the
+    circle, so every store nearer than it is in the box. When no circle holds enough (a sparse set,
+    a deep page) it sorts the whole set. Stores are compared by the haversine's half-chord term,
+    which grows with the distance (the distance itself is worked out for the few shown).
+
+    The circles are rows of one VALUES list, each probed by the same correlated EXISTS (... LIMIT 1
+    OFFSET start + count - 1), which stops at that many stores: one subquery to plan rather than one
+    per circle (planning the statement cost more than running it).
+
+    Each row ends with `half_chord` and `hours_text`, its opening hours as text (read by
+    _read_hours), gathered for the rows of the page only. (cities() stays a statement of its own:
+    joined to this one, the whole cost PostgreSQL more to plan than the two apart.)"""
+    quote = connection.ops.quote_name
+    table = quote(Store._meta.db_table)
+    hours_table = quote(StoreHours._meta.db_table)
+    concat = "string_agg" if vendor == "postgresql" else "group_concat"
     hours = (f"(SELECT {concat}(h.weekday || ' ' || h.opens || ' ' || h.closes, ',')"
              f" FROM {hours_table} h WHERE h.store_id = s.id)")
-    columns = ", ".join(f"s.{connection.ops.quote_name(name)}" for name in LIST_FIELDS)
-    visible = "NOT s.is_archived AND s.status <> %(closed)s" + (" AND s.city = %(city)s" if city else "")
-    params = {"closed": Store.Status.CLOSED, "city": city, "start": start, "count": count}
-    if not coords:
-        order = "s.name, s.id" if city else "s.city, s.name, s.id"
-        sql = (f"SELECT {columns}, NULL AS half_chord, {hours} AS hours_text FROM {table} s"  # noqa: S608 - names, not input
-               f" WHERE {visible} ORDER BY {order} LIMIT %(count)s OFFSET %(start)s")
-        return list(Store.objects.raw(sql, params))
-    lat, lng = coords
-    half_chord = ("POWER(SIN((RADIANS(s.latitude) - %(lat)s) / 2), 2) + %(coslat)s * COS(RADIANS(s.latitude))"
-                  " * POWER(SIN((RADIANS(s.longitude) - %(lng)s) / 2), 2)")
-    params.update(lat=math.radians(lat), lng=math.radians(lng), coslat=math.cos(math.radians(lat)),
-                  skip=start + count - 1)
-    probes, bounds = [], []
-    for i, radius in enumerate(SEARCH_RADII_KM):
-        box = bounding_box(lat, lng, radius)
-        params.update({f"h{i}": math.sin(radius / EARTH_RADIUS_KM / 2) ** 2,
-                       f"a{i}": box[0], f"b{i}": box[1], f"c{i}": box[2], f"d{i}": box[3]})
-        probes.append(
-            f"WHEN EXISTS (SELECT 1 FROM {table} s WHERE {visible}"
-            f" AND s.latitude BETWEEN %(a{i})s AND %(b{i})s AND s.longitude BETWEEN %(c{i})s AND %(d{i})s"
-            f" AND {half_chord} <= %(h{i})s LIMIT 1 OFFSET %(skip)s) THEN {i}"
+    fields = [f for f in Store._meta.concrete_fields if f.attname in LIST_FIELDS]  # from_db wants them in order
+    columns = ", ".join(f"s.{quote(f.column)}" for f in fields)
+    visible = "NOT s.is_archived AND s.status <> %(closed)s" + (" AND s.city = %(city)s" if by_city else "")
+    ctes = []
+    if not located:
+        order = "s.name, s.id" if by_city else "s.city, s.name, s.id"
+        select = (f"SELECT {columns}, NULL AS half_chord, {hours} AS hours_text FROM {table} s"  # noqa: S608 - names, not input
+                  f" WHERE {visible} ORDER BY {order} LIMIT %(count)s OFFSET %(start)s")
+    else:
+        half_chord = ("POWER(SIN((RADIANS(s.latitude) - %(lat)s) / 2), 2) + %(coslat)s * COS(RADIANS(s.latitude))"
+                      " * POWER(SIN((RADIANS(s.longitude) - %(lng)s) / 2), 2)")
+        circles = [f"({i}, %(h{i})s, %(a{i})s, %(b{i})s, %(c{i})s, %(d{i})s)" for i in range(len(SEARCH_RADII_KM))]
+        whole = len(SEARCH_RADII_KM)
+        circles.append(f"({whole}, 1.0, -90.0, 90.0, -180.0, 180.0)")
+        # the first row's casts give the columns their type (a bare 31.2 would be numeric on PostgreSQL)
+        circles[0] = "(0, " + ", ".join(f"CAST(%({k}0)s AS DOUBLE PRECISION)" for k in "habcd") + ")"
+        order = "half_chord, s.id"
+        ctes += [
+            f"circle (n, h, lat_lo, lat_hi, lng_lo, lng_hi) AS (VALUES {', '.join(circles)})",
+            f"pick AS (SELECT c.* FROM circle c WHERE c.n = {whole} OR EXISTS (SELECT 1 FROM {table} s"  # noqa: S608 - names, not input
+            f" WHERE {visible} AND s.latitude BETWEEN c.lat_lo AND c.lat_hi AND s.longitude BETWEEN c.lng_lo AND c.lng_hi"
+            f" AND {half_chord} <= c.h LIMIT 1 OFFSET %(skip)s) ORDER BY c.n LIMIT 1)",
+        ]
+        select = (
+            f"SELECT {columns}, {half_chord} AS half_chord, {hours} AS hours_text FROM {table} s"  # noqa: S608 - names, not input
+            f" JOIN pick b ON s.latitude BETWEEN b.lat_lo AND b.lat_hi AND s.longitude BETWEEN b.lng_lo AND b.lng_hi"
+            f" WHERE {visible} ORDER BY {order} LIMIT %(count)s OFFSET %(start)s"
         )
-        bounds.append(f"({i}, %(a{i})s, %(b{i})s, %(c{i})s, %(d{i})s)")
-    whole = len(SEARCH_RADII_KM)
-    bounds.append(f"({whole}, -90.0, 90.0, -180.0, 180.0)")
-    sql = (
-        f"WITH ring AS (SELECT CASE {' '.join(probes)} ELSE {whole} END AS n),"  # noqa: S608 - names, not input
-        f" bounds (n, lat_lo, lat_hi, lng_lo, lng_hi) AS (VALUES {', '.join(bounds)})"
-        f" SELECT {columns}, {half_chord} AS half_chord, {hours} AS hours_text FROM {table} s"
-        f" JOIN bounds b ON b.n = (SELECT n FROM ring)"
-        f" WHERE {visible} AND s.latitude BETWEEN b.lat_lo AND b.lat_hi AND s.longitude BETWEEN b.lng_lo AND b.lng_hi"
-        f" ORDER BY half_chord, s.id LIMIT %(count)s OFFSET %(start)s"
-    )
-    return list(Store.objects.raw(sql, params))
+    sql = f"WITH {', '.join(ctes)} {select}" if ctes else select
+    converters = []
+    for i, field in enumerate(fields):
+        col = field.get_col(Store._meta.db_table)
+        funcs = connection.ops.get_db_converters(col) + field.get_db_converters(connection)
+        if funcs:
+            converters.append((i, col, funcs))
+    return sql, (*(f.attname for f in fields), "half_chord", "hours_text"), converters
 
 
 def _half_chord_km(half_chord):
@@ -198,21 +253,31 @@ def _half_chord_km(half_chord):
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, max(0.0, half_chord))))
 
 
+@functools.lru_cache(maxsize=1024)
 def _read_hours(text):
-    """[(weekday, opens, closes), ...] from _page_rows' "0 09:00:00 21:00:00,1 ..." ([] for None)."""
+    """((weekday, opens, closes), ...) from _page_rows' "0 09:00:00 21:00:00,1 ..." (() for None),
+    sorted. Kept by text: the stores of a chain mostly share a few weeks."""
     ranges = []
     for part in (text or "").split(","):
         if part:
             weekday, opens, closes = part.split(" ")
             ranges.append((int(weekday), time.fromisoformat(opens), time.fromisoformat(closes)))
-    return ranges
+    return tuple(sorted(ranges))
 
 
 def decorate(stores, at=None):
+    """Set `is_open_now` (at `at`, now by default), `distance_km` (None unless set) and
+    `distance_text` on each store."""
     at = at or timezone.now()
+    open_by_week = {}  # the list's stores share their weeks (_read_hours): each week checked once
     for store in stores:
         hours = store.hour_list if hasattr(store, "hour_list") else store.hours.all()
-        store.is_open_now = is_open_at(hours, at, status=store.status, archived=store.is_archived)
+        if isinstance(hours, tuple) and store.status == Store.Status.OPEN and not store.is_archived:
+            if hours not in open_by_week:
+                open_by_week[hours] = is_open_at(hours, at)
+            store.is_open_now = open_by_week[hours]
+        else:
+            store.is_open_now = is_open_at(hours, at, status=store.status, archived=store.is_archived)
         if not hasattr(store, "distance_km"):
             store.distance_km = None
         store.distance_text = _distance_text(store.distance_km)

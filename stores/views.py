@@ -3,6 +3,7 @@ WeChat JS-SDK config used to ask for the location inside WeChat."""
 
 import functools
 import hashlib
+import threading
 import time
 from urllib.parse import urlencode
 
@@ -20,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from core import shell
 from core.navigation import is_own_url, safe_next
 from core.numbers import page_number
 
@@ -67,52 +69,127 @@ def card_cache_key(store, chosen, language):
     is the shopper's store), its language and the template's source. A store changed in any way
     its card shows has another key: a cached card is never stale and needs no invalidation, and
     shoppers anywhere share it."""
-    shown = (
+    return _shared_card_key(_card_shown(store, chosen), language)
+
+
+def _card_shown(store, chosen):
+    """Everything a store's card shows but the distance and `next`."""
+    return (
         store.pk, store.name, store.province, store.city, store.district, store.street, store.phone, store.status,
         store.is_open_now, bool(store.distance_text), store.pickup_enabled, store.delivery_enabled,
-        str(store.delivery_radius_km), store.latitude, store.longitude, chosen,
+        str(store.delivery_radius_km), repr(store.latitude), repr(store.longitude), chosen,
     )
+
+
+def _shared_card_key(shown, language):
     digest = hashlib.sha1(repr(shown).encode()).hexdigest()
     return f"stores:card:{_card_template_digest()}:{language}:{digest}"
 
 
+# Cards this process keeps in front of the shared cache, oldest dropped first, by what they show
+# (_card_shown) and their language: a kept card is as fresh as the shared one, and a page of cards
+# found here costs no round trip to Redis nor any digest.
+CARDS_KEPT = 4096
+_kept_cards = {}
+_kept_cards_lock = threading.Lock()
+
+
+def _keep_cards(cards):
+    if settings.DEBUG:
+        return
+    with _kept_cards_lock:
+        _kept_cards.update(cards)
+        while len(_kept_cards) > CARDS_KEPT:
+            del _kept_cards[next(iter(_kept_cards))]
+
+
+def forget_kept_cards():
+    """Tests that count the cache's round trips start from an empty process."""
+    with _kept_cards_lock:
+        _kept_cards.clear()
+
+
 def attach_card_html(stores, *, chosen_id, next_url):
-    """Set `card_html` on each store of a list page: from the cache when this exact card was
-    rendered before (one round trip for the page), else rendered and stored; then the distance and
-    the links' `next` are written in. Without the cache (Redis down) every card is rendered."""
+    """Set `card_html` on each store of a list page: from this process's copy or the shared cache
+    when this exact card was rendered before (at most one round trip for the page), else rendered
+    and stored; then the distance and the links' `next` are written in. Without the cache (Redis
+    down) every card this process has not kept is rendered."""
     if not stores:
         return stores
-    detail = reverse("stores:detail", args=[_SOME_PK]).replace(str(_SOME_PK), "{}")
-    choose = reverse("stores:choose", args=[_SOME_PK]).replace(str(_SOME_PK), "{}")
     language = translation.get_language()
-    keys = [card_cache_key(store, store.pk == chosen_id, language) for store in stores]
-    found = cache.get_many(keys)
-    missing = {}
-    for store, key in zip(stores, keys, strict=True):
-        html = found.get(key)
-        if html is None:
-            store.detail_url = detail.format(store.pk) + NEXT_MARK
-            store.choose_url = choose.format(store.pk)
-            html = render_to_string(CARD_TEMPLATE, {
-                "store": store, "chosen": store.pk == chosen_id, "distance": DISTANCE_MARK if store.distance_text else "",
-            })
-            missing[key] = html
-        store.card_html = html
-    if missing:
-        cache.set_many(missing, CARD_SECONDS)
+    local_keys = [(_card_shown(store, store.pk == chosen_id), language) for store in stores]
+    found = {key: _kept_cards[key] for key in local_keys if key in _kept_cards}
+    if len(found) < len(local_keys):
+        shared_keys = {key: _shared_card_key(*key) for key in local_keys if key not in found}
+        shared = cache.get_many(list(shared_keys.values()))
+        from_shared = {key: shared[shared_key] for key, shared_key in shared_keys.items() if shared_key in shared}
+        _keep_cards(from_shared)
+        found.update(from_shared)
+        detail = reverse("stores:detail", args=[_SOME_PK]).replace(str(_SOME_PK), "{}")
+        choose = reverse("stores:choose", args=[_SOME_PK]).replace(str(_SOME_PK), "{}")
+        rendered = {}
+        for store, key in zip(stores, local_keys, strict=True):
+            if key not in found:
+                store.detail_url = detail.format(store.pk) + NEXT_MARK
+                store.choose_url = choose.format(store.pk)
+                found[key] = rendered[key] = render_to_string(CARD_TEMPLATE, {
+                    "store": store, "chosen": store.pk == chosen_id,
+                    "distance": DISTANCE_MARK if store.distance_text else "",
+                })
+        if rendered:
+            cache.set_many({shared_keys[key]: html for key, html in rendered.items()}, CARD_SECONDS)
+            _keep_cards(rendered)
     suffix = escape("?" + urlencode({"next": next_url})) if next_url else ""
-    for store in stores:
-        html = store.card_html.replace(NEXT_MARK, suffix).replace(DISTANCE_MARK, escape(store.distance_text))
+    for store, key in zip(stores, local_keys, strict=True):
+        html = found[key].replace(NEXT_MARK, suffix).replace(DISTANCE_MARK, escape(store.distance_text))
         store.card_html = mark_safe(html)  # noqa: S308 - our template's output, with escaped values written in
     return stores
+
+
+PAGE_TEMPLATE = "stores/store_list.html"
+PAGE_BODY_TEMPLATE = "stores/partials/_store_page.html"
+LIST_TEMPLATE = "stores/partials/_store_list.html"
+LIST_MARK = "<!--md:stores-list-->"
+FRAMES_KEPT = 256
+_frames = {}
+_frames_lock = threading.Lock()
+
+
+def _page_frame(request, context):
+    """The store list's body around its list, as (before, after) with core.shell's CSRF marker for
+    the token: rendered once per process for each language, location known or not, city, cities
+    and next (while FRAMES_KEPT are not all taken: `next` and `city` come from the query string)."""
+    key = (translation.get_language(), context["located"], context["city"], tuple(context["cities"]),
+           context["next"], context["wechat_jssdk"])
+    parts = _frames.get(key)
+    if parts is None:
+        html = render_to_string(PAGE_BODY_TEMPLATE, {
+            **context, "list_html": mark_safe(LIST_MARK), "csrf_token": shell.CSRF_MARKER,
+        }, request=request)
+        before, _mark, after = html.partition(LIST_MARK)
+        parts = (before, after)
+        if not settings.DEBUG:
+            with _frames_lock:
+                if len(_frames) < FRAMES_KEPT:
+                    _frames[key] = parts
+    return parts
+
+
+def forget_page_frames():
+    """Tests that change templates or translations."""
+    with _frames_lock:
+        _frames.clear()
 
 
 @require_GET
 def store_list(request):
     """The stores nearest the shopper (or by city), STORE_LIST_PAGE_SIZE a page: htmx 加载更多
-    appends the next page, which is asked for at the same location as this one."""
+    appends the next page, which is asked for at the same location as this one. The whole page's
+    layout and the body around the list are kept per process (core.shell, _page_frame): a request
+    renders only its list, from cards most often kept too (attach_card_html)."""
     coords, remember = _location(request)
     city = selectors.clean_query(request.GET.get("city"))[:32] or None
+    partial = bool(request.headers.get("HX-Request"))  # 加载更多, or a city picked: the list alone
     page = selectors.store_list(lat=coords[0] if coords else None, lng=coords[1] if coords else None, city=city,
                                 page=page_number(request.GET.get("page"), maximum=1000))
     more = {"page": page.next_page_number}
@@ -126,6 +203,7 @@ def store_list(request):
     chosen_id = selectors.chosen_store_id(request)
     context = {
         "stores": attach_card_html(page.stores, chosen_id=chosen_id, next_url=next_url),
+        "cards_html": mark_safe("".join(f"{store.card_html}\n" for store in page.stores)),  # noqa: S308 - safe cards
         "page_obj": page,
         "more_url": reverse("stores:list") + "?" + urlencode(more),
         "located": bool(coords),
@@ -136,12 +214,16 @@ def store_list(request):
         # where choosing a store leads back to (the cart, checkout): a path on this site only
         "next": next_url,
     }
-    if request.headers.get("HX-Request"):
-        template = "stores/partials/_store_list.html"
+    if partial:
+        response = render(request, LIST_TEMPLATE, context)
     else:
-        template = "stores/store_list.html"
         context["cities"] = selectors.cities()
-    response = render(request, template, context)
+        list_html = render_to_string(LIST_TEMPLATE, context)
+        before, after = _page_frame(request, context)
+        token = shell.csrf_token(request)
+        body = mark_safe(before.replace(shell.CSRF_MARKER, token) + list_html + after)  # noqa: S308 - our templates' output
+        response = shell.render_page(request, PAGE_TEMPLATE, context, body,
+                                     layout={"active_tab": "home", "wechat_jssdk": context["wechat_jssdk"]})
     if remember:
         response.set_cookie(LOCATION_COOKIE, _cookie_value(coords), max_age=24 * 3600,
                             samesite="Lax", secure=request.is_secure(), httponly=True)

@@ -304,3 +304,65 @@ def test_the_distance_of_a_store_on_the_far_side_of_the_earth_is_half_its_circum
     store = make_store("antipode", lat=80.443, lng=127.063)
     km = Store.objects.filter(pk=store.pk).annotate(km=distance_expression(-80.443, -52.937)).get().km
     assert km == pytest.approx(math.pi * EARTH_RADIUS_KM, rel=1e-6)
+
+
+def test_the_city_picker_lists_every_city_at_once_even_on_an_empty_page(client):
+    """The cities are listed on an empty page too, and the page's body around the list is kept per
+    process by its cities: a new city (or one whose last store closed) shows at once."""
+    make_store("上海店")
+    make_store("杭州店", city="杭州市", lat=30.27, lng=120.16)
+    page = client.get(reverse("stores:list"), {"lat": HERE[0], "lng": HERE[1]})
+    assert page.context["cities"] == ["上海市", "杭州市"] == sorted(page.context["cities"])
+    empty = client.get(reverse("stores:list"), {"lat": HERE[0], "lng": HERE[1], "city": "无店市"})
+    assert empty.context["stores"] == [] and empty.context["cities"] == ["上海市", "杭州市"]
+    assert "附近暂无门店" in empty.content.decode()
+    make_store("苏州店", city="苏州市", lat=31.30, lng=120.58)
+    Store.objects.filter(city="杭州市").update(status="closed")
+    html = client.get(reverse("stores:list"), {"lat": HERE[0], "lng": HERE[1]}).content.decode()
+    assert '<option value="苏州市">苏州市</option>' in html and "杭州市" not in html
+    picked = client.get(reverse("stores:list"), {"city": "苏州市", "next": "/orders/cart/"}).content.decode()
+    assert '<option value="苏州市" selected>苏州市</option>' in picked
+    assert 'name="next" value="/orders/cart/"' in picked
+    assert 'name="next" value="/orders/cart/"' not in html
+
+
+def test_a_kept_page_carries_each_request_s_own_csrf_token():
+    from django.middleware.csrf import _unmask_cipher_token
+
+    make_store("令牌店")
+    tokens = []
+    for _ in range(2):
+        shopper = Client(enforce_csrf_checks=True)
+        page = shopper.get(reverse("stores:list"), {"lat": HERE[0], "lng": HERE[1]})
+        data = form_data(page.content, "stores-choose")
+        secret = shopper.cookies["csrftoken"].value
+        assert _unmask_cipher_token(data["csrfmiddlewaretoken"][0]) == secret
+        action = re.search(r'form="stores-choose" formaction="([^"]+)"', page.content.decode()).group(1)
+        assert shopper.post(action, {key: values[0] for key, values in data.items()}).status_code == 302
+        tokens.append(secret)
+    assert tokens[0] != tokens[1]
+
+
+def test_the_listed_stores_are_built_as_django_builds_them_when_someone_listens_to_their_init():
+    """Without listeners the list's stores skip Model.__init__; with one they are built by
+    Model.from_db, which sends the signals. Either way a field not listed is read on demand."""
+    from django.db.models.signals import post_init
+
+    store = make_store("信号店")
+    plain = store_list(lat=HERE[0], lng=HERE[1]).stores[0]
+    seen = []
+
+    def listener(sender, instance, **kwargs):
+        seen.append(instance)
+
+    post_init.connect(listener, sender=Store)
+    try:
+        built = store_list(lat=HERE[0], lng=HERE[1]).stores[0]
+    finally:
+        post_init.disconnect(listener, sender=Store)
+    assert [id(instance) for instance in seen] == [id(built)]
+    assert plain.is_open_now == built.is_open_now
+    for listed in (plain, built):
+        assert (listed.pk, listed.name, listed.city, listed._state.adding) == (store.pk, "信号店", "上海市", False)
+        assert {"code", "cover"} <= listed.get_deferred_fields() and "name" not in listed.get_deferred_fields()
+        assert listed.code == store.code  # read on demand
