@@ -125,29 +125,32 @@ def tab_counts(qs, *, scan):
 
 def _capped_tab_counts(qs, cap):
     """{tab: min(count, cap + 1)} in one query (as reports.capped_counts), with the filtered
-    queryset compiled ONCE (compiling it once per tab cost more than the counting): each status tab
-    counts at most cap + 1 rows of the filtered orders of its statuses, the after-sale tab those
-    with an open after-sale. PostgreSQL and SQLite pull the plain subquery up into each count, so
-    every tab still reads its own index range ((store[, fulfilment], status, -created_at)) and
-    stops early."""
+    queryset compiled ONCE (compiling it once per tab cost more than the counting).
+
+    One correlated subquery counts at most cap + 1 of the filtered orders of ONE status, for each
+    row of a VALUES list of the statuses; a second counts those with an open after-sale. PostgreSQL
+    plans the subquery once (seven inlined copies, one per tab, took ~2 ms to plan for ~1 ms of
+    counting) and runs it per status on its own index range ((store[, fulfilment], status,
+    -created_at)), stopping early. A tab of two statuses adds their capped counts: above the cap
+    exactly when its count is."""
     base, params = qs.order_by().values("id", "status").query.sql_with_params()
-    open_after_sales, open_params = _open_after_sale_orders().query.sql_with_params()
-    keys = [key for key in TAB_KEYS if key != "all"]
-    selects, values = [], []
-    for key in keys:
-        if key == "after_sale":
-            where, extra = f"WHERE b.id IN ({open_after_sales})", list(open_params)
-        else:
-            statuses = TAB_STATUSES[key]
-            where, extra = f"WHERE b.status IN ({', '.join(['%s'] * len(statuses))})", list(statuses)
-        selects.append(f"(SELECT COUNT(*) FROM (SELECT 1 AS one FROM ({base}) AS b {where} LIMIT %s) AS t)")
-        values.extend([*params, *extra, cap + 1])
+    open_after_sales, open_params = _open_after_sale_orders().order_by().query.sql_with_params()
+    statuses = list(S.values)
+    capped = "SELECT COUNT(*) FROM (SELECT 1 AS one FROM ({base}) AS b WHERE {where} LIMIT %s) AS t"
+    sql = (
+        f"SELECT v.column1, ({capped.format(base=base, where='b.status = v.column1')})"
+        f" FROM (VALUES {', '.join(['(%s)'] * len(statuses))}) AS v"
+        f" UNION ALL SELECT %s, ({capped.format(base=base, where=f'b.id IN ({open_after_sales})')})"
+    )
+    values = [*params, cap + 1, *statuses, "after_sale", *params, *open_params, cap + 1]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(selects), values)
-        counts = dict(zip(keys, cursor.fetchone(), strict=True))
+        cursor.execute(sql, values)
+        found = dict(cursor.fetchall())
+    counts = {key: min(sum(found[s] for s in statuses), cap + 1) for key, statuses in TAB_STATUSES.items()}
+    counts["after_sale"] = found["after_sale"]
     # every status is in exactly one status tab, so their capped counts add up to the whole, and
     # reach cap + 1 exactly when the whole does: 全部 needs no count of its own
-    counts["all"] = min(sum(counts[key] for key in TAB_STATUSES), cap + 1)
+    counts["all"] = min(sum(found[s] for s in S.values), cap + 1)
     return counts
 
 
