@@ -276,7 +276,8 @@ def _rows_of(fetched, converters):
     order_names, store_names, user_names, _line = (names for _model, _alias, names in ROW_COLUMNS)
     User = get_user_model()
     db = connection.alias
-    id_at = order_names.index("id")
+    id_at, store_id_at, user_id_at = order_names.index("id"), store_names.index("id"), user_names.index("id")
+    stores, users = {}, {}
     for raw in fetched:
         values = list(raw)
         for index, found, col in converters:
@@ -287,8 +288,15 @@ def _rows_of(fetched, converters):
         if order is None:
             a, b = len(order_names), len(order_names) + len(store_names)
             order = orders[pk] = Order.from_db(db, order_names, values[:a])
-            order.store = Store.from_db(db, store_names, values[a:b])
-            order.user = User.from_db(db, user_names, values[b:b + len(user_names)])
+            store_values, user_values = values[a:b], values[b:b + len(user_names)]
+            # one instance per store and per buyer on the page (read only, like a prefetch's)
+            store = stores.get(store_values[store_id_at])
+            if store is None:
+                store = stores[store_values[store_id_at]] = Store.from_db(db, store_names, store_values)
+            user = users.get(user_values[user_id_at])
+            if user is None:
+                user = users[user_values[user_id_at]] = User.from_db(db, user_names, user_values)
+            order.store, order.user = store, user
             order.lines_shown = []
         if values[-2] is not None:  # an order without lines (the LEFT JOIN's NULLs)
             order.lines_shown.append((values[-2], values[-1]))
@@ -324,21 +332,27 @@ def row_cache_key(row, *, many, scope=None):
 
 
 def attach_row_html(rows, *, many):
-    """Set `row_html` on each listed order: from the cache (one round trip for the page) or
-    rendered and stored."""
+    """Set `row_html` on each listed order: the page's rows from the cache in one value (keyed by
+    all their row keys, so it is as exact as they are), else each row from the cache (one round
+    trip for the page) or rendered, and both stored."""
     if not rows:
         return
     scope = _row_key_scope()
     keys = [row_cache_key(row, many=many, scope=scope) for row in rows]
-    found = cache.get_many(keys)
-    missing = {}
-    for row, key in zip(rows, keys, strict=True):
-        html = found.get(key)
-        if html is None:
-            html = missing[key] = render_to_string(ROW_TEMPLATE, {"o": row, "many": many})
+    page_key = "orders:queue-rows:" + hashlib.sha1("|".join(keys).encode()).hexdigest()
+    page = cache.get(page_key)
+    if page is None or len(page) != len(rows):
+        found = cache.get_many(keys)
+        missing = {}
+        page = []
+        for row, key in zip(rows, keys, strict=True):
+            html = found.get(key)
+            if html is None:
+                html = missing[key] = render_to_string(ROW_TEMPLATE, {"o": row, "many": many})
+            page.append(html)
+        cache.set_many({**missing, page_key: page}, ROW_SECONDS)
+    for row, html in zip(rows, page, strict=True):
         row.row_html = mark_safe(html)  # noqa: S308 - our template's output
-    if missing:
-        cache.set_many(missing, ROW_SECONDS)
 
 
 @staff_required(perm="orders.view_order")
