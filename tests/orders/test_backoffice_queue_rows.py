@@ -76,3 +76,32 @@ def test_the_row_key_changes_with_everything_the_row_shows(client, store, shoppe
     assert row_cache_key(row, many=True) != key
     change(row)
     assert row_cache_key(row, many=False) != key
+
+
+def _head_of(response):
+    html = response.content.decode()
+    start = html.index('<form class="bo-filters"')
+    return html[start:html.index("</nav>", start)]
+
+
+def test_the_cached_filters_and_tabs_show_the_counts_stores_and_filters_of_now(client, store, other_store, shopper,
+                                                                            plenty):
+    from stores.models import Store
+
+    paid(shopper, store, [(plenty, 1)])
+    client.force_login(make_hq())
+    first = _head_of(client.get(QUEUE, {"store": store.pk}))
+    assert _head_of(client.get(QUEUE, {"store": store.pk})) == first  # from the cache
+    paid(shopper, store, [(plenty, 1)])  # a new order: the counts change at once
+    tabs = {t["key"]: t["shown"] for t in client.get(QUEUE, {"store": store.pk}).context["tabs"]}
+    counted = _head_of(client.get(QUEUE, {"store": store.pk}))
+    assert tabs["to_fulfil"] == "2" and counted != first
+    assert re.search(r'data-tab="to_fulfil"[^>]*>[^<]*<span class="obo-tab__count">2</span>', counted)
+    Store.objects.filter(pk=other_store.pk).update(name="改名后的门店")  # the store chooser shows the new name
+    assert "改名后的门店" in _head_of(client.get(QUEUE, {"store": store.pk}))
+    searched = _head_of(client.get(QUEUE, {"store": store.pk, "q": "欧阳", "fulfilment": "express"}))
+    assert 'value="欧阳"' in searched and '<option value="express" selected>' in searched
+    bad = client.get(QUEUE, {"store": store.pk, "date_from": "2026-10-02", "date_to": "2026-10-01"})
+    assert "开始日期不能晚于结束日期" in bad.content.decode()
+    assert "开始日期不能晚于结束日期" in client.get(QUEUE, {"store": store.pk, "date_from": "2026-10-02",
+                                                    "date_to": "2026-10-01"}).content.decode()
