@@ -132,7 +132,7 @@ def tab_counts(qs, *, scan, base=None):
         counts = {key: Count("pk", filter=tab_condition(key)) if tab_condition(key) is not None else Count("pk")
                   for key in TAB_KEYS}
         return qs.order_by().aggregate(**counts)
-    return _capped_tab_counts(base or compiled_base(qs), COUNT_CAP)
+    return _capped_tab_counts(base if base is not None else compiled_base(qs), COUNT_CAP)
 
 
 
@@ -141,6 +141,38 @@ def compiled_base(qs):
     for the tab counts (which read only id and status: the planner drops the rest) and the page of
     rows."""
     return qs.order_by().values(*ROW_COLUMNS[0][2]).query.sql_with_params()
+
+
+def plain_base(choice, form):
+    """compiled_base(filtered_orders(choice, form)[0]) written without the ORM when every filter is
+    a plain comparison (store, dates, delivery method): building and compiling the ORM's query was
+    a tenth of the page. None when there is a text search: filtered_orders builds those. Values go
+    through their fields (get_db_prep_value), as the ORM's do: SQLite stores datetimes as UTC text."""
+    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    if read_search(data.get("q"))[0]:
+        return None
+    qn = connection.ops.quote_name
+    where, params = [], []
+
+    def compare(name, operator, value):
+        field = Order._meta.get_field(name)
+        where.append(f"{qn(Order._meta.db_table)}.{qn(field.column)} {operator} %s")
+        params.append(field.get_db_prep_value(value, connection))
+
+    if not choice.all:
+        compare("store", "=", choice.store.pk)
+    if data.get("date_from"):
+        compare("created_at", ">=", _day_start(data["date_from"]))
+    if data.get("date_to"):
+        compare("created_at", "<", _day_start(data["date_to"] + timedelta(days=1)))
+    if data.get("fulfilment"):
+        compare("fulfilment", "=", data["fulfilment"])
+    columns = ", ".join(
+        f"{qn(Order._meta.db_table)}.{qn(Order._meta.get_field(name).column)} AS {qn(name)}"
+        for name in ROW_COLUMNS[0][2]
+    )
+    sql = f"SELECT {columns} FROM {qn(Order._meta.db_table)}"
+    return (sql + " WHERE " + " AND ".join(where) if where else sql), tuple(params)
 
 
 def _capped_tab_counts(compiled, cap):
@@ -405,8 +437,12 @@ def queue(request):
     context = {"choice": choice, "form": form, "tab": tab}
     if choice.empty:
         return render(request, "orders/backoffice/no_store.html", context)
-    qs, scan = filtered_orders(choice, form)
-    compiled = compiled_base(qs)
+    compiled = plain_base(choice, form)
+    if compiled is None:  # a text search
+        qs, scan = filtered_orders(choice, form)
+        compiled = compiled_base(qs)
+    else:
+        qs, scan = None, False
     counts = tab_counts(qs, scan=scan, base=compiled)
     page = page_of(QueueRows(compiled, tab), request.GET.get("page"), min(counts[tab], COUNT_CAP))
     rows = list(page.object_list)
