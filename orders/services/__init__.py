@@ -21,6 +21,7 @@ from .aftersales import (
 )
 from .base import lock_order, transition
 from .cart import (
+    add_for_member,
     add_to_cart,
     cart_for,
     merge_carts,
@@ -52,6 +53,7 @@ from .lifecycle import (
 
 __all__ = [
     "CheckoutRequest",
+    "add_for_member",
     "add_parcel",
     "add_to_cart",
     "approve_after_sale",

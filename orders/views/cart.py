@@ -132,18 +132,22 @@ def cart_add(request):
         if sku_id is None:
             raise OrderError(_("请选择商品规格"), code=Code.NOT_SELLABLE)
         quantity = services.parse_quantity(request.POST.get("quantity", "1"))
-        cart = services.cart_for(request)
-        if cart is None:
-            sellable_sku_product_id(sku_id)  # no session cart is made for a SKU that cannot be sold
-            cart = services.cart_for(request, create=True)
-        services.add_to_cart(cart, sku_id, quantity)
+        if request.user.is_authenticated:
+            count = services.add_for_member(request.user, sku_id, quantity)
+        else:
+            cart = services.cart_for(request)
+            if cart is None:
+                sellable_sku_product_id(sku_id)  # no session cart is made for a SKU that cannot be sold
+                cart = services.cart_for(request, create=True)
+            services.add_to_cart(cart, sku_id, quantity)
+            count = selectors.count_cart(request, cart)
     except (OrderError, NotSellable) as exc:
         message = str(exc) if isinstance(exc, OrderError) else _("该商品已下架或暂不可售")
         if is_htmx(request):
             return trigger(HttpResponse(status=204), **{"shop-toast": toast(message, "warn")})
         messages.error(request, message)
         return redirect(safe_next(request, reverse("catalog:home") if sku_id is None else _product_url(sku_id)))
-    count = selectors.count_cart(request, cart)
+    selectors.remember_cart_count(request, count)
     if is_htmx(request):
         return trigger(HttpResponse(status=204), **{"cart-changed": {"count": count},
                                                     "shop-toast": toast(_("已加入购物车"))})

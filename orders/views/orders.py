@@ -14,7 +14,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import Http404, HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import get_template, render_to_string
 from django.utils import timezone, translation
@@ -23,6 +22,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core import shell
 from core.numbers import int_or_none
 
 from .. import list_cache, selectors, services
@@ -242,10 +242,11 @@ def order_list(request):
     user = request.user
     parts = (tab, page, "more" if more else "page", translation.get_language(), _list_templates_digest())
     text = list_cache.cached_page(user.pk, parts, lambda: _list_text(user, tab, page, more))
-    body = mark_safe(text.replace(CSRF_MARK, get_token(request)))  # noqa: S308 - our templates' output
+    body = mark_safe(text.replace(CSRF_MARK, shell.csrf_token(request)))  # noqa: S308 - our templates' output
     if more:
         return HttpResponse(body)
-    return render(request, "orders/order_list.html", {"body": body, "hide_tabbar": True})
+    # the layout around the body (head, styles, scripts) is rendered once per process (core.shell)
+    return shell.render_page(request, "orders/order_list.html", {"body": body}, body, layout={"hide_tabbar": True})
 
 
 # --- one order ----------------------------------------------------------------------------------

@@ -123,3 +123,24 @@ def test_a_cached_card_carries_the_current_requests_csrf_token(shopper, store, t
         tokens.append(token)
     # the first browser's token is no good in the second: a card cached with it would be refused
     assert client.post(reorder, {"csrfmiddlewaretoken": tokens[0]}).status_code == 403
+
+
+def test_the_kept_layout_carries_this_requests_token_and_shows_flash_messages(shopper, store, tea):
+    """The page's layout is rendered once per process (core.shell): each visit's htmx header
+    token is its own and accepted, and a flash message (that page rendered the ordinary way) shows."""
+    order = checkout(shopper, store, [(tea, 1)])
+    reorder = reverse("orders:reorder", args=[order.public_id])
+    headers = []
+    for _visit in range(2):
+        client = shop_client(Client(enforce_csrf_checks=True), shopper, store)
+        html = client.get(LIST).content.decode()
+        [header] = re.findall(r'"X-CSRFToken": "([^"]+)"', html)
+        assert "shop-main--tabbar" not in html and order.number in html and "shop-messages" not in html
+        assert client.post(reorder, HTTP_X_CSRFTOKEN=header).status_code == 302
+        headers.append(header)
+    # the message of 再来一单 waits for the next page: the order list shows it, with a working token
+    html = client.get(LIST).content.decode()
+    assert "shop-messages" in html and "加入购物车" in html
+    [header] = re.findall(r'"X-CSRFToken": "([^"]+)"', html)
+    assert client.post(reorder, HTTP_X_CSRFTOKEN=header).status_code == 302
+    assert client.post(reorder, HTTP_X_CSRFTOKEN=headers[0]).status_code == 403
