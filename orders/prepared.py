@@ -14,7 +14,6 @@ apart, that shape simply runs through the ORM each time: same rows, only slower.
 Values must be plain ints, strings, aware datetimes or lists of ints; the query must filter on
 them as given (no arithmetic on them inside the queryset)."""
 
-import copy
 import itertools
 import threading
 from datetime import UTC, datetime, timedelta
@@ -45,8 +44,22 @@ def _shape(values):
 
 
 class _Compiled:
+    """One compiled shape: its SQL and parameters, and how its rows become instances (the column
+    names, the converters and the related populators), worked out once: the ORM's own iterator
+    works them out again on every run."""
+
     def __init__(self, sql, params, slots, compiler, db):
-        self.sql, self.params, self.slots, self.compiler, self.db = sql, params, slots, compiler, db
+        self.sql, self.params, self.slots, self.db = sql, params, slots, db
+        select, klass_info = compiler.select, compiler.klass_info
+        self.model = klass_info["model"]
+        self.start, self.end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+        self.names = [column[0].target.attname for column in select[self.start:self.end]]
+        self.populators = get_related_populators(klass_info, select, db)
+        self.annotations = list((compiler.annotation_col_map or {}).items())
+        fields = [column[0] for column in select[:compiler.col_count]]
+        # [(position, converters, expression)]: what the ORM's results_iter applies to each row
+        self.converters = [(position, convs, expression)
+                           for position, (convs, expression) in compiler.get_converters(fields).items()]
 
     def run(self, flat_values):
         params = list(self.params)
@@ -57,19 +70,21 @@ class _Compiled:
         with connection.cursor() as cursor:
             cursor.execute(self.sql, params)
             rows = cursor.fetchall()
-        compiler = copy.copy(self.compiler)
-        compiler.connection = connection  # this thread's (converters are given it)
-        select, klass_info, annotations = compiler.select, compiler.klass_info, compiler.annotation_col_map
-        model = klass_info["model"]
-        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
-        names = [column[0].target.attname for column in select[start:end]]
-        populators = get_related_populators(klass_info, select, self.db)
+        model, db, names, start, end = self.model, self.db, self.names, self.start, self.end
+        populators, annotations, converters = self.populators, self.annotations, self.converters
         objects = []
-        for row in compiler.results_iter([rows]):
-            obj = model.from_db(self.db, names, row[start:end])
+        for row in rows:
+            if converters:
+                row = list(row)
+                for position, convs, expression in converters:
+                    value = row[position]
+                    for converter in convs:
+                        value = converter(value, expression, connection)
+                    row[position] = value
+            obj = model.from_db(db, names, row[start:end])
             for populator in populators:
                 populator.populate(row, obj)
-            for name, position in (annotations or {}).items():
+            for name, position in annotations:
                 setattr(obj, name, row[position])
             objects.append(obj)
         return objects
@@ -105,6 +120,8 @@ class Prepared:
             slots.append(places)
         if len({place for places in slots for place in places}) != sum(len(places) for places in slots):
             return None
+        if compiler.has_composite_fields([column[0] for column in compiler.select[:compiler.col_count]]):
+            return None  # rows the ORM reshapes (composite primary keys): through the ORM
         return _Compiled(sql, params, slots, compiler, db)
 
     def __call__(self, *values):
