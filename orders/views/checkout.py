@@ -14,6 +14,7 @@ from collections import OrderedDict
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.html import escape
@@ -22,6 +23,8 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from catalog.templatetags.catalog_tags import product_img, yuan
+from core import shell
 from members.services import points_value
 from stores.context_processors import get_chosen_store
 
@@ -110,7 +113,62 @@ def _slot_options(quote):
     return mark_safe(html)  # noqa: S308 - labels escaped in _slot_groups, the rest is digits
 
 
+FORM_TEMPLATE = "orders/partials/_checkout_form.html"
+PAGE_LAYOUT = {"hide_tabbar": True}
+
+
+def _line_rows(quote):
+    """What the form shows of each line, worked out here rather than by filters and tags in the
+    template's loop: the image tag, the name, the spec, the problem, the unit price and quantity."""
+    rows = []
+    for line in quote.lines:
+        sku = line.sku
+        if sku is None:
+            rows.append({"gone": True, "problem": line.problem})
+            continue
+        product = sku.product
+        rows.append({
+            "off": not line.ok, "img": product_img(sku.image or product.cover, "card", "od-item__img", product.name),
+            "name": product.name, "spec": sku.spec_text, "problem": line.problem, "price": yuan(sku.price),
+            "quantity": line.quantity,
+        })
+    return rows
+
+
+def _fulfilment_rows(quote):
+    """The fulfilment choices as the form shows them: checked, disabled, and the fee or why not."""
+    rows = []
+    for option in quote.fulfilment_options:
+        if not option.available:
+            fee = _("不可用")
+        elif option.fee:
+            fee = _("运费 ¥%(fee)s") % {"fee": yuan(option.fee)}
+        else:
+            fee = _("免运费")
+        rows.append({"code": option.code, "label": option.label, "on": option.code == quote.fulfilment,
+                     "available": option.available, "fee": fee, "reason": option.reason})
+    return rows
+
+
+def _coupon_rows(quote):
+    """The member's coupons as the form lists them (the discount and the day each one expires)."""
+    return [{"pk": str(o.copy.pk), "name": o.copy.coupon.name, "usable": o.usable, "discount": yuan(o.discount),
+             "reason": o.reason, "until": timezone.localtime(o.copy.valid_until).date().isoformat()}
+            for o in quote.coupons]
+
+
+def _amounts(totals):
+    """The breakdown's figures, "0.00" where the quote has none (no lines, no store)."""
+    def figure(name):
+        return yuan(getattr(totals, name, None) or 0)
+
+    return {name: figure(name) for name in ("goods_amount", "member_discount", "coupon_discount", "points_discount",
+                                            "delivery_fee")}
+
+
 def _page(request, form, quote, *, token, source, note="", error="", status=200):
+    """The form alone for htmx; else the page: its layout kept per process (core.shell) around the
+    form, rendered with this request's CSRF token."""
     here = f"{reverse('orders:checkout')}?{urlencode({'source': source, 'fulfilment': quote.fulfilment})}"
     points = quote.points_quote
     context = {
@@ -122,6 +180,11 @@ def _page(request, form, quote, *, token, source, note="", error="", status=200)
         "error": error,
         "form_errors": [str(e) for errors in form.errors.values() for e in errors] if form.is_bound else [],
         "slot_options": _slot_options(quote),
+        "lines": _line_rows(quote),
+        "fulfilments": _fulfilment_rows(quote),
+        "coupons": _coupon_rows(quote),
+        "amounts": _amounts(quote.totals),
+        "pay_amount": yuan(quote.pay_amount),
         "coupon_choice": str(quote.coupon.copy.pk) if quote.coupon else "none",
         "usable_coupons": [o for o in quote.coupons if o.usable],
         "points_offer": points.max_points if points else 0,
@@ -130,8 +193,13 @@ def _page(request, form, quote, *, token, source, note="", error="", status=200)
         "switch_store_url": f"{reverse('stores:list')}?{urlencode({'next': here})}",
         "hide_tabbar": True,
     }
-    template = "orders/partials/_checkout_form.html" if is_htmx(request) else "orders/checkout.html"
-    return render(request, template, context, status=status)
+    if is_htmx(request):
+        return render(request, FORM_TEMPLATE, context, status=status)
+    context["csrf_token"] = shell.csrf_token(request)  # the one the kept layout gets too
+    body = render_to_string(FORM_TEMPLATE, context, request=request)
+    response = shell.render_page(request, "orders/checkout.html", context, body, layout=PAGE_LAYOUT)
+    response.status_code = status
+    return response
 
 
 @login_required
