@@ -14,7 +14,6 @@ from collections import OrderedDict
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.html import escape
@@ -32,6 +31,7 @@ from .. import selectors, services
 from ..errors import Code, OrderError
 from ..forms import CheckoutForm
 from ..services.checkout import AUTO
+from . import checkout_form
 from ._common import is_htmx
 from .cart import BUY_NOW_KEY, cart_view
 
@@ -128,7 +128,7 @@ def _line_rows(quote):
             continue
         product = sku.product
         rows.append({
-            "off": not line.ok, "img": product_img(sku.image or product.cover, "card", "od-item__img", product.name),
+            "gone": False, "off": not line.ok, "img": product_img(sku.image or product.cover, "card", "od-item__img", product.name),
             "name": product.name, "spec": sku.spec_text, "problem": line.problem, "price": yuan(sku.price),
             "quantity": line.quantity,
         })
@@ -168,9 +168,11 @@ def _amounts(totals):
 
 def _page(request, form, quote, *, token, source, note="", error="", status=200):
     """The form alone for htmx; else the page: its layout kept per process (core.shell) around the
-    form, rendered with this request's CSRF token."""
-    here = f"{reverse('orders:checkout')}?{urlencode({'source': source, 'fulfilment': quote.fulfilment})}"
+    form. The form's markup is built by orders.views.checkout_form."""
+    checkout_url = reverse("orders:checkout")
+    here = f"{checkout_url}?{urlencode({'source': source, 'fulfilment': quote.fulfilment})}"
     points = quote.points_quote
+    usable = [o for o in quote.coupons if o.usable]
     context = {
         "quote": quote,
         "store": quote.request.store,
@@ -186,18 +188,19 @@ def _page(request, form, quote, *, token, source, note="", error="", status=200)
         "amounts": _amounts(quote.totals),
         "pay_amount": yuan(quote.pay_amount),
         "coupon_choice": str(quote.coupon.copy.pk) if quote.coupon else "none",
-        "usable_coupons": [o for o in quote.coupons if o.usable],
+        "usable_coupons": usable,
         "points_offer": points.max_points if points else 0,
         "points_offer_value": points_value(points.max_points) if points else 0,
+        "checkout_url": checkout_url,
         "add_address_url": f"{reverse('members:address_create')}?{urlencode({'next': here})}",
         "switch_store_url": f"{reverse('stores:list')}?{urlencode({'next': here})}",
+        "csrf_token": shell.csrf_token(request),  # the one the kept layout gets too
         "hide_tabbar": True,
     }
+    context["form_html"] = checkout_form.render(context)
     if is_htmx(request):
         return render(request, FORM_TEMPLATE, context, status=status)
-    context["csrf_token"] = shell.csrf_token(request)  # the one the kept layout gets too
-    body = render_to_string(FORM_TEMPLATE, context, request=request)
-    response = shell.render_page(request, "orders/checkout.html", context, body, layout=PAGE_LAYOUT)
+    response = shell.render_page(request, "orders/checkout.html", context, context["form_html"], layout=PAGE_LAYOUT)
     response.status_code = status
     return response
 
