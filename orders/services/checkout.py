@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from catalog.selectors import category_tree, sellable_skus
 from core.money import ZERO, to_money
 from core.numbers import parse_id, parse_int
+from core.prepared import Prepared
 from marketing.errors import CouponUnavailable
 from marketing.models import Coupon, MemberCoupon
 from marketing.services import use_coupon
@@ -33,7 +34,6 @@ from .. import list_cache, pricing
 from ..errors import Code, OrderError
 from ..models import ExpressFeeRule, Order, OrderLine
 from ..models.cart import MAX_LINE_QUANTITY
-from ..prepared import Prepared
 from .base import record_event, setting
 from .numbers import new_order_number
 
@@ -155,7 +155,7 @@ def _parse_slot(raw, slots):
 
 
 # --- the quote --------------------------------------------------------------------------------
-# the quote's reads, compiled once per process (orders.prepared): the same rows as these querysets
+# the quote's reads, compiled once per process (core.prepared): the same rows as these querysets
 _member = Prepared(lambda user_id: Member.objects.select_related("level").filter(user_id=user_id)[:1])
 _sellable = Prepared(lambda now, sku_ids: (
     sellable_skus(now=now).filter(pk__in=sku_ids).select_related("product__cover", "image")))

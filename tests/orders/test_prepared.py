@@ -1,4 +1,4 @@
-"""orders.prepared: a queryset compiled once per process gives the same rows, with the same related
+"""core.prepared: a queryset compiled once per process gives the same rows, with the same related
 rows, as the ORM running it afresh, for every shape of values; a shape whose values cannot be found
 in the compiled parameters runs through the ORM instead."""
 
@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from catalog.selectors import sellable_skus
-from orders.prepared import Prepared
+from core.prepared import Prepared
 from orders.services import checkout as quote_reads
 from stores.models import Stock
 
