@@ -157,8 +157,16 @@ def _parse_slot(raw, slots):
 # --- the quote --------------------------------------------------------------------------------
 # the quote's reads, compiled once per process (core.prepared): the same rows as these querysets
 _member = Prepared(lambda user_id: Member.objects.select_related("level").filter(user_id=user_id)[:1])
+# the SKUs with what the quote, the page and the order's lines read of them (not the product's
+# description and the other columns nobody here reads)
+_IMAGE_FIELDS = ("image", "width", "height", "alt", "thumbnails")
+_SKU_FIELDS = (
+    "code", "spec_text", "price", "product", "product__name", "product__category_id",
+    "product__member_discount_enabled", "image", "product__cover",
+    *(f"image__{name}" for name in _IMAGE_FIELDS), *(f"product__cover__{name}" for name in _IMAGE_FIELDS),
+)
 _sellable = Prepared(lambda now, sku_ids: (
-    sellable_skus(now=now).filter(pk__in=sku_ids).select_related("product__cover", "image")))
+    sellable_skus(now=now).filter(pk__in=sku_ids).select_related("product__cover", "image").only(*_SKU_FIELDS)))
 _stock = Prepared(lambda store_id, sku_ids: (
     Stock.objects.filter(store_id=store_id, sku_id__in=sku_ids).only("sku_id", "on_hand", "reserved")))
 _unused_coupons = Prepared(lambda user_id, now: (
