@@ -199,13 +199,17 @@ def _build_quote(user, request, *, member, now, placing=False):
         quote.error(Code.EMPTY, _("请选择要购买的商品"))
         return quote
 
-    _quote_lines(quote, store, now)
+    # an order placed without a coupon needs no list of them
+    copies = _unused_coupons(user.pk, now) if not (placing and not request.coupon) else None
+    # the lines' category lineage matters only to a coupon limited to some categories
+    by_category = bool(copies) and any(copy.coupon.scope == Coupon.Scope.CATEGORIES for copy in copies)
+    _quote_lines(quote, store, now, categories=by_category)
     ok_lines = [line for line in quote.lines if line.ok]
     priced = [line.priced for line in ok_lines]
     percent = member.level.discount_percent if member and member.level_id else Decimal("100")
     pricing.apply_member_discount(priced, percent)
-    if not (placing and not request.coupon):  # an order without a coupon needs no list of them
-        _quote_coupons(quote, user, priced, now)
+    if copies is not None:
+        _quote_coupons(quote, copies, priced, now)
     pricing.apply_coupon(priced, quote.coupon and quote.coupon.terms)
     goods_after_coupon = pricing.goods_after_coupon(priced)
 
@@ -235,7 +239,9 @@ def _build_quote(user, request, *, member, now, placing=False):
     return quote
 
 
-def _quote_lines(quote, store, now):
+def _quote_lines(quote, store, now, *, categories=True):
+    """The lines, priced as they stand; `categories`: with each product's category and its
+    ancestors (the catalogue's cached tree), which only a coupon limited to categories reads."""
     wanted = {}
     for raw_sku, raw_quantity in quote.request.lines:
         try:
@@ -248,7 +254,7 @@ def _quote_lines(quote, store, now):
     stock = {}
     if store is not None:
         stock = {row.sku_id: row.on_hand - row.reserved for row in _stock(store.pk, list(wanted))}
-    by_id = category_tree()["by_id"]
+    by_id = category_tree()["by_id"] if categories else None
     for sku_id, quantity in wanted.items():
         sku = skus.get(sku_id)
         if sku is None:
@@ -265,7 +271,8 @@ def _quote_lines(quote, store, now):
         priced = pricing.start([pricing.LineInput(
             key=sku.pk, unit_price=sku.price, quantity=quantity,
             takes_member_discount=getattr(product, "member_discount_enabled", True),
-            product_id=product.pk, category_ids=_category_lineage(product.category_id, by_id),
+            product_id=product.pk,
+            category_ids=_category_lineage(product.category_id, by_id) if categories else frozenset(),
         )])[0]
         quote.lines.append(QuoteLine(sku=sku, quantity=quantity, priced=priced, available=available, problem=problem))
     if any(not line.ok for line in quote.lines):
@@ -292,8 +299,7 @@ def _coupon_scopes(coupons):
     return scopes
 
 
-def _quote_coupons(quote, user, priced, now):
-    copies = _unused_coupons(user.pk, now)
+def _quote_coupons(quote, copies, priced, now):
     scopes = _coupon_scopes({copy.coupon for copy in copies})
     options = []
     for copy in copies:
