@@ -200,6 +200,46 @@ def test_the_slot_picker_kept_per_process_follows_the_language_and_the_chosen_sl
     assert again.count(" selected>") == 1 and f'<option value="{chosen}" selected>' not in again
 
 
+def test_the_form_escapes_what_shoppers_and_merchants_typed(client, shopper, store, tea):
+    """The form's markup is built in Python (orders.views.checkout_form): every value is escaped."""
+    import html
+
+    from members.models import Address
+
+    type(store).objects.filter(pk=store.pk).update(name='<b>"店"</b>')
+    tea.product.name = "<script>alert(1)</script>"
+    tea.product.save(update_fields=["name"])
+    tea.spec_text = "500g & <i>x</i>"
+    tea.save(update_fields=["spec_text"])
+    Address.objects.filter(user=shopper).update(receiver="<img src=x>")
+    issue_coupon(shopper, make_coupon('<svg onload="x">', amount="5.00", threshold="0.00"),
+                 source=MemberCoupon.Source.GRANT)
+    fill_cart(shopper, [tea], 1)
+    shop_client(client, shopper, store)
+    for params in ({"remark": '"><script>'}, {"remark": "'<b>", "fulfilment": "express"}):
+        page = client.get(URL, params).content.decode()
+        form = page[page.index('<form id="checkout"'):page.index("</form>")]
+        for raw in ("<script", "<b>", "<i>", "<img", "<svg onload"):
+            assert raw not in form, raw
+        assert f'name="remark" maxlength="200" value="{html.escape(params["remark"])}"' in form
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in form and "500g &amp; &lt;i&gt;x&lt;/i&gt;" in form
+        assert "&lt;b&gt;&quot;店&quot;&lt;/b&gt;" in form and "&lt;svg onload=&quot;x&quot;&gt;" in form
+    assert "&lt;img src=x&gt;" in form  # the express page lists the address
+
+
+def test_the_form_in_english(ready, shopper):
+    from django.utils import translation
+
+    issue_coupon(shopper, make_coupon(amount="5.00", threshold="50.00"), source=MemberCoupon.Source.GRANT)
+    adjust_points(shopper, 1000, "测试", None)
+    chinese = ready.get(URL, {"fulfilment": "express"}, **htmx()).content.decode()
+    with translation.override("en"):
+        english = ready.get(URL, {"fulfilment": "express"}, HTTP_ACCEPT_LANGUAGE="en", **htmx()).content.decode()
+    assert "提交订单" in chinese and "应付" in chinese and "运费 ¥10.00" in chinese
+    assert "提交订单" not in english and "应付" not in english and "运费 ¥10.00" not in english
+    assert english.count('name="fulfilment"') == chinese.count('name="fulfilment"') == 3
+
+
 # --- placing the order ------------------------------------------------------------------------
 def test_submitting_places_the_order_shown_and_opens_the_cashier(ready, shopper, store, tea, nuts):
     response, data = open_checkout(ready)
