@@ -123,6 +123,7 @@ def _fresh_cache():
     from core.templatetags import tabbar
     from marketing import mall_cache
     from members import centre
+    from orders import store_rules
 
     cache.clear()
     # what shop pages keep in process memory (layouts, the tab bar, bodies and grids): a test may
@@ -131,6 +132,7 @@ def _fresh_cache():
     tabbar.clear()
     centre.clear_local()
     mall_cache.clear_local()
+    store_rules.clear_local()
     yield
 
 

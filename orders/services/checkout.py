@@ -12,7 +12,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,13 +25,13 @@ from marketing.services import use_coupon
 from members.models import Address, Member, PointsEntry
 from members.services import quote_checkout_deduction, spend_points
 from stores.errors import StockError
-from stores.models import Stock, Store, StoreHours
+from stores.models import Stock, Store
 from stores.selectors import delivery_distance_km, pickup_slots
 from stores.services import reserve_lines
 
-from .. import list_cache, pricing
+from .. import list_cache, pricing, store_rules
 from ..errors import Code, OrderError
-from ..models import ExpressFeeRule, Order, OrderLine
+from ..models import Order, OrderLine
 from ..models.cart import MAX_LINE_QUANTITY
 from .base import record_event, setting
 from .numbers import new_order_number
@@ -173,8 +172,6 @@ _unused_coupons = Prepared(lambda user_id, now: (
     MemberCoupon.objects.filter(user_id=user_id, status=MemberCoupon.Status.UNUSED, valid_until__gt=now)
     .select_related("coupon").order_by("valid_until", "pk")))
 _addresses = Prepared(lambda user_id: Address.objects.filter(user_id=user_id).order_by("-is_default", "-updated_at", "-pk"))
-_store_hours = Prepared(lambda store_id: StoreHours.objects.filter(store_id=store_id).order_by("weekday", "opens"))
-_express_rules = Prepared(lambda store_id: ExpressFeeRule.objects.filter(Q(store__isnull=True) | Q(store_id=store_id)))
 
 
 def build_quote(user, request, *, now=None):
@@ -223,7 +220,7 @@ def _build_quote(user, request, *, member, now, placing=False):
     elif quote.addresses:
         quote.address = quote.addresses[0]
     if store is not None and store.accepts_orders:
-        _quote_fulfilment(quote, store, goods_after_coupon, now, pickup_only=pickup_only)
+        _quote_fulfilment(quote, store, goods_after_coupon, now, pickup_only=pickup_only, placing=placing)
     fee = next((o.fee for o in quote.fulfilment_options if o.code == quote.fulfilment and o.available), ZERO)
 
     if member is not None and ok_lines:
@@ -331,9 +328,9 @@ def _quote_coupons(quote, copies, priced, now):
             quote.coupon = None
 
 
-def _express_rule(store):
-    """The store's own express rule, else HQ's (one query)."""
-    rules = {r.store_id: r for r in _express_rules(store.pk)}
+def _express_rule(store, rules):
+    """The store's own express rule, else HQ's, of the rules that apply to it."""
+    rules = {r.store_id: r for r in rules}
     own = rules.get(store.pk)
     if own is not None:
         return own if own.is_active else None
@@ -341,8 +338,11 @@ def _express_rule(store):
     return hq if hq is not None and hq.is_active else None
 
 
-def _quote_fulfilment(quote, store, goods, now, *, pickup_only=False):
+def _quote_fulfilment(quote, store, goods, now, *, pickup_only=False, placing=False):
+    """The fulfilment options and the chosen one. The store's hours and express rules: the page's
+    from orders.store_rules (kept per process under a version), an order's read afresh."""
     address = quote.address
+    kept = None if placing else store_rules.for_store(store.pk)
     options = []
     # a level with free delivery (MemberLevel.free_delivery) pays no fee for either kind of delivery
     member = quote.member
@@ -351,8 +351,8 @@ def _quote_fulfilment(quote, store, goods, now, *, pickup_only=False):
     if store.pickup_enabled:
         # a pickup order placed without a chosen slot takes the first: the rest is not needed
         first_only = pickup_only and not quote.request.slot
-        if not hasattr(store, "hour_list"):  # what pickup_slots reads, through the compiled statement
-            store.hour_list = _store_hours(store.pk)
+        if not hasattr(store, "hour_list"):  # what pickup_slots reads
+            store.hour_list = kept[0] if kept else store_rules.store_hours(store.pk)
         quote.slots = pickup_slots(store, now=now, limit=1 if first_only else None)
         options.append(FulfilmentOption(
             Order.Fulfilment.PICKUP, Order.Fulfilment.PICKUP.label, bool(quote.slots),
@@ -380,7 +380,7 @@ def _quote_fulfilment(quote, store, goods, now, *, pickup_only=False):
         ))
     # express (an order picked up in the store does not need its fee)
     if store.express_enabled and not pickup_only:
-        rule = _express_rule(store)
+        rule = _express_rule(store, kept[1] if kept else store_rules.express_rules(store.pk))
         reason, fee = "", ZERO
         if rule is None:
             reason = _("该门店暂不支持快递")

@@ -148,11 +148,11 @@ def test_checkout_page_query_count_does_not_grow_with_lines(client, django_asser
     issue_coupon(shopper, make_coupon(amount="5.00", threshold="0.00"), source=MemberCoupon.Source.GRANT)
     adjust_points(shopper, 500, "测试", None)
     shop_client(client, shopper, store)
-    client.get(URL)  # warms the category tree cache, as any earlier page would
+    client.get(URL)  # keeps the store's hours and express rules (orders.store_rules), as any earlier page would
     # the ticked cart lines and the chosen store, then the quote (member with its points balance,
-    # SKUs, stock, coupons (the scopes only for a coupon limited to some categories or products:
-    # not this one), addresses, express rule, store hours)
-    with django_assert_num_queries(LOGGED_IN + 2 + 7):
+    # coupons (the scopes only for a coupon limited to some categories or products: not this
+    # one), SKUs, stock, addresses; the store's hours and express rules from this process's copy)
+    with django_assert_num_queries(LOGGED_IN + 2 + 5):
         response = client.get(URL, {"use_points": "1"})
     assert len(response.context["quote"].lines) == n and response.context["quote"].points_used
 
@@ -238,6 +238,90 @@ def test_the_form_in_english(ready, shopper):
     assert "提交订单" in chinese and "应付" in chinese and "运费 ¥10.00" in chinese
     assert "提交订单" not in english and "应付" not in english and "运费 ¥10.00" not in english
     assert english.count('name="fulfilment"') == chinese.count('name="fulfilment"') == 3
+
+
+# --- what the page keeps: the store's hours and express rules (orders.store_rules) -----------------
+def test_the_kept_hours_and_express_rules_follow_every_change_at_once(client, shopper, store, tea):
+    from datetime import time, timedelta
+
+    from django.utils import timezone
+
+    from orders.models import ExpressFeeRule
+    from stores.models import StoreHours
+
+    fill_cart(shopper, [tea], 1)
+    shop_client(client, shopper, store)
+
+    def quote(**params):
+        return client.get(URL, params).context["quote"]
+
+    def express_fee():
+        option = next(o for o in quote(fulfilment="express").fulfilment_options if o.code == "express")
+        return option.fee if option.available else option.reason
+
+    assert quote().slots and quote().slots == quote().slots  # open round the clock; kept
+    StoreHours.objects.filter(store=store).delete()  # closed every day
+    pickup = quote().fulfilment_options[0]
+    assert pickup.code == "pickup" and not pickup.available and not quote().slots
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    StoreHours.objects.create(store=store, weekday=tomorrow.weekday(), opens=time(9), closes=time(11))
+    slots = quote().slots
+    assert [timezone.localtime(start).strftime("%H:%M") for start, _end in slots] == ["09:00", "10:00"]
+    assert {timezone.localtime(start).date() for start, _end in slots} == {tomorrow}
+
+    assert express_fee() == D("10.00")  # HQ's rule
+    hq = ExpressFeeRule.objects.get(store__isnull=True)
+    hq.base_fee = D("12.00")
+    hq.save()
+    assert express_fee() == D("12.00")
+    own = ExpressFeeRule.objects.create(store=store, base_fee=D("6.00"))
+    assert express_fee() == D("6.00")
+    own.is_active = False
+    own.save()
+    assert express_fee() == "该门店暂不支持快递"
+    own.delete()
+    assert express_fee() == D("12.00")
+
+
+def test_a_change_sets_a_new_version_now_and_again_at_the_commit(django_capture_on_commit_callbacks):
+    """A page built between the change and its commit reads the rows as they were: it is kept under
+    the first new version, which the commit replaces."""
+    from orders import store_rules
+
+    before = store_rules._read_version()
+    with django_capture_on_commit_callbacks(execute=True):
+        store_rules.changed()
+        during = store_rules._read_version()
+    assert len({before, during, store_rules._read_version()}) == 3
+
+
+def test_without_a_version_nothing_is_kept(client, shopper, store, tea, monkeypatch):
+    """Redis down (no version): every page reads the rows, even after a change that sent no signal."""
+    from orders import store_rules
+    from orders.models import ExpressFeeRule
+
+    monkeypatch.setattr(store_rules, "_read_version", lambda: None)
+    fill_cart(shopper, [tea], 1)
+    shop_client(client, shopper, store)
+    assert client.get(URL, {"fulfilment": "express"}).context["quote"].totals.delivery_fee == D("10.00")
+    ExpressFeeRule.objects.filter(store__isnull=True).update(base_fee=D("7.00"))
+    assert client.get(URL, {"fulfilment": "express"}).context["quote"].totals.delivery_fee == D("7.00")
+
+
+def test_a_coupon_used_elsewhere_and_stock_sold_show_at_once(ready, shopper, store, tea, nuts):
+    """What the page does not keep: the member's coupons and the store's stock are read every time."""
+    from marketing.services import use_coupon
+
+    issue_coupon(shopper, make_coupon(amount="5.00", threshold="0.00"), source=MemberCoupon.Source.GRANT)
+    quote = ready.get(URL).context["quote"]
+    assert quote.coupon is not None and quote.pay_amount == D("56.00")
+    use_coupon(MemberCoupon.objects.get(user=shopper), reference="order:elsewhere")
+    quote = ready.get(URL).context["quote"]
+    assert quote.coupon is None and quote.coupons == [] and quote.pay_amount == D("61.00")
+    Stock.objects.filter(store=store, sku=tea).update(on_hand=0)
+    response = ready.get(URL)
+    assert [line.sku.pk for line in response.context["quote"].lines] == [nuts.pk]
+    assert "1 件已勾选的商品在当前门店无法购买，未计入本单" in response.content.decode()
 
 
 # --- placing the order ------------------------------------------------------------------------
