@@ -44,9 +44,11 @@ def test_the_values_go_where_the_markers_were(store):
     now = timezone.now()
     assert [s.pk for s in quote_reads._sellable(now, [tea.pk, later.pk])] == [tea.pk]
     assert {s.pk for s in quote_reads._sellable(now + timedelta(hours=2), [tea.pk, later.pk])} == {tea.pk, later.pk}
-    rows = {row.sku_id: row.on_hand - row.reserved for row in quote_reads._stock(store.pk, [tea.pk, later.pk])}
-    assert rows == {tea.pk: 2, later.pk: 2}
-    assert quote_reads._stock(store.pk + 1000, [tea.pk]) == []
+    in_store = quote_reads._sellable_in_store(now + timedelta(hours=2), store.pk, [tea.pk, later.pk])
+    assert {sku.pk: sku.available for sku in in_store} == {tea.pk: 2, later.pk: 2}
+    Stock.objects.filter(store=store, sku=tea).update(reserved=1)
+    assert [sku.available for sku in quote_reads._sellable_in_store(now, store.pk, [tea.pk])] == [1]
+    assert [sku.available for sku in quote_reads._sellable_in_store(now, store.pk + 1000, [tea.pk])] == [None]
 
 
 def test_member_addresses_and_coupons_are_the_buyers(shopper, store, tea):

@@ -151,8 +151,9 @@ def test_checkout_page_query_count_does_not_grow_with_lines(client, django_asser
     client.get(URL)  # keeps the store's hours and express rules (orders.store_rules), as any earlier page would
     # the ticked cart lines and the chosen store, then the quote (member with its points balance,
     # coupons (the scopes only for a coupon limited to some categories or products: not this
-    # one), SKUs, stock, addresses; the store's hours and express rules from this process's copy)
-    with django_assert_num_queries(LOGGED_IN + 2 + 5):
+    # one), SKUs with the store's stock of each, addresses; the store's hours and express rules
+    # from this process's copy)
+    with django_assert_num_queries(LOGGED_IN + 2 + 4):
         response = client.get(URL, {"use_points": "1"})
     assert len(response.context["quote"].lines) == n and response.context["quote"].points_used
 
