@@ -241,6 +241,21 @@ def test_the_form_in_english(ready, shopper):
     assert english.count('name="fulfilment"') == chinese.count('name="fulfilment"') == 3
 
 
+def test_checkout_forms_share_their_fields_but_nothing_else():
+    from orders.forms import CheckoutForm
+
+    bad = CheckoutForm({"address": "x", "remark": "a\x00b", "fulfilment": "teleport"})
+    good = CheckoutForm({"address": "12", "remark": "少放冰", "fulfilment": "express", "use_points": "1"})
+    assert not bad.is_valid() and good.is_valid()
+    assert set(bad.errors) == {"address", "remark", "fulfilment"} and good.errors == {}
+    assert bad.errors["remark"] == ["包含无效字符，请修改后重试"]
+    assert (good.cleaned_data["address"], good.cleaned_data["remark"], good.cleaned_data["use_points"]) == (
+        12, "少放冰", True)
+    assert bad.fields["remark"] is good.fields["remark"]  # shared, not copied per form
+    again = CheckoutForm({"remark": "a\x00b"})
+    assert not again.is_valid() and again.errors["remark"] == ["包含无效字符，请修改后重试"]
+
+
 # --- what the page keeps: the store's hours and express rules (orders.store_rules) -----------------
 def test_the_kept_hours_and_express_rules_follow_every_change_at_once(client, shopper, store, tea):
     from datetime import time, timedelta
