@@ -352,7 +352,8 @@ def _quote_fulfilment(quote, store, goods, now, *, pickup_only=False, placing=Fa
     """The fulfilment options and the chosen one. The store's hours and express rules: the page's
     from orders.store_rules (kept per process under a version), an order's read afresh."""
     address = quote.address
-    kept = None if placing else store_rules.for_store(store.pk)
+    reads_rules = store.pickup_enabled or store.express_enabled
+    kept = store_rules.for_store(store.pk) if reads_rules and not placing else None
     options = []
     # a level with free delivery (MemberLevel.free_delivery) pays no fee for either kind of delivery
     member = quote.member
