@@ -12,16 +12,38 @@ select_related rows) the way the ORM's own iterator does. When a marker cannot b
 apart, that shape simply runs through the ORM each time: same rows, only slower.
 
 Values must be plain ints, strings, aware datetimes or lists of ints; the query must filter on
-them as given (no arithmetic on them inside the queryset)."""
+them as given (no arithmetic on them inside the queryset).
+
+On PostgreSQL each compiled shape is also a server-side prepared statement, made once per database
+connection (PREPARE, the first time the shape runs on that connection) and run with EXECUTE: the
+server then parses and plans it once instead of on every run (the checkout's SKU read cost
+PostgreSQL 0.6 ms a run to plan, 0.1 ms prepared). The PREPARE goes through the driver's own cursor
+(it is plumbing, not one of the page's queries: query counts do not see it), inside a savepoint when
+a transaction is open; a shape PostgreSQL refuses to prepare runs as plain SQL from then on. A
+failed EXECUTE makes the connection's statements be made again (after DEALLOCATE ALL). When queries
+are being recorded (DEBUG, tests), the EXECUTE carries the statement in a comment, so that what is
+recorded still says which tables it reads."""
 
 import itertools
+import logging
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 
 from django.db import connections, router
 from django.db.models.query import get_related_populators
 
+logger = logging.getLogger(__name__)
+
 _marker_ids = itertools.count(1)
+_statement_ids = itertools.count(1)
+_PLACEHOLDER = re.compile(r"%(%|s)")
+
+
+def _numbered(sql):
+    """Django's SQL (%s placeholders, %% for a percent sign) as PostgreSQL's ($1, $2, ...)."""
+    count = itertools.count(1)
+    return _PLACEHOLDER.sub(lambda m: "%" if m.group(1) == "%" else f"${next(count)}", sql)
 _MARKER_BASE = -7_300_000_000
 _EPOCH = datetime(1901, 2, 3, tzinfo=UTC)
 
@@ -60,6 +82,55 @@ class _Compiled:
         # [(position, converters, expression)]: what the ORM's results_iter applies to each row
         self.converters = [(position, convs, expression)
                            for position, (convs, expression) in compiler.get_converters(fields).items()]
+        self.statement = None  # PostgreSQL: the prepared statement's name, its PREPARE and EXECUTE
+        if compiler.connection.vendor == "postgresql":
+            self.statement = f"core_prepared_{next(_statement_ids)}"
+            numbered = _numbered(sql)
+            self.prepare_sql = f"PREPARE {self.statement} AS {numbered}"
+            arguments = f" ({', '.join(['%s'] * len(params))})" if params else ""
+            self.execute_sql = f"EXECUTE {self.statement}{arguments}"
+            self.recorded_sql = "/* {} */ {}".format(numbered.replace("*/", "* /").replace("%", "%%"),
+                                                     self.execute_sql)
+
+    def _prepared(self, connection):
+        """Whether this shape is prepared on `connection`'s current database session (made now if
+        it was not). False: run it as plain SQL."""
+        raw = connection.connection
+        session = (id(raw), raw.info.backend_pid)
+        state = getattr(connection, "_core_prepared", None)
+        if state is None or state[0] != session:
+            state = connection._core_prepared = (session, set(), [False])
+        names, stale = state[1], state[2]
+        if self.statement in names and not stale[0]:
+            return True
+        savepoint = not raw.autocommit
+        try:
+            with raw.cursor() as cursor:
+                if savepoint:
+                    cursor.execute("SAVEPOINT core_prepared")
+                try:
+                    if stale[0]:
+                        cursor.execute("DEALLOCATE ALL")
+                        names.clear()
+                        stale[0] = False
+                    cursor.execute(self.prepare_sql)
+                except connection.Database.Error:
+                    if savepoint:
+                        cursor.execute("ROLLBACK TO SAVEPOINT core_prepared")
+                        cursor.execute("RELEASE SAVEPOINT core_prepared")
+                    raise
+                if savepoint:
+                    cursor.execute("RELEASE SAVEPOINT core_prepared")
+        except connection.Database.Error as exc:
+            if getattr(exc, "pgcode", None) == "42P05":  # duplicate_prepared_statement: it is there
+                names.add(self.statement)
+                return True
+            if getattr(exc, "pgcode", None) != "25P02":  # not in_failed_sql_transaction: PREPARE refused
+                logger.warning("core.prepared: %s runs as plain SQL (%s)", self.statement, exc)
+                self.statement = None
+            return False
+        names.add(self.statement)
+        return True
 
     def run(self, flat_values):
         params = list(self.params)
@@ -68,7 +139,14 @@ class _Compiled:
                 params[place] = value
         connection = connections[self.db]
         with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
+            if self.statement is not None and self._prepared(connection):
+                try:
+                    cursor.execute(self.recorded_sql if connection.queries_logged else self.execute_sql, params)
+                except Exception:
+                    connection._core_prepared[2][0] = True  # make them again (after DEALLOCATE ALL)
+                    raise
+            else:
+                cursor.execute(self.sql, params)
             rows = cursor.fetchall()
         model, db, names, start, end = self.model, self.db, self.names, self.start, self.end
         populators, annotations, converters = self.populators, self.annotations, self.converters
