@@ -22,7 +22,9 @@ PostgreSQL 0.6 ms a run to plan, 0.1 ms prepared). The PREPARE goes through the 
 a transaction is open; a shape PostgreSQL refuses to prepare runs as plain SQL from then on. A
 failed EXECUTE makes the connection's statements be made again (after DEALLOCATE ALL). When queries
 are being recorded (DEBUG, tests), the EXECUTE carries the statement in a comment, so that what is
-recorded still says which tables it reads."""
+recorded still says which tables it reads. This needs each Django connection to be one database
+session, as it is here (gunicorn and the worker connect to PostgreSQL directly): a pooler that
+hands a session's statements to another client (PgBouncer in transaction mode) would not do."""
 
 import itertools
 import logging
