@@ -23,7 +23,10 @@ class OrdersConfig(AppConfig):
     verbose_name = _("订单")
 
     def ready(self):
-        from . import receivers  # noqa: F401
+        from . import (
+            receivers,  # noqa: F401
+            store_rules,  # noqa: F401  (its receivers: a store's hours or an express rule saved or deleted)
+        )
         from .payments import (
             alipay_checks,  # noqa: F401  (registers Alipay's configuration checks)
             wechat_checks,  # noqa: F401  (registers WeChat Pay's configuration checks)

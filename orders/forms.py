@@ -40,10 +40,14 @@ class ShopperForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name, field in self.fields.items():
+            if getattr(field, "_shopper_validators", False):
+                continue  # a shared field (_Shared), done by the first form
             plain = [v for v in field.validators if not isinstance(v, ProhibitNullCharactersValidator)]
             if len(plain) != len(field.validators) and name not in self.TOKEN_FIELDS:
                 plain.append(ProhibitNullCharactersValidator(message=_("包含无效字符，请修改后重试")))
             field.validators = plain
+            if isinstance(field, _Shared):
+                field._shopper_validators = True
 
     def first_error(self):
         for errors in self.errors.values():
@@ -51,22 +55,45 @@ class ShopperForm(forms.Form):
         return ""
 
 
+class _Shared:
+    """A field that no form changes (nothing sets its choices, widget or messages per form; the
+    validators ShopperForm puts in are the same every time): the forms share it instead of Django
+    deep-copying every field, its widget and its choices for each form (the checkout page makes one
+    on every htmx re-render)."""
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+class _SharedChar(_Shared, forms.CharField):
+    pass
+
+
+class _SharedChoice(_Shared, forms.ChoiceField):
+    pass
+
+
+class _SharedBoolean(_Shared, forms.BooleanField):
+    pass
+
+
 class CheckoutForm(ShopperForm):
     """The checkout page's choices. `store` is only compared with the session's chosen store (the
-    order is placed at that one); `expected` is the amount the page showed."""
+    order is placed at that one); `expected` is the amount the page showed. Its fields are shared
+    by every CheckoutForm (_Shared)."""
 
     TOKEN_FIELDS = ("token",)
 
-    source = forms.ChoiceField(choices=SOURCES, required=False)
-    fulfilment = forms.ChoiceField(choices=[("", "")] + list(Order.Fulfilment.choices), required=False)
-    address = forms.CharField(required=False, max_length=20)
-    slot = forms.CharField(required=False, max_length=32)
-    coupon = forms.CharField(required=False, max_length=20)
-    use_points = forms.BooleanField(required=False)
-    remark = forms.CharField(required=False, max_length=200)
-    store = forms.CharField(required=False, max_length=20)
-    token = forms.CharField(required=False, max_length=64)
-    expected = forms.CharField(required=False, max_length=20)
+    source = _SharedChoice(choices=SOURCES, required=False)
+    fulfilment = _SharedChoice(choices=[("", "")] + list(Order.Fulfilment.choices), required=False)
+    address = _SharedChar(required=False, max_length=20)
+    slot = _SharedChar(required=False, max_length=32)
+    coupon = _SharedChar(required=False, max_length=20)
+    use_points = _SharedBoolean(required=False)
+    remark = _SharedChar(required=False, max_length=200)
+    store = _SharedChar(required=False, max_length=20)
+    token = _SharedChar(required=False, max_length=64)
+    expected = _SharedChar(required=False, max_length=20)
 
     def clean_source(self):
         return self.cleaned_data.get("source") or "cart"

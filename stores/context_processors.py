@@ -7,6 +7,8 @@
 
 from django.utils.functional import SimpleLazyObject
 
+from core.prepared import Prepared
+
 CHOSEN_SESSION_KEY = "stores.chosen_store_id"
 CHOSEN_COOKIE = "md_store"
 
@@ -26,14 +28,24 @@ class _Lazy:
         return self._value
 
 
+def _chosen_store_query(store_id):
+    from .selectors import visible_stores
+
+    return visible_stores().filter(pk=store_id)[:1]
+
+
+# the chosen store's row, read on most shop pages: compiled once per process (core.prepared)
+_chosen_store = Prepared(_chosen_store_query)
+
+
 def get_chosen_store(request):
     cached = getattr(request, "_stores_chosen", False)
     if cached is not False:
         return cached
-    from .selectors import chosen_store_id, visible_stores
+    from .selectors import chosen_store_id
 
     store_id = chosen_store_id(request)
-    store = visible_stores().filter(pk=store_id).first() if store_id else None
+    store = next(iter(_chosen_store(store_id)), None) if store_id else None
     request._stores_chosen = store
     return store
 

@@ -124,6 +124,7 @@ def _fresh_cache():
     from core.templatetags import tabbar
     from marketing import mall_cache
     from members import centre
+    from orders import store_rules
 
     cache.clear()
     # what shop pages keep in process memory (layouts, the tab bar, bodies and grids): a test may
@@ -133,6 +134,7 @@ def _fresh_cache():
     centre.clear_local()
     mall_cache.clear_local()
     pagecache.clear_local()
+    store_rules.clear_local()
     yield
 
 

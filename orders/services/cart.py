@@ -15,11 +15,11 @@ from django.utils.translation import gettext as _
 from catalog.errors import NotSellable
 from catalog.selectors import sellable_sku_product_id
 from core.numbers import parse_int
+from core.prepared import Prepared
 
 from ..errors import Code, OrderError
 from ..models import Cart, CartLine
 from ..models.cart import MAX_CART_LINES, MAX_LINE_QUANTITY
-from ..prepared import Prepared
 
 SESSION_KEY = "orders.cart_token"
 

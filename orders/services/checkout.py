@@ -12,28 +12,28 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.selectors import category_tree, sellable_skus
 from core.money import ZERO, to_money
 from core.numbers import parse_id, parse_int
+from core.prepared import Prepared
 from marketing.errors import CouponUnavailable
 from marketing.models import Coupon, MemberCoupon
 from marketing.services import use_coupon
 from members.models import Address, Member, PointsEntry
 from members.services import quote_checkout_deduction, spend_points
 from stores.errors import StockError
-from stores.models import Stock, Store, StoreHours
+from stores.models import Stock, Store
 from stores.selectors import delivery_distance_km, pickup_slots
 from stores.services import reserve_lines
 
-from .. import list_cache, pricing
+from .. import list_cache, pricing, store_rules
 from ..errors import Code, OrderError
-from ..models import ExpressFeeRule, Order, OrderLine
+from ..models import Order, OrderLine
 from ..models.cart import MAX_LINE_QUANTITY
-from ..prepared import Prepared
 from .base import record_event, setting
 from .numbers import new_order_number
 
@@ -155,18 +155,33 @@ def _parse_slot(raw, slots):
 
 
 # --- the quote --------------------------------------------------------------------------------
-# the quote's reads, compiled once per process (orders.prepared): the same rows as these querysets
+# the quote's reads, compiled once per process (core.prepared): the same rows as these querysets
 _member = Prepared(lambda user_id: Member.objects.select_related("level").filter(user_id=user_id)[:1])
-_sellable = Prepared(lambda now, sku_ids: (
-    sellable_skus(now=now).filter(pk__in=sku_ids).select_related("product__cover", "image")))
-_stock = Prepared(lambda store_id, sku_ids: (
-    Stock.objects.filter(store_id=store_id, sku_id__in=sku_ids).only("sku_id", "on_hand", "reserved")))
+# the SKUs with what the quote, the page and the order's lines read of them (not the product's
+# description and the other columns nobody here reads)
+_IMAGE_FIELDS = ("image", "width", "height", "alt", "thumbnails")
+_SKU_FIELDS = (
+    "code", "spec_text", "price", "product", "product__name", "product__category_id",
+    "product__member_discount_enabled", "image", "product__cover",
+    *(f"image__{name}" for name in _IMAGE_FIELDS), *(f"product__cover__{name}" for name in _IMAGE_FIELDS),
+)
+
+
+def _sellable_query(now, sku_ids):
+    return sellable_skus(now=now).filter(pk__in=sku_ids).select_related("product__cover", "image").only(*_SKU_FIELDS)
+
+
+_sellable = Prepared(_sellable_query)
+# the same with what the store has of each (`available`: on hand less reserved; None without a
+# stock row): one statement, one snapshot, instead of the stock read after the SKUs
+_sellable_in_store = Prepared(lambda now, store_id, sku_ids: _sellable_query(now, sku_ids).annotate(
+    available=Subquery(Stock.objects.filter(store_id=store_id, sku_id=OuterRef("pk"))
+                       .values(left=F("on_hand") - F("reserved"))[:1]),
+))
 _unused_coupons = Prepared(lambda user_id, now: (
     MemberCoupon.objects.filter(user_id=user_id, status=MemberCoupon.Status.UNUSED, valid_until__gt=now)
     .select_related("coupon").order_by("valid_until", "pk")))
 _addresses = Prepared(lambda user_id: Address.objects.filter(user_id=user_id).order_by("-is_default", "-updated_at", "-pk"))
-_store_hours = Prepared(lambda store_id: StoreHours.objects.filter(store_id=store_id).order_by("weekday", "opens"))
-_express_rules = Prepared(lambda store_id: ExpressFeeRule.objects.filter(Q(store__isnull=True) | Q(store_id=store_id)))
 
 
 def build_quote(user, request, *, now=None):
@@ -191,13 +206,17 @@ def _build_quote(user, request, *, member, now, placing=False):
         quote.error(Code.EMPTY, _("请选择要购买的商品"))
         return quote
 
-    _quote_lines(quote, store, now)
+    # an order placed without a coupon needs no list of them
+    copies = _unused_coupons(user.pk, now) if not (placing and not request.coupon) else None
+    # the lines' category lineage matters only to a coupon limited to some categories
+    by_category = bool(copies) and any(copy.coupon.scope == Coupon.Scope.CATEGORIES for copy in copies)
+    _quote_lines(quote, store, now, categories=by_category)
     ok_lines = [line for line in quote.lines if line.ok]
     priced = [line.priced for line in ok_lines]
     percent = member.level.discount_percent if member and member.level_id else Decimal("100")
     pricing.apply_member_discount(priced, percent)
-    if not (placing and not request.coupon):  # an order without a coupon needs no list of them
-        _quote_coupons(quote, user, priced, now)
+    if copies is not None:
+        _quote_coupons(quote, copies, priced, now)
     pricing.apply_coupon(priced, quote.coupon and quote.coupon.terms)
     goods_after_coupon = pricing.goods_after_coupon(priced)
 
@@ -211,7 +230,7 @@ def _build_quote(user, request, *, member, now, placing=False):
     elif quote.addresses:
         quote.address = quote.addresses[0]
     if store is not None and store.accepts_orders:
-        _quote_fulfilment(quote, store, goods_after_coupon, now, pickup_only=pickup_only)
+        _quote_fulfilment(quote, store, goods_after_coupon, now, pickup_only=pickup_only, placing=placing)
     fee = next((o.fee for o in quote.fulfilment_options if o.code == quote.fulfilment and o.available), ZERO)
 
     if member is not None and ok_lines:
@@ -227,7 +246,9 @@ def _build_quote(user, request, *, member, now, placing=False):
     return quote
 
 
-def _quote_lines(quote, store, now):
+def _quote_lines(quote, store, now, *, categories=True):
+    """The lines, priced as they stand; `categories`: with each product's category and its
+    ancestors (the catalogue's cached tree), which only a coupon limited to categories reads."""
     wanted = {}
     for raw_sku, raw_quantity in quote.request.lines:
         try:
@@ -236,18 +257,18 @@ def _quote_lines(quote, store, now):
             quote.error(Code.INVALID_QUANTITY, _("商品数量必须是 1 到 %(max)s 之间的整数") % {"max": MAX_LINE_QUANTITY})
             continue
         wanted[sku_id] = min(MAX_LINE_QUANTITY, wanted.get(sku_id, 0) + quantity)
-    skus = {sku.pk: sku for sku in _sellable(now, list(wanted))}
-    stock = {}
     if store is not None:
-        stock = {row.sku_id: row.on_hand - row.reserved for row in _stock(store.pk, list(wanted))}
-    by_id = category_tree()["by_id"]
+        skus = {sku.pk: sku for sku in _sellable_in_store(now, store.pk, list(wanted))}
+    else:
+        skus = {sku.pk: sku for sku in _sellable(now, list(wanted))}
+    by_id = category_tree()["by_id"] if categories else None
     for sku_id, quantity in wanted.items():
         sku = skus.get(sku_id)
         if sku is None:
             quote.lines.append(QuoteLine(sku=None, quantity=quantity, priced=None, available=None,
                                          problem=_("商品已下架或暂不可售")))
             continue
-        available = stock.get(sku_id, 0) if store is not None else None
+        available = (sku.available or 0) if store is not None else None
         problem = ""
         if available is not None and available <= 0:
             problem = _("该门店缺货")
@@ -257,7 +278,8 @@ def _quote_lines(quote, store, now):
         priced = pricing.start([pricing.LineInput(
             key=sku.pk, unit_price=sku.price, quantity=quantity,
             takes_member_discount=getattr(product, "member_discount_enabled", True),
-            product_id=product.pk, category_ids=_category_lineage(product.category_id, by_id),
+            product_id=product.pk,
+            category_ids=_category_lineage(product.category_id, by_id) if categories else frozenset(),
         )])[0]
         quote.lines.append(QuoteLine(sku=sku, quantity=quantity, priced=priced, available=available, problem=problem))
     if any(not line.ok for line in quote.lines):
@@ -284,8 +306,7 @@ def _coupon_scopes(coupons):
     return scopes
 
 
-def _quote_coupons(quote, user, priced, now):
-    copies = _unused_coupons(user.pk, now)
+def _quote_coupons(quote, copies, priced, now):
     scopes = _coupon_scopes({copy.coupon for copy in copies})
     options = []
     for copy in copies:
@@ -317,9 +338,9 @@ def _quote_coupons(quote, user, priced, now):
             quote.coupon = None
 
 
-def _express_rule(store):
-    """The store's own express rule, else HQ's (one query)."""
-    rules = {r.store_id: r for r in _express_rules(store.pk)}
+def _express_rule(store, rules):
+    """The store's own express rule, else HQ's, of the rules that apply to it."""
+    rules = {r.store_id: r for r in rules}
     own = rules.get(store.pk)
     if own is not None:
         return own if own.is_active else None
@@ -327,8 +348,12 @@ def _express_rule(store):
     return hq if hq is not None and hq.is_active else None
 
 
-def _quote_fulfilment(quote, store, goods, now, *, pickup_only=False):
+def _quote_fulfilment(quote, store, goods, now, *, pickup_only=False, placing=False):
+    """The fulfilment options and the chosen one. The store's hours and express rules: the page's
+    from orders.store_rules (kept per process under a version), an order's read afresh."""
     address = quote.address
+    reads_rules = store.pickup_enabled or store.express_enabled
+    kept = store_rules.for_store(store.pk) if reads_rules and not placing else None
     options = []
     # a level with free delivery (MemberLevel.free_delivery) pays no fee for either kind of delivery
     member = quote.member
@@ -337,8 +362,8 @@ def _quote_fulfilment(quote, store, goods, now, *, pickup_only=False):
     if store.pickup_enabled:
         # a pickup order placed without a chosen slot takes the first: the rest is not needed
         first_only = pickup_only and not quote.request.slot
-        if not hasattr(store, "hour_list"):  # what pickup_slots reads, through the compiled statement
-            store.hour_list = _store_hours(store.pk)
+        if not hasattr(store, "hour_list"):  # what pickup_slots reads
+            store.hour_list = kept[0] if kept else store_rules.store_hours(store.pk)
         quote.slots = pickup_slots(store, now=now, limit=1 if first_only else None)
         options.append(FulfilmentOption(
             Order.Fulfilment.PICKUP, Order.Fulfilment.PICKUP.label, bool(quote.slots),
@@ -366,7 +391,7 @@ def _quote_fulfilment(quote, store, goods, now, *, pickup_only=False):
         ))
     # express (an order picked up in the store does not need its fee)
     if store.express_enabled and not pickup_only:
-        rule = _express_rule(store)
+        rule = _express_rule(store, kept[1] if kept else store_rules.express_rules(store.pk))
         reason, fee = "", ZERO
         if rule is None:
             reason = _("该门店暂不支持快递")

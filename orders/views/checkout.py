@@ -22,6 +22,8 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from catalog.templatetags.catalog_tags import product_img, yuan
+from core import shell
 from members.services import points_value
 from stores.context_processors import get_chosen_store
 
@@ -29,6 +31,7 @@ from .. import selectors, services
 from ..errors import Code, OrderError
 from ..forms import CheckoutForm
 from ..services.checkout import AUTO
+from . import checkout_form
 from ._common import is_htmx
 from .cart import BUY_NOW_KEY, cart_view
 
@@ -110,9 +113,66 @@ def _slot_options(quote):
     return mark_safe(html)  # noqa: S308 - labels escaped in _slot_groups, the rest is digits
 
 
+FORM_TEMPLATE = "orders/partials/_checkout_form.html"
+PAGE_LAYOUT = {"hide_tabbar": True}
+
+
+def _line_rows(quote):
+    """What the form shows of each line, worked out here rather than by filters and tags in the
+    template's loop: the image tag, the name, the spec, the problem, the unit price and quantity."""
+    rows = []
+    for line in quote.lines:
+        sku = line.sku
+        if sku is None:
+            rows.append({"gone": True, "problem": line.problem})
+            continue
+        product = sku.product
+        rows.append({
+            "gone": False, "off": not line.ok, "img": product_img(sku.image or product.cover, "card", "od-item__img", product.name),
+            "name": product.name, "spec": sku.spec_text, "problem": line.problem, "price": yuan(sku.price),
+            "quantity": line.quantity,
+        })
+    return rows
+
+
+def _fulfilment_rows(quote):
+    """The fulfilment choices as the form shows them: checked, disabled, and the fee or why not."""
+    rows = []
+    for option in quote.fulfilment_options:
+        if not option.available:
+            fee = _("不可用")
+        elif option.fee:
+            fee = _("运费 ¥%(fee)s") % {"fee": yuan(option.fee)}
+        else:
+            fee = _("免运费")
+        rows.append({"code": option.code, "label": option.label, "on": option.code == quote.fulfilment,
+                     "available": option.available, "fee": fee, "reason": option.reason})
+    return rows
+
+
+def _coupon_rows(quote):
+    """The member's coupons as the form lists them (the discount and the day each one expires)."""
+    return [{"pk": str(o.copy.pk), "name": o.copy.coupon.name, "usable": o.usable, "discount": yuan(o.discount),
+             "reason": o.reason, "until": timezone.localtime(o.copy.valid_until).date().isoformat()}
+            for o in quote.coupons]
+
+
+def _amounts(totals):
+    """The breakdown's figures, "0.00" where the quote has none (no lines, no store)."""
+    def figure(name):
+        return yuan(getattr(totals, name, None) or 0)
+
+    return {name: figure(name) for name in ("goods_amount", "member_discount", "coupon_discount", "points_discount",
+                                            "delivery_fee")}
+
+
 def _page(request, form, quote, *, token, source, note="", error="", status=200):
-    here = f"{reverse('orders:checkout')}?{urlencode({'source': source, 'fulfilment': quote.fulfilment})}"
+    """The form alone for htmx; else the page: its layout kept per process (core.shell) around the
+    form. The form's markup is built by orders.views.checkout_form."""
+    checkout_url = reverse("orders:checkout")
+    here = f"{checkout_url}?{urlencode({'source': source, 'fulfilment': quote.fulfilment})}"
     points = quote.points_quote
+    usable = [o for o in quote.coupons if o.usable]
     context = {
         "quote": quote,
         "store": quote.request.store,
@@ -122,16 +182,27 @@ def _page(request, form, quote, *, token, source, note="", error="", status=200)
         "error": error,
         "form_errors": [str(e) for errors in form.errors.values() for e in errors] if form.is_bound else [],
         "slot_options": _slot_options(quote),
+        "lines": _line_rows(quote),
+        "fulfilments": _fulfilment_rows(quote),
+        "coupons": _coupon_rows(quote),
+        "amounts": _amounts(quote.totals),
+        "pay_amount": yuan(quote.pay_amount),
         "coupon_choice": str(quote.coupon.copy.pk) if quote.coupon else "none",
-        "usable_coupons": [o for o in quote.coupons if o.usable],
+        "usable_coupons": usable,
         "points_offer": points.max_points if points else 0,
         "points_offer_value": points_value(points.max_points) if points else 0,
+        "checkout_url": checkout_url,
         "add_address_url": f"{reverse('members:address_create')}?{urlencode({'next': here})}",
         "switch_store_url": f"{reverse('stores:list')}?{urlencode({'next': here})}",
+        "csrf_token": shell.csrf_token(request),  # the one the kept layout gets too
         "hide_tabbar": True,
     }
-    template = "orders/partials/_checkout_form.html" if is_htmx(request) else "orders/checkout.html"
-    return render(request, template, context, status=status)
+    context["form_html"] = checkout_form.render(context)
+    if is_htmx(request):
+        return render(request, FORM_TEMPLATE, context, status=status)
+    response = shell.render_page(request, "orders/checkout.html", context, context["form_html"], layout=PAGE_LAYOUT)
+    response.status_code = status
+    return response
 
 
 @login_required

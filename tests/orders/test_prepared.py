@@ -1,4 +1,4 @@
-"""orders.prepared: a queryset compiled once per process gives the same rows, with the same related
+"""core.prepared: a queryset compiled once per process gives the same rows, with the same related
 rows, as the ORM running it afresh, for every shape of values; a shape whose values cannot be found
 in the compiled parameters runs through the ORM instead."""
 
@@ -6,11 +6,11 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from catalog.selectors import sellable_skus
-from orders.prepared import Prepared
+from core.prepared import Prepared
 from orders.services import checkout as quote_reads
 from stores.models import Stock
 
@@ -44,9 +44,11 @@ def test_the_values_go_where_the_markers_were(store):
     now = timezone.now()
     assert [s.pk for s in quote_reads._sellable(now, [tea.pk, later.pk])] == [tea.pk]
     assert {s.pk for s in quote_reads._sellable(now + timedelta(hours=2), [tea.pk, later.pk])} == {tea.pk, later.pk}
-    rows = {row.sku_id: row.on_hand - row.reserved for row in quote_reads._stock(store.pk, [tea.pk, later.pk])}
-    assert rows == {tea.pk: 2, later.pk: 2}
-    assert quote_reads._stock(store.pk + 1000, [tea.pk]) == []
+    in_store = quote_reads._sellable_in_store(now + timedelta(hours=2), store.pk, [tea.pk, later.pk])
+    assert {sku.pk: sku.available for sku in in_store} == {tea.pk: 2, later.pk: 2}
+    Stock.objects.filter(store=store, sku=tea).update(reserved=1)
+    assert [sku.available for sku in quote_reads._sellable_in_store(now, store.pk, [tea.pk])] == [1]
+    assert [sku.available for sku in quote_reads._sellable_in_store(now, store.pk + 1000, [tea.pk])] == [None]
 
 
 def test_member_addresses_and_coupons_are_the_buyers(shopper, store, tea):
@@ -105,3 +107,55 @@ def test_threads_share_one_compiled_statement(store):
 def test_a_placed_order_matches_its_quote(shopper, store, tea):
     order = checkout(shopper, store, [(tea, 2)])
     assert order.lines.get().quantity == 2 and order.pay_amount > 0
+
+
+# --- PostgreSQL: server-side prepared statements ------------------------------------------------
+def _prepared_on_server():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE 'core_prepared_%%'")
+        return {row[0] for row in cursor.fetchall()}
+
+
+@pytest.mark.postgres
+def test_a_shape_is_prepared_once_per_connection_and_made_again_when_needed(store):
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    tea = make_sku("龙井", stock=2, store=store)
+    reads = Prepared(lambda store_id, ids: Stock.objects.filter(store_id=store_id, sku_id__in=ids))
+    with CaptureQueriesContext(connection) as captured:
+        assert [row.sku_id for row in reads(store.pk, [tea.pk])] == [tea.pk]
+        assert [row.sku_id for row in reads(store.pk, [tea.pk])] == [tea.pk]
+    [compiled] = reads._compiled.values()
+    assert compiled.statement in _prepared_on_server()
+    # the PREPARE is not one of the queries; what is recorded still names the table it reads
+    assert len(captured) == 2 and all("EXECUTE" in q["sql"] and "stores_stock" in q["sql"] for q in captured)
+    # the statements gone from the session (another tool's DEALLOCATE ALL): that run fails, the
+    # next ones make them again
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        reads(store.pk, [tea.pk])
+    assert [row.sku_id for row in reads(store.pk, [tea.pk])] == [tea.pk]
+    assert compiled.statement in _prepared_on_server()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_new_connection_prepares_again_and_a_refused_shape_runs_as_plain_sql(store):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    tea = make_sku("龙井", stock=2, store=store)
+    reads = Prepared(lambda store_id, ids: Stock.objects.filter(store_id=store_id, sku_id__in=ids))
+    assert [row.sku_id for row in reads(store.pk, [tea.pk])] == [tea.pk]
+    connection.close()
+    assert [row.sku_id for row in reads(store.pk, [tea.pk])] == [tea.pk]  # autocommit: no savepoint
+    [compiled] = reads._compiled.values()
+    assert compiled.statement in _prepared_on_server()
+    compiled.prepare_sql = "PREPARE x AS SELECT nonsense FROM nowhere"  # as PostgreSQL refusing it
+    connection.close()
+    with transaction.atomic():
+        assert [row.sku_id for row in reads(store.pk, [tea.pk])] == [tea.pk]  # the refusal rolled back alone
+        assert Stock.objects.filter(sku=tea).count() == 1
+    assert compiled.statement is None and [row.sku_id for row in reads(store.pk, [tea.pk])] == [tea.pk]

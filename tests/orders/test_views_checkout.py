@@ -148,11 +148,12 @@ def test_checkout_page_query_count_does_not_grow_with_lines(client, django_asser
     issue_coupon(shopper, make_coupon(amount="5.00", threshold="0.00"), source=MemberCoupon.Source.GRANT)
     adjust_points(shopper, 500, "测试", None)
     shop_client(client, shopper, store)
-    client.get(URL)  # warms the category tree cache, as any earlier page would
+    client.get(URL)  # keeps the store's hours and express rules (orders.store_rules), as any earlier page would
     # the ticked cart lines and the chosen store, then the quote (member with its points balance,
-    # SKUs, stock, coupons (the scopes only for a coupon limited to some categories or products:
-    # not this one), addresses, express rule, store hours)
-    with django_assert_num_queries(LOGGED_IN + 2 + 7):
+    # coupons (the scopes only for a coupon limited to some categories or products: not this
+    # one), SKUs with the store's stock of each, addresses; the store's hours and express rules
+    # from this process's copy)
+    with django_assert_num_queries(LOGGED_IN + 2 + 4):
         response = client.get(URL, {"use_points": "1"})
     assert len(response.context["quote"].lines) == n and response.context["quote"].points_used
 
@@ -198,6 +199,145 @@ def test_the_slot_picker_kept_per_process_follows_the_language_and_the_chosen_sl
     quote.slot = slots[0]  # the same slots again (kept), another one chosen
     again = _slot_options(quote)
     assert again.count(" selected>") == 1 and f'<option value="{chosen}" selected>' not in again
+
+
+def test_the_form_escapes_what_shoppers_and_merchants_typed(client, shopper, store, tea):
+    """The form's markup is built in Python (orders.views.checkout_form): every value is escaped."""
+    import html
+
+    from members.models import Address
+
+    type(store).objects.filter(pk=store.pk).update(name='<b>"店"</b>')
+    tea.product.name = "<script>alert(1)</script>"
+    tea.product.save(update_fields=["name"])
+    tea.spec_text = "500g & <i>x</i>"
+    tea.save(update_fields=["spec_text"])
+    Address.objects.filter(user=shopper).update(receiver="<img src=x>")
+    issue_coupon(shopper, make_coupon('<svg onload="x">', amount="5.00", threshold="0.00"),
+                 source=MemberCoupon.Source.GRANT)
+    fill_cart(shopper, [tea], 1)
+    shop_client(client, shopper, store)
+    for params in ({"remark": '"><script>'}, {"remark": "'<b>", "fulfilment": "express"}):
+        page = client.get(URL, params).content.decode()
+        form = page[page.index('<form id="checkout"'):page.index("</form>")]
+        for raw in ("<script", "<b>", "<i>", "<img", "<svg onload"):
+            assert raw not in form, raw
+        assert f'name="remark" maxlength="200" value="{html.escape(params["remark"])}"' in form
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in form and "500g &amp; &lt;i&gt;x&lt;/i&gt;" in form
+        assert "&lt;b&gt;&quot;店&quot;&lt;/b&gt;" in form and "&lt;svg onload=&quot;x&quot;&gt;" in form
+    assert "&lt;img src=x&gt;" in form  # the express page lists the address
+
+
+def test_the_form_in_english(ready, shopper):
+    from django.utils import translation
+
+    issue_coupon(shopper, make_coupon(amount="5.00", threshold="50.00"), source=MemberCoupon.Source.GRANT)
+    adjust_points(shopper, 1000, "测试", None)
+    chinese = ready.get(URL, {"fulfilment": "express"}, **htmx()).content.decode()
+    with translation.override("en"):
+        english = ready.get(URL, {"fulfilment": "express"}, HTTP_ACCEPT_LANGUAGE="en", **htmx()).content.decode()
+    assert "提交订单" in chinese and "应付" in chinese and "运费 ¥10.00" in chinese
+    assert "提交订单" not in english and "应付" not in english and "运费 ¥10.00" not in english
+    assert english.count('name="fulfilment"') == chinese.count('name="fulfilment"') == 3
+
+
+def test_checkout_forms_share_their_fields_but_nothing_else():
+    from orders.forms import CheckoutForm
+
+    bad = CheckoutForm({"address": "x", "remark": "a\x00b", "fulfilment": "teleport"})
+    good = CheckoutForm({"address": "12", "remark": "少放冰", "fulfilment": "express", "use_points": "1"})
+    assert not bad.is_valid() and good.is_valid()
+    assert set(bad.errors) == {"address", "remark", "fulfilment"} and good.errors == {}
+    assert bad.errors["remark"] == ["包含无效字符，请修改后重试"]
+    assert (good.cleaned_data["address"], good.cleaned_data["remark"], good.cleaned_data["use_points"]) == (
+        12, "少放冰", True)
+    assert bad.fields["remark"] is good.fields["remark"]  # shared, not copied per form
+    again = CheckoutForm({"remark": "a\x00b"})
+    assert not again.is_valid() and again.errors["remark"] == ["包含无效字符，请修改后重试"]
+
+
+# --- what the page keeps: the store's hours and express rules (orders.store_rules) -----------------
+def test_the_kept_hours_and_express_rules_follow_every_change_at_once(client, shopper, store, tea):
+    from datetime import time, timedelta
+
+    from django.utils import timezone
+
+    from orders.models import ExpressFeeRule
+    from stores.models import StoreHours
+
+    fill_cart(shopper, [tea], 1)
+    shop_client(client, shopper, store)
+
+    def quote(**params):
+        return client.get(URL, params).context["quote"]
+
+    def express_fee():
+        option = next(o for o in quote(fulfilment="express").fulfilment_options if o.code == "express")
+        return option.fee if option.available else option.reason
+
+    assert quote().slots and quote().slots == quote().slots  # open round the clock; kept
+    StoreHours.objects.filter(store=store).delete()  # closed every day
+    pickup = quote().fulfilment_options[0]
+    assert pickup.code == "pickup" and not pickup.available and not quote().slots
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    StoreHours.objects.create(store=store, weekday=tomorrow.weekday(), opens=time(9), closes=time(11))
+    slots = quote().slots
+    assert [timezone.localtime(start).strftime("%H:%M") for start, _end in slots] == ["09:00", "10:00"]
+    assert {timezone.localtime(start).date() for start, _end in slots} == {tomorrow}
+
+    assert express_fee() == D("10.00")  # HQ's rule
+    hq = ExpressFeeRule.objects.get(store__isnull=True)
+    hq.base_fee = D("12.00")
+    hq.save()
+    assert express_fee() == D("12.00")
+    own = ExpressFeeRule.objects.create(store=store, base_fee=D("6.00"))
+    assert express_fee() == D("6.00")
+    own.is_active = False
+    own.save()
+    assert express_fee() == "该门店暂不支持快递"
+    own.delete()
+    assert express_fee() == D("12.00")
+
+
+def test_a_change_sets_a_new_version_now_and_again_at_the_commit(django_capture_on_commit_callbacks):
+    """A page built between the change and its commit reads the rows as they were: it is kept under
+    the first new version, which the commit replaces."""
+    from orders import store_rules
+
+    before = store_rules._read_version()
+    with django_capture_on_commit_callbacks(execute=True):
+        store_rules.changed()
+        during = store_rules._read_version()
+    assert len({before, during, store_rules._read_version()}) == 3
+
+
+def test_without_a_version_nothing_is_kept(client, shopper, store, tea, monkeypatch):
+    """Redis down (no version): every page reads the rows, even after a change that sent no signal."""
+    from orders import store_rules
+    from orders.models import ExpressFeeRule
+
+    monkeypatch.setattr(store_rules, "_read_version", lambda: None)
+    fill_cart(shopper, [tea], 1)
+    shop_client(client, shopper, store)
+    assert client.get(URL, {"fulfilment": "express"}).context["quote"].totals.delivery_fee == D("10.00")
+    ExpressFeeRule.objects.filter(store__isnull=True).update(base_fee=D("7.00"))
+    assert client.get(URL, {"fulfilment": "express"}).context["quote"].totals.delivery_fee == D("7.00")
+
+
+def test_a_coupon_used_elsewhere_and_stock_sold_show_at_once(ready, shopper, store, tea, nuts):
+    """What the page does not keep: the member's coupons and the store's stock are read every time."""
+    from marketing.services import use_coupon
+
+    issue_coupon(shopper, make_coupon(amount="5.00", threshold="0.00"), source=MemberCoupon.Source.GRANT)
+    quote = ready.get(URL).context["quote"]
+    assert quote.coupon is not None and quote.pay_amount == D("56.00")
+    use_coupon(MemberCoupon.objects.get(user=shopper), reference="order:elsewhere")
+    quote = ready.get(URL).context["quote"]
+    assert quote.coupon is None and quote.coupons == [] and quote.pay_amount == D("61.00")
+    Stock.objects.filter(store=store, sku=tea).update(on_hand=0)
+    response = ready.get(URL)
+    assert [line.sku.pk for line in response.context["quote"].lines] == [nuts.pk]
+    assert "1 件已勾选的商品在当前门店无法购买，未计入本单" in response.content.decode()
 
 
 # --- placing the order ------------------------------------------------------------------------
