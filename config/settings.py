@@ -107,6 +107,9 @@ VAR_DIR.mkdir(exist_ok=True)
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# PostgreSQL: the statements core.prepared compiles once are also prepared on the server once per
+# connection; turn off behind a pooler in transaction mode (PgBouncer), where sessions are shared
+DB_SERVER_PREPARE = env.bool("DB_SERVER_PREPARE", default=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # several processes (web, worker) share the file under make run
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}

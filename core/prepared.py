@@ -23,8 +23,9 @@ a transaction is open; a shape PostgreSQL refuses to prepare runs as plain SQL f
 failed EXECUTE makes the connection's statements be made again (after DEALLOCATE ALL). When queries
 are being recorded (DEBUG, tests), the EXECUTE carries the statement in a comment, so that what is
 recorded still says which tables it reads. This needs each Django connection to be one database
-session, as it is here (gunicorn and the worker connect to PostgreSQL directly): a pooler that
-hands a session's statements to another client (PgBouncer in transaction mode) would not do."""
+session, as it is here (gunicorn and the worker connect to PostgreSQL directly): behind a pooler
+that hands a session's statements to another client (PgBouncer in transaction mode, DESIGN.md's way
+to scale) set DB_SERVER_PREPARE=0, and the compiled SQL runs as plain statements."""
 
 import itertools
 import logging
@@ -32,6 +33,7 @@ import re
 import threading
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import connections, router
 from django.db.models.query import get_related_populators
 
@@ -85,7 +87,7 @@ class _Compiled:
         self.converters = [(position, convs, expression)
                            for position, (convs, expression) in compiler.get_converters(fields).items()]
         self.statement = None  # PostgreSQL: the prepared statement's name, its PREPARE and EXECUTE
-        if compiler.connection.vendor == "postgresql":
+        if compiler.connection.vendor == "postgresql" and getattr(settings, "DB_SERVER_PREPARE", True):
             self.statement = f"core_prepared_{next(_statement_ids)}"
             numbered = _numbered(sql)
             self.prepare_sql = f"PREPARE {self.statement} AS {numbered}"

@@ -141,6 +141,22 @@ def test_a_shape_is_prepared_once_per_connection_and_made_again_when_needed(stor
     assert compiled.statement in _prepared_on_server()
 
 
+def test_behind_a_transaction_pooler_nothing_is_prepared_on_the_server(store, settings):
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    settings.DB_SERVER_PREPARE = False  # PgBouncer in transaction mode shares sessions between clients
+    tea = make_sku("龙井", stock=2, store=store)
+    reads = Prepared(lambda store_id, ids: Stock.objects.filter(store_id=store_id, sku_id__in=ids))
+    before = _prepared_on_server()
+    with CaptureQueriesContext(connection) as captured:
+        assert [row.sku_id for row in reads(store.pk, [tea.pk])] == [tea.pk]
+    [compiled] = reads._compiled.values()
+    assert compiled.statement is None and _prepared_on_server() == before
+    assert "EXECUTE" not in captured[0]["sql"] and "stores_stock" in captured[0]["sql"]
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_new_connection_prepares_again_and_a_refused_shape_runs_as_plain_sql(store):
