@@ -47,7 +47,9 @@ def choose(client, store):
     client.post(reverse("stores:choose", args=[store.pk]))
 
 
-def test_no_store_chosen_asks_for_one_instead_of_saying_in_stock(client, django_assert_num_queries):
+def test_no_store_chosen_asks_for_one_instead_of_saying_in_stock(client, django_assert_num_queries, settings):
+    # the queries of a page built for this visitor (a kept whole page costs none: tests/catalog/test_pagecache.py)
+    settings.CATALOG_PAGE_CACHE = False
     sku = make_sku("龙井")
     services.receive_stock(make_store("有货店"), sku, 30)
     client.get(page_url(sku))  # the product's cached part
