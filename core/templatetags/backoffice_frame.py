@@ -57,10 +57,8 @@ setting_changed.connect(clear, dispatch_uid="core.backoffice_frame.clear")
 
 
 def _user_html(context):
-    request = context.get("request")
-    if request is None:
-        return ""
-    return conditional_escape(str(request.user))
+    user = getattr(context.get("request"), "user", None)
+    return "" if user is None else conditional_escape(str(user))  # as {{ request.user }}: "" without one
 
 
 @register.simple_tag(takes_context=True)
