@@ -1,5 +1,5 @@
 """Querysets compiled by the ORM once per process and run with new values (the cart's and the
-checkout page's reads, the shopper's chosen store). On those pages the ORM's building and compiling of the queries cost more
+checkout page's reads, the shopper's chosen store, the back office's store choice). On those pages the ORM's building and compiling of the queries cost more
 than PostgreSQL's running them; the SQL of a query whose shape never changes is the same every
 time, only its values differ.
 

@@ -12,7 +12,9 @@ Who is who
 
 The tools
 - ``is_hq(user)``, ``stores_for(user)`` (a Store queryset), ``store_ids_for(user)`` (a subquery,
-  no extra query when used inside a filter).
+  no extra query when used inside a filter), ``working_stores(user)`` (those not archived, by city
+  and name: a list, read through a statement compiled once per process).
+- ``choose_store(user, raw)``: the store a back-office page works on, among ``working_stores``.
 - ``scope_queryset(qs, user, store_field="store")``: filter any queryset to the user's stores.
   ``store_field`` is the lookup path to the Store FK (``"stock__store"``), or a tuple of them
   meaning "any of" (a transfer is visible to the source's and the destination's staff).
@@ -36,6 +38,8 @@ Usage in a later app::
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
+
+from core.prepared import Prepared
 
 HQ_PERMISSION = "stores.hq_all_stores"
 HQ_GROUP_NAME = "总部"
@@ -71,11 +75,42 @@ def stores_for(user):
     return Store.objects.filter(pk__in=store_ids_for(user))
 
 
+def _working(stores):
+    return stores.filter(is_archived=False).order_by("city", "name", "pk")
+
+
+def _all_working_stores():
+    from .models import Store
+
+    return _working(Store.objects.all())
+
+
+def _own_working_stores(user_id):
+    from .models import Store, StoreStaff
+
+    return _working(Store.objects.filter(pk__in=StoreStaff.objects.filter(user_id=user_id).values("store_id")))
+
+
+# the working-store lists of every back-office page, compiled once per process (core.prepared):
+# building and compiling the ORM query cost more than PostgreSQL's answering it
+_prepared_all = Prepared(_all_working_stores)
+_prepared_own = Prepared(_own_working_stores)
+
+
+def working_stores(user):
+    """stores_for(user) not archived, by city, name and id, as a list: what choose_store offers."""
+    if is_hq(user):
+        return _prepared_all()
+    if not (user and user.is_authenticated and user.is_active and user.is_staff):
+        return []
+    return _prepared_own(user.pk)
+
+
 def choose_store(user, raw):
     """(store, stores) for a back-office page: `stores` are the user's working stores (not
     archived, by city and name); `raw` (a store id from the query or form) must be one of them,
     else Http404 like any other out-of-scope id. No `raw` picks the first; None when they have none."""
-    stores = list(stores_for(user).filter(is_archived=False).order_by("city", "name", "pk"))
+    stores = working_stores(user)
     if raw in (None, ""):
         return (stores[0] if stores else None), stores
     for store in stores:

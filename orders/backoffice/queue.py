@@ -15,7 +15,10 @@ columns: ~150 ms at 100,000) and counts every tab in the same pass.
 Past the database, the page was Python: the filtered orders are compiled once (by hand when no
 text search: plain_base) and shared by the counts and the rows, the rows are read without the
 ORM's query machinery (QueueRows), and the rows' HTML and the filters-and-tabs block come from
-the cache under keys made of everything they show (never stale, nothing to invalidate).
+the cache under keys made of everything they show (never stale, nothing to invalidate). Around
+them, the back-office frame (header, menu, scripts) comes from this process's kept copy
+(core.templatetags.backoffice_frame) and the store choice from a statement compiled once
+(stores.scope.working_stores).
 """
 
 import functools

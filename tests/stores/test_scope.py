@@ -202,3 +202,37 @@ def test_admin_store_filter_lists_only_the_clerks_stores(client, world, clerk_a)
     # (with one store left the filter hides itself; before, it listed every store)
     assert f"store__id__exact={world['store_b'].pk}" not in html
     assert "B店" not in html
+
+
+def test_the_working_stores_are_read_through_one_compiled_statement_with_the_orms_results(
+        world, clerk_a, clerk_b, hq_user, store_a, store_b, django_assert_num_queries):
+    from django.contrib.auth import get_user_model
+    from django.http import Http404
+
+    from stores.models import StoreStaff
+    from stores.scope import choose_store, working_stores
+
+    archived = make_store("D店", code="store-d", city="北京市")
+    StoreStaff.objects.create(user=clerk_a, store=archived, role=StoreStaff.Role.CLERK)
+    far = make_store("E店", code="store-e", city="北京市")
+    StoreStaff.objects.create(user=clerk_a, store=far, role=StoreStaff.Role.MANAGER)
+    archived.is_archived = True
+    archived.save()
+    for user in (clerk_a, clerk_b, hq_user):
+        orm = list(stores_for(user).filter(is_archived=False).order_by("city", "name", "pk"))
+        with django_assert_num_queries(1):
+            stores = working_stores(user)
+        assert stores == orm and [s.name for s in stores] == [s.name for s in orm]
+        assert [s.__dict__.get("city") for s in stores] == [s.city for s in orm]
+    assert set(working_stores(clerk_a)) == {far, store_a}  # the archived one left out
+    assert archived not in working_stores(hq_user) and len(working_stores(hq_user)) == 4
+    first = working_stores(clerk_a)[0]  # by city (the database's collation), name, id
+    assert choose_store(clerk_a, None) == (first, working_stores(clerk_a))
+    assert choose_store(clerk_a, str(store_a.pk))[0] == store_a
+    for raw in (store_b.pk, archived.pk, "x"):
+        with pytest.raises(Http404):
+            choose_store(clerk_a, raw)
+    outsider = get_user_model().objects.create_user("outsider", password="pw-12345678")
+    StoreStaff.objects.create(user=outsider, store=store_a, role=StoreStaff.Role.CLERK)  # not is_staff
+    with django_assert_num_queries(0):
+        assert working_stores(outsider) == [] and choose_store(outsider, None) == (None, [])
