@@ -564,6 +564,8 @@ CATALOG_PAGE_CACHE_RECHECK = env.float("CATALOG_PAGE_CACHE_RECHECK", default=1.0
 CATALOG_PAGE_CACHE_VARY = ["stores.selectors.page_cache_vary"]
 # the 购物车 badge of a visitor with a session (catalog must not import orders)
 CATALOG_PAGE_CACHE_CART_COUNT = "orders.selectors.cart_count"
+# the same badge on the pages whose layout core.shell keeps (core must not import orders)
+SHELL_CART_COUNT = "orders.selectors.cart_count"
 
 # --- demo data ------------------------------------------------------------------------------
 # seed_demo calls each of these in order; every app that has demo data adds its seeder here.
