@@ -454,6 +454,9 @@ MEMBER_CENTRE_EXTRAS = ["marketing.selectors.member_centre_extras", "orders.sele
 MEMBER_CENTRE_COUNTS = ["marketing.selectors.member_centre_counts", "orders.selectors.member_centre_counts"]
 
 # --- marketing: points mall -------------------------------------------------------------------
+# columns the apps above marketing add to the mall's balance statement (marketing.views), read
+# from request.points_mall_counts (the cart badge's pieces)
+POINTS_MALL_COUNTS = ["orders.selectors.points_mall_counts"]
 # pickup codes typed at a counter (stores.lookups): lookups that found nothing within the window,
 # per staff member and per store, before further lookups wait
 CODE_LOOKUP_WINDOW_MINUTES = env.int("CODE_LOOKUP_WINDOW_MINUTES", default=10)
