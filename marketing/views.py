@@ -42,20 +42,23 @@ def _is_htmx(request):
     return request.headers.get("HX-Request") == "true"
 
 
-def _balance(request):
-    """The member's points balance, or None for a visitor: one query, which also reads the columns
-    the apps above marketing add through settings.POINTS_MALL_COUNTS (the cart badge's pieces), left
-    in request.points_mall_counts for them (marketing imports none of them)."""
+def _balance(request, *, with_counts=False):
+    """The member's points balance, or None for a visitor: one query. `with_counts` (a page with
+    the tab bar): the same query also reads the columns the apps above marketing add through
+    settings.POINTS_MALL_COUNTS (the cart badge's pieces), left in request.points_mall_counts for
+    them (marketing imports none of them)."""
     user = request.user
     if not user.is_authenticated:
         return None
-    sql, params, at, names = _balance_statement(connection.vendor, tuple(getattr(settings, "POINTS_MALL_COUNTS", ())))
+    counts = tuple(getattr(settings, "POINTS_MALL_COUNTS", ())) if with_counts else ()
+    sql, params, at, names = _balance_statement(connection.vendor, counts)
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params[:at], user.pk, *params[at + 1:]])
         row = cursor.fetchone()
     if row is None:  # no member profile yet: no points (the badge counts its own way)
         return 0
-    request.points_mall_counts = {name: value or 0 for name, value in zip(names, row[1:], strict=True)}
+    if names:
+        request.points_mall_counts = {name: value or 0 for name, value in zip(names, row[1:], strict=True)}
     return row[0] or 0
 
 
@@ -94,12 +97,13 @@ def _page(request):
 
 # --- points mall -----------------------------------------------------------------------------
 def mall(request):
-    """The points mall: the member's balance (one query, the cart badge's count in it), then the item grid, the same for every
-    shopper, from marketing.mall_cache (one query to render it when a card changed)."""
+    """The points mall: the member's balance (one query, the tab bar badge's count read with it),
+    then the item grid, the same for every shopper, from marketing.mall_cache (one query to render
+    it when a card changed)."""
     kind = request.GET.get("kind")
     if kind not in PointsItem.Kind.values:
         kind = None
-    balance = _balance(request)
+    balance = _balance(request, with_counts=True)
     context = {"kind": kind or "", "balance": balance}
     top = _mall_top(request, kind or "", balance)
     key = mall_cache.grid_key(get_language(), kind or "all")
