@@ -454,6 +454,9 @@ MEMBER_CENTRE_EXTRAS = ["marketing.selectors.member_centre_extras", "orders.sele
 MEMBER_CENTRE_COUNTS = ["marketing.selectors.member_centre_counts", "orders.selectors.member_centre_counts"]
 
 # --- marketing: points mall -------------------------------------------------------------------
+# columns the apps above marketing add to the mall's balance statement (marketing.views), read
+# from request.points_mall_counts (the cart badge's pieces)
+POINTS_MALL_COUNTS = ["orders.selectors.points_mall_counts"]
 # pickup codes typed at a counter (stores.lookups): lookups that found nothing within the window,
 # per staff member and per store, before further lookups wait
 CODE_LOOKUP_WINDOW_MINUTES = env.int("CODE_LOOKUP_WINDOW_MINUTES", default=10)
@@ -564,6 +567,8 @@ CATALOG_PAGE_CACHE_RECHECK = env.float("CATALOG_PAGE_CACHE_RECHECK", default=1.0
 CATALOG_PAGE_CACHE_VARY = ["stores.selectors.page_cache_vary"]
 # the 购物车 badge of a visitor with a session (catalog must not import orders)
 CATALOG_PAGE_CACHE_CART_COUNT = "orders.selectors.cart_count"
+# the same badge on the pages whose layout core.shell keeps (core must not import orders)
+SHELL_CART_COUNT = "orders.selectors.cart_count"
 
 # --- demo data ------------------------------------------------------------------------------
 # seed_demo calls each of these in order; every app that has demo data adds its seeder here.

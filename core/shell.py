@@ -5,8 +5,12 @@ around its content are the same for every request of that page in one language b
 things: the CSRF token, the 购物车 badge and the flash messages. Rendering them cost more than some
 pages' whole data. So the page template is rendered once with markers in those places and the
 page's body (its `{{ body }}`) left out; each request then puts in its token, its badge and its
-body (already rendered, often from a cache) by string replacement, through the tiny
-core/page.html (so the view's context still reaches tests and template signals).
+body (already rendered, often from a cache) by string replacement, into the response's text
+directly: no template is rendered and no context processor runs per request (they cost more than
+the rest of some pages). The badge's count comes from settings.SHELL_CART_COUNT (core must not
+import orders), asked only when the layout shows the badge. The view's context still reaches
+whatever listens to django.test.signals.template_rendered (the test client's response.context),
+sent as the page template's.
 
 What the page template may use outside `{{ body }}`: the keys of `layout` (part of the kept copy's
 key, e.g. {"active_tab": "me"}), the context processors' request-independent values (SITE_NAME,
@@ -15,13 +19,18 @@ rendered the ordinary way. Nothing is kept with DEBUG on (templates may change u
 """
 
 import os
+import re
 import threading
 
 from django.conf import settings
 from django.contrib.messages import get_messages
+from django.http import HttpResponse
 from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH
 from django.shortcuts import render
-from django.template import loader
+from django.template import Context, loader
+from django.test.signals import template_rendered
+from django.utils.html import conditional_escape
+from django.utils.module_loading import import_string
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 
@@ -78,24 +87,44 @@ def _has_messages(request):
     return len(get_messages(request)) > 0
 
 
+_MARKERS = re.compile("(" + "|".join(re.escape(m) for m in (CSRF_MARKER, BADGE_MARKER, BODY_MARKER)) + ")")
+
+
 def _layout(request, template_name, layout):
+    """The page template rendered for this layout, split at its markers: text, marker, text, ..."""
     key = (template_name, get_language(), tuple(sorted(layout.items())))
-    parts = _layouts.get(key)
-    if parts is None:
+    pieces = _layouts.get(key)
+    if pieces is None:
         context = {
             **layout, "body": mark_safe(BODY_MARKER), "csrf_token": CSRF_MARKER, "cart_badge": BadgeSlot(),
             "messages": (),
         }
         html = loader.render_to_string(template_name, context, request=request)
-        before, marker, after = html.partition(BODY_MARKER)
-        if not marker:
+        if BODY_MARKER not in html:
             raise ValueError(f"{template_name} does not show {{{{ body }}}}")
-        parts = (before, after)
+        pieces = tuple(_MARKERS.split(html))
         if not settings.DEBUG:
             with _lock:
                 if len(_layouts) < MAX_LAYOUTS:
-                    _layouts[key] = parts
-    return parts
+                    _layouts[key] = pieces
+    return pieces
+
+
+def _badge(request):
+    """This request's 购物车 badge, as the tab bar shows it."""
+    from core.templatetags.tabbar import cart_badge_html  # it imports this module
+
+    counter = getattr(settings, "SHELL_CART_COUNT", None)
+    return str(cart_badge_html(import_string(counter)(request) if counter else 0))
+
+
+def _announce(template_name, context):
+    """The page's context to the listeners of template_rendered (the test client's response.context
+    and response.templates), as a render would give it; nothing to do when none listens."""
+    if template_rendered.receivers:
+        template = loader.get_template(template_name)
+        template_rendered.send(sender=template, template=getattr(template, "template", template),
+                               context=Context(context))
 
 
 def render_page(request, template_name, context, body, *, layout):
@@ -103,14 +132,23 @@ def render_page(request, template_name, context, body, *, layout):
     from this process's copy, the request's token, badge and body put in."""
     if _has_messages(request):
         return render(request, template_name, {**context, **layout, "body": body})
-    before, after = _layout(request, template_name, layout)
+    pieces = _layout(request, template_name, layout)
     token = csrf_token(request)
-    # the badge goes in as core/page.html renders (its count comes from a context processor)
-    before, after = before.replace(CSRF_MARKER, token), after.replace(CSRF_MARKER, token)
-    return render(request, "core/page.html", {
-        **context, **layout, "csrf_token": token,
-        "page_before": mark_safe(before), "body": body, "page_after": mark_safe(after),  # noqa: S308 - ours
-    })
+    body = conditional_escape(body)
+    badge = None
+    out = []
+    for i, piece in enumerate(pieces):
+        if not i % 2:
+            out.append(piece)
+        elif piece == CSRF_MARKER:
+            out.append(token)
+        elif piece == BODY_MARKER:
+            out.append(body)
+        else:
+            badge = badge or _badge(request)
+            out.append(badge)
+    _announce(template_name, {**context, **layout, "csrf_token": token, "body": body})
+    return HttpResponse("".join(out))
 
 
 def clear():

@@ -1,6 +1,8 @@
 """Shopper pages of marketing: the points mall (积分商城), exchange records, coupon wallet and the
 coupon centre (领券中心). Thin: parse input, call one service or selector, render."""
 
+import functools
+
 import qrcode
 import qrcode.image.svg
 from django.conf import settings
@@ -14,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.utils.module_loading import import_string
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
@@ -39,18 +42,47 @@ def _is_htmx(request):
     return request.headers.get("HX-Request") == "true"
 
 
-def _balance(user):
-    """The member's points balance (one query), or None for a visitor."""
+def _balance(request, *, with_counts=False):
+    """The member's points balance, or None for a visitor: one query. `with_counts` (a page with
+    the tab bar): the same query also reads the columns the apps above marketing add through
+    settings.POINTS_MALL_COUNTS (the cart badge's pieces), left in request.points_mall_counts for
+    them (marketing imports none of them)."""
+    user = request.user
     if not user.is_authenticated:
         return None
+    counts = tuple(getattr(settings, "POINTS_MALL_COUNTS", ())) if with_counts else ()
+    sql, params, at, names = _balance_statement(connection.vendor, counts)
     with connection.cursor() as cursor:
-        cursor.execute(_BALANCE_SQL, [user.pk])
+        cursor.execute(sql, [*params[:at], user.pk, *params[at + 1:]])
         row = cursor.fetchone()
-    return (row[0] if row else 0) or 0
+    if row is None:  # no member profile yet: no points (the badge counts its own way)
+        return 0
+    if names:
+        request.points_mall_counts = {name: value or 0 for name, value in zip(names, row[1:], strict=True)}
+    return row[0] or 0
 
 
-# written out: on the mall's every request, compiling it with the ORM cost more than running it
-_BALANCE_SQL = f"SELECT points_balance FROM {Member._meta.db_table} WHERE user_id = %s"  # noqa: S608 - a table name
+_NOBODY = -736451982  # the user id the statement is compiled with, replaced by the member's
+
+
+@functools.lru_cache(maxsize=8)
+def _balance_statement(vendor, counts):
+    """(sql, params, index of the user id in params, names of the extra columns) of the balance and
+    the POINTS_MALL_COUNTS columns (each a dotted callable returning {name: expression on the member
+    row}, `OuterRef("user_id")`), compiled by the ORM once per process: on the mall's every request,
+    compiling it cost more than running it."""
+    extra = {}
+    for dotted in counts:
+        extra.update(import_string(dotted)())
+    qs = (
+        Member.objects.filter(user_id=_NOBODY)
+        .annotate(**{f"x_{name}": value for name, value in extra.items()})
+        .values("points_balance", *(f"x_{name}" for name in extra))
+    )
+    sql, params = qs.query.sql_with_params()
+    where = [i for i, value in enumerate(params) if value == _NOBODY]
+    assert len(where) == 1, sql  # noqa: S101 - a change of the query above must not pass silently
+    return sql, tuple(params), where[0], tuple(extra)
 
 
 def _items(kind=None):
@@ -65,12 +97,13 @@ def _page(request):
 
 # --- points mall -----------------------------------------------------------------------------
 def mall(request):
-    """The points mall: the member's balance (one query), then the item grid, the same for every
-    shopper, from marketing.mall_cache (one query to render it when a card changed)."""
+    """The points mall: the member's balance (one query, the tab bar badge's count read with it),
+    then the item grid, the same for every shopper, from marketing.mall_cache (one query to render
+    it when a card changed)."""
     kind = request.GET.get("kind")
     if kind not in PointsItem.Kind.values:
         kind = None
-    balance = _balance(request.user)
+    balance = _balance(request, with_counts=True)
     context = {"kind": kind or "", "balance": balance}
     top = _mall_top(request, kind or "", balance)
     key = mall_cache.grid_key(get_language(), kind or "all")
@@ -119,7 +152,7 @@ def _render_item(request, item, *, error=None, store_id=None, status=200):
     in_stock = [s for s in stores if s.available > 0]
     if chosen is None and store_id is None and len(in_stock) == 1:
         chosen = in_stock[0].pk  # the only store that has it
-    balance = _balance(request.user)
+    balance = _balance(request)
     limit_reached = bool(
         item.per_member_limit
         and request.user.is_authenticated

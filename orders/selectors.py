@@ -213,6 +213,8 @@ def cart_count(request):
     """How many pieces are in the shopper's cart, for the 购物车 badge: one query, none for a visitor
     without a cart, none when this request already counted it (the cart page does)."""
     known = getattr(request, "_orders_cart_count", None)
+    if known is None:  # read with the points mall's balance (points_mall_counts)
+        known = (getattr(request, "points_mall_counts", None) or {}).get("orders_cart")
     if known is not None:
         return known
     user = getattr(request, "user", None)
@@ -440,6 +442,12 @@ def member_centre_counts():
     """The order counts per tab and the cart's pieces as columns of the member centre's one
     statement (settings.MEMBER_CENTRE_COUNTS; members.centre), prefixed `orders_`."""
     return {f"orders_{key}": value for key, value in _count_columns("user_id", with_cart=True).items()}
+
+
+def points_mall_counts():
+    """The cart's pieces as a column of the points mall's balance statement
+    (settings.POINTS_MALL_COUNTS; marketing.views), for the tab bar's badge (cart_count)."""
+    return {"orders_cart": _count_columns("user_id", with_cart=True)["cart"]}
 
 
 def member_centre_extras(request):

@@ -68,14 +68,6 @@ def tabbar(context):
     return mark_safe(before + _badge(context) + after)  # noqa: S308 - our own template and format_html
 
 
-@register.simple_tag(takes_context=True)
-def with_cart_badge(context, html):
-    """A kept layout's part (core.shell) with this request's badge in place of its marker."""
-    if BadgeSlot.marker not in html:
-        return html
-    return mark_safe(html.replace(BadgeSlot.marker, _badge(context)))  # noqa: S308 - ours and format_html
-
-
 def clear():
     with _lock:
         _rendered.clear()

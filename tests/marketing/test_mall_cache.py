@@ -1,6 +1,7 @@
 """The points mall's grid is kept for every shopper (marketing.mall_cache) and every writer of what a
 card shows makes the next visit render it afresh; the balance above it is never kept."""
 
+import re
 import time
 from datetime import timedelta
 
@@ -16,9 +17,11 @@ from marketing import services
 from marketing.models import Coupon, PointsExchange, PointsItem
 from members import services as member_services
 from members.models import Member, PointsEntry
+from orders.services.cart import add_for_member
+from tests.stores.conftest import make_sku
 
 from .factories import make_coupon, make_coupon_item
-from .test_views import LOGGED_IN, TAB_BAR_BADGE, _product_with_stock, _shopper
+from .test_views import LOGGED_IN, _product_with_stock, _shopper
 
 pytestmark = pytest.mark.django_db
 MALL = "/marketing/points-mall/"
@@ -34,9 +37,42 @@ def test_a_warm_mall_reads_only_the_balance_and_the_badge(client, django_assert_
     make_coupon_item(title="十元券")
     client.force_login(_shopper(points=120))
     _visit(client)
-    with django_assert_num_queries(LOGGED_IN + 1 + TAB_BAR_BADGE):  # the balance; no items
+    with django_assert_num_queries(LOGGED_IN + 1):  # the balance with the badge's count; no items
         page = _visit(client)
     assert "十元券" in page and 'id="mk-balance">120<' in page
+
+
+def _badge(page):
+    return re.search(r"<span[^>]*data-cart-badge[^>]*>[^<]*<", page).group(0)
+
+
+def test_the_badge_read_with_the_balance_is_exact_at_once(client, django_assert_num_queries):
+    """settings.POINTS_MALL_COUNTS: the cart's pieces come in the balance's statement, read on
+    every request, so a line added shows on the very next visit."""
+    sku = make_sku("积分页徽标")
+    user = _shopper(points=120)
+    client.force_login(user)
+    assert 'hidden>0<' in _badge(_visit(client))
+    add_for_member(user, sku.pk, 2)
+    with django_assert_num_queries(LOGGED_IN + 1):
+        page = _visit(client)
+    assert _badge(page).endswith(">2<") and "hidden" not in _badge(page)
+    add_for_member(user, sku.pk, 98)
+    member_services.earn_points(Member.objects.get(user=user), 5, PointsEntry.Kind.REVIEW, "review:badge")
+    page = _visit(client)
+    assert _badge(page).endswith(">99+<") and 'id="mk-balance">125<' in page
+    client.force_login(_shopper(points=1))  # another member's cart is not theirs
+    assert 'hidden>0<' in _badge(_visit(client))
+
+
+def test_a_member_without_a_profile_gets_zero_points_and_their_badge(client):
+    sku = make_sku("无档案徽标")
+    user = _shopper(points=0)
+    add_for_member(user, sku.pk, 3)
+    Member.objects.filter(user=user).delete()
+    client.force_login(user)
+    page = _visit(client)
+    assert 'id="mk-balance">0<' in page and _badge(page).endswith(">3<")
 
 
 def test_the_balance_is_each_members_own_and_current(client):
