@@ -62,6 +62,10 @@ _changed_here = {}  # dependency key -> when this process last bumped it (time.t
 _recording = Local()  # per thread: the page being rendered (its dependencies, its lifetime)
 
 
+# every product's stock at once: what a bulk change (a stocktake posted) bumps; stock_dep includes it
+ALL_STOCK_DEP = "stock:all"
+
+
 def stock_dep(product_id):
     """The name of a product's stock, in every store (stores bumps it with each stock change)."""
     return f"stock:{int(product_id)}"
@@ -98,7 +102,9 @@ def depends(*names):
     page = _current()
     if page is None:
         return
-    keys = [_dep_key(name) for name in names if _dep_key(name) not in page.versions]
+    if any(name.startswith("stock:") for name in names):
+        names = (*names, ALL_STOCK_DEP)
+    keys = [_dep_key(name) for name in dict.fromkeys(names) if _dep_key(name) not in page.versions]
     if not keys:
         return
     found = cache.get_many(keys)
@@ -148,7 +154,7 @@ def bump(*names):
     """These names changed: pages built from them are not served again. In this process at once (a
     page begun before this moment is not served here), everywhere once the surrounding transaction
     commits (at once outside one): new versions in the shared cache."""
-    if not names:
+    if not names or not enabled():  # nothing is kept: nothing to throw away
         return
     keys = [_dep_key(name) for name in names]
     now = time.time()

@@ -93,14 +93,20 @@ def _id(obj):
 # --- what shoppers see of a change --------------------------------------------------------------
 _stock_products = {}  # stock row id -> its product's id (a row never changes SKU, nor a SKU product)
 _STOCK_PRODUCTS_MAX = 100_000
+# more rows than this changed at once (a posted stocktake or receipt) bump every product's stock at
+# once rather than each product's (one key instead of thousands, no lookup of their products)
+BULK_STOCK_CHANGE = 100
 
 
 def _stock_changed(stock_ids):
     """These rows' products show other stock now: the pages kept for visitors that show them
     (catalog.pagecache) are rebuilt once the change commits. A row's product is read once per
-    process (one query for rows not seen before)."""
+    process (one query for rows not seen before); past BULK_STOCK_CHANGE rows, all products' stock."""
     ids = set(stock_ids)
-    if not ids:
+    if not ids or not pagecache.enabled():
+        return
+    if len(ids) > BULK_STOCK_CHANGE:  # a stocktake, a big receipt: every page showing stock is rebuilt
+        pagecache.bump(pagecache.ALL_STOCK_DEP)
         return
     missing = [i for i in ids if i not in _stock_products]
     if missing:

@@ -286,3 +286,18 @@ def test_categories_pages_with_a_sort_and_a_page_are_kept_apart():
     assert "<html" not in more.content.decode()
     full = fetch(Client(), f"/categories/{cat.pk}/?page=2")[0]
     assert "<html" in full.content.decode()
+
+
+def test_a_bulk_stock_change_rebuilds_every_page_showing_stock(shop, monkeypatch):
+    from stores import services as stores_services
+
+    client, store, tea, nuts = shop
+    category_url = f"/categories/{tea.category_id}/"
+    for url in (f"/products/{tea.pk}/", f"/products/{nuts.pk}/", category_url):
+        fetch(client, url)
+    monkeypatch.setattr(stores_services, "BULK_STOCK_CHANGE", 0)  # a stocktake of thousands of lines, here one
+    with transaction.atomic():
+        stock.receive_stock(store, tea.skus.get(), 5)
+    assert shown_available(fetch(client, f"/products/{tea.pk}/")[0]) == ["15"]
+    assert state(fetch(client, f"/products/{nuts.pk}/")[0]) == "miss"  # every product's stock was bumped
+    assert state(fetch(client, category_url)[0]) == "hit"  # a list shows no stock: kept
