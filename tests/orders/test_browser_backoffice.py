@@ -198,6 +198,8 @@ def test_after_sales_ticket_dashboard_and_the_new_order_banner_fit_the_phone(liv
     # the banner: the first poll sets the cursor; an order paid after it is announced on the next
     page.goto(base + "/backoffice/orders/")
     page.wait_for_function("() => Object.keys(localStorage).some(k => k.startsWith('obo.cursor.'))")
+    # the earlier pages' polls left a cursor already: wait for this page's first poll to show the button
+    page.locator(".obo-sound").wait_for()
     assert page.locator(".obo-sound").is_visible()  # 开启提醒音, until a click allows sound
     new = paid(make_shopper(), shop["store"], [(shop["mooncake"], 2)])
     page.reload()
