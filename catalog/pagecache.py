@@ -134,13 +134,6 @@ def valid_until(when):
         page.expires = min(page.expires, when.timestamp())
 
 
-def not_kept():
-    """This page shows something of this visitor's own: serve it, keep nothing."""
-    page = _current()
-    if page is not None:
-        page.storable = False
-
-
 def context(request):
     """Context processor (last in the list): while a page is being kept, the visitor's own parts
     are markers (core.shell's), put in per request."""
