@@ -95,3 +95,22 @@ def connect_signals():
             signal.connect(permissions_changed, sender=model,
                            dispatch_uid=f"core.permissions.{signal is post_save}.{model._meta.label}")
     cache_recovered.connect(_replace_token_after_outage, dispatch_uid="core.permissions.recovered")
+
+
+def grant_new_model_permissions(group, app_label, plan, using="default"):
+    """Give `group` the permissions of every model of `app_label` that a migration of this migrate
+    run created (post_migrate's `plan`), so a group made by an earlier release also gets a model
+    added since (a photo gallery, a refund queue). Permissions of older models are left as the
+    merchant set them: one taken away from the group stays away."""
+    from django.db.migrations.operations import CreateModel
+
+    created = {
+        operation.name_lower
+        for migration, backwards in plan or ()
+        if not backwards and migration.app_label == app_label
+        for operation in migration.operations
+        if isinstance(operation, CreateModel)
+    }
+    if created:
+        group.permissions.add(*Permission.objects.using(using).filter(
+            content_type__app_label=app_label, content_type__model__in=created))

@@ -3,10 +3,13 @@ from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
-def grant_hq_orders_permissions(sender, using="default", **kwargs):
+def grant_hq_orders_permissions(sender, using="default", plan=None, **kwargs):
     """HQ (the "总部" group, stores.scope) gets every orders permission the first time orders'
-    permissions exist; a permission HQ later takes away from the group stays away."""
+    permissions exist, and those of every orders model added by a later release; a permission HQ
+    later takes away from the group stays away."""
     from django.contrib.auth.models import Group, Permission
+
+    from core.permissions import grant_new_model_permissions
 
     from stores.scope import HQ_GROUP_NAME
 
@@ -16,6 +19,8 @@ def grant_hq_orders_permissions(sender, using="default", **kwargs):
     group, _created = Group.objects.using(using).get_or_create(name=HQ_GROUP_NAME)
     if not group.permissions.filter(content_type__app_label="orders").exists():
         group.permissions.add(*permissions)
+    else:
+        grant_new_model_permissions(group, "orders", plan, using)
 
 
 class OrdersConfig(AppConfig):

@@ -3,10 +3,13 @@ from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
-def ensure_hq_group(sender, using="default", **kwargs):
+def ensure_hq_group(sender, using="default", plan=None, **kwargs):
     """The Django group "总部" (HQ): every permission of the stores app, including the one that
-    lifts store scoping (stores.scope). Other apps may add theirs to the same group."""
+    lifts store scoping (stores.scope), and those of every stores model added by a later release.
+    Other apps may add theirs to the same group."""
     from django.contrib.auth.models import Group, Permission
+
+    from core.permissions import grant_new_model_permissions
 
     from .scope import HQ_GROUP_NAME, HQ_PERMISSION
 
@@ -19,6 +22,7 @@ def ensure_hq_group(sender, using="default", **kwargs):
         group.permissions.add(*Permission.objects.using(using).filter(content_type__app_label=app_label))
     else:
         group.permissions.add(permission)
+        grant_new_model_permissions(group, app_label, plan, using)
 
 
 def stores_changed(sender=None, **kwargs):
