@@ -10,7 +10,6 @@ def grant_hq_orders_permissions(sender, using="default", plan=None, **kwargs):
     from django.contrib.auth.models import Group, Permission
 
     from core.permissions import grant_new_model_permissions
-
     from stores.scope import HQ_GROUP_NAME
 
     permissions = Permission.objects.using(using).filter(content_type__app_label="orders")

@@ -3,11 +3,15 @@
 Each action is a POST that answers with a redirect back to the settings page and a message
 (errors too: the page is one page with several forms). Ids come from the form body, read by
 core.numbers. A photo of a store outside the user's scope is 404, like a missing one; a store
-the user may see but not change (a clerk) is 403.
+the user may see but not change (a clerk) is 403. A photo already gone (deleted in another tab,
+a delete sent twice, the back button and resubmit) sends the user back to their store's album
+with a message, as every form also names its store.
 """
 
+from functools import wraps
+
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -28,15 +32,52 @@ def _back(store_id):
     return redirect(f"{reverse('stores_bo:settings')}?store={store_id}#store-photos")
 
 
+class _PhotoGone(ObjectDoesNotExist):
+    def __init__(self, store_id):
+        super().__init__(store_id)
+        self.store_id = store_id
+
+
 def _photo(request):
-    """The photo named by the form, in the user's stores (else 404), for a user who manages its store (else 403)."""
+    """The photo named by the form, in the user's stores, for a user who manages its store (else
+    403). A photo that is not there: _PhotoGone when the form's store is one of the user's, else 404."""
     photo_id = id_or_none(request.POST.get("photo"))
     if photo_id is None:
         raise Http404("no such photo")
-    photo = get_scoped_object_or_404(StorePhoto.objects.select_related("store"), request.user, pk=photo_id)
+    try:
+        photo = get_scoped_object_or_404(StorePhoto.objects.select_related("store"), request.user, pk=photo_id)
+    except Http404:
+        raw = request.POST.get("store")
+        if raw in (None, "") or StorePhoto.objects.filter(pk=photo_id).exists():
+            raise  # no store named, or another store's photo: as missing as any out-of-scope id
+        store, _stores = choose_store(request.user, raw)
+        if not manages_store(request.user, store):
+            raise PermissionDenied from None
+        raise _PhotoGone(store.pk) from None
     if not manages_store(request.user, photo.store_id):
         raise PermissionDenied
     return photo
+
+
+def _photo_action(gone_level, gone_message):
+    """A staff-only POST on one photo; a photo already gone answers with the album and a message
+    (at `gone_level`) instead of a 404 page."""
+    def decorate(view):
+        @staff_required(perm="stores.view_stock")
+        @require_POST
+        @wraps(view)
+        def wrapped(request):
+            try:
+                return view(request)
+            except _PhotoGone as gone:
+                messages.add_message(request, gone_level, gone_message())
+                return _back(gone.store_id)
+        return wrapped
+    return decorate
+
+
+def _photo_changed_meanwhile():
+    return _("这张照片已不在相册中，请看刷新后的相册")
 
 
 @staff_required(perm="stores.view_stock")
@@ -74,8 +115,7 @@ def photo_upload(request):
     return _back(store.pk)
 
 
-@staff_required(perm="stores.view_stock")
-@require_POST
+@_photo_action(messages.ERROR, _photo_changed_meanwhile)
 def photo_caption(request):
     photo = _photo(request)
     services.set_caption(photo, request.POST.get("caption", ""), by=request.user)
@@ -83,8 +123,7 @@ def photo_caption(request):
     return _back(photo.store_id)
 
 
-@staff_required(perm="stores.view_stock")
-@require_POST
+@_photo_action(messages.ERROR, _photo_changed_meanwhile)
 def photo_move(request):
     photo = _photo(request)
     to = int_or_none(request.POST.get("to"), minimum=0, maximum=STORE_PHOTO_LIMIT * 10)
@@ -96,8 +135,7 @@ def photo_move(request):
     return _back(photo.store_id)
 
 
-@staff_required(perm="stores.view_stock")
-@require_POST
+@_photo_action(messages.ERROR, _photo_changed_meanwhile)
 def photo_cover(request):
     photo = _photo(request)
     services.set_cover(photo, by=request.user)
@@ -105,10 +143,10 @@ def photo_cover(request):
     return _back(photo.store_id)
 
 
-@staff_required(perm="stores.view_stock")
-@require_POST
+@_photo_action(messages.INFO, lambda: _("这张照片已经删除了"))
 def photo_delete(request):
     photo = _photo(request)
     services.delete_photo(photo, by=request.user)
     messages.success(request, _("照片已删除"))
     return _back(photo.store_id)
+

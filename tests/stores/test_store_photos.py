@@ -298,9 +298,12 @@ def test_set_as_cover_and_delete_with_confirmation(
     assert "照片已删除" in page_messages(response)
     assert not StorePhoto.objects.filter(pk=gone.pk).exists()
     assert gone.image.name not in media_files(settings)
-    # a double submit: the photo is gone, nothing else changes
+    # a double submit (or back and resubmit): the album again with a message, nothing else changes
     before = snapshot(store_a)
-    assert client.post(ACTIONS["delete"][0], {"photo": gone.pk}).status_code == 404
+    response = client.post(ACTIONS["delete"][0], {"photo": gone.pk, "store": store_a.pk}, follow=True)
+    assert response.status_code == 200 and page_messages(response) == ["这张照片已经删除了"]
+    assert response.redirect_chain[-1][0].endswith(f"?store={store_a.pk}#store-photos")
+    assert client.post(ACTIONS["delete"][0], {"photo": gone.pk}).status_code == 404  # no store named
     assert snapshot(store_a) == before
     # the cover's photo: deleted from the gallery, its file kept for the cover
     with django_capture_on_commit_callbacks(execute=True):
@@ -356,3 +359,28 @@ def test_the_admin_change_form_of_a_store_with_photos_saves_unchanged(
         StorePhoto.objects.filter(store=store_a, caption="后台说明").count() == 1
         and media_files(settings) == files
     )
+
+
+def test_acting_on_a_photo_deleted_meanwhile_shows_the_album_not_a_404(
+    client, manager_a, clerk_a, store_a, store_b, hq_user
+):
+    keep, gone = add_photos(store_a, 2, by=manager_a)
+    client.force_login(manager_a)
+    html = client.get(f"{SETTINGS}?store={store_a.pk}").content.decode()
+    # every form on a photo names its store, so a stale form still knows where to send the user
+    assert html.count(f'<input type="hidden" name="photo" value="{keep.pk}"><input type="hidden" name="store" value="{store_a.pk}">') >= 3
+    gone_pk = gone.pk
+    gone.delete()
+    before = snapshot(store_a, store_b)
+    for name, (url, extra) in ACTIONS.items():
+        response = client.post(url, {"photo": gone_pk, "store": store_a.pk, **extra}, follow=True)
+        assert response.status_code == 200, name
+        expected = "这张照片已经删除了" if name == "delete" else "这张照片已不在相册中，请看刷新后的相册"
+        assert page_messages(response) == [expected], name
+        # naming a store that is not the user's is 404, as any out-of-scope id
+        assert client.post(url, {"photo": gone_pk, "store": store_b.pk, **extra}).status_code == 404, name
+    # a clerk of the store may not change photos, gone or not
+    client.force_login(clerk_a)
+    for name, (url, extra) in ACTIONS.items():
+        assert client.post(url, {"photo": gone_pk, "store": store_a.pk, **extra}).status_code == 403, name
+    assert snapshot(store_a, store_b) == before
