@@ -46,7 +46,7 @@ from core.money import ZERO, yuan_to_fen
 from members.models import Address, Member
 from stores.models import Stock, Store
 
-from . import pricing
+from . import list_cache, pricing
 from .models import (
     AfterSale,
     AfterSaleLine,
@@ -411,6 +411,9 @@ def _write_history(plans, out):
         for model, objects in _history_rows(plans):
             model.objects.bulk_create(objects, batch_size=1000)
             written += len(objects)
+    # bulk inserts bypass the services that tell each member's cached 我的订单 pages
+    for user_id in {p.order.user_id for p in plans}:
+        list_cache.changed(user_id)
     by_outcome = {}
     for plan in plans:
         by_outcome[plan.outcome] = by_outcome.get(plan.outcome, 0) + 1

@@ -131,3 +131,26 @@ def test_without_the_dev_gateway_only_unpaid_orders_are_made_live(settings, smal
     assert set(live.values_list("status", flat=True)) <= {Order.Status.PENDING_PAYMENT, Order.Status.CANCELLED}
     assert any("PAYMENT_DEV_GATEWAY" in line for line in lines)
     assert check_orders() == []
+
+
+def test_seeding_tells_the_members_cached_order_lists(small_history):
+    """The history is bulk-inserted, past the services: each buyer's cached 我的订单 pages must
+    still not be served again (a shopper who looked before the seed sees the orders after it)."""
+    from orders import list_cache
+
+    _below()
+    buyers, shopper = demo._buyers()
+    users = [b.user_id for b in buyers] + [shopper.user_id]
+    for user_id in users:
+        assert list_cache.cached_page(user_id, ("all", 1), lambda: ("before", 60)) == "before"
+        assert list_cache.cached_page(user_id, ("all", 1), lambda: ("rebuilt", 60)) == "before"  # kept
+    demo.seed(_quiet)
+    def buyers_of(token):
+        return set(Order.objects.filter(user_id__in=users, checkout_token__startswith=token)
+                   .values_list("user_id", flat=True))
+
+    # the live orders go through checkout, which tells the list itself: look at the others
+    history_only = buyers_of(demo.HISTORY_TOKEN) - buyers_of(demo.LIVE_TOKEN)
+    assert history_only
+    for user_id in history_only:
+        assert list_cache.cached_page(user_id, ("all", 1), lambda: ("rebuilt", 60)) == "rebuilt"
