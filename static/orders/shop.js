@@ -120,8 +120,19 @@
     }
   });
 
+  // --- the order tabs: a row that scrolls sideways when the labels are long (English) keeps the
+  // current tab in view
+  function showCurrentTab(root) {
+    var current = root.querySelector && root.querySelector(".od-tabs a.is-on");
+    var row = current && current.parentNode;
+    if (row && row.scrollWidth > row.clientWidth) {
+      row.scrollLeft = current.offsetLeft - (row.clientWidth - current.offsetWidth) / 2;
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     initCountdowns(document);
+    showCurrentTab(document);
   });
   document.addEventListener("htmx:afterSettle", function (event) { initCountdowns(event.target); });
 })();

@@ -17,11 +17,12 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from catalog.models import ProductImage
+from orders import selectors
 from orders.models import AfterSale, ExpressFeeRule, Order
 from orders.services import ship_order
 from stores.context_processors import CHOSEN_COOKIE
 
-from .factories import make_order_staff, make_shopper, make_sku, make_store
+from .factories import checkout, make_order_staff, make_shopper, make_sku, make_store, pay
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PHONE_WIDTH = 390
@@ -271,3 +272,45 @@ def test_cart_marks_lines_that_cannot_be_bought_at_the_chosen_store(live_server,
     page.get_by_role("button", name="清除 3 件失效商品").click()
     page.wait_for_function("() => document.querySelectorAll('.od-line').length === 1")
     assert page.locator("[data-cart-badge]").inner_text() == "1"
+
+
+def test_the_order_tabs_in_english_do_not_overlap(live_server, page, screenshot):
+    """All the tabs on a 390 px phone: the English labels are longer than the Chinese ones; each tab
+    keeps its whole label and badge (the row scrolls sideways), none runs into the next."""
+    store, tea, nuts, shopper, manager = _shop()
+    for sku in (tea, nuts, tea):
+        checkout(shopper, store, [(sku, 1)], fulfilment="pickup")
+    pay(checkout(shopper, store, [(nuts, 1)], fulfilment="pickup"))
+    _login(page, live_server, shopper, store)
+    host = live_server.url.split("://", 1)[1].split(":")[0]
+    page.context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": "en", "domain": host, "path": "/"}])
+    page.goto(f"{live_server.url}/orders/")
+    tabs = page.locator(".od-tabs a")
+    assert tabs.count() == len(selectors.TABS) and tabs.first.inner_text().startswith("All")
+    boxes = page.evaluate("""() => [...document.querySelectorAll('.od-tabs a')].map(a => {
+        const text = document.createRange(); text.selectNodeContents(a.firstChild);
+        const label = text.getBoundingClientRect(), tab = a.getBoundingClientRect();
+        const badge = a.querySelector('.od-tabs__count');
+        return {tab: [tab.left, tab.right], label: [label.left, label.right],
+                badge: badge ? [badge.getBoundingClientRect().left, badge.getBoundingClientRect().right] : null};
+    })""")
+    for box in boxes:
+        assert box["tab"][0] <= box["label"][0] and box["label"][1] <= box["tab"][1], box  # the label within its tab
+        if box["badge"]:
+            assert box["label"][1] <= box["badge"][0] + 1 and box["badge"][1] <= box["tab"][1], box
+    for left, right in zip(boxes, boxes[1:], strict=False):
+        assert left["tab"][1] <= right["tab"][0] + 0.5, (left, right)
+    _fits_the_phone(page)
+    screenshot("orders-list-tabs-en")
+    # the row scrolls sideways: the current tab, the last one, is brought into view
+    page.goto(f"{live_server.url}/orders/?tab=after_sale")
+    current = page.locator(".od-tabs a.is-on").bounding_box()
+    assert current["x"] >= 0 and current["x"] + current["width"] <= PHONE_WIDTH + 0.5
+    screenshot("orders-list-tabs-en-after-sales")
+    # Chinese still fills the row
+    page.context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": "zh-hans", "domain": host, "path": "/"}])
+    page.goto(f"{live_server.url}/orders/")
+    _fits_the_phone(page)
+    row = page.locator(".od-tabs")
+    assert row.evaluate("r => r.scrollWidth <= r.clientWidth")  # every Chinese tab on screen, no scrolling
+    screenshot("orders-list-tabs-zh")
