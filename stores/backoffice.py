@@ -186,10 +186,19 @@ def transfer_list(request):
 def transfer_create(request):
     source_stores = stores_for(request.user).filter(is_archived=False)
     all_stores = Store.objects.filter(is_archived=False)
+    # a one-store manager sends from their store: it is chosen, and not offered as the destination
+    only = list(source_stores[:2])
+    only = only[0] if len(only) == 1 else None
+    if only is not None:
+        all_stores = all_stores.exclude(pk=only.pk)
     # 补货 on the workbench opens this form filled in: into the store, the SKU and a quantity
     initial = {} if request.method == "POST" else {
         "destination": request.GET.get("destination", "")[:20], "lines": request.GET.get("lines", "")[:200]}
+    if only is not None:
+        initial["source"] = only.pk
     form = TransferForm(request.POST or None, source_stores=source_stores, all_stores=all_stores, initial=initial)
+    if only is not None:
+        form.fields["source"].empty_label = None
     if request.method == "POST" and form.is_valid():
         try:
             transfer = services.create_transfer(
@@ -204,7 +213,7 @@ def transfer_create(request):
     # the product picker shows the available stock of the source store (the one chosen, else the first)
     form.fields["source"].widget.attrs["data-picker-store"] = "#transfer-picker"
     chosen = id_or_none(form["source"].value())
-    picker_store = source_stores.filter(pk=chosen).first() if chosen else None
+    picker_store = only or (source_stores.filter(pk=chosen).first() if chosen else None)
     return render(request, "stores/backoffice/transfer_form.html",
                   {"form": form, "picker_store": picker_store or source_stores.first(),
                    "wechat_jssdk": bool(settings.WECHAT_APP_ID)})

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from stores import documents, services
-from stores.models import Stock, StockDocument, StockDocumentLine, StockMovement, StoreStaff
+from stores.models import Stock, StockDocument, StockDocumentLine, StockMovement, StoreStaff, Transfer
 
 from .conftest import make_sku, make_staff
 
@@ -447,3 +447,23 @@ def test_the_picker_and_document_lines_show_the_products_unit(client, store_a, h
     documents.set_line(receipt, sku, 3, by=hq_user)
     page = client.get(reverse("stores_bo:document", args=[receipt.pk])).content.decode()
     assert "× 3 盒" in page and "可用 5 盒" in page
+
+
+def test_a_one_store_clerk_sends_from_their_store_and_never_to_it(client, store_a, store_b, clerk_a, hq_user, sku):
+    services.receive_stock(store_a, sku, 5)
+    client.force_login(clerk_a)
+    form = client.get(reverse("stores_bo:transfer_create")).context["form"]
+    assert form["source"].value() == store_a.pk
+    assert [choice for choice, _label in form.fields["source"].choices] == [store_a.pk]  # no "---------"
+    destinations = [value for value, _label in form.fields["destination"].choices if value != ""]
+    assert store_b.pk in destinations and store_a.pk not in destinations
+    # a posted form naming the store as its own destination is refused, nothing made
+    response = client.post(reverse("stores_bo:transfer_create"),
+                           {"source": store_a.pk, "destination": store_a.pk, "lines": f"{sku.code} 1"})
+    assert response.status_code == 200 and response.context["form"].errors["destination"]
+    assert not Transfer.objects.exists()
+    # HQ (every store) still chooses the source
+    client.force_login(hq_user)
+    form = client.get(reverse("stores_bo:transfer_create")).context["form"]
+    assert form["source"].value() is None
+    assert {store_a.pk, store_b.pk} <= {value for value, _label in form.fields["destination"].choices}
