@@ -108,3 +108,14 @@ def test_the_notice_page_does_not_grow_with_notices(client, store_a, clerk_a):
     assert StoreNotification.objects.filter(user=clerk_a).count() == 14
     assert count() == few <= 10
     assert count("all") == few_all
+
+
+def test_the_alerts_page_lists_the_users_notices_as_cards_with_a_link_to_all(client, store_a, store_b, clerk_a):
+    alert = _low_stock_notice(store_a, make_sku("铁观音"))
+    _low_stock_notice(store_b, make_sku("大红袍"))
+    client.force_login(clerk_a)
+    html = client.get(reverse("stores_bo:alerts")).content.decode()
+    notices = html.split('data-testid="alert-notices"', 1)[1].split("</ul>", 1)[0]
+    assert notices.count('<li class="ntf') == 1 and "铁观音" in notices and "大红袍" not in notices
+    assert reverse("stores_bo:alert_detail", args=[alert.pk]) in notices
+    assert reverse("stores_bo:notifications") in html and "<table class=\"bo-table\"><tbody>" not in html
