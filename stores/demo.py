@@ -137,6 +137,7 @@ def seed(out):
                 quantity = rng.randint(1, 3)
             services.receive_stock(store, sku_id, quantity, note="演示数据初始入库", reference="demo:seed")
             changed += 1
+    changed += _seed_paperwork(stores, out)
     if changed:
         opened, _closed = services.sweep_low_stock()
         changed += opened
@@ -144,3 +145,55 @@ def seed(out):
     out(f"  store manager: {DEMO_MANAGER['username']} / {DEMO_MANAGER['password']}  (静安寺店, /backoffice/stores/)")
     out(f"  store clerk:   {DEMO_CLERK['username']} / {DEMO_CLERK['password']}  (静安寺店)")
     return changed
+
+
+PAPERWORK_NOTE = "演示数据"
+
+
+def _seed_paperwork(stores, out):
+    """A day's paperwork at 静安寺店, so its back-office pages are not empty: a posted receipt from
+    HQ, a stocktake being counted, a transfer on its way in from 徐家汇店 and one received short
+    from it (a difference for HQ to settle). Made once, through the same services as the pages;
+    nothing when the catalogue or the stock is not there."""
+    from . import documents
+    from .models import StockDocument, Transfer
+
+    home, other = stores.get(DEMO_MANAGER["store"]), stores.get("sh-xujiahui")
+    manager = get_user_model().objects.filter(username=DEMO_MANAGER["username"]).first()
+    if home is None or other is None or manager is None:
+        return 0
+    if (StockDocument.objects.filter(store=home, note__startswith=PAPERWORK_NOTE).exists()
+            or Transfer.objects.filter(note__startswith=PAPERWORK_NOTE).exists()):
+        return 0
+    shared = list(
+        Stock.objects.filter(store=home, sku__in=Stock.objects.filter(store=other, on_hand__gte=10).values("sku"))
+        .order_by("sku_id").values_list("sku_id", "on_hand")[:6]
+    )
+    if len(shared) < 6:
+        return 0
+    made = 0
+
+    receipt = documents.create_document(home, StockDocument.Kind.RECEIPT, by=manager,
+                                        source=StockDocument.Source.HQ, note=f"{PAPERWORK_NOTE}：总部配送到货")
+    for sku_id, _on_hand in shared[:3]:
+        documents.set_line(receipt, sku_id, 12, unit_cost="8.50", by=manager)
+    documents.post_document(receipt, by=manager)
+    made += 1
+
+    count = documents.create_document(home, StockDocument.Kind.STOCKTAKE, by=manager,
+                                      note=f"{PAPERWORK_NOTE}：月末盘点（清点中）")
+    for sku_id, on_hand in shared[:2]:
+        documents.record_count(count, sku_id, on_hand + 12 - 1, by=manager)  # one unit missing
+    made += 1
+
+    arriving = services.create_transfer(other, home, [(sku_id, 4) for sku_id, _q in shared[3:5]],
+                                        note=f"{PAPERWORK_NOTE}：徐家汇店补货")
+    services.dispatch_transfer(arriving)
+    short = services.create_transfer(other, home, [(shared[5][0], 5)], note=f"{PAPERWORK_NOTE}：上周调拨")
+    services.dispatch_transfer(short)
+    line = short.lines.get()
+    services.receive_transfer(short, {line.pk: 4}, by=manager, note="少一件，外箱破损")
+    made += 2
+    out(f"  stores: paperwork at {home.name}: receipt {receipt.number} posted, stocktake {count.number} "
+        f"being counted, transfer {arriving} to receive, one received 1 short")
+    return made

@@ -446,3 +446,24 @@ def test_a_message_lost_when_the_worker_died_while_sending_is_sent_again_by_the_
     with django_capture_on_commit_callbacks(execute=True):
         services.sweep_low_stock()
     assert services.notify_low_stock(alert.pk) == 0 and len(notices) == 1  # recorded: never again
+
+
+def test_seed_demo_leaves_a_days_paperwork_at_the_demo_store_once(db):
+    from stores import demo
+    from stores.models import StockDocument, Transfer
+
+    for _ in range(8):
+        make_sku()
+    demo.seed(lambda line: None)
+    home = Store.objects.get(code=demo.DEMO_MANAGER["store"])
+    documents = StockDocument.objects.filter(store=home)
+    assert {(d.kind, d.state) for d in documents} == {("receipt", "posted"), ("stocktake", "draft")}
+    counted = documents.get(kind="stocktake").lines.exclude(counted=None)
+    assert counted.count() == 2
+    transfers = Transfer.objects.filter(destination=home).order_by("pk")
+    assert [(t.status, t.difference_status, t.short_quantity) for t in transfers] == [
+        ("dispatched", "", 0), ("received", "open", 1)]
+    assert services.ledger_mismatches() == []
+    # a second seed makes none of it again
+    assert demo.seed(lambda line: None) == 0
+    assert StockDocument.objects.count() == 2 and Transfer.objects.count() == 2
