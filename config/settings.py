@@ -583,6 +583,7 @@ DEMO_SEEDERS = [
     "catalog.demo.seed",
     "stores.demo.seed",
     "members.demo.seed",
+    "stores.demo.seed_photos",  # after members.demo: added by the HQ admin it makes
     "marketing.demo.seed",
     "marketing.home_demo.seed",
     "orders.demo.seed",

@@ -244,6 +244,10 @@ def make_photo_thumbnails(photo_id):
     if not StorePhoto.objects.filter(pk=photo.pk, image=name).update(thumbnails=info):
         remove_file(storage, name, thumbnails.names(info))  # deleted meanwhile
         return False
+    if "strip" in info:  # a cover picked from the gallery before these were made shows them too
+        Store.objects.filter(cover=name).exclude(cover_thumbnails__source=name).update(
+            cover_thumbnails={"source": name, "strip": info["strip"]}
+        )
     return True
 
 
