@@ -183,7 +183,11 @@ def remove_file(storage, name, thumbnail_names=()):
 def photo_saved(sender, instance, raw=False, **kwargs):
     """post_save of StorePhoto: a new file gets its thumbnails from the worker after commit
     (resizing a 6000-pixel upload takes seconds; pages show the original meanwhile)."""
-    if raw or not instance.image or thumbnails.is_current(instance.thumbnails, instance.image):
+    deferred = instance.get_deferred_fields()
+    if raw or "image" in deferred or not instance.image:
+        return
+    # a partial row: the worker looks (and does nothing when they are made), rather than a query here
+    if "thumbnails" not in deferred and thumbnails.is_current(instance.thumbnails, instance.image):
         return
     photo_id = instance.pk
     transaction.on_commit(lambda: _enqueue("make_photo_thumbnails", photo_id))
@@ -245,9 +249,7 @@ def make_photo_thumbnails(photo_id):
         remove_file(storage, name, thumbnails.names(info))  # deleted meanwhile
         return False
     if "strip" in info:  # a cover picked from the gallery before these were made shows them too
-        Store.objects.filter(cover=name).exclude(cover_thumbnails__source=name).update(
-            cover_thumbnails={"source": name, "strip": info["strip"]}
-        )
+        Store.objects.filter(cover=name).update(cover_thumbnails={"source": name, "strip": info["strip"]})
     return True
 
 

@@ -540,11 +540,14 @@ def test_a_cover_picked_before_its_photos_thumbnails_exist_gets_them_when_made(
         photo_services.set_cover(photo, by=manager_a)
     store = Store.objects.get(pk=store_a.pk)
     assert store.cover_thumbnails == {} and store.cover_image.url == photo.image.url  # the original meanwhile
-    for callback in [*upload, *picked]:
+    for callback in upload:  # the photo's worker: the cover takes its strip thumbnail
         callback()
     photo.refresh_from_db()
     store.refresh_from_db()
     assert store.cover_thumbnails == {"source": photo.image.name, "strip": photo.thumbnails["strip"]}
+    for callback in picked:  # the cover's own worker, later: nothing left to do
+        callback()
+    assert Store.objects.get(pk=store_a.pk).cover_thumbnails == store.cover_thumbnails
 
 
 def test_an_uploaded_cover_gets_its_thumbnail_and_a_cleared_one_forgets_it(
@@ -645,3 +648,22 @@ def test_a_photo_added_in_the_admin_gets_thumbnails(
     assert response.status_code == 302, response.content.decode()[:2000]
     photo = StorePhoto.objects.get(store=store_a)
     assert photo.caption == "后台上传" and photo.as_thumb.width == 400
+
+
+def test_photos_and_covers_without_thumbnails_get_them_from_the_command(manager_a, store_a, store_b):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    photo = add_big(store_a, by=manager_a)  # its worker never ran (no commit in this test)
+    photo_services.set_cover(photo, by=manager_a)
+    store_b.cover = big_picture("uploaded.jpg", color=(0, 90, 0))
+    store_b.save()
+    out = StringIO()
+    call_command("make_store_thumbnails", stdout=out)
+    assert "Thumbnails made for 1 store photo(s) and 1 cover(s)." in out.getvalue()  # store_a's: from its photo
+    photo.refresh_from_db()
+    assert photo.as_strip.width == 750 and Store.objects.get(pk=store_a.pk).cover_image == photo.as_strip
+    assert Store.objects.get(pk=store_b.pk).cover_image.width == 750
+    call_command("make_store_thumbnails", stdout=out)
+    assert "Thumbnails made for 0 store photo(s) and 0 cover(s)." in out.getvalue()
