@@ -297,21 +297,13 @@ THUMBNAIL_ALIASES = ("card", "detail")
 def generate_thumbnails(image):
     """Make the card and detail thumbnails of one ProductImage once, and remember their names and
     sizes on the row. Safe to call again: skips when they exist for the current file."""
-    from easy_thumbnails.alias import aliases
-    from easy_thumbnails.files import get_thumbnailer
+    from core import thumbnails
 
     if not image.image:
         return False
-    if (image.thumbnails or {}).get("source") == image.image.name:
+    if thumbnails.is_current(image.thumbnails, image.image):
         return False
-    thumbnailer = get_thumbnailer(image.image)
-    info = {"source": image.image.name}
-    for alias in THUMBNAIL_ALIASES:
-        options = aliases.get(alias)
-        if not options:
-            continue
-        thumb = thumbnailer.get_thumbnail(options)
-        info[alias] = {"name": thumb.name, "width": thumb.width, "height": thumb.height}
+    info = thumbnails.make(image.image, thumbnails.alias_options(THUMBNAIL_ALIASES))
     ProductImage.objects.filter(pk=image.pk).update(thumbnails=info)
     image.thumbnails = info
     return True

@@ -512,7 +512,14 @@ THUMBNAIL_ALIASES = {
     "": {
         "card": {"size": (360, 360), "crop": "smart", "quality": 85},
         "detail": {"size": (750, 750), "crop": False, "quality": 85},
-    }
+    },
+    # 门店相册 (stores.photos): "strip" for the shop page's swipe strip and the store's cover (a
+    # cover picked from the gallery is that photo's strip thumbnail), the whole picture within
+    # 750 px; "thumb" for the back office's and the admin's 4:3 tiles, cropped to fill them
+    "stores.StorePhoto.image": {
+        "strip": {"size": (750, 750), "crop": False, "quality": 82},
+        "thumb": {"size": (400, 300), "crop": "smart", "quality": 80},
+    },
 }
 # django-import-export: a CSV either imports completely or reports its errors and saves nothing.
 IMPORT_EXPORT_USE_TRANSACTIONS = True
@@ -576,6 +583,7 @@ DEMO_SEEDERS = [
     "catalog.demo.seed",
     "stores.demo.seed",
     "members.demo.seed",
+    "stores.demo.seed_photos",  # after members.demo: added by the HQ admin it makes
     "marketing.demo.seed",
     "marketing.home_demo.seed",
     "orders.demo.seed",

@@ -96,7 +96,9 @@ class StorePhotoInline(admin.TabularInline):
     def preview(self, obj):
         if not obj.pk or not obj.image:
             return "-"
-        return format_html('<img src="{}" width="80" height="60" alt="" style="object-fit:cover">', obj.image.url)
+        return format_html(
+            '<img src="{}" width="80" height="60" alt="" style="object-fit:cover">', obj.thumb("thumb").url
+        )
 
 
 class StoreStaffInline(BoundedAutocompleteMixin, admin.TabularInline):

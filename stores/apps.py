@@ -42,7 +42,7 @@ class StoresConfig(AppConfig):
         from core.permissions import permissions_changed
 
         from .models import Store, StorePhoto, StoreStaff
-        from .photos import photo_deleted
+        from .photos import cover_saved, photo_deleted, photo_saved
 
         post_migrate.connect(ensure_hq_group, sender=self, dispatch_uid="stores.ensure_hq_group")
         # what a staff member may see follows their store assignments: cached permission sets go
@@ -53,3 +53,6 @@ class StoresConfig(AppConfig):
         for signal in (post_save, post_delete):
             signal.connect(stores_changed, sender=Store, dispatch_uid=f"stores.pages.{signal is post_save}")
         post_delete.connect(photo_deleted, sender=StorePhoto, dispatch_uid="stores.photo_deleted")
+        # thumbnails made by the worker after commit, however a photo or a cover was saved
+        post_save.connect(photo_saved, sender=StorePhoto, dispatch_uid="stores.photo_saved")
+        post_save.connect(cover_saved, sender=Store, dispatch_uid="stores.cover_saved")

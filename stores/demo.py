@@ -197,3 +197,46 @@ def _seed_paperwork(stores, out):
     out(f"  stores: paperwork at {home.name}: receipt {receipt.number} posted, stocktake {count.number} "
         f"being counted, transfer {arriving} to receive, one received 1 short")
     return made
+
+
+# a few stores show a gallery (门店相册): store code -> (view, caption) in order; the first is the cover
+PHOTOS = {
+    "sh-jingan": [("front", "门头"), ("shelves", "店内货架"), ("counter", "自提柜台")],
+    "hz-wulin": [("front", "门头"), ("shelves", "店内")],
+    "sz-guanqian": [("front", "观前街门头"), ("counter", "收银与自提")],
+}
+
+
+def seed_photos(out):
+    """Demo galleries, through the service (so the worker makes their thumbnails after commit), by
+    the demo manager at their store and an HQ superuser elsewhere (it runs after members.demo, which
+    makes the admin). A store that has photos already is left as it is."""
+    from django.core.files.base import ContentFile
+
+    from .demo_art import store_picture
+    from .photos import add_store_photos, set_cover
+
+    User = get_user_model()
+    hq = User.objects.filter(is_superuser=True, is_active=True).order_by("pk").first()
+    manager = User.objects.filter(username=DEMO_MANAGER["username"], is_active=True).first()
+    changed = 0
+    for code, views in PHOTOS.items():
+        store = Store.objects.filter(code=code).first()
+        if store is None or store.photos.exists():
+            continue
+        by = manager if code == DEMO_MANAGER["store"] and manager is not None else hq
+        if by is None:
+            out(f"  stores: no HQ user to add the demo photos of {store.name}; skipped")
+            continue
+        added = []
+        for view, caption in views:
+            picture = ContentFile(store_picture(store.name, code, view), name=f"demo-{code}-{view}.jpg")
+            photos, _skipped = add_store_photos(store, [picture], by=by, caption=caption)
+            added += photos
+        changed += len(added)
+        if added and not store.cover:
+            set_cover(added[0], by=by)
+            changed += 1
+    if changed:
+        out(f"  stores: {changed} demo gallery photos and covers")
+    return changed

@@ -38,6 +38,8 @@ class Store(models.Model):
     name = models.CharField(_("门店名称"), max_length=64)
     code = models.SlugField(_("门店编码"), max_length=32, unique=True)
     cover = ImageField(_("封面图"), upload_to="stores/%Y/%m/", blank=True)
+    # the cover's "strip" thumbnail, like a gallery photo's (core.thumbnails; made by stores.photos)
+    cover_thumbnails = models.JSONField(_("封面缩略图"), default=dict, blank=True, editable=False)
     province = models.CharField(_("省"), max_length=32)
     city = models.CharField(_("市"), max_length=32, db_index=True)
     district = models.CharField(_("区"), max_length=32, blank=True)
@@ -126,6 +128,14 @@ class Store(models.Model):
     def accepts_orders(self):
         return self.status == self.Status.OPEN and not self.is_archived
 
+    @property
+    def cover_image(self):
+        """The cover as shown (a Thumb: url, width, height): its thumbnail, or the uploaded file
+        until that is made; None without a cover."""
+        from core.thumbnails import pick
+
+        return pick(self.cover_thumbnails, "strip", self.cover)
+
 
 STORE_PHOTO_LIMIT = 9
 
@@ -135,7 +145,9 @@ class StorePhoto(models.Model):
 
     The file goes through core.images like every upload (decoded, re-encoded, pixel limit, no
     EXIF). `digest` is the SHA-256 of the stored bytes: the same picture sent twice to one store
-    (a double submit, a second tab) is added once (stores.photos). At most STORE_PHOTO_LIMIT a store."""
+    (a double submit, a second tab) is added once (stores.photos). At most STORE_PHOTO_LIMIT a store.
+    `thumbnails` holds its "strip" and "thumb" thumbnails (core.thumbnails), made once by the worker
+    after the upload commits; pages show the original until then."""
 
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="photos", verbose_name=_("门店"))
     image = ImageField(_("照片"), upload_to="stores/photos/%Y/%m/", width_field="width", height_field="height")
@@ -144,6 +156,7 @@ class StorePhoto(models.Model):
     caption = models.CharField(_("说明"), max_length=60, blank=True)
     position = models.PositiveIntegerField(_("排序"), default=0, help_text=_("数字越小越靠前"))
     digest = models.CharField(_("内容摘要"), max_length=64, blank=True, editable=False)
+    thumbnails = models.JSONField(_("缩略图"), default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
 
     class Meta:
@@ -163,6 +176,21 @@ class StorePhoto(models.Model):
             self.image.file, self.image.name = cleaned, cleaned.name
             self.digest = hashlib.sha256(cleaned.file.getvalue()).hexdigest()
         super().save(*args, **kwargs)
+
+    def thumb(self, alias):
+        """The Thumb (url, width, height) of a thumbnail ("strip", "thumb"), or of the original
+        until it is made. No query, no file read."""
+        from core.thumbnails import pick
+
+        return pick(self.thumbnails, alias, self.image, self.width, self.height)
+
+    @property
+    def as_strip(self):
+        return self.thumb("strip")
+
+    @property
+    def as_thumb(self):
+        return self.thumb("thumb")
 
 
 class StoreHours(models.Model):

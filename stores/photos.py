@@ -4,8 +4,13 @@ Every change locks the store row first (one writer per store at a time: stores c
 rows in the lock order), so the limit of STORE_PHOTO_LIMIT, the order and the same-picture check
 hold when a form is sent twice or from two tabs. Only a manager of the store, or HQ, may change it
 (`by` is required). Files are checked by core.images before anything here sees them; a file
-whose row is never committed is removed by core.uploads, and a deleted photo's file is removed
-after commit unless the store's cover still shows it.
+whose row is never committed is removed by core.uploads, and a deleted photo's file and its
+thumbnails are removed after commit unless the store's cover still shows it.
+
+Thumbnails (core.thumbnails): a photo saved with a new file, however it was saved (a service, the
+admin), has the worker make its "strip" and "thumb" thumbnails after commit; a cover uploaded
+from a form gets its "strip" thumbnail the same way, and a cover picked from the gallery takes its
+photo's. Pages show the original until they are made.
 """
 
 import hashlib
@@ -16,6 +21,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core import thumbnails
 from core.errors import DomainError
 from core.images import clean_image
 
@@ -25,6 +31,11 @@ from .scope import manages_store
 log = logging.getLogger(__name__)
 
 CAPTION_LENGTH = StorePhoto._meta.get_field("caption").max_length
+PHOTO_THUMBNAILS = ("strip", "thumb")
+# the cover is shown like a gallery photo: with the same options, a cover picked from the gallery
+# is its photo's strip thumbnail, the same file
+COVER_THUMBNAILS = ("strip",)
+THUMBNAIL_TARGET = "stores.StorePhoto.image"
 
 
 class PhotoError(DomainError):
@@ -36,7 +47,7 @@ class PhotoError(DomainError):
 def _lock(store, by):
     if not manages_store(by, store):
         raise PhotoError(_("只有店长或总部可以修改门店相册"), code="not_manager")
-    return Store.objects.select_for_update().only("pk", "cover").get(pk=store.pk)
+    return Store.objects.select_for_update().only("pk", "cover", "cover_thumbnails").get(pk=store.pk)
 
 
 def clean_caption(text):
@@ -125,7 +136,16 @@ def set_cover(photo, *, by):
     names the photo's file; deleting the photo later keeps the file while the cover uses it."""
     store = _lock(photo.store, by)
     if store.cover.name != photo.image.name:
-        Store.objects.filter(pk=store.pk).update(cover=photo.image.name, updated_at=timezone.now())
+        name = photo.image.name
+        info = StorePhoto.objects.filter(pk=photo.pk).values_list("thumbnails", flat=True).first() or {}
+        cover_info = {"source": name, "strip": info["strip"]} if info.get("source") == name and "strip" in info else {}
+        Store.objects.filter(pk=store.pk).update(cover=name, cover_thumbnails=cover_info, updated_at=timezone.now())
+        old, storage, old_names = store.cover.name, store.cover.storage, thumbnails.names(store.cover_thumbnails)
+        if old:  # the cover before: a deleted photo's file or an uploaded one goes once nothing names it
+            transaction.on_commit(lambda: remove_file(storage, old, old_names))
+        if not cover_info:  # its photo's thumbnails are not made yet: the worker makes (finds) them
+            store_id = store.pk
+            transaction.on_commit(lambda: enqueue_cover_thumbnails(store_id))
     return photo
 
 
@@ -138,19 +158,115 @@ def delete_photo(photo, *, by):
 
 
 def photo_deleted(sender, instance, **kwargs):
-    """post_delete of StorePhoto (a service, the admin, a store deleted): remove its file once the
-    deletion has committed."""
+    """post_delete of StorePhoto (a service, the admin, a store deleted): remove its file and its
+    thumbnails once the deletion has committed."""
     name = instance.image.name
     if name:
         storage = instance.image.storage
-        transaction.on_commit(lambda: remove_file(storage, name))
+        names = thumbnails.names(instance.thumbnails)
+        transaction.on_commit(lambda: remove_file(storage, name, names))
 
 
-def remove_file(storage, name):
-    """Delete a photo's file that no photo and no store cover names any more."""
+def remove_file(storage, name, thumbnail_names=()):
+    """Delete a photo's file and its thumbnails (those named and any made for it) when no photo and
+    no store cover names the file any more: a cover keeps them all."""
     if StorePhoto.objects.filter(image=name).exists() or Store.objects.filter(cover=name).exists():
         return
     try:
         storage.delete(name)
     except Exception:
         log.exception("could not remove %s, the file of a deleted store photo", name)
+    thumbnails.remove(storage, name, thumbnail_names)
+
+
+# --- thumbnails ---------------------------------------------------------------------------------------
+def photo_saved(sender, instance, raw=False, **kwargs):
+    """post_save of StorePhoto: a new file gets its thumbnails from the worker after commit
+    (resizing a 6000-pixel upload takes seconds; pages show the original meanwhile)."""
+    deferred = instance.get_deferred_fields()
+    if raw or "image" in deferred or not instance.image:
+        return
+    # a partial row: the worker looks (and does nothing when they are made), rather than a query here
+    if "thumbnails" not in deferred and thumbnails.is_current(instance.thumbnails, instance.image):
+        return
+    photo_id = instance.pk
+    transaction.on_commit(lambda: _enqueue("make_photo_thumbnails", photo_id))
+
+
+def cover_saved(sender, instance, raw=False, update_fields=None, **kwargs):
+    """post_save of Store (the settings form, the admin): an uploaded cover gets its thumbnail from
+    the worker after commit; a cleared cover forgets its thumbnail. A save that leaves the cover as it
+    was costs no query."""
+    if raw or (update_fields is not None and "cover" not in update_fields):
+        return
+    deferred = instance.get_deferred_fields()
+    if "cover" in deferred:
+        return
+    store_id = instance.pk
+    if "cover_thumbnails" in deferred:  # a partial row: the worker looks (and does nothing if made)
+        if instance.cover:
+            transaction.on_commit(lambda: enqueue_cover_thumbnails(store_id))
+        return
+    if thumbnails.is_current(instance.cover_thumbnails, instance.cover):
+        return
+    if instance.cover:
+        transaction.on_commit(lambda: enqueue_cover_thumbnails(store_id))
+    elif instance.cover_thumbnails:
+        Store.objects.filter(pk=store_id, cover="").update(cover_thumbnails={})
+        instance.cover_thumbnails = {}
+
+
+def enqueue_cover_thumbnails(store_id):
+    _enqueue("make_cover_thumbnails", store_id)
+
+
+def _enqueue(task_name, pk):
+    from . import tasks
+
+    task = getattr(tasks, task_name)
+    try:
+        task.delay(pk)
+    except Exception:  # broker down: make them here rather than never
+        log.exception("could not enqueue %s(%s); making them now", task_name, pk)
+        task(pk)
+
+
+def make_photo_thumbnails(photo_id):
+    """Make a photo's thumbnails and keep them on its row: True when made. Idempotent (nothing to
+    do when they exist for its file); a photo deleted meanwhile, before or while they are made,
+    leaves none behind; a picture that cannot be resized keeps the original on pages."""
+    photo = StorePhoto.objects.filter(pk=photo_id).only("pk", "store_id", "image", "thumbnails").first()
+    if photo is None or not photo.image or thumbnails.is_current(photo.thumbnails, photo.image):
+        return False
+    name, storage = photo.image.name, photo.image.storage
+    try:
+        info = thumbnails.make(photo.image, thumbnails.alias_options(PHOTO_THUMBNAILS, THUMBNAIL_TARGET))
+    except Exception:
+        log.exception("thumbnails of store photo %s could not be made", photo_id)
+        remove_file(storage, name)  # if it was deleted meanwhile: whatever was made of it
+        return False
+    if not StorePhoto.objects.filter(pk=photo.pk, image=name).update(thumbnails=info):
+        remove_file(storage, name, thumbnails.names(info))  # deleted meanwhile
+        return False
+    if "strip" in info:  # a cover picked from the gallery before these were made shows them too
+        Store.objects.filter(cover=name).update(cover_thumbnails={"source": name, "strip": info["strip"]})
+    return True
+
+
+def make_cover_thumbnails(store_id):
+    """Make a store's cover thumbnail (found, not made again, when the cover is a gallery photo's
+    file whose thumbnails exist) and keep it on the store: True when kept. Idempotent; a cover
+    changed or cleared meanwhile keeps what it has."""
+    store = Store.objects.filter(pk=store_id).only("pk", "cover", "cover_thumbnails").first()
+    if store is None or not store.cover or thumbnails.is_current(store.cover_thumbnails, store.cover):
+        return False
+    name = store.cover.name
+    try:
+        info = thumbnails.make(store.cover, thumbnails.alias_options(COVER_THUMBNAILS, THUMBNAIL_TARGET))
+    except Exception:
+        log.exception("the cover thumbnail of store %s could not be made", store_id)
+        return False
+    if not Store.objects.filter(pk=store.pk, cover=name).update(cover_thumbnails=info):
+        remove_file(store.cover.storage, name, thumbnails.names(info))  # another cover meanwhile
+        return False
+    return True

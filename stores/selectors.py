@@ -319,7 +319,7 @@ def store_photos(store):
 
     return list(
         StorePhoto.objects.filter(store_id=store.pk)
-        .only("id", "image", "width", "height", "caption", "position")
+        .only("id", "image", "width", "height", "caption", "position", "thumbnails")
         .order_by("position", "pk")
     )
 

@@ -384,3 +384,286 @@ def test_acting_on_a_photo_deleted_meanwhile_shows_the_album_not_a_404(
     for name, (url, extra) in ACTIONS.items():
         assert client.post(url, {"photo": gone_pk, "store": store_a.pk, **extra}).status_code == 403, name
     assert snapshot(store_a, store_b) == before
+
+
+# --- thumbnails ----------------------------------------------------------------------------------------
+def big_picture(name="front.jpg", color=(200, 80, 40), size=(1600, 1200)):
+    """A photo like a phone's: large, with detail (so that its thumbnails are real work)."""
+    buffer = io.BytesIO()
+    image = Image.new("RGB", size, color)
+    for x in range(0, size[0], 100):
+        image.paste((x % 255, 120, 255 - x % 255), (x, 0, x + 50, size[1]))
+    image.save(buffer, "JPEG", quality=90)
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/jpeg")
+
+
+def add_big(store, *, by, **kwargs):
+    added, _skipped = photo_services.add_store_photos(store, [big_picture(**kwargs)], by=by)
+    return added[0]
+
+
+def thumbnail_sources():
+    from easy_thumbnails.models import Source
+
+    return sorted(Source.objects.values_list("name", flat=True))
+
+
+def test_thumbnails_are_made_after_commit_with_their_sizes(
+    manager_a, store_a, settings, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as after_commit:
+        wide = add_big(store_a, by=manager_a)
+        tall = add_big(store_a, by=manager_a, name="tall.jpg", color=(20, 90, 160), size=(1200, 1600))
+    # nothing resized in the request: until the worker runs, pages show the originals
+    wide.refresh_from_db()
+    assert wide.thumbnails == {} and wide.as_strip == (wide.image.url, 1600, 1200)
+    assert len(after_commit) == 2 and media_files(settings) == sorted([wide.image.name, tall.image.name])
+    for callback in after_commit:
+        callback()
+    wide.refresh_from_db()
+    tall.refresh_from_db()
+    assert wide.thumbnails["source"] == wide.image.name
+    assert (wide.as_strip.width, wide.as_strip.height) == (750, 562)  # the whole picture, 750 px at most
+    assert (tall.as_strip.width, tall.as_strip.height) == (562, 750)
+    assert (wide.as_thumb.width, wide.as_thumb.height) == (tall.as_thumb.width, tall.as_thumb.height) == (400, 300)
+    files = media_files(settings)
+    assert len(files) == 6 and set(photo_services.thumbnails.names(wide.thumbnails)) < set(files)
+    for entry in ("strip", "thumb"):
+        with Image.open(Path(settings.MEDIA_ROOT) / wide.thumbnails[entry]["name"]) as made:
+            assert made.size == (wide.thumbnails[entry]["width"], wide.thumbnails[entry]["height"])
+        assert wide.thumb(entry).url == settings.MEDIA_URL + wide.thumbnails[entry]["name"]
+
+
+def test_making_thumbnails_again_changes_nothing(manager_a, store_a, settings, django_capture_on_commit_callbacks):
+    from stores import tasks
+
+    with django_capture_on_commit_callbacks(execute=True):
+        photo = add_big(store_a, by=manager_a)
+    photo.refresh_from_db()
+    made, files = photo.thumbnails, media_files(settings)
+    stamps = {name: (Path(settings.MEDIA_ROOT) / name).stat().st_mtime_ns for name in files}
+    assert tasks.make_photo_thumbnails(photo.pk) is False
+    assert tasks.make_photo_thumbnails.delay(photo.pk).get() is False  # through Celery (eager in tests)
+    with django_capture_on_commit_callbacks(execute=True):
+        photo.caption = "改了说明"
+        photo.save()  # a save that keeps the file asks for nothing
+    photo.refresh_from_db()
+    assert photo.thumbnails == made and media_files(settings) == files
+    assert {name: (Path(settings.MEDIA_ROOT) / name).stat().st_mtime_ns for name in files} == stamps
+
+
+def test_the_pages_show_thumbnails_and_link_the_original(
+    client, django_user_model, manager_a, store_a, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        photos = [add_big(store_a, by=manager_a, color=(i * 60, 90, 90)) for i in range(3)]
+    for photo in photos:
+        photo.refresh_from_db()
+    with CaptureQueriesContext(connection) as ctx:
+        shop = client.get(reverse("stores:detail", args=[store_a.pk])).content.decode()
+    assert len(ctx.captured_queries) == 4  # as without thumbnails: they come with the photos' query
+    for photo in photos:
+        strip = photo.as_strip
+        assert (
+            f'<a href="{photo.image.url}" target="_blank" rel="noopener">\n        <img src="{strip.url}" '
+            in shop
+        )
+        assert f'width="{strip.width}" height="{strip.height}"' in shop
+        assert f'src="{photo.image.url}"' not in shop
+    # the back office's tiles and the admin's previews: the small cropped thumbnail
+    client.force_login(manager_a)
+    office = client.get(SETTINGS, {"store": store_a.pk}).content.decode()
+    admin = django_user_model.objects.create_superuser("root", password="pw-123456")
+    client.force_login(admin)
+    change = client.get(reverse("admin:stores_store_change", args=[store_a.pk])).content.decode()
+    for photo in photos:
+        tile = photo.as_thumb
+        assert f'href="{photo.image.url}"' in office and f'<img src="{tile.url}" alt="" width="400" height="300"' in office
+        assert f'src="{tile.url}"' in change and f'src="{photo.image.url}"' not in change
+        assert f'src="{photo.image.url}"' not in office
+
+
+def test_deleting_a_photo_removes_its_thumbnails_too(
+    client, manager_a, store_a, settings, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        keep = add_big(store_a, by=manager_a)
+        gone = add_big(store_a, by=manager_a, color=(10, 200, 10))
+    keep.refresh_from_db()
+    kept = sorted([keep.image.name, *photo_services.thumbnails.names(keep.thumbnails)])
+    assert len(media_files(settings)) == 6
+    client.force_login(manager_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(ACTIONS["delete"][0], {"photo": gone.pk})
+    assert media_files(settings) == kept and thumbnail_sources() == [keep.image.name]
+    with django_capture_on_commit_callbacks(execute=True):
+        store_a.delete()  # a store deleted takes its photos, their files and thumbnails with it
+    assert media_files(settings) == [] and thumbnail_sources() == []
+
+
+def test_the_cover_shows_its_photos_thumbnail_and_keeps_its_files(
+    client, manager_a, store_a, settings, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = add_big(store_a, by=manager_a)
+        second = add_big(store_a, by=manager_a, color=(10, 10, 200))
+    first.refresh_from_db()
+    second.refresh_from_db()
+    client.force_login(manager_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(ACTIONS["cover"][0], {"photo": first.pk})
+    store = Store.objects.get(pk=store_a.pk)
+    assert store.cover_thumbnails == {"source": first.image.name, "strip": first.thumbnails["strip"]}
+    cover = store.cover_image
+    top = client.get(reverse("stores:detail", args=[store_a.pk])).content.decode().split("stores-gallery")[0]
+    assert f'<img src="{cover.url}" width="750" height="562" alt="">' in top
+    # the cover's photo deleted: its file and thumbnails stay while the cover shows them
+    files = media_files(settings)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(ACTIONS["delete"][0], {"photo": first.pk})
+    assert media_files(settings) == files
+    assert Store.objects.get(pk=store_a.pk).cover_image == cover
+    # another cover: the one before, named by nothing now, goes with its thumbnails
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(ACTIONS["cover"][0], {"photo": second.pk})
+    left = sorted([second.image.name, *photo_services.thumbnails.names(second.thumbnails)])
+    assert media_files(settings) == left and thumbnail_sources() == [second.image.name]
+    assert Store.objects.get(pk=store_a.pk).cover_image.url == second.as_strip.url
+
+
+def test_a_cover_picked_before_its_photos_thumbnails_exist_gets_them_when_made(
+    manager_a, store_a, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as upload:
+        photo = add_big(store_a, by=manager_a)
+    with django_capture_on_commit_callbacks() as picked:
+        photo_services.set_cover(photo, by=manager_a)
+    store = Store.objects.get(pk=store_a.pk)
+    assert store.cover_thumbnails == {} and store.cover_image.url == photo.image.url  # the original meanwhile
+    for callback in upload:  # the photo's worker: the cover takes its strip thumbnail
+        callback()
+    photo.refresh_from_db()
+    store.refresh_from_db()
+    assert store.cover_thumbnails == {"source": photo.image.name, "strip": photo.thumbnails["strip"]}
+    for callback in picked:  # the cover's own worker, later: nothing left to do
+        callback()
+    assert Store.objects.get(pk=store_a.pk).cover_thumbnails == store.cover_thumbnails
+
+
+def test_an_uploaded_cover_gets_its_thumbnail_and_a_cleared_one_forgets_it(
+    client, store_a, monkeypatch, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        store_a.cover = big_picture("cover.jpg")
+        store_a.save()
+    store = Store.objects.get(pk=store_a.pk)
+    assert store.cover_thumbnails["source"] == store.cover.name
+    assert (store.cover_image.width, store.cover_image.height) == (750, 562)
+    top = client.get(reverse("stores:detail", args=[store_a.pk])).content.decode().split("stores-gallery")[0]
+    assert f'src="{store.cover_image.url}"' in top and f'src="{store.cover.url}"' not in top
+    asked = []
+    monkeypatch.setattr(photo_services, "enqueue_cover_thumbnails", asked.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        store.phone = "021-1"
+        store.save()  # the cover as it was: nothing to do
+    assert asked == [] and Store.objects.get(pk=store_a.pk).cover_thumbnails == store.cover_thumbnails
+    store.cover = ""
+    store.save()
+    assert Store.objects.get(pk=store_a.pk).cover_thumbnails == {}
+    assert "stores-cover\">\n  \n" in client.get(reverse("stores:detail", args=[store_a.pk])).content.decode()
+
+
+def test_a_photo_deleted_before_or_while_its_thumbnails_are_made_leaves_none(
+    manager_a, store_a, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from stores import tasks
+
+    with django_capture_on_commit_callbacks() as pending:
+        before = add_big(store_a, by=manager_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        photo_services.delete_photo(before, by=manager_a)
+    for callback in pending:  # the worker comes late
+        callback()
+    assert tasks.make_photo_thumbnails(before.pk) is False
+    assert media_files(settings) == [] and thumbnail_sources() == []
+
+    with django_capture_on_commit_callbacks() as pending:
+        during = add_big(store_a, by=manager_a, color=(1, 2, 3))
+    real_make = photo_services.thumbnails.make
+
+    def make_then_delete(fieldfile, options):
+        info = real_make(fieldfile, options)
+        with django_capture_on_commit_callbacks(execute=True):  # deleted while the worker resized it
+            photo_services.delete_photo(during, by=manager_a)
+        return info
+
+    monkeypatch.setattr(photo_services.thumbnails, "make", make_then_delete)
+    for callback in pending:
+        callback()
+    assert not StorePhoto.objects.exists()
+    assert media_files(settings) == [] and thumbnail_sources() == []
+
+
+def test_a_picture_that_cannot_be_resized_keeps_the_original_on_pages(
+    client, manager_a, store_a, monkeypatch, django_capture_on_commit_callbacks
+):
+    def broken(fieldfile, options):
+        raise OSError("decoder error")
+
+    monkeypatch.setattr(photo_services.thumbnails, "make", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        photo = add_big(store_a, by=manager_a)
+    photo.refresh_from_db()
+    assert photo.thumbnails == {} and StorePhoto.objects.filter(pk=photo.pk).exists()
+    html = client.get(reverse("stores:detail", args=[store_a.pk])).content.decode()
+    assert f'<img src="{photo.image.url}" alt="A店" width="1600" height="1200"' in html
+
+
+def test_thumbnails_are_made_in_place_when_the_broker_is_down(
+    manager_a, store_a, monkeypatch, django_capture_on_commit_callbacks
+):
+    from stores import tasks
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.make_photo_thumbnails, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        photo = add_big(store_a, by=manager_a)
+    photo.refresh_from_db()
+    assert photo.as_strip.width == 750
+
+
+def test_a_photo_added_in_the_admin_gets_thumbnails(
+    client, django_user_model, store_a, django_capture_on_commit_callbacks
+):
+    admin = django_user_model.objects.create_superuser("root", password="pw-123456")
+    client.force_login(admin)
+    url = reverse("admin:stores_store_change", args=[store_a.pk])
+    data = form_data(client.get(url).content.decode(), "store_form")
+    data["photos-TOTAL_FORMS"] = ["1"]
+    data.update({"photos-0-caption": ["后台上传"], "photos-0-position": ["0"], "photos-0-image": big_picture()})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    photo = StorePhoto.objects.get(store=store_a)
+    assert photo.caption == "后台上传" and photo.as_thumb.width == 400
+
+
+def test_photos_and_covers_without_thumbnails_get_them_from_the_command(manager_a, store_a, store_b):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    photo = add_big(store_a, by=manager_a)  # its worker never ran (no commit in this test)
+    photo_services.set_cover(photo, by=manager_a)
+    store_b.cover = big_picture("uploaded.jpg", color=(0, 90, 0))
+    store_b.save()
+    out = StringIO()
+    call_command("make_store_thumbnails", stdout=out)
+    assert "Thumbnails made for 1 store photo(s) and 1 cover(s)." in out.getvalue()  # store_a's: from its photo
+    photo.refresh_from_db()
+    assert photo.as_strip.width == 750 and Store.objects.get(pk=store_a.pk).cover_image == photo.as_strip
+    assert Store.objects.get(pk=store_b.pk).cover_image.width == 750
+    call_command("make_store_thumbnails", stdout=out)
+    assert "Thumbnails made for 0 store photo(s) and 0 cover(s)." in out.getvalue()

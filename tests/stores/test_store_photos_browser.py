@@ -84,6 +84,10 @@ def test_a_manager_builds_the_gallery_and_the_shopper_swipes_it(
     section.locator("[data-testid=store-photo]").nth(0).get_by_role("button", name="保存说明").click()
     page.get_by_text("照片说明已保存").wait_for()
     assert page.evaluate(PAGE_WIDTH) <= 390
+    # the tiles are the small thumbnails the worker made after the upload, each linking the original
+    tiles = section.locator(".store-photo__image img")
+    page.wait_for_function("() => [...document.images].every((img) => img.complete && img.naturalWidth > 0)")
+    assert tiles.evaluate_all("(imgs) => imgs.map((img) => [img.naturalWidth, img.naturalHeight])") == [[400, 300]] * 3
     section.scroll_into_view_if_needed()
     screenshot("store-photos-backoffice-390")
 
@@ -107,4 +111,12 @@ def test_a_manager_builds_the_gallery_and_the_shopper_swipes_it(
     page.wait_for_function("() => [...document.images].every((img) => img.complete && img.naturalWidth > 0)")
     assert page.evaluate(PAGE_WIDTH) <= 390
     assert strip.evaluate("(el) => getComputedStyle(el).overflowX") == "auto"
+    # a phone downloads the 750-px strip thumbnails (and the cover's), the originals only when tapped
+    shown = strip.locator("img").evaluate_all(
+        "(imgs) => imgs.map((img) => [img.naturalWidth, img.naturalHeight, img.width > 0,"
+        " img.getAttribute('width'), img.closest('a').href !== img.src])"
+    )
+    assert shown == [[750, 562, True, "750", True]] * 2
+    cover = page.locator(".stores-cover img")
+    assert cover.evaluate("(img) => [img.naturalWidth, img.getAttribute('height')]") == [750, "562"]
     screenshot("store-photos-shop-390")
