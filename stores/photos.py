@@ -209,6 +209,12 @@ def cover_saved(sender, instance, raw=False, update_fields=None, **kwargs):
         return
     if thumbnails.is_current(instance.cover_thumbnails, instance.cover):
         return
+    # the cover replaced or cleared: the file its thumbnails were made of goes (with them) once
+    # nothing names it any more (a gallery photo still showing it keeps it)
+    old = (instance.cover_thumbnails or {}).get("source")
+    if old and old != instance.cover.name:
+        storage, old_names = instance.cover.storage, thumbnails.names(instance.cover_thumbnails)
+        transaction.on_commit(lambda: remove_file(storage, old, old_names))
     if instance.cover:
         transaction.on_commit(lambda: enqueue_cover_thumbnails(store_id))
     elif instance.cover_thumbnails:

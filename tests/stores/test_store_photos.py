@@ -667,3 +667,31 @@ def test_photos_and_covers_without_thumbnails_get_them_from_the_command(manager_
     assert Store.objects.get(pk=store_b.pk).cover_image.width == 750
     call_command("make_store_thumbnails", stdout=out)
     assert "Thumbnails made for 0 store photo(s) and 0 cover(s)." in out.getvalue()
+
+
+def test_a_cover_replaced_or_cleared_in_a_form_leaves_no_old_file_unless_a_photo_shows_it(
+    manager_a, store_a, settings, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        store_a.cover = big_picture("first.jpg")
+        store_a.save()
+    store = Store.objects.get(pk=store_a.pk)
+    first, first_thumb = store.cover.name, store.cover_thumbnails["strip"]["name"]
+    assert {first, first_thumb} <= set(media_files(settings))
+    with django_capture_on_commit_callbacks(execute=True):
+        store.cover = big_picture("second.jpg", color=(9, 90, 9))
+        store.save()  # the settings form or the admin replacing it
+    store = Store.objects.get(pk=store_a.pk)
+    files = set(media_files(settings))
+    assert first not in files and first_thumb not in files
+    assert store.cover.name in files and store.cover_thumbnails["strip"]["name"] in files
+
+    # a cover picked from the gallery, then cleared: the photo keeps its file
+    with django_capture_on_commit_callbacks(execute=True):
+        (photo,) = add_photos(store_a, 1, by=manager_a)
+        photo_services.set_cover(photo, by=manager_a)
+    store = Store.objects.get(pk=store_a.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        store.cover = ""
+        store.save()
+    assert photo.image.name in media_files(settings)
