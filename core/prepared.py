@@ -25,7 +25,10 @@ are being recorded (DEBUG, tests), the EXECUTE carries the statement in a commen
 recorded still says which tables it reads. This needs each Django connection to be one database
 session, as it is here (gunicorn and the worker connect to PostgreSQL directly): behind a pooler
 that hands a session's statements to another client (PgBouncer in transaction mode, DESIGN.md's way
-to scale) set DB_SERVER_PREPARE=0, and the compiled SQL runs as plain statements."""
+to scale) set DB_SERVER_PREPARE=0, and the compiled SQL runs as plain statements.
+
+`PreparedSQL(sql)`: the same for a statement written out (rows as the cursor gives them), for the
+few reads on every page where even a compiled queryset's instances are more than is needed."""
 
 import itertools
 import logging
@@ -69,29 +72,18 @@ def _shape(values):
     return tuple((type(v).__name__, len(v)) if isinstance(v, list | tuple) else type(v).__name__ for v in values)
 
 
-class _Compiled:
-    """One compiled shape: its SQL and parameters, and how its rows become instances (the column
-    names, the converters and the related populators), worked out once: the ORM's own iterator
-    works them out again on every run."""
+class _Statement:
+    """One statement of fixed SQL (%s placeholders) run with new values; on PostgreSQL a server-side
+    prepared statement per database session (see the module)."""
 
-    def __init__(self, sql, params, slots, compiler, db):
-        self.sql, self.params, self.slots, self.db = sql, params, slots, db
-        select, klass_info = compiler.select, compiler.klass_info
-        self.model = klass_info["model"]
-        self.start, self.end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
-        self.names = [column[0].target.attname for column in select[self.start:self.end]]
-        self.populators = get_related_populators(klass_info, select, db)
-        self.annotations = list((compiler.annotation_col_map or {}).items())
-        fields = [column[0] for column in select[:compiler.col_count]]
-        # [(position, converters, expression)]: what the ORM's results_iter applies to each row
-        self.converters = [(position, convs, expression)
-                           for position, (convs, expression) in compiler.get_converters(fields).items()]
+    def __init__(self, sql, params_count, vendor):
+        self.sql = sql
         self.statement = None  # PostgreSQL: the prepared statement's name, its PREPARE and EXECUTE
-        if compiler.connection.vendor == "postgresql" and getattr(settings, "DB_SERVER_PREPARE", True):
+        if vendor == "postgresql" and getattr(settings, "DB_SERVER_PREPARE", True):
             self.statement = f"core_prepared_{next(_statement_ids)}"
             numbered = _numbered(sql)
             self.prepare_sql = f"PREPARE {self.statement} AS {numbered}"
-            arguments = f" ({', '.join(['%s'] * len(params))})" if params else ""
+            arguments = f" ({', '.join(['%s'] * params_count)})" if params_count else ""
             self.execute_sql = f"EXECUTE {self.statement}{arguments}"
             self.recorded_sql = "/* {} */ {}".format(numbered.replace("*/", "* /").replace("%", "%%"),
                                                      self.execute_sql)
@@ -136,12 +128,8 @@ class _Compiled:
         names.add(self.statement)
         return True
 
-    def run(self, flat_values):
-        params = list(self.params)
-        for value, places in zip(flat_values, self.slots, strict=True):
-            for place in places:
-                params[place] = value
-        connection = connections[self.db]
+    def fetch(self, connection, params):
+        """The rows of this statement run with `params` on `connection`."""
         with connection.cursor() as cursor:
             if self.statement is not None and self._prepared(connection):
                 try:
@@ -151,7 +139,35 @@ class _Compiled:
                     raise
             else:
                 cursor.execute(self.sql, params)
-            rows = cursor.fetchall()
+            return cursor.fetchall()
+
+
+class _Compiled(_Statement):
+    """One compiled shape: its SQL and parameters, and how its rows become instances (the column
+    names, the converters and the related populators), worked out once: the ORM's own iterator
+    works them out again on every run."""
+
+    def __init__(self, sql, params, slots, compiler, db):
+        super().__init__(sql, len(params), compiler.connection.vendor)
+        self.params, self.slots, self.db = params, slots, db
+        select, klass_info = compiler.select, compiler.klass_info
+        self.model = klass_info["model"]
+        self.start, self.end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+        self.names = [column[0].target.attname for column in select[self.start:self.end]]
+        self.populators = get_related_populators(klass_info, select, db)
+        self.annotations = list((compiler.annotation_col_map or {}).items())
+        fields = [column[0] for column in select[:compiler.col_count]]
+        # [(position, converters, expression)]: what the ORM's results_iter applies to each row
+        self.converters = [(position, convs, expression)
+                           for position, (convs, expression) in compiler.get_converters(fields).items()]
+
+    def run(self, flat_values):
+        params = list(self.params)
+        for value, places in zip(flat_values, self.slots, strict=True):
+            for place in places:
+                params[place] = value
+        connection = connections[self.db]
+        rows = self.fetch(connection, params)
         model, db, names, start, end = self.model, self.db, self.names, self.start, self.end
         populators, annotations, converters = self.populators, self.annotations, self.converters
         objects = []
@@ -225,3 +241,24 @@ class Prepared:
             return list(self.build(*values).using(db))
         flat = [v for value in values for v in (value if isinstance(value, list | tuple) else [value])]
         return compiled.run(flat)
+
+
+class PreparedSQL:
+    """A statement written out (Django's %s placeholders), for reads the ORM would only slow down
+    (the signed-in user's row, the cart's ticked lines): `rows(params)` runs it on `using` and gives
+    the cursor's rows; on PostgreSQL as a server-side prepared statement, as Prepared does."""
+
+    def __init__(self, sql):
+        self.sql = sql
+        self._statements = {}  # database alias -> _Statement
+        self._lock = threading.Lock()
+
+    def rows(self, params, *, using="default"):
+        statement = self._statements.get(using)
+        if statement is None:
+            with self._lock:
+                statement = self._statements.get(using)
+                if statement is None:
+                    count = sum(1 for m in _PLACEHOLDER.finditer(self.sql) if m.group(1) == "s")
+                    statement = self._statements[using] = _Statement(self.sql, count, connections[using].vendor)
+        return statement.fetch(connections[using], list(params))

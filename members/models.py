@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from core.images import ImageField
+from core.prepared import PreparedSQL
 
 from .auth.phones import format_phone, mask_phone
 from .validators import validate_mainland_mobile
@@ -23,13 +24,12 @@ class UserManager(DjangoUserManager):
         pk = kwargs.get("pk")
         if args or len(kwargs) != 1 or type(pk) is not int or self._db is not None:
             return super().get(*args, **kwargs)
-        from django.db import connections, router
+        from django.db import router
 
         alias = router.db_for_read(self.model)
-        names, sql = _user_by_pk_statement(self.model)
-        with connections[alias].cursor() as cursor:
-            cursor.execute(sql, [pk])
-            row = cursor.fetchone()
+        names, statement = _user_by_pk_statement(self.model)
+        rows = statement.rows([pk], using=alias)
+        row = rows[0] if rows else None
         if row is None:
             raise self.model.DoesNotExist(f"{self.model._meta.object_name} matching query does not exist.")
         return self.model.from_db(alias, names, row)
@@ -56,7 +56,9 @@ def _user_by_pk_statement(model):
         names = [field.attname for field in fields]
         columns = ", ".join(f'"{field.column}"' for field in fields)
         sql = f'SELECT {columns} FROM "{model._meta.db_table}" WHERE "{model._meta.pk.column}" = %s'  # noqa: S608
-        statement = _user_statements[model] = (names, sql)
+        # on PostgreSQL a server-side prepared statement (core.prepared): parsed and planned once
+        # per connection instead of on every request
+        statement = _user_statements[model] = (names, PreparedSQL(sql))
     return statement
 
 

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from catalog.errors import NotSellable
 from catalog.selectors import sellable_sku_product_id
 from core.numbers import parse_int
-from core.prepared import Prepared
+from core.prepared import Prepared, PreparedSQL
 
 from ..errors import Code, OrderError
 from ..models import Cart, CartLine
@@ -81,11 +81,13 @@ def cart_quantity(cart_id):
         return int(cursor.fetchone()[0])
 
 
+_ticked = functools.cache(lambda: PreparedSQL(_cart_sql()["ticked"]))
+
+
 def ticked_lines(user_id):
-    """[(sku id, quantity)] of the member's ticked cart lines, newest first (the cart page's order)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_cart_sql()["ticked"], [user_id])
-        return [(sku_id, quantity) for sku_id, quantity in cursor.fetchall()]
+    """[(sku id, quantity)] of the member's ticked cart lines, newest first (the cart page's order);
+    on PostgreSQL a server-side prepared statement (core.prepared)."""
+    return [(sku_id, quantity) for sku_id, quantity in _ticked().rows([user_id])]
 
 
 def cart_for(request, *, create=False):

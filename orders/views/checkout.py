@@ -14,7 +14,7 @@ from collections import OrderedDict
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone, translation
 from django.utils.html import escape
 from django.utils.http import urlencode
@@ -166,11 +166,21 @@ def _amounts(totals):
                                             "delivery_fee")}
 
 
+@functools.lru_cache(maxsize=64)
+def _urls(script_prefix, source, fulfilment):
+    """The form's own address and its two ways out (add an address, switch store) coming back to
+    it with these choices: the same for every shopper, worked out once per process (reverse and
+    urlencode cost more than the rest of the page's links). `script_prefix` is part of the key."""
+    checkout_url = reverse("orders:checkout")
+    here = f"{checkout_url}?{urlencode({'source': source, 'fulfilment': fulfilment})}"
+    return (checkout_url, f"{reverse('members:address_create')}?{urlencode({'next': here})}",
+            f"{reverse('stores:list')}?{urlencode({'next': here})}")
+
+
 def _page(request, form, quote, *, token, source, note="", error="", status=200):
     """The form alone for htmx; else the page: its layout kept per process (core.shell) around the
     form. The form's markup is built by orders.views.checkout_form."""
-    checkout_url = reverse("orders:checkout")
-    here = f"{checkout_url}?{urlencode({'source': source, 'fulfilment': quote.fulfilment})}"
+    checkout_url, add_address_url, switch_store_url = _urls(get_script_prefix(), source, quote.fulfilment)
     points = quote.points_quote
     usable = [o for o in quote.coupons if o.usable]
     context = {
@@ -192,8 +202,8 @@ def _page(request, form, quote, *, token, source, note="", error="", status=200)
         "points_offer": points.max_points if points else 0,
         "points_offer_value": points_value(points.max_points) if points else 0,
         "checkout_url": checkout_url,
-        "add_address_url": f"{reverse('members:address_create')}?{urlencode({'next': here})}",
-        "switch_store_url": f"{reverse('stores:list')}?{urlencode({'next': here})}",
+        "add_address_url": add_address_url,
+        "switch_store_url": switch_store_url,
         "csrf_token": shell.csrf_token(request),  # the one the kept layout gets too
         "hide_tabbar": True,
     }

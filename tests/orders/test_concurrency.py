@@ -84,6 +84,26 @@ def test_thirty_shoppers_for_five_units_never_oversell():
     consistent()
 
 
+def test_baskets_of_shared_skus_listed_in_any_order_never_oversell_nor_deadlock():
+    store = make_store()
+    skus = [make_sku(price="9.90", stock=6, store=store) for _ in range(3)]
+    shoppers = [make_shopper() for _ in range(20)]
+
+    def basket(i):  # each shopper lists the SKUs in another order, one to three of them
+        ordered = skus[i % 3:] + skus[:i % 3]
+        return [(sku, 1 + (i + k) % 2) for k, sku in enumerate(ordered[:1 + i % 3])]
+
+    results = race(20, lambda i: checkout(shoppers[i], store, basket(i)))
+    assert unexpected(results) == []
+    placed = [r for r in results if isinstance(r, Order)]
+    assert placed and len(placed) < 20
+    for sku in skus:
+        row = Stock.objects.get(store=store, sku=sku)
+        sold = sum(line.quantity for order in placed for line in order.lines.all() if line.sku_id == sku.pk)
+        assert row.on_hand == 6 and row.reserved == sold <= 6
+    consistent()
+
+
 def test_one_checkout_page_submitted_from_ten_tabs_is_one_order():
     store = make_store()
     sku = make_sku(stock=10, store=store)

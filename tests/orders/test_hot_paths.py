@@ -117,10 +117,13 @@ def test_placing_an_order_takes_the_stock_rows_last_in_a_few_statements():
         order = place_order(shopper, request, token=uuid.uuid4().hex)
     statements = _statements(captured)
     locked_at = next(i for i, sql in enumerate(statements) if "stores_stock" in sql and "FOR UPDATE" in sql)
-    # after the stock rows are locked: one statement (the UPDATE of all three rows with the INSERTs
-    # of their movements and reservations), then only the commit; no savepoint to release
-    assert len(statements) - locked_at - 1 == 1, statements[locked_at:]
-    assert len(statements) <= 12, statements
+    # the stock rows are locked by the last statement (the lock in SKU order, the UPDATE of all three
+    # rows, the INSERTs of their movements and reservations), then only the commit; no savepoint
+    assert locked_at == len(statements) - 1, statements[locked_at:]
+    assert "UPDATE" in statements[locked_at] and "stores_stockreservation" in statements[locked_at]
+    # the member's lock, the look for the token, the SKUs with their stock, the store's hours, the
+    # order with its lines, event and cart lines (one statement), the stock rows (one statement)
+    assert len(statements) == 6, statements
     assert not [q for q in captured.captured_queries if "SAVEPOINT" in q["sql"]]
     moves = StockMovement.objects.filter(reference=order.reference).order_by("stock__sku_id")
     assert [(m.reason, m.reserved_delta, m.reserved_after, m.on_hand_after) for m in moves] == [
@@ -128,3 +131,36 @@ def test_placing_an_order_takes_the_stock_rows_last_in_a_few_statements():
     assert sorted(StockReservation.objects.filter(reference=order.reference).values_list("quantity", flat=True)) == [
         1, 1, 1]
     assert [s.reserved for s in Stock.objects.filter(store=store).order_by("sku_id")] == [1, 1, 1]
+
+
+def test_the_order_its_lines_its_event_and_the_cart_lines_go_in_one_statement():
+    from orders.models import Cart, CartLine
+
+    store = make_store()
+    tea, nuts, kept = (make_sku(name, price=price, stock=20, store=store)
+                       for name, price in (("龙井", "25.50"), ("坚果", "10.00"), ("留在购物车", "3.00")))
+    shopper = make_shopper()
+    cart = Cart.objects.create(user=shopper)
+    CartLine.objects.bulk_create([CartLine(cart=cart, sku=sku, quantity=1, selected=True) for sku in (tea, nuts, kept)])
+    request = CheckoutRequest(lines=[(tea.pk, 2), (nuts.pk, 1)], store=store, fulfilment="pickup", coupon="",
+                              remark="少冰 <b>")
+    with CaptureQueriesContext(connection) as captured:
+        order = place_order(shopper, request, token=uuid.uuid4().hex)
+    inserts = [sql for sql in _statements(captured) if "orders_order" in sql and "INSERT" in sql]
+    assert len(inserts) == 1 and "orders_orderline" in inserts[0] and "orders_orderevent" in inserts[0]
+    saved = Order.objects.get(pk=order.pk)
+    assert (saved.number, saved.user_id, saved.store_id, saved.status, saved.buyer_remark) == (
+        order.number, shopper.pk, store.pk, "pending_payment", "少冰 <b>")
+    assert saved.public_id and saved.created_at and saved.updated_at and saved.pay_deadline > saved.created_at
+    assert (saved.goods_amount, saved.pay_amount, saved.refunded_amount) == (61, 61, 0)
+    assert saved.pickup_slot_start is not None and saved.checkout_token == order.checkout_token
+    lines = {line.sku_id: line for line in OrderLine.objects.filter(order=order)}
+    assert set(lines) == {tea.pk, nuts.pk}
+    line = lines[tea.pk]
+    assert (line.product_id, line.product_name, line.sku_code, line.unit_price, line.quantity, line.paid_amount,
+            line.takes_member_discount, line.refunded_quantity, line.fulfilled_quantity) == (
+        tea.product_id, tea.product.name, tea.code, 25.5, 2, 51, True, 0, 0)
+    event = OrderEvent.objects.get(order=order)
+    assert (event.kind, event.from_status, event.to_status, event.actor_id, event.actor_label, event.note,
+            event.visible_to_shopper) == ("status", "", "pending_payment", shopper.pk, "买家", "提交订单", True)
+    assert list(CartLine.objects.filter(cart=cart).values_list("sku_id", flat=True)) == [kept.pk]

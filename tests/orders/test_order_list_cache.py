@@ -76,9 +76,11 @@ def seen(client, shopper, store):
     return look
 
 
-def test_placing_an_order_shows_it(seen, shopper, store, tea):
+def test_placing_an_order_shows_it(seen, shopper, store, tea, django_capture_on_commit_callbacks):
     assert seen() == {}
-    order = checkout(shopper, store, [(tea, 1)])
+    # a new order moves the version when it commits (list_cache.created): commit it
+    with django_capture_on_commit_callbacks(execute=True):
+        order = checkout(shopper, store, [(tea, 1)])
     assert seen() == {order.number: "待付款"}
 
 

@@ -175,3 +175,49 @@ def test_a_new_connection_prepares_again_and_a_refused_shape_runs_as_plain_sql(s
         assert [row.sku_id for row in reads(store.pk, [tea.pk])] == [tea.pk]  # the refusal rolled back alone
         assert Stock.objects.filter(sku=tea).count() == 1
     assert compiled.statement is None and [row.sku_id for row in reads(store.pk, [tea.pk])] == [tea.pk]
+
+
+def test_a_written_out_statement_gives_the_cursors_rows_prepared_once_per_connection(store, shopper):
+    from django.contrib.auth import get_user_model
+    from django.test.utils import CaptureQueriesContext
+
+    from core.prepared import PreparedSQL
+    from orders.services.cart import ticked_lines
+
+    tea, nuts = make_sku("龙井", stock=2, store=store), make_sku("坚果", stock=2, store=store)
+    from orders.models import Cart, CartLine
+
+    cart = Cart.objects.create(user=shopper)
+    CartLine.objects.create(cart=cart, sku=tea, quantity=2, selected=True)
+    CartLine.objects.create(cart=cart, sku=nuts, quantity=1, selected=False)
+    assert ticked_lines(shopper.pk) == [(tea.pk, 2)] and ticked_lines(shopper.pk + 1000) == []
+    assert get_user_model().objects.get(pk=shopper.pk).username == shopper.username
+    with pytest.raises(get_user_model().DoesNotExist):
+        get_user_model().objects.get(pk=shopper.pk + 1000)
+    reads = PreparedSQL("SELECT sku_id, on_hand FROM stores_stock WHERE store_id = %s AND on_hand >= %s ORDER BY sku_id")
+    with CaptureQueriesContext(connection) as captured:
+        assert reads.rows([store.pk, 0]) == [(tea.pk, 2), (nuts.pk, 2)]
+        assert reads.rows([store.pk, 3]) == []
+    assert len(captured) == 2
+    if connection.vendor != "postgresql":
+        return
+    [statement] = reads._statements.values()
+    assert statement.statement in _prepared_on_server()
+    assert all("EXECUTE" in q["sql"] and "stores_stock" in q["sql"] for q in captured)
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        reads.rows([store.pk, 0])
+    assert reads.rows([store.pk, 0]) == [(tea.pk, 2), (nuts.pk, 2)]
+    assert statement.statement in _prepared_on_server()
+
+
+def test_a_written_out_statement_behind_a_transaction_pooler_runs_as_plain_sql(store, settings):
+    from core.prepared import PreparedSQL
+
+    settings.DB_SERVER_PREPARE = False
+    tea = make_sku("龙井", stock=2, store=store)
+    reads = PreparedSQL("SELECT sku_id FROM stores_stock WHERE store_id = %s")
+    assert reads.rows([store.pk]) == [(tea.pk,)]
+    [statement] = reads._statements.values()
+    assert statement.statement is None

@@ -59,9 +59,13 @@ def three(store_a):
 
 
 # --- reserving a basket -------------------------------------------------------------------------
-def test_a_basket_is_reserved_with_one_reservation_per_line(store_a, three):
+# new_reference=True (an order made in this transaction): on PostgreSQL the lock, the check and the
+# reservation are one statement; it must keep every promise of the general path
+@pytest.mark.parametrize("new_reference", [False, True], ids=["general", "new_reference"])
+def test_a_basket_is_reserved_with_one_reservation_per_line(store_a, three, new_reference):
     red, green, white = three
-    made = services.reserve_lines(store_a, [(green, 3), (red.pk, 2), (white, "2")], reference="order:1")
+    made = services.reserve_lines(store_a, [(green, 3), (red.pk, 2), (white, "2")], reference="order:1",
+                                  new_reference=new_reference)
     assert [(r.stock.sku_id, r.quantity, r.held, r.state) for r in made] == [
         (red.pk, 2, 2, State.HELD), (green.pk, 3, 3, State.HELD), (white.pk, 2, 2, State.HELD),
     ]
@@ -71,13 +75,15 @@ def test_a_basket_is_reserved_with_one_reservation_per_line(store_a, three):
     assert services.ledger_mismatches() == []
 
 
-def test_a_short_basket_changes_nothing_and_names_every_short_line(store_a, three):
+@pytest.mark.parametrize("new_reference", [False, True], ids=["general", "new_reference"])
+def test_a_short_basket_changes_nothing_and_names_every_short_line(store_a, three, new_reference):
     red, green, white = three
     absent = make_sku("没有库存行的茶")
     services.reserve_lines(store_a, [(green, 8)], reference="order:0")
     error = refused(
         lambda: services.reserve_lines(
-            store_a, [(absent, 1), (red, 1), (green, 5), (white, 3)], reference="order:1"
+            store_a, [(absent, 1), (red, 1), (green, 5), (white, 3)], reference="order:1",
+            new_reference=new_reference,
         ),
         "insufficient_stock",
     )
@@ -94,9 +100,11 @@ def test_a_short_basket_changes_nothing_and_names_every_short_line(store_a, thre
     assert not StockReservation.objects.filter(reference="order:1").exists()
 
 
-def test_duplicate_skus_are_merged_into_one_reservation(store_a, three):
+@pytest.mark.parametrize("new_reference", [False, True], ids=["general", "new_reference"])
+def test_duplicate_skus_are_merged_into_one_reservation(store_a, three, new_reference):
     red, _green, _white = three
-    made = services.reserve_lines(store_a, [(red, 2), (red.pk, 3)], reference="order:1")
+    made = services.reserve_lines(store_a, [(red, 2), (red.pk, 3)], reference="order:1",
+                                  new_reference=new_reference)
     assert [(r.stock.sku_id, r.quantity) for r in made] == [(red.pk, 5)]
     assert stock(store_a, red).reserved == 5
     # merged lines are checked as their sum
@@ -179,11 +187,13 @@ def test_bad_baskets_are_refused(store_a, three):
     refused(lambda: services.reserve_lines(store_a, [(True, 1)], reference="order:1"), "invalid_sku")
 
 
-def test_an_archived_store_reserves_nothing(store_a, three):
+@pytest.mark.parametrize("new_reference", [False, True], ids=["general", "new_reference"])
+def test_an_archived_store_reserves_nothing(store_a, three, new_reference):
     red = three[0]
     store_a.is_archived = True
     store_a.save(update_fields=["is_archived"])
-    refused(lambda: services.reserve_lines(store_a, [(red, 1)], reference="order:1"), "store_unavailable")
+    refused(lambda: services.reserve_lines(store_a, [(red, 1)], reference="order:1", new_reference=new_reference),
+            "store_unavailable")
 
 
 # --- releasing and selling act only on their own reference ------------------------------------
@@ -269,10 +279,11 @@ def test_a_full_call_with_a_step_records_the_step(store_a, three):
     assert StockMovement.objects.get(reason="sale").reference == "order:1:pickup:1"
 
 
-def test_low_stock_alerts_follow_reservations_and_releases(store_a, three):
+@pytest.mark.parametrize("new_reference", [False, True], ids=["general", "new_reference"])
+def test_low_stock_alerts_follow_reservations_and_releases(store_a, three, new_reference):
     white = three[2]  # 2 units, threshold 5: born low, no crossing yet
     red = three[0]
-    services.reserve_lines(store_a, [(red, 6)], reference="order:1")  # 10 -> 4 available: under 5
+    services.reserve_lines(store_a, [(red, 6)], reference="order:1", new_reference=new_reference)  # 10 -> 4 available: under 5
     row = stock(store_a, red)
     assert LowStockAlert.objects.filter(stock=row, status="open").count() == 1
     services.release_reserved("order:1")
