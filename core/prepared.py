@@ -69,32 +69,33 @@ def _shape(values):
     return tuple((type(v).__name__, len(v)) if isinstance(v, list | tuple) else type(v).__name__ for v in values)
 
 
-class _Compiled:
-    """One compiled shape: its SQL and parameters, and how its rows become instances (the column
-    names, the converters and the related populators), worked out once: the ORM's own iterator
-    works them out again on every run."""
+class _ServerStatement:
+    """A statement that PostgreSQL prepares once per database session (see the module's docstring):
+    `sql` with Django's %s placeholders; `statement` is None when it runs as plain SQL."""
 
-    def __init__(self, sql, params, slots, compiler, db):
-        self.sql, self.params, self.slots, self.db = sql, params, slots, db
-        select, klass_info = compiler.select, compiler.klass_info
-        self.model = klass_info["model"]
-        self.start, self.end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
-        self.names = [column[0].target.attname for column in select[self.start:self.end]]
-        self.populators = get_related_populators(klass_info, select, db)
-        self.annotations = list((compiler.annotation_col_map or {}).items())
-        fields = [column[0] for column in select[:compiler.col_count]]
-        # [(position, converters, expression)]: what the ORM's results_iter applies to each row
-        self.converters = [(position, convs, expression)
-                           for position, (convs, expression) in compiler.get_converters(fields).items()]
-        self.statement = None  # PostgreSQL: the prepared statement's name, its PREPARE and EXECUTE
-        if compiler.connection.vendor == "postgresql" and getattr(settings, "DB_SERVER_PREPARE", True):
-            self.statement = f"core_prepared_{next(_statement_ids)}"
-            numbered = _numbered(sql)
-            self.prepare_sql = f"PREPARE {self.statement} AS {numbered}"
-            arguments = f" ({', '.join(['%s'] * len(params))})" if params else ""
-            self.execute_sql = f"EXECUTE {self.statement}{arguments}"
-            self.recorded_sql = "/* {} */ {}".format(numbered.replace("*/", "* /").replace("%", "%%"),
-                                                     self.execute_sql)
+    sql = ""
+    statement = None
+
+    def _name(self, sql, count):
+        self.statement = f"core_prepared_{next(_statement_ids)}"
+        numbered = _numbered(sql)
+        self.prepare_sql = f"PREPARE {self.statement} AS {numbered}"
+        arguments = f" ({', '.join(['%s'] * count)})" if count else ""
+        self.execute_sql = f"EXECUTE {self.statement}{arguments}"
+        self.recorded_sql = "/* {} */ {}".format(numbered.replace("*/", "* /").replace("%", "%%"),
+                                                 self.execute_sql)
+
+    def _execute(self, cursor, connection, params):
+        if self.statement is not None and self._prepared(connection):
+            try:
+                cursor.execute(self.recorded_sql if connection.queries_logged else self.execute_sql, params)
+            except Exception as exc:
+                code = getattr(exc, "pgcode", None) or getattr(exc.__cause__, "pgcode", None) or ""
+                if not code.startswith("23"):  # not a constraint the values broke (a pickup code drawn twice)
+                    connection._core_prepared[2][0] = True  # make them again (after DEALLOCATE ALL)
+                raise
+        else:
+            cursor.execute(self.sql, params)
 
     def _prepared(self, connection):
         """Whether this shape is prepared on `connection`'s current database session (made now if
@@ -136,6 +137,28 @@ class _Compiled:
         names.add(self.statement)
         return True
 
+
+class _Compiled(_ServerStatement):
+    """One compiled shape: its SQL and parameters, and how its rows become instances (the column
+    names, the converters and the related populators), worked out once: the ORM's own iterator
+    works them out again on every run."""
+
+    def __init__(self, sql, params, slots, compiler, db):
+        self.sql, self.params, self.slots, self.db = sql, params, slots, db
+        select, klass_info = compiler.select, compiler.klass_info
+        self.model = klass_info["model"]
+        self.start, self.end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+        self.names = [column[0].target.attname for column in select[self.start:self.end]]
+        self.populators = get_related_populators(klass_info, select, db)
+        self.annotations = list((compiler.annotation_col_map or {}).items())
+        fields = [column[0] for column in select[:compiler.col_count]]
+        # [(position, converters, expression)]: what the ORM's results_iter applies to each row
+        self.converters = [(position, convs, expression)
+                           for position, (convs, expression) in compiler.get_converters(fields).items()]
+        self.statement = None  # PostgreSQL: the prepared statement's name, its PREPARE and EXECUTE
+        if compiler.connection.vendor == "postgresql" and getattr(settings, "DB_SERVER_PREPARE", True):
+            self._name(sql, len(params))
+
     def run(self, flat_values):
         params = list(self.params)
         for value, places in zip(flat_values, self.slots, strict=True):
@@ -143,14 +166,7 @@ class _Compiled:
                 params[place] = value
         connection = connections[self.db]
         with connection.cursor() as cursor:
-            if self.statement is not None and self._prepared(connection):
-                try:
-                    cursor.execute(self.recorded_sql if connection.queries_logged else self.execute_sql, params)
-                except Exception:
-                    connection._core_prepared[2][0] = True  # make them again (after DEALLOCATE ALL)
-                    raise
-            else:
-                cursor.execute(self.sql, params)
+            self._execute(cursor, connection, params)
             rows = cursor.fetchall()
         model, db, names, start, end = self.model, self.db, self.names, self.start, self.end
         populators, annotations, converters = self.populators, self.annotations, self.converters
@@ -170,6 +186,40 @@ class _Compiled:
                 setattr(obj, name, row[position])
             objects.append(obj)
         return objects
+
+
+class _Statement(_ServerStatement):
+    def __init__(self, sql):
+        self.sql = sql
+        self._name(sql, sum(1 for found in _PLACEHOLDER.finditer(sql) if found.group(1) == "s"))
+
+
+_statements = {}
+_statements_lock = threading.Lock()
+STATEMENTS_MAX = 200  # distinct texts kept per process: they are written in the code, never made of values
+
+
+def execute(cursor, sql, params):
+    """Run `sql`, a statement written out in the code (Django's %s placeholders; its text the same
+    on every run, only the values differ), with `params` on `cursor` (a cursor of a Django
+    connection); read its rows from the cursor as usual. On PostgreSQL it is prepared on the server
+    once per database session and run with EXECUTE, as Prepared's shapes are (the parse and plan
+    of a statement on a hot path cost the server more than running it); elsewhere, with
+    DB_SERVER_PREPARE off, or when PostgreSQL refuses to prepare it, it runs as plain SQL."""
+    connection = cursor.db
+    if connection.vendor != "postgresql" or not getattr(settings, "DB_SERVER_PREPARE", True):
+        cursor.execute(sql, params)
+        return
+    statement = _statements.get(sql)
+    if statement is None:
+        with _statements_lock:
+            statement = _statements.get(sql)
+            if statement is None and len(_statements) < STATEMENTS_MAX:
+                statement = _statements[sql] = _Statement(sql)
+        if statement is None:
+            cursor.execute(sql, params)
+            return
+    statement._execute(cursor, connection, params)
 
 
 class Prepared:

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.prepared import execute
 from members.models import Member
 
 from .. import list_cache
@@ -126,7 +127,8 @@ def _update_and_record(order_id, old, changes, event, now):
         + ") SELECT changed.id, " + ", ".join(["%s"] * len(inserted)) + f" FROM changed RETURNING {qn('id')}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*(v for _c, v in sets), order_id, old, *(v for _c, v in inserted)])
+        # the text depends only on which fields change: prepared on the server once per connection
+        execute(cursor, sql, [*(v for _c, v in sets), order_id, old, *(v for _c, v in inserted)])
         return cursor.fetchone() is not None
 
 
