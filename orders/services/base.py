@@ -6,6 +6,7 @@ rows by SKU id → shared quota rows → promoter wallet. `lock_order` takes the
 services below it (marketing's coupon, stores' reservations, members' points) take theirs in turn.
 """
 
+import functools
 import logging
 
 from django.conf import settings
@@ -114,22 +115,28 @@ def _db_value(model, name, value):
 
 def _update_and_record(order_id, old, changes, event, now):
     """The order's conditional UPDATE and its event's INSERT as one statement; True when it changed."""
-    qn = connection.ops.quote_name
     sets = [_db_value(Order, name, value) for name, value in changes.items()]
     inserted = [_db_value(OrderEvent, name, value) for name, value in event.items() if name != "order"]
     inserted.append(_db_value(OrderEvent, "created_at", now))
-    sql = (
-        f"WITH changed AS (UPDATE {qn(Order._meta.db_table)} SET "
-        + ", ".join(f"{qn(column)} = %s" for column, _v in sets)
-        + f" WHERE {qn('id')} = %s AND {qn('status')} = %s RETURNING {qn('id')})"
-        f" INSERT INTO {qn(OrderEvent._meta.db_table)} ({qn('order_id')}, "
-        + ", ".join(qn(column) for column, _v in inserted)
-        + ") SELECT changed.id, " + ", ".join(["%s"] * len(inserted)) + f" FROM changed RETURNING {qn('id')}"
-    )
+    sql = _update_and_record_sql(connection.vendor, tuple(column for column, _v in sets),
+                                 tuple(column for column, _v in inserted))
     with connection.cursor() as cursor:
         # the text depends only on which fields change: prepared on the server once per connection
         execute(cursor, sql, [*(v for _c, v in sets), order_id, old, *(v for _c, v in inserted)])
         return cursor.fetchone() is not None
+
+
+@functools.lru_cache(maxsize=64)
+def _update_and_record_sql(vendor, set_columns, inserted_columns):
+    qn = connection.ops.quote_name
+    return (
+        f"WITH changed AS (UPDATE {qn(Order._meta.db_table)} SET "
+        + ", ".join(f"{qn(column)} = %s" for column in set_columns)
+        + f" WHERE {qn('id')} = %s AND {qn('status')} = %s RETURNING {qn('id')})"
+        f" INSERT INTO {qn(OrderEvent._meta.db_table)} ({qn('order_id')}, "
+        + ", ".join(qn(column) for column in inserted_columns)
+        + ") SELECT changed.id, " + ", ".join(["%s"] * len(inserted_columns)) + f" FROM changed RETURNING {qn('id')}"
+    )
 
 
 def send_on_commit(signal, **kwargs):
