@@ -25,7 +25,11 @@ are being recorded (DEBUG, tests), the EXECUTE carries the statement in a commen
 recorded still says which tables it reads. This needs each Django connection to be one database
 session, as it is here (gunicorn and the worker connect to PostgreSQL directly): behind a pooler
 that hands a session's statements to another client (PgBouncer in transaction mode, DESIGN.md's way
-to scale) set DB_SERVER_PREPARE=0, and the compiled SQL runs as plain statements."""
+to scale) set DB_SERVER_PREPARE=0, and the compiled SQL runs as plain statements.
+
+`execute(cursor, sql, params)` does the same for a statement the code writes out itself (a fixed
+text per shape, e.g. the payment confirmation's locks and conditional updates): prepared once per
+connection on PostgreSQL, plain SQL elsewhere."""
 
 import itertools
 import logging
