@@ -399,6 +399,14 @@ def _succeeded(order, attempt, *, kind, keeps, amount_fen, gateway_reference, de
     return Outcome("refunded", order, attempt)
 
 
+def _channel_label(channel):
+    """get_channel_display() without its dict of every choice made on each call."""
+    try:
+        return str(PaymentAttempt.Channel(channel).label)
+    except ValueError:
+        return channel
+
+
 def _mark_paid(order, attempt, now, *, multiplier, savepoint=True):
     """The order is paid, in as few statements as the hot path of a sale allows: the transition
     with its pickup code and the level's multiplier snapshot (read with the member's lock) is one
@@ -412,7 +420,7 @@ def _mark_paid(order, attempt, now, *, multiplier, savepoint=True):
         points_multiplier=multiplier,
     )
     note = _("支付成功 ¥%(amount)s（%(channel)s）") % {
-        "channel": attempt.get_channel_display(), "amount": fen_to_yuan(attempt.amount_fen)}
+        "channel": _channel_label(attempt.channel), "amount": fen_to_yuan(attempt.amount_fen)}
     if order.is_pickup and not savepoint:
         try:
             transition(order, Order.Status.PAID, by=None, note=note, pickup_code=pickup_code(), **fields)

@@ -151,13 +151,22 @@ def send_on_commit(signal, **kwargs):
     transaction.on_commit(send)
 
 
+ARGSREPR_MAX = 200
+
+
 def enqueue_on_commit(task, *args):
     """Hand slow work (messages, gateway calls) to the worker once the transaction commits. A broker
     that is down is logged; the periodic sweeps pick the work up again."""
 
     def enqueue():
         try:
-            task.delay(*args)
+            # what `celery inspect` shows of the arguments (ids and kinds) made here: Celery's safe
+            # repr of them cost more than the rest of the message
+            shown = repr(args)
+            if len(shown) <= ARGSREPR_MAX:
+                task.apply_async(args, argsrepr=shown, kwargsrepr="{}")
+            else:
+                task.apply_async(args)
         except Exception:
             logger.exception("could not enqueue %s%r", getattr(task, "name", task), args)
 
