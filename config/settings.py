@@ -313,6 +313,9 @@ CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 if REDIS_URL:
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+    if CELERY_BROKER_URL.startswith("redis://"):
+        # kombu's Redis transport with one publishing client per channel (config/broker.py)
+        CELERY_BROKER_TRANSPORT = "config.broker:Transport"
 else:
     # no server needed: kombu's filesystem transport; worker and web share this folder
     CELERY_BROKER_DIR.mkdir(parents=True, exist_ok=True)

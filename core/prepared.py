@@ -28,7 +28,10 @@ that hands a session's statements to another client (PgBouncer in transaction mo
 to scale) set DB_SERVER_PREPARE=0, and the compiled SQL runs as plain statements.
 
 `PreparedSQL(sql)`: the same for a statement written out (rows as the cursor gives them), for the
-few reads on every page where even a compiled queryset's instances are more than is needed."""
+few reads on every page where even a compiled queryset's instances are more than is needed.
+`execute(cursor, sql, params)` does the same for a statement the code writes out itself and runs on
+its own cursor (a fixed text per shape, e.g. the payment confirmation's locks and conditional
+updates): prepared once per connection on PostgreSQL, plain SQL elsewhere."""
 
 import itertools
 import logging
@@ -72,21 +75,33 @@ def _shape(values):
     return tuple((type(v).__name__, len(v)) if isinstance(v, list | tuple) else type(v).__name__ for v in values)
 
 
-class _Statement:
-    """One statement of fixed SQL (%s placeholders) run with new values; on PostgreSQL a server-side
-    prepared statement per database session (see the module)."""
+class _ServerStatement:
+    """A statement that PostgreSQL prepares once per database session (see the module's docstring):
+    `sql` with Django's %s placeholders; `statement` is None when it runs as plain SQL."""
 
-    def __init__(self, sql, params_count, vendor):
-        self.sql = sql
-        self.statement = None  # PostgreSQL: the prepared statement's name, its PREPARE and EXECUTE
-        if vendor == "postgresql" and getattr(settings, "DB_SERVER_PREPARE", True):
-            self.statement = f"core_prepared_{next(_statement_ids)}"
-            numbered = _numbered(sql)
-            self.prepare_sql = f"PREPARE {self.statement} AS {numbered}"
-            arguments = f" ({', '.join(['%s'] * params_count)})" if params_count else ""
-            self.execute_sql = f"EXECUTE {self.statement}{arguments}"
-            self.recorded_sql = "/* {} */ {}".format(numbered.replace("*/", "* /").replace("%", "%%"),
-                                                     self.execute_sql)
+    sql = ""
+    statement = None
+
+    def _name(self, sql, count):
+        self.statement = f"core_prepared_{next(_statement_ids)}"
+        numbered = _numbered(sql)
+        self.prepare_sql = f"PREPARE {self.statement} AS {numbered}"
+        arguments = f" ({', '.join(['%s'] * count)})" if count else ""
+        self.execute_sql = f"EXECUTE {self.statement}{arguments}"
+        self.recorded_sql = "/* {} */ {}".format(numbered.replace("*/", "* /").replace("%", "%%"),
+                                                 self.execute_sql)
+
+    def _execute(self, cursor, connection, params):
+        if self.statement is not None and self._prepared(connection):
+            try:
+                cursor.execute(self.recorded_sql if connection.queries_logged else self.execute_sql, params)
+            except Exception as exc:
+                code = getattr(exc, "pgcode", None) or getattr(exc.__cause__, "pgcode", None) or ""
+                if not code.startswith("23"):  # not a constraint the values broke (a pickup code drawn twice)
+                    connection._core_prepared[2][0] = True  # make them again (after DEALLOCATE ALL)
+                raise
+        else:
+            cursor.execute(self.sql, params)
 
     def _prepared(self, connection):
         """Whether this shape is prepared on `connection`'s current database session (made now if
@@ -128,28 +143,14 @@ class _Statement:
         names.add(self.statement)
         return True
 
-    def fetch(self, connection, params):
-        """The rows of this statement run with `params` on `connection`."""
-        with connection.cursor() as cursor:
-            if self.statement is not None and self._prepared(connection):
-                try:
-                    cursor.execute(self.recorded_sql if connection.queries_logged else self.execute_sql, params)
-                except Exception:
-                    connection._core_prepared[2][0] = True  # make them again (after DEALLOCATE ALL)
-                    raise
-            else:
-                cursor.execute(self.sql, params)
-            return cursor.fetchall()
 
-
-class _Compiled(_Statement):
+class _Compiled(_ServerStatement):
     """One compiled shape: its SQL and parameters, and how its rows become instances (the column
     names, the converters and the related populators), worked out once: the ORM's own iterator
     works them out again on every run."""
 
     def __init__(self, sql, params, slots, compiler, db):
-        super().__init__(sql, len(params), compiler.connection.vendor)
-        self.params, self.slots, self.db = params, slots, db
+        self.sql, self.params, self.slots, self.db = sql, params, slots, db
         select, klass_info = compiler.select, compiler.klass_info
         self.model = klass_info["model"]
         self.start, self.end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
@@ -160,6 +161,9 @@ class _Compiled(_Statement):
         # [(position, converters, expression)]: what the ORM's results_iter applies to each row
         self.converters = [(position, convs, expression)
                            for position, (convs, expression) in compiler.get_converters(fields).items()]
+        self.statement = None  # PostgreSQL: the prepared statement's name, its PREPARE and EXECUTE
+        if compiler.connection.vendor == "postgresql" and getattr(settings, "DB_SERVER_PREPARE", True):
+            self._name(sql, len(params))
 
     def run(self, flat_values):
         params = list(self.params)
@@ -167,7 +171,9 @@ class _Compiled(_Statement):
             for place in places:
                 params[place] = value
         connection = connections[self.db]
-        rows = self.fetch(connection, params)
+        with connection.cursor() as cursor:
+            self._execute(cursor, connection, params)
+            rows = cursor.fetchall()
         model, db, names, start, end = self.model, self.db, self.names, self.start, self.end
         populators, annotations, converters = self.populators, self.annotations, self.converters
         objects = []
@@ -186,6 +192,50 @@ class _Compiled(_Statement):
                 setattr(obj, name, row[position])
             objects.append(obj)
         return objects
+
+
+class _Statement(_ServerStatement):
+    """One statement written out (Django's %s placeholders) run with new values; on PostgreSQL
+    (DB_SERVER_PREPARE on) a server-side prepared statement per database session."""
+
+    def __init__(self, sql, vendor):
+        self.sql = sql
+        if vendor == "postgresql" and getattr(settings, "DB_SERVER_PREPARE", True):
+            self._name(sql, sum(1 for found in _PLACEHOLDER.finditer(sql) if found.group(1) == "s"))
+
+    def fetch(self, connection, params):
+        """The rows of this statement run with `params` on `connection`."""
+        with connection.cursor() as cursor:
+            self._execute(cursor, connection, params)
+            return cursor.fetchall()
+
+
+_statements = {}
+_statements_lock = threading.Lock()
+STATEMENTS_MAX = 200  # distinct texts kept per process: they are written in the code, never made of values
+
+
+def execute(cursor, sql, params):
+    """Run `sql`, a statement written out in the code (Django's %s placeholders; its text the same
+    on every run, only the values differ), with `params` on `cursor` (a cursor of a Django
+    connection); read its rows from the cursor as usual. On PostgreSQL it is prepared on the server
+    once per database session and run with EXECUTE, as Prepared's shapes are (the parse and plan
+    of a statement on a hot path cost the server more than running it); elsewhere, with
+    DB_SERVER_PREPARE off, or when PostgreSQL refuses to prepare it, it runs as plain SQL."""
+    connection = cursor.db
+    if connection.vendor != "postgresql" or not getattr(settings, "DB_SERVER_PREPARE", True):
+        cursor.execute(sql, params)
+        return
+    statement = _statements.get(sql)
+    if statement is None:
+        with _statements_lock:
+            statement = _statements.get(sql)
+            if statement is None and len(_statements) < STATEMENTS_MAX:
+                statement = _statements[sql] = _Statement(sql, connection.vendor)
+        if statement is None:
+            cursor.execute(sql, params)
+            return
+    statement._execute(cursor, connection, params)
 
 
 class Prepared:
@@ -259,6 +309,5 @@ class PreparedSQL:
             with self._lock:
                 statement = self._statements.get(using)
                 if statement is None:
-                    count = sum(1 for m in _PLACEHOLDER.finditer(self.sql) if m.group(1) == "s")
-                    statement = self._statements[using] = _Statement(self.sql, count, connections[using].vendor)
+                    statement = self._statements[using] = _Statement(self.sql, connections[using].vendor)
         return statement.fetch(connections[using], list(params))

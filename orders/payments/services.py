@@ -17,6 +17,7 @@ Guarantees:
   gateway says it succeeded.
 """
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,6 +30,7 @@ from django.utils.translation import gettext as _
 
 from catalog.services import add_sales
 from core.money import ZERO, fen_to_yuan, floor_int, to_money, yuan_to_fen
+from core.prepared import execute
 from core.references import order_step_ref
 from marketing.services import restore_coupon
 from members.models import Member, MemberLevel
@@ -172,26 +174,62 @@ def _for_update(alias=""):
     return f" FOR UPDATE OF {alias}" if alias and features.has_select_for_update_of else " FOR UPDATE"
 
 
-def _lock_for_confirmation(row):
-    """member -> order, the system's lock order, in two short statements written out (this is the
-    hot path of every payment: the ORM's query building cost more than the database): the
-    member's row (read with its level's points multiplier, the snapshot a payment takes), then
-    the order. Returns (order, multiplier)."""
+@functools.cache
+def _columns(model, vendor):
+    """`model`'s concrete columns as a select list, their attribute names, and the converters the
+    ORM would apply to each (once per process: the hot path below builds its instances from rows of
+    statements written out, without a RawQuerySet working them out on every run)."""
+    qn = connection.ops.quote_name
+    fields = model._meta.concrete_fields
+    converters = []
+    for position, field in enumerate(fields):
+        column = field.get_col(model._meta.db_table)
+        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if found:
+            converters.append((position, found, column))
+    return ", ".join(qn(field.column) for field in fields), [field.attname for field in fields], converters
+
+
+def _instance(model, row):
+    """An instance of `model` from a row of its _columns, as the ORM's iterator makes it."""
+    _select, names, converters = _columns(model, connection.vendor)
+    if converters:
+        row = list(row)
+        for position, found, column in converters:
+            value = row[position]
+            for converter in found:
+                value = converter(value, column, connection)
+            row[position] = value
+    return model.from_db(connection.alias, names, row)
+
+
+@functools.cache
+def _lock_sql(vendor):
     qn = connection.ops.quote_name
     member, level = qn(Member._meta.db_table), qn(MemberLevel._meta.db_table)
+    return (
+        f"SELECT m.{qn('id')}, l.{qn('points_multiplier')} FROM {member} m LEFT OUTER JOIN {level} l"
+        f" ON l.{qn('id')} = m.{qn('level_id')} WHERE m.{qn('user_id')} = %s{_for_update('m')}",
+        f"SELECT {_columns(Order, vendor)[0]} FROM {qn(Order._meta.db_table)} WHERE {qn('id')} = %s{_for_update()}",
+    )
+
+
+def _lock_for_confirmation(row):
+    """member -> order, the system's lock order, in two short statements written out (this is the
+    hot path of every payment: the ORM's query building cost more than the database), prepared on
+    the server once per connection (core.prepared.execute): the member's row (read with its level's
+    points multiplier, the snapshot a payment takes), then the order, on the connection that holds
+    the transaction (never a replica). Returns (order, multiplier)."""
+    member_sql, order_sql = _lock_sql(connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT m.{qn('id')}, l.{qn('points_multiplier')} FROM {member} m LEFT OUTER JOIN {level} l"
-            f" ON l.{qn('id')} = m.{qn('level_id')} WHERE m.{qn('user_id')} = %s{_for_update('m')}",
-            [row["order__user_id"]],
-        )
+        execute(cursor, member_sql, [row["order__user_id"]])
         locked = cursor.fetchone()
+        execute(cursor, order_sql, [row["order_id"]])
+        found = cursor.fetchone()
     multiplier = locked[1] if locked else None
-    order = next(iter(Order.objects.raw(
-        f"SELECT * FROM {qn(Order._meta.db_table)} WHERE {qn('id')} = %s{_for_update()}", [row["order_id"]],
-        using=connection.alias)), None)  # the connection that holds the transaction, never a replica
-    if order is None:
+    if found is None:
         raise OrderError(_("支付单不存在"), code=Code.NOT_FOUND)
+    order = _instance(Order, found)
     if multiplier is not None:
         multiplier = Decimal(multiplier).quantize(Decimal("0.01"))  # SQLite answers a float
     return order, multiplier
@@ -232,23 +270,34 @@ def _succeed(pk, *, amount_fen, gateway_reference, payer, now, keeps, kind, deta
         return attempt
     field = PaymentEvent._meta.get_field("detail")
     reference = str(gateway_reference or "")[:128]
-    return next(iter(PaymentAttempt.objects.raw(
+    with connection.cursor() as cursor:
+        execute(cursor, _succeed_sql(connection.vendor), [
+            PaymentAttempt.State.SUCCEEDED.value, str(gateway_reference)[:64], at, str(payer)[:128], False, at, keeps,
+            pk, amount_fen, PaymentAttempt.State.SUCCEEDED.value,
+            reference, amount_fen, at,
+            str(kind), field.get_db_prep_save(detail or {}, connection),
+            PaymentEvent.Kind.SUCCEEDED.value, field.get_db_prep_save({}, connection),
+        ])
+        found = cursor.fetchone()
+    return None if found is None else _instance(PaymentAttempt, found)
+
+
+@functools.cache
+def _succeed_sql(vendor):
+    """_succeed's one statement on PostgreSQL (the same text every time: prepared on the server)."""
+    qn = connection.ops.quote_name
+    columns = _columns(PaymentAttempt, vendor)[0]
+    return (
         f"WITH a AS (UPDATE {qn(PaymentAttempt._meta.db_table)} SET {qn('state')} = %s, {qn('gateway_trade_no')} = %s,"
         f" {qn('succeeded_at')} = %s, {qn('payer_reference')} = %s, {qn('close_requested')} = %s,"
         f" {qn('updated_at')} = %s, {qn('is_order_payment')} = %s"
-        f" WHERE {qn('id')} = %s AND {qn('amount_fen')} = %s AND {qn('state')} <> %s RETURNING *),"
+        f" WHERE {qn('id')} = %s AND {qn('amount_fen')} = %s AND {qn('state')} <> %s RETURNING {columns}),"
         f" e AS (INSERT INTO {qn(PaymentEvent._meta.db_table)} ({qn('attempt_id')}, {qn('order_id')}, {qn('kind')},"
         f" {qn('gateway_reference')}, {qn('amount_fen')}, {qn('detail')}, {qn('created_at')})"
         f" SELECT a.{qn('id')}, a.{qn('order_id')}, v.kind, %s, %s, v.detail, %s FROM a,"
-        f" (VALUES (%s, %s), (%s, %s)) AS v (kind, detail) ON CONFLICT DO NOTHING)"
-        f" SELECT * FROM a",
-        [PaymentAttempt.State.SUCCEEDED.value, str(gateway_reference)[:64], at, str(payer)[:128], False, at, keeps,
-         pk, amount_fen, PaymentAttempt.State.SUCCEEDED.value,
-         reference, amount_fen, at,
-         str(kind), field.get_db_prep_save(detail or {}, connection),
-         PaymentEvent.Kind.SUCCEEDED.value, field.get_db_prep_save({}, connection)],
-        using=connection.alias,
-    )), None)
+        f" (VALUES (%s, %s::jsonb), (%s, %s::jsonb)) AS v (kind, detail) ON CONFLICT DO NOTHING)"
+        f" SELECT {columns} FROM a"
+    )
 
 
 def confirm_payment(*, out_trade_no, amount_fen, gateway_reference, channel, source="notify", payer="",
@@ -350,6 +399,14 @@ def _succeeded(order, attempt, *, kind, keeps, amount_fen, gateway_reference, de
     return Outcome("refunded", order, attempt)
 
 
+def _channel_label(channel):
+    """get_channel_display() without its dict of every choice made on each call."""
+    try:
+        return str(PaymentAttempt.Channel(channel).label)
+    except ValueError:
+        return channel
+
+
 def _mark_paid(order, attempt, now, *, multiplier, savepoint=True):
     """The order is paid, in as few statements as the hot path of a sale allows: the transition
     with its pickup code and the level's multiplier snapshot (read with the member's lock) is one
@@ -363,7 +420,7 @@ def _mark_paid(order, attempt, now, *, multiplier, savepoint=True):
         points_multiplier=multiplier,
     )
     note = _("支付成功 ¥%(amount)s（%(channel)s）") % {
-        "channel": attempt.get_channel_display(), "amount": fen_to_yuan(attempt.amount_fen)}
+        "channel": _channel_label(attempt.channel), "amount": fen_to_yuan(attempt.amount_fen)}
     if order.is_pickup and not savepoint:
         try:
             transition(order, Order.Status.PAID, by=None, note=note, pickup_code=pickup_code(), **fields)

@@ -11,6 +11,7 @@ not atomic requests; the services are their own transactions); anything else get
 {"code": "FAIL", "message": …}, which WeChat Pay retries, and changes nothing.
 """
 
+import functools
 import json
 import logging
 
@@ -30,6 +31,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from core.outages import outage_answer, outage_kind
+from core.prepared import execute
 
 from ..errors import OrderError
 from ..models import Order, PaymentAttempt, PaymentEvent, Refund
@@ -52,22 +54,32 @@ def _int(value):
 
 
 # --- notifications ---------------------------------------------------------------------------
-def _attempt_for_notice(out_trade_no, reference, total):
-    """The attempt of a WeChat Pay trade as confirm_payment wants it (find_attempt's row) plus
-    `taken`: this very notice (reference and integer amount) was recorded before. One statement,
-    written out: every notice and every repeat runs it, and the ORM's Exists() cost more to build
-    than the database takes to answer."""
+@functools.cache
+def _notice_sql(vendor):
     qn = connection.ops.quote_name
     attempt, order, event = (qn(model._meta.db_table) for model in (PaymentAttempt, Order, PaymentEvent))
     channels = ", ".join(["%s"] * len(CHANNELS))
-    sql = (
+    return (
         f"SELECT a.{qn('id')}, a.{qn('order_id')}, a.{qn('channel')}, o.{qn('user_id')}, EXISTS(SELECT 1 FROM {event} e"
         f" WHERE e.{qn('attempt_id')} = a.{qn('id')} AND e.{qn('kind')} = %s AND e.{qn('gateway_reference')} = %s"
         f" AND e.{qn('amount_fen')} = %s) FROM {attempt} a INNER JOIN {order} o ON o.{qn('id')} = a.{qn('order_id')}"
         f" WHERE a.{qn('out_trade_no')} = %s AND a.{qn('channel')} IN ({channels})"
     )
+
+
+AMOUNT_MAX = 2**31 - 1  # the event's amount column: a larger number is no amount ever recorded
+
+
+def _attempt_for_notice(out_trade_no, reference, total):
+    """The attempt of a WeChat Pay trade as confirm_payment wants it (find_attempt's row) plus
+    `taken`: this very notice (reference and integer amount) was recorded before. One statement,
+    written out and prepared on the server once per connection (core.prepared.execute): every
+    notice and every repeat runs it, and the ORM's Exists() cost more to build than the database
+    takes to answer."""
+    recorded = total if total is not None and -AMOUNT_MAX <= total <= AMOUNT_MAX else None
     with connection.cursor() as cursor:
-        cursor.execute(sql, [PaymentEvent.Kind.NOTIFIED.value, reference, total, out_trade_no, *CHANNELS])
+        execute(cursor, _notice_sql(connection.vendor),
+                [PaymentEvent.Kind.NOTIFIED.value, reference, recorded, out_trade_no, *CHANNELS])
         found = cursor.fetchone()
     if found is None:
         return None

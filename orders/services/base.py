@@ -6,6 +6,7 @@ rows by SKU id → shared quota rows → promoter wallet. `lock_order` takes the
 services below it (marketing's coupon, stores' reservations, members' points) take theirs in turn.
 """
 
+import functools
 import logging
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.prepared import execute
 from members.models import Member
 
 from .. import list_cache
@@ -113,21 +115,28 @@ def _db_value(model, name, value):
 
 def _update_and_record(order_id, old, changes, event, now):
     """The order's conditional UPDATE and its event's INSERT as one statement; True when it changed."""
-    qn = connection.ops.quote_name
     sets = [_db_value(Order, name, value) for name, value in changes.items()]
     inserted = [_db_value(OrderEvent, name, value) for name, value in event.items() if name != "order"]
     inserted.append(_db_value(OrderEvent, "created_at", now))
-    sql = (
+    sql = _update_and_record_sql(connection.vendor, tuple(column for column, _v in sets),
+                                 tuple(column for column, _v in inserted))
+    with connection.cursor() as cursor:
+        # the text depends only on which fields change: prepared on the server once per connection
+        execute(cursor, sql, [*(v for _c, v in sets), order_id, old, *(v for _c, v in inserted)])
+        return cursor.fetchone() is not None
+
+
+@functools.lru_cache(maxsize=64)
+def _update_and_record_sql(vendor, set_columns, inserted_columns):
+    qn = connection.ops.quote_name
+    return (
         f"WITH changed AS (UPDATE {qn(Order._meta.db_table)} SET "
-        + ", ".join(f"{qn(column)} = %s" for column, _v in sets)
+        + ", ".join(f"{qn(column)} = %s" for column in set_columns)
         + f" WHERE {qn('id')} = %s AND {qn('status')} = %s RETURNING {qn('id')})"
         f" INSERT INTO {qn(OrderEvent._meta.db_table)} ({qn('order_id')}, "
-        + ", ".join(qn(column) for column, _v in inserted)
-        + ") SELECT changed.id, " + ", ".join(["%s"] * len(inserted)) + f" FROM changed RETURNING {qn('id')}"
+        + ", ".join(qn(column) for column in inserted_columns)
+        + ") SELECT changed.id, " + ", ".join(["%s"] * len(inserted_columns)) + f" FROM changed RETURNING {qn('id')}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*(v for _c, v in sets), order_id, old, *(v for _c, v in inserted)])
-        return cursor.fetchone() is not None
 
 
 def send_on_commit(signal, **kwargs):
@@ -142,13 +151,22 @@ def send_on_commit(signal, **kwargs):
     transaction.on_commit(send)
 
 
+ARGSREPR_MAX = 200
+
+
 def enqueue_on_commit(task, *args):
     """Hand slow work (messages, gateway calls) to the worker once the transaction commits. A broker
     that is down is logged; the periodic sweeps pick the work up again."""
 
     def enqueue():
         try:
-            task.delay(*args)
+            # what `celery inspect` shows of the arguments (ids and kinds) made here: Celery's safe
+            # repr of them cost more than the rest of the message
+            shown = repr(args)
+            if len(shown) <= ARGSREPR_MAX:
+                task.apply_async(args, argsrepr=shown, kwargsrepr="{}")
+            else:
+                task.apply_async(args)
         except Exception:
             logger.exception("could not enqueue %s%r", getattr(task, "name", task), args)
 

@@ -221,3 +221,83 @@ def test_a_written_out_statement_behind_a_transaction_pooler_runs_as_plain_sql(s
     assert reads.rows([store.pk]) == [(tea.pk,)]
     [statement] = reads._statements.values()
     assert statement.statement is None
+
+
+# --- core.prepared.execute: statements the code writes out -----------------------------------
+def _stock_read_sql():
+    return 'SELECT "on_hand" FROM "stores_stock" WHERE "store_id" = %s AND "sku_id" = %s'
+
+
+@pytest.mark.postgres
+def test_a_written_statement_is_prepared_once_per_connection(store):
+    from django.test.utils import CaptureQueriesContext
+
+    from core import prepared
+
+    tea = make_sku("龙井", stock=2, store=store)
+    sql = _stock_read_sql()
+    with CaptureQueriesContext(connection) as captured, connection.cursor() as cursor:
+        for _n in range(2):
+            prepared.execute(cursor, sql, [store.pk, tea.pk])
+            assert cursor.fetchall() == [(2,)]
+    statement = prepared._statements[sql]
+    assert statement.statement in _prepared_on_server()
+    assert len(captured) == 2 and all("EXECUTE" in q["sql"] and "stores_stock" in q["sql"] for q in captured)
+    # another tool's DEALLOCATE ALL: that run fails, the next one makes it again
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        prepared.execute(cursor, sql, [store.pk, tea.pk])
+    with connection.cursor() as cursor:
+        prepared.execute(cursor, sql, [store.pk, tea.pk])
+        assert cursor.fetchall() == [(2,)]
+    assert statement.statement in _prepared_on_server()
+
+
+@pytest.mark.postgres
+def test_a_broken_constraint_keeps_the_connections_statements(store):
+    """A value that breaks a constraint (a pickup code drawn twice) is the values' fault: the
+    statements stay prepared, nothing is made again."""
+    from django.db import IntegrityError
+
+    from core import prepared
+
+    tea = make_sku("龙井", stock=2, store=store)
+    sql = 'UPDATE "stores_stock" SET "on_hand" = %s WHERE "store_id" = %s AND "sku_id" = %s'
+    with connection.cursor() as cursor:
+        prepared.execute(cursor, sql, [3, store.pk, tea.pk])
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        prepared.execute(cursor, sql, [-5, store.pk, tea.pk])  # CHECK on_hand >= 0
+    assert connection._core_prepared[2] == [False]
+    assert Stock.objects.get(store=store, sku=tea).on_hand == 3
+
+
+def test_a_written_statement_runs_as_plain_sql_without_server_prepare(store, settings):
+    from django.test.utils import CaptureQueriesContext
+
+    from core import prepared
+
+    settings.DB_SERVER_PREPARE = False  # read on every run: a changed setting is obeyed at once
+    tea = make_sku("龙井", stock=2, store=store)
+    with CaptureQueriesContext(connection) as captured, connection.cursor() as cursor:
+        prepared.execute(cursor, _stock_read_sql(), [store.pk, tea.pk])
+        assert cursor.fetchall() == [(2,)]
+    assert "EXECUTE" not in captured[0]["sql"] and "stores_stock" in captured[0]["sql"]
+
+
+@pytest.mark.postgres
+def test_a_statement_postgresql_refuses_runs_as_plain_sql(store):
+    from core import prepared
+
+    tea = make_sku("龙井", stock=2, store=store)
+    sql = 'SELECT "on_hand" + 0 FROM "stores_stock" WHERE "store_id" = %s AND "sku_id" = %s'
+    with connection.cursor() as cursor:
+        prepared.execute(cursor, sql, [store.pk, tea.pk])
+    statement = prepared._statements[sql]
+    statement.prepare_sql = "PREPARE x AS SELECT nonsense FROM nowhere"  # as PostgreSQL refusing it
+    connection._core_prepared[1].discard(statement.statement)
+    with transaction.atomic(), connection.cursor() as cursor:
+        prepared.execute(cursor, sql, [store.pk, tea.pk])  # the refusal rolled back alone
+        assert cursor.fetchall() == [(2,)]
+        assert Stock.objects.filter(sku=tea).count() == 1
+    assert statement.statement is None

@@ -287,7 +287,7 @@ def _refunds_wait(monkeypatch):
     """Refunds stay in flight (the worker would call WeChat Pay): the notices are what the tests send."""
     from orders import tasks
 
-    monkeypatch.setattr(tasks.execute_refund, "delay", lambda *a, **k: None)
+    monkeypatch.setattr(tasks.execute_refund, "apply_async", lambda *a, **k: None)  # as enqueue_on_commit sends it
 
 
 def post_refund_notice(client, headers, body):
