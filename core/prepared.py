@@ -41,13 +41,30 @@ logger = logging.getLogger(__name__)
 
 _marker_ids = itertools.count(1)
 _statement_ids = itertools.count(1)
-_PLACEHOLDER = re.compile(r"%(%|s)")
+_PLACEHOLDER = re.compile(r"%(%|s|\((\w+)\)s)")
 
 
 def _numbered(sql):
-    """Django's SQL (%s placeholders, %% for a percent sign) as PostgreSQL's ($1, $2, ...)."""
+    """Django's SQL (%s or %(name)s placeholders, %% for a percent sign) as PostgreSQL's ($1, $2,
+    ...), the names in the order of their numbers (a name used twice has one number; [] for %s
+    placeholders), and how many numbers there are."""
     count = itertools.count(1)
-    return _PLACEHOLDER.sub(lambda m: "%" if m.group(1) == "%" else f"${next(count)}", sql)
+    names = {}
+
+    def number(match):
+        if match.group(1) == "%":
+            return "%"
+        name = match.group(2)
+        if name is None:
+            return f"${next(count)}"
+        if name not in names:
+            names[name] = next(count)
+        return f"${names[name]}"
+
+    numbered = _PLACEHOLDER.sub(number, sql)
+    return numbered, list(names), next(count) - 1
+
+
 _MARKER_BASE = -7_300_000_000
 _EPOCH = datetime(1901, 2, 3, tzinfo=UTC)
 
@@ -69,32 +86,25 @@ def _shape(values):
     return tuple((type(v).__name__, len(v)) if isinstance(v, list | tuple) else type(v).__name__ for v in values)
 
 
-class _Compiled:
-    """One compiled shape: its SQL and parameters, and how its rows become instances (the column
-    names, the converters and the related populators), worked out once: the ORM's own iterator
-    works them out again on every run."""
+class _ServerStatement:
+    """SQL run as a prepared statement of the server where it can be (PostgreSQL, DB_SERVER_PREPARE
+    on): `statement` is its name, None when it runs as plain SQL."""
 
-    def __init__(self, sql, params, slots, compiler, db):
-        self.sql, self.params, self.slots, self.db = sql, params, slots, db
-        select, klass_info = compiler.select, compiler.klass_info
-        self.model = klass_info["model"]
-        self.start, self.end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
-        self.names = [column[0].target.attname for column in select[self.start:self.end]]
-        self.populators = get_related_populators(klass_info, select, db)
-        self.annotations = list((compiler.annotation_col_map or {}).items())
-        fields = [column[0] for column in select[:compiler.col_count]]
-        # [(position, converters, expression)]: what the ORM's results_iter applies to each row
-        self.converters = [(position, convs, expression)
-                           for position, (convs, expression) in compiler.get_converters(fields).items()]
-        self.statement = None  # PostgreSQL: the prepared statement's name, its PREPARE and EXECUTE
-        if compiler.connection.vendor == "postgresql" and getattr(settings, "DB_SERVER_PREPARE", True):
-            self.statement = f"core_prepared_{next(_statement_ids)}"
-            numbered = _numbered(sql)
-            self.prepare_sql = f"PREPARE {self.statement} AS {numbered}"
-            arguments = f" ({', '.join(['%s'] * len(params))})" if params else ""
-            self.execute_sql = f"EXECUTE {self.statement}{arguments}"
-            self.recorded_sql = "/* {} */ {}".format(numbered.replace("*/", "* /").replace("%", "%%"),
-                                                     self.execute_sql)
+    statement = None
+
+    def _server_prepare(self, connection, sql):
+        """Name the statement for `sql` (%s or %(name)s placeholders) and return the names of its
+        %(name)s placeholders in the order EXECUTE takes their values."""
+        if connection.vendor != "postgresql" or not getattr(settings, "DB_SERVER_PREPARE", True):
+            return []
+        self.statement = f"core_prepared_{next(_statement_ids)}"
+        numbered, names, count = _numbered(sql)
+        self.prepare_sql = f"PREPARE {self.statement} AS {numbered}"
+        arguments = f" ({', '.join(['%s'] * count)})" if count else ""
+        self.execute_sql = f"EXECUTE {self.statement}{arguments}"
+        self.recorded_sql = "/* {} */ {}".format(numbered.replace("*/", "* /").replace("%", "%%"),
+                                                 self.execute_sql)
+        return names
 
     def _prepared(self, connection):
         """Whether this shape is prepared on `connection`'s current database session (made now if
@@ -136,6 +146,49 @@ class _Compiled:
         names.add(self.statement)
         return True
 
+    def _execute(self, connection, cursor, sql, params, plain_params=None):
+        """Run `sql` (this statement's plain SQL) on `cursor`: as EXECUTE of the prepared statement
+        with `params` (a list, in the order of its numbers) when it is prepared (or can be now) on
+        the cursor's session, else as plain SQL with `plain_params` (default: `params`)."""
+        if self.statement is not None and self._prepared(connection):
+            try:
+                cursor.execute(self.recorded_sql if connection.queries_logged else self.execute_sql, params)
+            except Exception:
+                connection._core_prepared[2][0] = True  # make them again (after DEALLOCATE ALL)
+                raise
+        else:
+            cursor.execute(sql, params if plain_params is None else plain_params)
+
+
+class _RawStatement(_ServerStatement):
+    def __init__(self, sql, connection):
+        self.sql = sql
+        self.names = self._server_prepare(connection, sql)
+
+    def run(self, connection, cursor, params):
+        ordered = [params[name] for name in self.names] if self.names else params
+        self._execute(connection, cursor, self.sql, ordered, params)
+
+
+class _Compiled(_ServerStatement):
+    """One compiled shape: its SQL and parameters, and how its rows become instances (the column
+    names, the converters and the related populators), worked out once: the ORM's own iterator
+    works them out again on every run."""
+
+    def __init__(self, sql, params, slots, compiler, db):
+        self.sql, self.params, self.slots, self.db = sql, params, slots, db
+        select, klass_info = compiler.select, compiler.klass_info
+        self.model = klass_info["model"]
+        self.start, self.end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+        self.names = [column[0].target.attname for column in select[self.start:self.end]]
+        self.populators = get_related_populators(klass_info, select, db)
+        self.annotations = list((compiler.annotation_col_map or {}).items())
+        fields = [column[0] for column in select[:compiler.col_count]]
+        # [(position, converters, expression)]: what the ORM's results_iter applies to each row
+        self.converters = [(position, convs, expression)
+                           for position, (convs, expression) in compiler.get_converters(fields).items()]
+        self._server_prepare(compiler.connection, sql)  # PostgreSQL: PREPARE and EXECUTE
+
     def run(self, flat_values):
         params = list(self.params)
         for value, places in zip(flat_values, self.slots, strict=True):
@@ -143,14 +196,7 @@ class _Compiled:
                 params[place] = value
         connection = connections[self.db]
         with connection.cursor() as cursor:
-            if self.statement is not None and self._prepared(connection):
-                try:
-                    cursor.execute(self.recorded_sql if connection.queries_logged else self.execute_sql, params)
-                except Exception:
-                    connection._core_prepared[2][0] = True  # make them again (after DEALLOCATE ALL)
-                    raise
-            else:
-                cursor.execute(self.sql, params)
+            self._execute(connection, cursor, self.sql, params)
             rows = cursor.fetchall()
         model, db, names, start, end = self.model, self.db, self.names, self.start, self.end
         populators, annotations, converters = self.populators, self.annotations, self.converters
@@ -225,3 +271,31 @@ class Prepared:
             return list(self.build(*values).using(db))
         flat = [v for value in values for v in (value if isinstance(value, list | tuple) else [value])]
         return compiled.run(flat)
+
+
+class PreparedSQL:
+    """SQL written by hand once and run on every request with new values (a page's one statement),
+    with %s or %(name)s placeholders: `PreparedSQL(sql).execute(cursor, params)` runs it on that
+    Django cursor as `cursor.execute(sql, params)` would, leaving the rows on the cursor. On
+    PostgreSQL it is a prepared statement of the server, made once per database session as
+    Prepared's shapes are (same fallbacks: plain SQL with DB_SERVER_PREPARE off, after a refused
+    PREPARE, on other databases); the server then parses it once instead of on every run, and may
+    keep a plan for it when its plans do not depend on the values (PostgreSQL's plan_cache_mode
+    auto). PostgreSQL infers each parameter's type from where it stands, once: cast a parameter
+    whose place does not tell (CAST(%s AS DOUBLE PRECISION)); a value must keep one type (no
+    None for a number: it runs, but write the SQL for it)."""
+
+    def __init__(self, sql):
+        self.sql = sql
+        self._statements = {}  # connection alias -> _RawStatement
+        self._lock = threading.Lock()
+
+    def execute(self, cursor, params=()):
+        connection = cursor.db
+        statement = self._statements.get(connection.alias)
+        if statement is None:
+            with self._lock:
+                statement = self._statements.get(connection.alias)
+                if statement is None:
+                    statement = self._statements[connection.alias] = _RawStatement(self.sql, connection)
+        statement.run(connection, cursor, params)
