@@ -27,6 +27,7 @@ from django.db.models.functions import ASin, Cos, Least, Power, Radians, Sin, Sq
 from django.urls import reverse
 from django.utils import timezone
 
+from catalog import pagecache
 from core.numbers import id_or_none
 from core.prepared import PreparedSQL
 
@@ -295,9 +296,15 @@ def _distance_text(km):
 
 
 def cities():
-    """The cities that have a visible store, in order. One query that reads one index entry per
-    city (a loose scan of the (city, name, id) index: each step asks for the first visible store
-    of a city after the last one found) rather than every store."""
+    """The cities that have a visible store, in order: kept in this process while no store changes
+    (catalog.pagecache.kept_value, STORES_DEP: a store's save, delete, archiving and the admin's
+    bulk actions bump it; the store list asks on every request). Read by one query that reads one
+    index entry per city (a loose scan of the (city, name, id) index: each step asks for the first
+    visible store of a city after the last one found) rather than every store."""
+    return pagecache.kept_value(("stores.cities", connection.alias), [pagecache.STORES_DEP], _read_cities)
+
+
+def _read_cities():
     with connection.cursor() as cursor:
         _cities_sql(connection.vendor).execute(cursor, {"closed": Store.Status.CLOSED})
         return [row[0] for row in cursor.fetchall()]
