@@ -606,41 +606,49 @@ class PickerSku(NamedTuple):
 # statement, written once: the rows, or no row at all when the store is refused. The matches are a
 # UNION of three small index scans (barcode or UPPER(code) equal; UPPER(code) prefix; the SKUs of
 # the first `limit` products by name, through the trigram index for a name without letter case),
-# then those SKUs with their product and the store's stock.
+# each with the SKU's columns and its product's name as read there (no SKU is looked up again);
+# the first `limit` enabled ones are then given their product's unit and the store's stock (20
+# lookups of each, rather than one per match).
 _PICKER_SQL = """
 WITH picker_store AS (
     SELECT id FROM stores_store
     WHERE id = %(store)s AND NOT is_archived
       AND (%(hq)s OR id IN (SELECT store_id FROM stores_storestaff WHERE user_id = %(user)s))
 ), matched AS (
-    SELECT id FROM catalog_sku WHERE barcode = %(q)s OR UPPER(code) = UPPER(%(q)s)
+    SELECT k.id, k.code, k.barcode, k.spec_text, k.sort_order, k.is_enabled, k.product_id, p.name
+    FROM catalog_sku k JOIN catalog_product p ON p.id = k.product_id
+    WHERE k.barcode = %(q)s OR UPPER(k.code) = UPPER(%(q)s)
     UNION
-    SELECT id FROM (
-        SELECT id FROM catalog_sku WHERE {code_range}UPPER(code) LIKE UPPER(%(code_prefix)s) ESCAPE '\\'
+    SELECT k.id, k.code, k.barcode, k.spec_text, k.sort_order, k.is_enabled, k.product_id, p.name
+    FROM (
+        SELECT id, code, barcode, spec_text, sort_order, is_enabled, product_id FROM catalog_sku
+        WHERE {code_range}UPPER(code) LIKE UPPER(%(code_prefix)s) ESCAPE '\\'
         ORDER BY UPPER(code) LIMIT %(limit)s
-    ) by_code
+    ) k JOIN catalog_product p ON p.id = k.product_id
     UNION
-    SELECT id FROM catalog_sku WHERE product_id IN (
-        SELECT id FROM (
-            SELECT id, name FROM catalog_product WHERE {name_matches} ORDER BY name, id LIMIT %(limit)s
-        ) by_name
-    )
-)
-SELECT picker_store.id, found.id, found.code, found.barcode, found.spec_text, found.name, found.unit,
-       found.available, found.exact
-FROM picker_store LEFT JOIN (
-    SELECT k.id, k.code, k.barcode, k.spec_text, k.sort_order, p.name, p.unit,
-           st.on_hand - st.reserved AS available,
-           (k.barcode = %(q)s OR UPPER(k.code) = UPPER(%(q)s)) AS exact,
-           UPPER(k.code) LIKE UPPER(%(code_prefix)s) ESCAPE '\\' AS by_code
-    FROM catalog_sku k
-    JOIN catalog_product p ON p.id = k.product_id
-    LEFT JOIN stores_stock st ON st.sku_id = k.id AND st.store_id = %(store)s
-    WHERE k.is_enabled AND {in_matched}
-    ORDER BY exact DESC, by_code DESC, p.name, k.sort_order, k.id
+    SELECT k.id, k.code, k.barcode, k.spec_text, k.sort_order, k.is_enabled, k.product_id, by_name.name
+    FROM (
+        SELECT id, name FROM catalog_product WHERE {name_matches} ORDER BY name, id LIMIT %(limit)s
+    ) by_name JOIN catalog_sku k ON k.product_id = by_name.id
+), found AS (
+    SELECT m.id, m.code, m.barcode, m.spec_text, m.sort_order, m.product_id, m.name,
+           (m.barcode = %(q)s OR UPPER(m.code) = UPPER(%(q)s)) AS exact,
+           UPPER(m.code) LIKE UPPER(%(code_prefix)s) ESCAPE '\\' AS by_code
+    FROM matched m
+    WHERE m.is_enabled
+    ORDER BY exact DESC, by_code DESC, m.name, m.sort_order, m.id
     LIMIT %(limit)s
-) found ON 1 = 1
-ORDER BY found.exact DESC, found.by_code DESC, found.name, found.sort_order, found.id
+)
+SELECT picker_store.id, shown.id, shown.code, shown.barcode, shown.spec_text, shown.name, shown.unit,
+       shown.available, shown.exact
+FROM picker_store LEFT JOIN (
+    SELECT f.id, f.code, f.barcode, f.spec_text, f.name, p.unit, st.on_hand - st.reserved AS available,
+           f.exact, f.by_code, f.sort_order
+    FROM found f
+    JOIN catalog_product p ON p.id = f.product_id
+    LEFT JOIN stores_stock st ON st.sku_id = f.id AND st.store_id = %(store)s
+) shown ON 1 = 1
+ORDER BY shown.exact DESC, shown.by_code DESC, shown.name, shown.sort_order, shown.id
 """
 
 _PICKER_STORE_SQL = """
@@ -654,8 +662,7 @@ WHERE id = %s AND NOT is_archived
 def _picker_statement(vendor, cased):
     """The picker's statement for a database and a query with or without letter case. A name with
     letter case is matched as Django's icontains does (UPPER both sides); one without (Chinese) as
-    typed, which the trigram index serves. PostgreSQL is given the matched ids as an array, which it
-    looks up through the primary key (as a join it hashed a scan of every SKU).
+    typed, which the trigram index serves.
 
     On PostgreSQL the statement is prepared on the server (core.prepared.PreparedSQL): planning it
     cost more than running it. The code prefix is also written as the range of the UPPER(code)
@@ -666,13 +673,10 @@ def _picker_statement(vendor, cased):
     still decides."""
     name_matches = "UPPER(name) LIKE UPPER(%(name_pattern)s) ESCAPE '\\'" if cased else (
         "name LIKE %(name_pattern)s ESCAPE '\\'")
+    code_range = ""
     if vendor == "postgresql":
-        in_matched = "k.id = ANY(ARRAY(SELECT id FROM matched))"
         code_range = "UPPER(code) ~>=~ UPPER(%(q)s) AND UPPER(code) ~<~ (UPPER(%(q)s) || chr(1114111)) AND "
-    else:
-        in_matched = "k.id IN (SELECT id FROM matched)"
-        code_range = ""
-    return PreparedSQL(_PICKER_SQL.format(name_matches=name_matches, in_matched=in_matched, code_range=code_range))
+    return PreparedSQL(_PICKER_SQL.format(name_matches=name_matches, code_range=code_range))
 
 
 def picker_skus(store_id, q, *, user, limit=PICKER_LIMIT):
