@@ -5,6 +5,7 @@ import functools
 import hashlib
 import threading
 import time
+from html import escape
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -15,8 +16,7 @@ from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.crypto import get_random_string
-from django.utils.html import escape
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -139,10 +139,12 @@ def attach_card_html(stores, *, chosen_id, next_url):
         if rendered:
             cache.set_many({shared_keys[key]: html for key, html in rendered.items()}, CARD_SECONDS)
             _keep_cards(rendered)
+    # html.escape and SafeString: what django.utils.html.escape and mark_safe give for a str, without
+    # their check for lazy arguments on each of the page's cards (it cost as much as the rest here)
     suffix = escape("?" + urlencode({"next": next_url})) if next_url else ""
     for store, key in zip(stores, local_keys, strict=True):
         html = found[key].replace(NEXT_MARK, suffix).replace(DISTANCE_MARK, escape(store.distance_text))
-        store.card_html = mark_safe(html)  # noqa: S308 - our template's output, with escaped values written in
+        store.card_html = SafeString(html)  # our template's output, with escaped values written in
     return stores
 
 
