@@ -25,7 +25,10 @@ are being recorded (DEBUG, tests), the EXECUTE carries the statement in a commen
 recorded still says which tables it reads. This needs each Django connection to be one database
 session, as it is here (gunicorn and the worker connect to PostgreSQL directly): behind a pooler
 that hands a session's statements to another client (PgBouncer in transaction mode, DESIGN.md's way
-to scale) set DB_SERVER_PREPARE=0, and the compiled SQL runs as plain statements."""
+to scale) set DB_SERVER_PREPARE=0, and the compiled SQL runs as plain statements.
+
+`PreparedSQL(sql)`: SQL written by hand (a page's one statement, %s or %(name)s placeholders) run
+the same way on the server: prepared once per session, then EXECUTE with each run's values."""
 
 import itertools
 import logging
@@ -282,8 +285,8 @@ class PreparedSQL:
     PREPARE, on other databases); the server then parses it once instead of on every run, and may
     keep a plan for it when its plans do not depend on the values (PostgreSQL's plan_cache_mode
     auto). PostgreSQL infers each parameter's type from where it stands, once: cast a parameter
-    whose place does not tell (CAST(%s AS DOUBLE PRECISION)); a value must keep one type (no
-    None for a number: it runs, but write the SQL for it)."""
+    whose place does not tell (CAST(%s AS DOUBLE PRECISION)). Values left out of a dict's SQL are
+    ignored, as psycopg ignores them."""
 
     def __init__(self, sql):
         self.sql = sql
