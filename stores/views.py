@@ -177,10 +177,32 @@ def _page_frame(request, context):
     return parts
 
 
+CARDS_MARK = "<!--md:stores-cards-->"
+MORE_URL_MARK = "moremark7c3f0stores0list"
+_lists = {}  # (language, any stores, a next page) -> the list's HTML cut at the marks
+
+
+def _list_html(context):
+    """LIST_TEMPLATE's output for this page: rendered once per process for each language, with or
+    without stores and a next page, with marks where the cards and the 加载更多 URL go (escaped, as
+    the template escapes it), which are put in per request."""
+    key = (translation.get_language(), bool(context["stores"]), context["page_obj"].has_next)
+    parts = _lists.get(key)
+    if parts is None:
+        html = render_to_string(LIST_TEMPLATE, {**context, "cards_html": mark_safe(CARDS_MARK), "more_url": MORE_URL_MARK})
+        parts = [part.split(MORE_URL_MARK) for part in html.split(CARDS_MARK)]
+        if not settings.DEBUG:
+            with _frames_lock:
+                _lists[key] = parts
+    more_url = escape(context["more_url"])
+    return context["cards_html"].join(more_url.join(part) for part in parts)
+
+
 def forget_page_frames():
     """Tests that change templates or translations."""
     with _frames_lock:
         _frames.clear()
+        _lists.clear()
 
 
 @require_GET
@@ -220,7 +242,7 @@ def store_list(request):
         response = render(request, LIST_TEMPLATE, context)
     else:
         context["cities"] = selectors.cities()
-        list_html = render_to_string(LIST_TEMPLATE, context)
+        list_html = _list_html(context)
         before, after = _page_frame(request, context)
         token = shell.csrf_token(request)
         body = mark_safe(before.replace(shell.CSRF_MARKER, token) + list_html + after)  # noqa: S308 - our templates' output
