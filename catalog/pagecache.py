@@ -167,6 +167,8 @@ def _set_versions(keys):
     cache.set_many(dict.fromkeys(keys, time.time_ns()), None)
     with _lock:
         _checked.clear()
+        for value in _values.values():  # kept values too: checked again on their next read
+            value.checked = float("-inf")
 
 
 def _changed_since(begun, keys):
@@ -381,7 +383,7 @@ def kept_value(key, names, compute):
     is: checked against their versions at most every RECHECK_SECONDS (a change made in another
     process shows within that time), dropped at once by a bump in this process, and kept no longer
     than a page (catalog.cache.PAGE_TIMEOUT: what a writer that bumps nothing changed shows within
-    it). For a small read every page of a kind makes (the store list's cities). Without the page
+    it); a bump committed in this process has it checked again on its next read. For a small read every page of a kind makes (the store list's cities). Without the page
     cache (off, or the shared cache unreachable) it is computed every time."""
     if not enabled() or not reachable():
         return compute()
