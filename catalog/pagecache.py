@@ -167,6 +167,8 @@ def _set_versions(keys):
     cache.set_many(dict.fromkeys(keys, time.time_ns()), None)
     with _lock:
         _checked.clear()
+        for value in _values.values():  # kept values too: checked again on their next read
+            value.checked = float("-inf")
 
 
 def _changed_since(begun, keys):
@@ -364,6 +366,53 @@ def cached_page(*, params=()):
     return decorate
 
 
+# --- kept values ---------------------------------------------------------------------------------
+_values = {}  # key -> _Value
+VALUES_MAX_ENTRIES = 100
+
+
+class _Value:
+    __slots__ = ("value", "versions", "begun", "checked", "expires")
+
+    def __init__(self, value, versions, begun, checked, expires):
+        self.value, self.versions, self.begun, self.checked, self.expires = value, versions, begun, checked, expires
+
+
+def kept_value(key, names, compute):
+    """`compute()`, kept in this process while the dependency `names` are unchanged, as a kept page
+    is: checked against their versions at most every RECHECK_SECONDS (a change made in another
+    process shows within that time), dropped at once by a bump in this process, and kept no longer
+    than a page (catalog.cache.PAGE_TIMEOUT: what a writer that bumps nothing changed shows within
+    it); a bump committed in this process has it checked again on its next read. For a small read every page of a kind makes (the store list's cities). Without the page
+    cache (off, or the shared cache unreachable) it is computed every time."""
+    if not enabled() or not reachable():
+        return compute()
+    keys = [_dep_key(name) for name in names]
+    now = time.monotonic()
+    entry = _values.get(key)
+    if entry is not None and entry.expires > now and not _changed_since(entry.begun, keys):
+        if now - entry.checked <= _recheck_seconds():
+            return entry.value
+        current = cache.get_many(keys)
+        if all(current.get(k) == v for k, v in entry.versions.items()):
+            entry.checked = now
+            return entry.value
+    begun = time.time()
+    versions = cache.get_many(keys)  # before the data, as depends() reads them
+    missing = [k for k in keys if k not in versions]
+    for k in missing:
+        cache.add(k, time.time_ns(), None)
+    if missing:
+        versions.update(cache.get_many(missing))
+    value = compute()
+    if len(versions) == len(keys) and not _changed_since(begun, keys):
+        with _lock:
+            _values[key] = _Value(value, versions, begun, now, now + catalog_cache.PAGE_TIMEOUT)
+            while len(_values) > VALUES_MAX_ENTRIES:
+                del _values[next(iter(_values))]
+    return value
+
+
 def _forget_checks():
     with _lock:
         _checked.clear()
@@ -379,3 +428,4 @@ def clear_local():
         _checked.clear()
         _changed_here.clear()
         _empty_badges.clear()
+        _values.clear()

@@ -27,8 +27,10 @@ session, as it is here (gunicorn and the worker connect to PostgreSQL directly):
 that hands a session's statements to another client (PgBouncer in transaction mode, DESIGN.md's way
 to scale) set DB_SERVER_PREPARE=0, and the compiled SQL runs as plain statements.
 
-`PreparedSQL(sql)`: the same for a statement written out (rows as the cursor gives them), for the
-few reads on every page where even a compiled queryset's instances are more than is needed.
+`PreparedSQL(sql)`: the same for a statement written out (%s or %(name)s placeholders): `rows(params)`
+gives the cursor's rows, for the few reads on every page where even a compiled queryset's instances
+are more than is needed; `execute(cursor, params)` leaves them on a cursor of the caller's (a
+page's one statement).
 `execute(cursor, sql, params)` does the same for a statement the code writes out itself and runs on
 its own cursor (a fixed text per shape, e.g. the payment confirmation's locks and conditional
 updates): prepared once per connection on PostgreSQL, plain SQL elsewhere."""
@@ -47,13 +49,29 @@ logger = logging.getLogger(__name__)
 
 _marker_ids = itertools.count(1)
 _statement_ids = itertools.count(1)
-_PLACEHOLDER = re.compile(r"%(%|s)")
+_PLACEHOLDER = re.compile(r"%(%|s|\((\w+)\)s)")
 
 
 def _numbered(sql):
-    """Django's SQL (%s placeholders, %% for a percent sign) as PostgreSQL's ($1, $2, ...)."""
+    """Django's SQL (%s or %(name)s placeholders, %% for a percent sign) as PostgreSQL's ($1, $2,
+    ...), the names in the order of their numbers (a name used twice has one number; [] for %s
+    placeholders), and how many numbers there are."""
     count = itertools.count(1)
-    return _PLACEHOLDER.sub(lambda m: "%" if m.group(1) == "%" else f"${next(count)}", sql)
+    names = {}
+
+    def number(match):
+        if match.group(1) == "%":
+            return "%"
+        name = match.group(2)
+        if name is None:
+            return f"${next(count)}"
+        if name not in names:
+            names[name] = next(count)
+        return f"${names[name]}"
+
+    numbered = _PLACEHOLDER.sub(number, sql)
+    return numbered, list(names), next(count) - 1
+
 _MARKER_BASE = -7_300_000_000
 _EPOCH = datetime(1901, 2, 3, tzinfo=UTC)
 
@@ -77,21 +95,27 @@ def _shape(values):
 
 class _ServerStatement:
     """A statement that PostgreSQL prepares once per database session (see the module's docstring):
-    `sql` with Django's %s placeholders; `statement` is None when it runs as plain SQL."""
+    `sql` with Django's %s (or %(name)s) placeholders; `statement` is None when it runs as plain SQL."""
 
     sql = ""
     statement = None
 
-    def _name(self, sql, count):
+    def _name(self, sql):
+        """Name the statement for `sql`; returns the names of its %(name)s placeholders in the order
+        EXECUTE takes their values ([] for %s placeholders)."""
         self.statement = f"core_prepared_{next(_statement_ids)}"
-        numbered = _numbered(sql)
+        numbered, names, count = _numbered(sql)
         self.prepare_sql = f"PREPARE {self.statement} AS {numbered}"
         arguments = f" ({', '.join(['%s'] * count)})" if count else ""
         self.execute_sql = f"EXECUTE {self.statement}{arguments}"
         self.recorded_sql = "/* {} */ {}".format(numbered.replace("*/", "* /").replace("%", "%%"),
                                                  self.execute_sql)
+        return names
 
-    def _execute(self, cursor, connection, params):
+    def _execute(self, cursor, connection, params, plain_params=None):
+        """Run on `cursor`: EXECUTE of the prepared statement with `params` (a list, in the order of
+        its numbers) when it is prepared (or can be now) on the cursor's session, else the plain SQL
+        with `plain_params` (default: `params`)."""
         if self.statement is not None and self._prepared(connection):
             try:
                 cursor.execute(self.recorded_sql if connection.queries_logged else self.execute_sql, params)
@@ -101,7 +125,7 @@ class _ServerStatement:
                     connection._core_prepared[2][0] = True  # make them again (after DEALLOCATE ALL)
                 raise
         else:
-            cursor.execute(self.sql, params)
+            cursor.execute(self.sql, params if plain_params is None else plain_params)
 
     def _prepared(self, connection):
         """Whether this shape is prepared on `connection`'s current database session (made now if
@@ -163,7 +187,7 @@ class _Compiled(_ServerStatement):
                            for position, (convs, expression) in compiler.get_converters(fields).items()]
         self.statement = None  # PostgreSQL: the prepared statement's name, its PREPARE and EXECUTE
         if compiler.connection.vendor == "postgresql" and getattr(settings, "DB_SERVER_PREPARE", True):
-            self._name(sql, len(params))
+            self._name(sql)
 
     def run(self, flat_values):
         params = list(self.params)
@@ -195,18 +219,27 @@ class _Compiled(_ServerStatement):
 
 
 class _Statement(_ServerStatement):
-    """One statement written out (Django's %s placeholders) run with new values; on PostgreSQL
-    (DB_SERVER_PREPARE on) a server-side prepared statement per database session."""
+    """One statement written out (Django's %s or %(name)s placeholders) run with new values; on
+    PostgreSQL (DB_SERVER_PREPARE on) a server-side prepared statement per database session."""
+
+    names = ()
 
     def __init__(self, sql, vendor):
         self.sql = sql
         if vendor == "postgresql" and getattr(settings, "DB_SERVER_PREPARE", True):
-            self._name(sql, sum(1 for found in _PLACEHOLDER.finditer(sql) if found.group(1) == "s"))
+            self.names = self._name(sql)
+
+    def run(self, cursor, connection, params):
+        """Run it on `cursor` with `params` (a sequence, or a dict for %(name)s placeholders)."""
+        if self.names:
+            self._execute(cursor, connection, [params[name] for name in self.names], params)
+        else:
+            self._execute(cursor, connection, params)
 
     def fetch(self, connection, params):
         """The rows of this statement run with `params` on `connection`."""
         with connection.cursor() as cursor:
-            self._execute(cursor, connection, params)
+            self.run(cursor, connection, params)
             return cursor.fetchall()
 
 
@@ -235,7 +268,7 @@ def execute(cursor, sql, params):
         if statement is None:
             cursor.execute(sql, params)
             return
-    statement._execute(cursor, connection, params)
+    statement.run(cursor, connection, params)
 
 
 class Prepared:
@@ -294,20 +327,36 @@ class Prepared:
 
 
 class PreparedSQL:
-    """A statement written out (Django's %s placeholders), for reads the ORM would only slow down
-    (the signed-in user's row, the cart's ticked lines): `rows(params)` runs it on `using` and gives
-    the cursor's rows; on PostgreSQL as a server-side prepared statement, as Prepared does."""
+    """A statement written out (Django's %s or %(name)s placeholders) for reads the ORM would only
+    slow down (the signed-in user's row, the cart's ticked lines, the store list's page, the
+    product picker): `rows(params)` runs it on `using` and gives the cursor's rows;
+    `execute(cursor, params)` runs it on that Django cursor as `cursor.execute(sql, params)` would,
+    leaving the rows on the cursor. On PostgreSQL it is a prepared statement of the server, made
+    once per database session as Prepared's shapes are (same fallbacks: plain SQL with
+    DB_SERVER_PREPARE off, after a refused PREPARE, on other databases); the server then parses it
+    once instead of on every run, and may keep a plan for it when its plans do not depend on the
+    values (PostgreSQL's plan_cache_mode auto). PostgreSQL infers each parameter's type from where
+    it stands, once: cast a parameter whose place does not tell (CAST(%s AS DOUBLE PRECISION)).
+    Values left out of a dict's SQL are ignored, as psycopg ignores them."""
 
     def __init__(self, sql):
         self.sql = sql
         self._statements = {}  # database alias -> _Statement
         self._lock = threading.Lock()
 
-    def rows(self, params, *, using="default"):
-        statement = self._statements.get(using)
+    def _statement(self, connection):
+        statement = self._statements.get(connection.alias)
         if statement is None:
             with self._lock:
-                statement = self._statements.get(using)
+                statement = self._statements.get(connection.alias)
                 if statement is None:
-                    statement = self._statements[using] = _Statement(self.sql, connections[using].vendor)
-        return statement.fetch(connections[using], list(params))
+                    statement = self._statements[connection.alias] = _Statement(self.sql, connection.vendor)
+        return statement
+
+    def rows(self, params, *, using="default"):
+        connection = connections[using]
+        return self._statement(connection).fetch(connection, params if isinstance(params, dict) else list(params))
+
+    def execute(self, cursor, params=()):
+        connection = cursor.db
+        self._statement(connection).run(cursor, connection, params)

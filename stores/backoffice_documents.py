@@ -5,6 +5,7 @@ one); every write goes through stores.documents, which checks the store and the 
 Writes answer with a redirect to the document (a re-sent form or a double tap finds the work done:
 lines are set, not added, and a posted document posts once)."""
 
+import threading
 from html import escape
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.db.models import F, IntegerField, OuterRef, Subquery
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -56,39 +58,60 @@ def picker_results_html(q, skus):
     barcode; a warning when several are exact, or when nothing matches; nothing for no query.
 
     Built here rather than by a template: the template engine took ~2 ms of CPU a request for these
-    20 rows (four times the query), this ~0.1 ms. Every value is escaped (html.escape, which is what
-    Django's escape and a template's autoescape run); the translated texts are trusted, as in
-    a template's {% translate %}."""
+    20 rows (four times the query), this ~0.1 ms, and ~5 us for rows this process built before
+    (_picker_row). Every value is escaped (html.escape, which is what Django's escape and a
+    template's autoescape run); the translated texts are trusted, as in a template's {% translate %}."""
     if not q:
         return ""
     if not skus:
         none = _("没有找到「%(q)s」对应的商品（名称、SKU编码或条码）") % {"q": escape(q)}
         return mark_safe(f'<p class="sdo-picker__warn" data-testid="picker-none">{none}</p>')  # noqa: S308 - q escaped
-    default_spec, not_stocked = escape(_("默认规格")), escape(_("本店无库存记录"))
-    unit_text, stock_text = _("单位：%(unit)s"), _("可用 %(n)s %(unit)s")
+    language = get_language()
     rows = []
     for sku in skus:
-        name, spec, unit, code = escape(sku.name), escape(sku.spec_text), escape(sku.unit), escape(sku.code)
-        label = f"{name} {spec}" if spec else name
-        barcode = f" · {escape(sku.barcode)}" if sku.barcode else ""
-        exact = " data-exact" if sku.exact else ""
-        if sku.available is None:
-            stock = f'<span class="sdo-pick__stock sdo-pick__stock--none" data-testid="picker-stock">{not_stocked}</span>'
-        else:
-            stock = ('<span class="sdo-pick__stock" data-testid="picker-stock">'
-                     f'{stock_text % {"n": int(sku.available), "unit": unit}}</span>')
-        rows.append(
-            f'<li><button type="button" class="sdo-pick" data-pick data-sku="{int(sku.pk)}" data-code="{code}"'
-            f' data-label="{label}（{unit}）"{exact}>'
-            f'<span class="sdo-pick__name">{name}</span>'
-            f'<span class="sdo-pick__meta">{spec or default_spec} · {unit_text % {"unit": unit}} · {code}{barcode}</span>'
-            f"{stock}</button></li>"
-        )
+        row = _picker_rows.get((language, sku))
+        if row is None:
+            row = _picker_row(sku, language)
+        rows.append(row)
     html = f'<ul class="sdo-picker__list" data-testid="picker-results">{"".join(rows)}</ul>'
     if sum(sku.exact for sku in skus) > 1:
         several = _("「%(q)s」匹配到多个商品，请从列表中选择") % {"q": escape(q)}
         html += f'<p class="sdo-picker__warn" data-testid="picker-ambiguous">{several}</p>'
-    return mark_safe(html)  # noqa: S308 - every value in it is escaped above
+    return mark_safe(html)  # noqa: S308 - every value in it is escaped (_picker_row)
+
+
+# A row's HTML depends on nothing but its PickerSku (the SKU's texts, the available stock, whether
+# it is exact) and the language: rows built once are kept by those, the oldest dropped first (a
+# changed SKU or stock is another key; search as you type asks for the same rows again and again).
+PICKER_ROWS_KEPT = 4096
+_picker_rows = {}
+_picker_rows_lock = threading.Lock()
+
+
+def _picker_row(sku, language):
+    default_spec, not_stocked = escape(_("默认规格")), escape(_("本店无库存记录"))
+    unit_text, stock_text = _("单位：%(unit)s"), _("可用 %(n)s %(unit)s")
+    name, spec, unit, code = escape(sku.name), escape(sku.spec_text), escape(sku.unit), escape(sku.code)
+    label = f"{name} {spec}" if spec else name
+    barcode = f" · {escape(sku.barcode)}" if sku.barcode else ""
+    exact = " data-exact" if sku.exact else ""
+    if sku.available is None:
+        stock = f'<span class="sdo-pick__stock sdo-pick__stock--none" data-testid="picker-stock">{not_stocked}</span>'
+    else:
+        stock = ('<span class="sdo-pick__stock" data-testid="picker-stock">'
+                 f'{stock_text % {"n": int(sku.available), "unit": unit}}</span>')
+    row = (
+        f'<li><button type="button" class="sdo-pick" data-pick data-sku="{int(sku.pk)}" data-code="{code}"'
+        f' data-label="{label}（{unit}）"{exact}>'
+        f'<span class="sdo-pick__name">{name}</span>'
+        f'<span class="sdo-pick__meta">{spec or default_spec} · {unit_text % {"unit": unit}} · {code}{barcode}</span>'
+        f"{stock}</button></li>"
+    )
+    with _picker_rows_lock:
+        _picker_rows[(language, sku)] = row
+        while len(_picker_rows) > PICKER_ROWS_KEPT:
+            del _picker_rows[next(iter(_picker_rows))]
+    return row
 
 
 @staff_required(perm="stores.view_stockdocument")

@@ -5,6 +5,7 @@ import functools
 import hashlib
 import threading
 import time
+from html import escape
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -15,8 +16,7 @@ from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.crypto import get_random_string
-from django.utils.html import escape
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -139,10 +139,12 @@ def attach_card_html(stores, *, chosen_id, next_url):
         if rendered:
             cache.set_many({shared_keys[key]: html for key, html in rendered.items()}, CARD_SECONDS)
             _keep_cards(rendered)
+    # html.escape and SafeString: what django.utils.html.escape and mark_safe give for a str, without
+    # their check for lazy arguments on each of the page's cards (it cost as much as the rest here)
     suffix = escape("?" + urlencode({"next": next_url})) if next_url else ""
     for store, key in zip(stores, local_keys, strict=True):
         html = found[key].replace(NEXT_MARK, suffix).replace(DISTANCE_MARK, escape(store.distance_text))
-        store.card_html = mark_safe(html)  # noqa: S308 - our template's output, with escaped values written in
+        store.card_html = SafeString(html)  # our template's output, with escaped values written in
     return stores
 
 
@@ -175,10 +177,32 @@ def _page_frame(request, context):
     return parts
 
 
+CARDS_MARK = "<!--md:stores-cards-->"
+MORE_URL_MARK = "moremark7c3f0stores0list"
+_lists = {}  # (language, any stores, a next page) -> the list's HTML cut at the marks
+
+
+def _list_html(context):
+    """LIST_TEMPLATE's output for this page: rendered once per process for each language, with or
+    without stores and a next page, with marks where the cards and the 加载更多 URL go (escaped, as
+    the template escapes it), which are put in per request."""
+    key = (translation.get_language(), bool(context["stores"]), context["page_obj"].has_next)
+    parts = _lists.get(key)
+    if parts is None:
+        html = render_to_string(LIST_TEMPLATE, {**context, "cards_html": mark_safe(CARDS_MARK), "more_url": MORE_URL_MARK})
+        parts = [part.split(MORE_URL_MARK) for part in html.split(CARDS_MARK)]
+        if not settings.DEBUG:
+            with _frames_lock:
+                _lists[key] = parts
+    more_url = escape(context["more_url"])
+    return context["cards_html"].join(more_url.join(part) for part in parts)
+
+
 def forget_page_frames():
     """Tests that change templates or translations."""
     with _frames_lock:
         _frames.clear()
+        _lists.clear()
 
 
 @require_GET
@@ -218,7 +242,7 @@ def store_list(request):
         response = render(request, LIST_TEMPLATE, context)
     else:
         context["cities"] = selectors.cities()
-        list_html = render_to_string(LIST_TEMPLATE, context)
+        list_html = _list_html(context)
         before, after = _page_frame(request, context)
         token = shell.csrf_token(request)
         body = mark_safe(before.replace(shell.CSRF_MARKER, token) + list_html + after)  # noqa: S308 - our templates' output

@@ -301,3 +301,62 @@ def test_a_statement_postgresql_refuses_runs_as_plain_sql(store):
         assert cursor.fetchall() == [(2,)]
         assert Stock.objects.filter(sku=tea).count() == 1
     assert statement.statement is None
+
+
+# --- hand-written SQL (PreparedSQL) --------------------------------------------------------------
+def _stock_rows(statement, params):
+    with connection.cursor() as cursor:
+        statement.execute(cursor, params)
+        return cursor.fetchall()
+
+
+def test_hand_written_sql_gives_what_the_cursor_gives_with_named_or_positional_values(store):
+    from core.prepared import PreparedSQL
+
+    tea = make_sku("龙井", stock=2, store=store)
+    nuts = make_sku("坚果", stock=5, store=store)
+    named = PreparedSQL("SELECT sku_id, on_hand FROM stores_stock WHERE store_id = %(store)s AND on_hand >= %(least)s"
+                        " AND (sku_id = %(sku)s OR on_hand > %(least)s) ORDER BY sku_id")
+    positional = PreparedSQL("SELECT sku_id, on_hand FROM stores_stock WHERE store_id = %s AND sku_id = %s"
+                             " AND '100%%' LIKE '1%%'")
+    for _ in range(7):  # PostgreSQL plans the first five runs for their values, then may keep one plan
+        assert _stock_rows(named, {"store": store.pk, "least": 2, "sku": tea.pk}) == [(tea.pk, 2), (nuts.pk, 5)]
+        assert _stock_rows(named, {"store": store.pk, "least": 3, "sku": tea.pk, "unused": 1}) == [(nuts.pk, 5)]
+        assert _stock_rows(positional, [store.pk, nuts.pk]) == [(nuts.pk, 5)]
+
+
+@pytest.mark.postgres
+def test_hand_written_sql_is_prepared_once_per_connection_and_recorded_with_its_text(store):
+    from django.test.utils import CaptureQueriesContext
+
+    from core.prepared import PreparedSQL
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    tea = make_sku("龙井", stock=2, store=store)
+    statement = PreparedSQL("SELECT on_hand FROM stores_stock WHERE store_id = %(store)s AND sku_id = %(sku)s")
+    with CaptureQueriesContext(connection) as captured:
+        assert _stock_rows(statement, {"store": store.pk, "sku": tea.pk}) == [(2,)]
+        assert _stock_rows(statement, {"sku": tea.pk, "store": store.pk}) == [(2,)]
+    [prepared] = statement._statements.values()
+    assert prepared.statement in _prepared_on_server()
+    assert len(captured) == 2 and all("EXECUTE" in q["sql"] and "stores_stock" in q["sql"] for q in captured)
+    with connection.cursor() as cursor:  # gone from the session: that run fails, the next makes it again
+        cursor.execute("DEALLOCATE ALL")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        _stock_rows(statement, {"store": store.pk, "sku": tea.pk})
+    assert _stock_rows(statement, {"store": store.pk, "sku": tea.pk}) == [(2,)]
+
+
+def test_hand_written_sql_runs_plain_behind_a_transaction_pooler(store, settings):
+    from django.test.utils import CaptureQueriesContext
+
+    from core.prepared import PreparedSQL
+
+    settings.DB_SERVER_PREPARE = False
+    tea = make_sku("龙井", stock=2, store=store)
+    statement = PreparedSQL("SELECT on_hand FROM stores_stock WHERE store_id = %(store)s AND sku_id = %(sku)s")
+    with CaptureQueriesContext(connection) as captured:
+        assert _stock_rows(statement, {"store": store.pk, "sku": tea.pk}) == [(2,)]
+    [plain] = statement._statements.values()
+    assert plain.statement is None and "EXECUTE" not in captured[0]["sql"]
