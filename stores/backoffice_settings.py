@@ -27,6 +27,7 @@ def store_settings(request):
             messages.error(request, _("只有店长或总部可以修改门店设置"))
             return redirect(f"{reverse('stores_bo:settings')}?store={store.pk}", permanent=False)
         store = Store.objects.get(pk=store.pk)
+        cover = store.cover_image  # as stored: the form may put an upload on the instance
         form = StoreSettingsForm(request.POST, request.FILES, instance=store)
         hours = StoreHoursFormSet(request.POST, instance=store, prefix="hours")
         if form.is_valid() and hours.is_valid():
@@ -42,6 +43,7 @@ def store_settings(request):
             messages.success(request, _("门店设置已保存：%(store)s") % {"store": store.name})
             return redirect(f"{reverse('stores_bo:settings')}?store={store.pk}")
     else:
+        cover = store.cover_image
         form = StoreSettingsForm(instance=store)
         hours = StoreHoursFormSet(instance=store, prefix="hours")
     if not may_edit:
@@ -50,7 +52,7 @@ def store_settings(request):
                 field.disabled = True
     photos = list(StorePhoto.objects.filter(store_id=store.pk).order_by("position", "pk"))
     return render(request, "stores/backoffice/settings.html", {
-        "store": store, "stores": stores, "form": form, "hours": hours, "may_edit": may_edit,
+        "store": store, "stores": stores, "form": form, "hours": hours, "may_edit": may_edit, "cover": cover,
         "photos": photos, "photo_limit": STORE_PHOTO_LIMIT, "photo_room": STORE_PHOTO_LIMIT - len(photos),
         "upload_form": StorePhotoUploadForm() if may_edit and len(photos) < STORE_PHOTO_LIMIT else None,
     })

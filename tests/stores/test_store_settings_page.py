@@ -158,3 +158,53 @@ def test_a_cover_photo_is_an_image_or_a_clear_error(client, manager_a, store_a):
     data["cover"] = SimpleUploadedFile("cover.tif", buffer.getvalue(), content_type="image/tiff")
     assert client.post(URL, data).status_code == 302
     assert Store.objects.get(pk=store_a.pk).cover.name.endswith(".png")  # named by what it is
+
+
+def test_the_cover_shows_as_a_picture_can_be_replaced_kept_or_removed(
+    client, manager_a, clerk_a, store_a, django_capture_on_commit_callbacks
+):
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    def picture(color):
+        buffer = io.BytesIO()
+        Image.new("RGB", (1200, 900), color).save(buffer, "JPEG")
+        return SimpleUploadedFile("cover.jpg", buffer.getvalue(), content_type="image/jpeg")
+
+    client.force_login(manager_a)
+    html = client.get(URL, {"store": store_a.pk}).content.decode()
+    assert 'data-testid="cover-preview"' not in html and 'name="cover-clear"' not in html
+    data = the_form(client, store_a)
+    data["cover"] = picture((200, 80, 40))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(URL, data).status_code == 302
+    store = Store.objects.get(pk=store_a.pk)
+    thumb = store.cover_image
+    assert (thumb.width, thumb.height) == (750, 562)
+    html = client.get(URL, {"store": store_a.pk}).content.decode()
+    preview = html.split('data-testid="cover-preview"', 1)[1].split(">", 2)[1]
+    assert f'src="{thumb.url}"' in preview and 'width="750" height="562"' in preview
+    # saved unchanged: the cover stays
+    data = the_form(client, store_a)
+    data.pop("cover", None)
+    assert client.post(URL, data).status_code == 302
+    assert Store.objects.get(pk=store_a.pk).cover.name == store.cover.name
+    # a bad file: the form again, with the stored cover still shown
+    data["cover"] = SimpleUploadedFile("x.pdf", b"%PDF-1.4", content_type="application/pdf")
+    response = client.post(URL, data)
+    assert response.status_code == 200 and f'src="{thumb.url}"' in response.content.decode()
+    # removed
+    data.pop("cover")
+    data["cover-clear"] = "on"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(URL, data).status_code == 302
+    assert not Store.objects.get(pk=store_a.pk).cover
+    # a clerk sees the picture, without the inputs that change it
+    with django_capture_on_commit_callbacks(execute=True):
+        store_a.cover = picture((9, 90, 9))
+        store_a.save()
+    client.force_login(clerk_a)
+    html = client.get(URL, {"store": store_a.pk}).content.decode()
+    assert 'data-testid="cover-preview"' in html and 'name="cover"' not in html and 'name="cover-clear"' not in html
