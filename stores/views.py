@@ -49,6 +49,12 @@ def _cookie_value(coords):
     return f"{coords[0]:.5f},{coords[1]:.5f}"
 
 
+def _secure_cookie(request):
+    """Our cookies are Secure as Django's own are (session, CSRF, language): always under HTTPS=1,
+    whatever a proxy said of the request, and on any request that came over HTTPS."""
+    return bool(getattr(settings, "SESSION_COOKIE_SECURE", False)) or request.is_secure()
+
+
 CARD_TEMPLATE = "stores/partials/_store_card.html"
 CARD_SECONDS = 3600
 # rendered into a cached card in place of what differs from one shopper to the next, and replaced
@@ -250,7 +256,7 @@ def store_list(request):
                                      layout={"active_tab": "home", "wechat_jssdk": context["wechat_jssdk"]})
     if remember:
         response.set_cookie(LOCATION_COOKIE, _cookie_value(coords), max_age=24 * 3600,
-                            samesite="Lax", secure=request.is_secure(), httponly=True)
+                            samesite="Lax", secure=_secure_cookie(request), httponly=True)
     return response
 
 
@@ -300,7 +306,7 @@ def choose_store(request, pk):
         response.status_code = 204
         response["HX-Redirect"] = target
     response.set_cookie(CHOSEN_COOKIE, str(pk), max_age=365 * 24 * 3600, samesite="Lax",
-                        secure=request.is_secure(), httponly=True)
+                        secure=_secure_cookie(request), httponly=True)
     from django.contrib import messages
 
     messages.success(request, _("已选择门店"))

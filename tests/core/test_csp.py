@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 from django.urls import reverse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,3 +113,32 @@ def test_the_language_cookie_follows_the_setting(client, settings):
     response = client.post("/i18n/setlang/", {"language": "en", "next": "/"})
     cookie = response.cookies[settings.LANGUAGE_COOKIE_NAME]
     assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Lax"
+
+
+def _cookies_of_choosing_a_store(client, **extra):
+    from tests.stores.conftest import make_store
+
+    store = make_store("安全店")
+    chosen = client.post(reverse("stores:choose", args=[store.pk]), {"next": "/"}, **extra)
+    located = client.get(reverse("stores:list"), {"lat": "31.23", "lng": "121.47"}, **extra)
+    assert chosen.status_code == 302 and located.status_code == 200
+    cookies = {**chosen.cookies, **located.cookies}
+    assert {"md_store", "md_loc"} <= set(cookies), set(cookies)
+    return cookies
+
+
+def test_the_shops_own_cookies_are_secure_under_https_even_when_the_proxy_did_not_say_so(client, settings):
+    """HTTPS=1 sets SESSION_COOKIE_SECURE; the store and location cookies follow it as Django's own
+    cookies do, not only the request's scheme."""
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = settings.LANGUAGE_COOKIE_SECURE = True  # HTTPS=1
+    cookies = _cookies_of_choosing_a_store(client)
+    kept = {name: cookie for name, cookie in cookies.items() if cookie.value}  # not the deletions (messages read)
+    assert all(cookie["secure"] for cookie in kept.values()), {name: c["secure"] for name, c in kept.items()}
+
+
+def test_without_https_the_shops_cookies_are_secure_only_over_https(client, settings):
+    settings.SESSION_COOKIE_SECURE = False
+    plain = _cookies_of_choosing_a_store(client)
+    assert not plain["md_store"]["secure"] and not plain["md_loc"]["secure"]
+    over_tls = _cookies_of_choosing_a_store(Client(), secure=True)
+    assert over_tls["md_store"]["secure"] and over_tls["md_loc"]["secure"]
