@@ -213,6 +213,24 @@ def test_the_jsapi_page_is_only_the_buyers_and_only_while_payable(wechat, fake_w
     assert response.status_code == 302 and response["Location"] == reverse("orders:pay_result", args=[pending.public_id])
 
 
+def test_a_superseded_attempt_is_not_signed_for_the_bridge_nor_polled(wechat, fake_wechat, client, shopper,
+                                                                       pending):
+    # a price change gives the order a new attempt and asks the worker to close this one: its page,
+    # reloaded or reached late from the authorisation, must not let the shopper pay the old amount
+    WechatOpenId.objects.create(user=shopper, appid=APPID, openid="oSILENT")
+    client.force_login(shopper)
+    client.post(pay_url(pending), {"channel": "wechat_jsapi"}, HTTP_USER_AGENT=WECHAT_UA)
+    attempt = PaymentAttempt.objects.get()
+    placed = len(fake_wechat.requests)
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(close_requested=True)
+    result = reverse("orders:pay_result", args=[pending.public_id])
+    page = client.get(reverse("payments:wechat_jsapi", args=[attempt.out_trade_no]), HTTP_USER_AGENT=WECHAT_UA)
+    assert page.status_code == 302 and page["Location"] == result
+    assert len(fake_wechat.requests) == placed  # nothing placed or signed again
+    poll = client.get(reverse("payments:wechat_status", args=[attempt.out_trade_no]))
+    assert poll.status_code == 200 and poll["HX-Redirect"] == result
+
+
 # --- H5 -----------------------------------------------------------------------------------------
 def test_h5_sends_the_phone_to_wechats_page_and_back_to_the_result(wechat, fake_wechat, client, shopper, pending):
     client.force_login(shopper)
