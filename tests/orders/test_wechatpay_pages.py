@@ -246,6 +246,23 @@ def test_h5_sends_the_phone_to_wechats_page_and_back_to_the_result(wechat, fake_
     assert "查询支付结果" in result and "支付成功" not in result  # never assumed
 
 
+
+def test_after_a_minute_the_h5_return_pages_button_asks_wechat_pay(wechat, fake_wechat, client, shopper, pending):
+    client.force_login(shopper)
+    client.post(pay_url(pending), {"channel": "wechat_h5"}, HTTP_USER_AGENT=PHONE_UA, REMOTE_ADDR="198.51.100.7")
+    attempt = PaymentAttempt.objects.get()
+    fake_wechat.pay_trade(attempt.out_trade_no)  # paid in the WeChat app; the notice is slow or lost
+    query_url = reverse("payments:wechat_query", args=[attempt.out_trade_no])
+    result = reverse("orders:pay_result", args=[pending.public_id])
+    waiting = client.get(result, {"poll": 0}, HTTP_USER_AGENT=PHONE_UA).content.decode()
+    assert "查询支付结果" in waiting and query_url not in waiting  # still waiting for the notice
+    late = client.get(result, {"poll": 30}, HTTP_HX_REQUEST="true").content.decode()
+    assert f'action="{query_url}"' in late and "csrfmiddlewaretoken" in late and "支付成功" not in late
+    response = client.post(query_url)
+    assert response.status_code == 302 and response["Location"] == result
+    assert Order.objects.get(pk=pending.pk).status == Order.Status.PAID
+    assert PaymentEvent.objects.filter(attempt=attempt, kind="queried").count() == 1
+
 # --- Native -------------------------------------------------------------------------------------
 def test_native_shows_a_qr_code_that_polls_our_server(wechat, fake_wechat, client, shopper, pending):
     client.force_login(shopper)
