@@ -242,6 +242,13 @@ def _payable(attempt, now=None):
     )
 
 
+def _current(attempt, now=None):
+    """Payable and still the order's attempt: not superseded (a price change gave the order a new
+    out_trade_no and asked the worker to close this one), so the shopper is never offered the old
+    amount. 查询支付结果 still asks about a superseded attempt: money paid to it is found and refunded."""
+    return _payable(attempt, now) and not attempt.close_requested
+
+
 def payment_qr_svg(code_url):
     """Native pay's code_url as an inline SVG QR code (made on the server: no script, no image file)."""
     image = qrcode.make(code_url, image_factory=qrcode.image.svg.SvgPathImage, border=2)
@@ -260,7 +267,7 @@ def jsapi_page(request, out_trade_no):
     attempt = _buyers_attempt(request, out_trade_no, channels=("wechat_jsapi",))
     order = attempt.order
     result_url = reverse("orders:pay_result", kwargs={"public_id": order.public_id})
-    if not _payable(attempt):
+    if not _current(attempt):
         return redirect(result_url)
     error, params = "", None
     openid = openid_for(request.user, WeChatPayConfig.from_settings().appid)
@@ -284,7 +291,7 @@ def payment_status(request, out_trade_no):
     """The Native page's poll (htmx, every few seconds): 204 while the attempt waits, an HX-Redirect
     to the result page once our server knows it was paid, closed or can no longer be paid."""
     attempt = _buyers_attempt(request, out_trade_no)
-    if _payable(attempt):
+    if _current(attempt):
         return HttpResponse(status=204)
     response = HttpResponse(status=200)
     response["HX-Redirect"] = reverse("orders:pay_result", kwargs={"public_id": attempt.order.public_id})

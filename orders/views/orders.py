@@ -33,6 +33,7 @@ from ..models import Order, PaymentAttempt
 from ..payments.gateways import GatewayError, available_channels, gateway_classes
 from ..payments.services import begin, start_payment
 from ..payments.wechat_views import payment_qr_svg
+from ..payments.wechatpay import CHANNELS as WECHAT_CHANNELS
 from ..services.aftersales import window_closes_at
 from ._common import countdown_text, in_wechat, is_htmx, order_or_404
 
@@ -127,11 +128,21 @@ def pay_result(request, public_id):
     order = order_or_404(request, public_id)
     polls = int_or_none(request.GET.get("poll"), minimum=0, maximum=MAX_POLLS) or 0
     pending = order.status == Order.Status.PENDING_PAYMENT
+    polling = pending and polls < MAX_POLLS
+    # after a minute without a notice, 查询支付结果 asks WeChat Pay itself about the order's latest
+    # WeChat Pay trade (payments:wechat_query), as the Native page's button does; while the page
+    # still polls, or for another channel, it reads our server again
+    wechat_trade = (
+        PaymentAttempt.objects.filter(order=order, channel__in=WECHAT_CHANNELS, state=PaymentAttempt.State.PENDING,
+                                      close_requested=False).order_by("-pk").values_list("out_trade_no", flat=True).first()
+        if pending and not polling else None
+    )
     context = {
         "order": order,
         "pending": pending,
         "paid": order.paid_at is not None and order.status not in (Order.Status.PENDING_PAYMENT,),
-        "polling": pending and polls < MAX_POLLS,
+        "polling": polling,
+        "wechat_trade": wechat_trade,
         "next_poll": polls + 1,
         "poll_seconds": POLL_SECONDS,
         "qr_svg": pickup_qr_svg(order.pickup_code) if order.pickup_code and order.status in (

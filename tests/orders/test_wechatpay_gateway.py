@@ -312,6 +312,43 @@ def test_a_busy_wechat_is_retried_later(fake_wechat, store, shopper, tea):
         WeChatNativeGateway().refund(make_refund(attempt))
 
 
+
+def test_a_refund_still_processing_is_asked_again_by_the_sweep_until_wechat_settles_it(fake_wechat, store, shopper,
+                                                                                       tea):
+    from django.db import transaction
+
+    from orders.models import Order
+    from orders.payments.services import confirm_payment, create_refund, execute_refund, retry_refunds
+    from orders.services.base import lock_order
+
+    attempt = attempt_for(shopper, store, tea)
+    WeChatNativeGateway().start(attempt)
+    trade = fake_wechat.pay_trade(attempt.out_trade_no)
+    assert confirm_payment(out_trade_no=attempt.out_trade_no, amount_fen=attempt.amount_fen, source="query",
+                           gateway_reference=trade["transaction_id"], channel=attempt.channel).result == "paid"
+    with transaction.atomic():
+        order = lock_order(attempt.order_id)
+        line = order.lines.get()
+        refund = create_refund(order, amount=Decimal("10.00"), cause=Refund.Cause.AFTER_SALE,
+                               lines={line.pk: (1, Decimal("10.00"))})
+    now = timezone.now()
+    execute_refund(refund.pk, now=now)  # WeChat Pay accepts it: PROCESSING
+    refund.refresh_from_db()
+    assert refund.state == Refund.State.PROCESSING and refund.next_try_at == now + timedelta(minutes=5)
+    asked = len(fake_wechat.requests)
+    assert retry_refunds(now=now + timedelta(minutes=1)) == 0  # not due yet: WeChat Pay is not asked
+    assert len(fake_wechat.requests) == asked
+    assert retry_refunds(now=now + timedelta(minutes=6)) == 1  # still processing: asked, and asked again later
+    assert fake_wechat.requests[-1][:2] == ("GET", f"/v3/refund/domestic/refunds/{refund.out_refund_no}")
+    refund.refresh_from_db()
+    assert refund.state == Refund.State.PROCESSING and refund.next_try_at == now + timedelta(minutes=11)
+    fake_wechat.refunds[refund.out_refund_no]["status"] = "SUCCESS"  # the refund notice was lost
+    assert retry_refunds(now=now + timedelta(minutes=12)) == 1
+    refund.refresh_from_db()
+    assert refund.state == Refund.State.SUCCEEDED and len(fake_wechat.refunds) == 1
+    assert Order.objects.get(pk=attempt.order_id).refunded_amount == Decimal("10.00")
+    assert retry_refunds(now=now + timedelta(minutes=30)) == 0
+
 # --- the daily bill ----------------------------------------------------------------------------
 BILL = [
     {"transaction_id": "4200000001", "out_trade_no": "O1P01", "state": "SUCCESS", "settled": "25.50", "total": "25.50"},

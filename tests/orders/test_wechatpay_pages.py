@@ -213,6 +213,24 @@ def test_the_jsapi_page_is_only_the_buyers_and_only_while_payable(wechat, fake_w
     assert response.status_code == 302 and response["Location"] == reverse("orders:pay_result", args=[pending.public_id])
 
 
+def test_a_superseded_attempt_is_not_signed_for_the_bridge_nor_polled(wechat, fake_wechat, client, shopper,
+                                                                       pending):
+    # a price change gives the order a new attempt and asks the worker to close this one: its page,
+    # reloaded or reached late from the authorisation, must not let the shopper pay the old amount
+    WechatOpenId.objects.create(user=shopper, appid=APPID, openid="oSILENT")
+    client.force_login(shopper)
+    client.post(pay_url(pending), {"channel": "wechat_jsapi"}, HTTP_USER_AGENT=WECHAT_UA)
+    attempt = PaymentAttempt.objects.get()
+    placed = len(fake_wechat.requests)
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(close_requested=True)
+    result = reverse("orders:pay_result", args=[pending.public_id])
+    page = client.get(reverse("payments:wechat_jsapi", args=[attempt.out_trade_no]), HTTP_USER_AGENT=WECHAT_UA)
+    assert page.status_code == 302 and page["Location"] == result
+    assert len(fake_wechat.requests) == placed  # nothing placed or signed again
+    poll = client.get(reverse("payments:wechat_status", args=[attempt.out_trade_no]))
+    assert poll.status_code == 200 and poll["HX-Redirect"] == result
+
+
 # --- H5 -----------------------------------------------------------------------------------------
 def test_h5_sends_the_phone_to_wechats_page_and_back_to_the_result(wechat, fake_wechat, client, shopper, pending):
     client.force_login(shopper)
@@ -227,6 +245,23 @@ def test_h5_sends_the_phone_to_wechats_page_and_back_to_the_result(wechat, fake_
     result = client.get(back, HTTP_USER_AGENT=PHONE_UA).content.decode()
     assert "查询支付结果" in result and "支付成功" not in result  # never assumed
 
+
+
+def test_after_a_minute_the_h5_return_pages_button_asks_wechat_pay(wechat, fake_wechat, client, shopper, pending):
+    client.force_login(shopper)
+    client.post(pay_url(pending), {"channel": "wechat_h5"}, HTTP_USER_AGENT=PHONE_UA, REMOTE_ADDR="198.51.100.7")
+    attempt = PaymentAttempt.objects.get()
+    fake_wechat.pay_trade(attempt.out_trade_no)  # paid in the WeChat app; the notice is slow or lost
+    query_url = reverse("payments:wechat_query", args=[attempt.out_trade_no])
+    result = reverse("orders:pay_result", args=[pending.public_id])
+    waiting = client.get(result, {"poll": 0}, HTTP_USER_AGENT=PHONE_UA).content.decode()
+    assert "查询支付结果" in waiting and query_url not in waiting  # still waiting for the notice
+    late = client.get(result, {"poll": 30}, HTTP_HX_REQUEST="true").content.decode()
+    assert f'action="{query_url}"' in late and "csrfmiddlewaretoken" in late and "支付成功" not in late
+    response = client.post(query_url)
+    assert response.status_code == 302 and response["Location"] == result
+    assert Order.objects.get(pk=pending.pk).status == Order.Status.PAID
+    assert PaymentEvent.objects.filter(attempt=attempt, kind="queried").count() == 1
 
 # --- Native -------------------------------------------------------------------------------------
 def test_native_shows_a_qr_code_that_polls_our_server(wechat, fake_wechat, client, shopper, pending):
