@@ -1,5 +1,6 @@
 """Paying, cancelling, fulfilling and completing orders through the services."""
 
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -13,7 +14,7 @@ from members.models import GrowthEntry, Member, MemberLevel, PointsEntry
 from members.services import adjust_points
 from orders import services, signals
 from orders.errors import Code, OrderError
-from orders.models import Order, OrderEvent, PaymentAttempt, PaymentEvent, Refund
+from orders.models import AfterSale, Order, OrderEvent, PaymentAttempt, PaymentEvent, Refund
 from orders.payments import dev
 from orders.payments.views import handle_dev_notice
 from stores.models import Stock, StoreNotification
@@ -293,3 +294,41 @@ def test_reorder_puts_the_lines_back_in_the_cart_and_names_what_is_gone(store, s
     added, skipped = services.reorder(order, cart)
     assert added == ["龙井茶"] and skipped == ["每日坚果"]
     assert list(cart.lines.values_list("sku_id", "quantity")) == [(tea.pk, 2)]
+
+
+def test_the_shopper_is_told_of_shipping_delivery_pickup_and_refunds(
+    store, shopper, tea, manager, django_capture_on_commit_callbacks, notices
+):
+    def told(kind):
+        return [body for _u, _s, body, k in notices if k == kind]
+
+    shipped = checkout(shopper, store, [(tea, 1)], fulfilment="express")
+    delivered = checkout(shopper, store, [(tea, 1)], fulfilment="delivery")
+    picked = checkout(shopper, store, [(tea, 1)])
+    for order in (shipped, delivered, picked):
+        pay(order)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.ship_order(shipped, by=manager, parcels=[("shunfeng", "SF1234567890")])
+        services.dispatch_delivery(delivered, by=manager, courier_name="李师傅", courier_phone="13900139000")
+        services.mark_ready_for_pickup(picked, by=manager)
+    picked.refresh_from_db()
+    assert [body for body in told("order_shipped") if shipped.number in body and "SF1234567890" in body]
+    assert [body for body in told("order_dispatched") if delivered.number in body and "李师傅" in body]
+    assert [body for body in told("order_ready_for_pickup")
+            if picked.number in body and picked.pickup_code in body and store.name in body]
+
+    after_sale = services.request_after_sale(
+        shipped, user=shopper, kind=AfterSale.Kind.RETURN_REFUND, reason=AfterSale.Reason.NOT_WANTED,
+        request_id=uuid.uuid4().hex)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reject_after_sale(after_sale, by=manager, reason="商品已拆封")
+    assert [body for body in told("order_after_sale") if shipped.number in body and "商品已拆封" in body]
+
+    refunded = checkout(shopper, store, [(tea, 1)])
+    pay(refunded)
+    after_sale = services.request_after_sale(
+        refunded, user=shopper, kind=AfterSale.Kind.REFUND_ONLY, reason=AfterSale.Reason.NOT_WANTED,
+        request_id=uuid.uuid4().hex)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.approve_after_sale(after_sale, by=manager)
+    assert [body for body in told("order_refunded") if refunded.number in body and "25.50" in body]
