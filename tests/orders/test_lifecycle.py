@@ -332,3 +332,30 @@ def test_the_shopper_is_told_of_shipping_delivery_pickup_and_refunds(
     with django_capture_on_commit_callbacks(execute=True):
         services.approve_after_sale(after_sale, by=manager)
     assert [body for body in told("order_refunded") if refunded.number in body and "25.50" in body]
+
+
+def test_order_refunded_is_sent_after_the_commit_with_the_amount_per_line(
+    store, shopper, tea, nuts, manager, received, django_capture_on_commit_callbacks
+):
+    order = checkout(shopper, store, [(tea, 3), (nuts, 2)], fulfilment="express")
+    pay(order)
+    tea_line, nuts_line = order.lines.get(sku=tea), order.lines.get(sku=nuts)
+    after_sale = services.request_after_sale(
+        order, user=shopper, kind=AfterSale.Kind.REFUND_ONLY, reason=AfterSale.Reason.NOT_WANTED,
+        quantities={tea_line.pk: 1, nuts_line.pk: 1}, request_id=uuid.uuid4().hex)
+    received.clear()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.approve_after_sale(after_sale, by=manager)
+    assert received == []  # nothing before the commit
+    with django_capture_on_commit_callbacks(execute=True):
+        for callback in callbacks:
+            callback()
+    refunds = [kw for name, kw in received if name == "order_refunded"]
+    assert len(refunds) == 1
+    sent = refunds[0]
+    tea_line.refresh_from_db()
+    nuts_line.refresh_from_db()
+    assert sent["order"].pk == order.pk and sent["refund"].state == Refund.State.SUCCEEDED
+    assert sent["lines"] == {tea_line.pk: tea_line.refunded_amount, nuts_line.pk: nuts_line.refunded_amount}
+    assert tea_line.refunded_amount > 0 and nuts_line.refunded_amount > 0
+    assert sum(sent["lines"].values()) == sent["refund"].amount
