@@ -359,3 +359,20 @@ def test_order_refunded_is_sent_after_the_commit_with_the_amount_per_line(
     assert sent["lines"] == {tea_line.pk: tea_line.refunded_amount, nuts_line.pk: nuts_line.refunded_amount}
     assert tea_line.refunded_amount > 0 and nuts_line.refunded_amount > 0
     assert sum(sent["lines"].values()) == sent["refund"].amount
+
+
+def test_completion_earns_with_the_multiplier_of_the_time_of_payment(
+    store, shopper, tea, manager, django_capture_on_commit_callbacks
+):
+    double = MemberLevel.objects.create(name="双倍卡", rank=7, growth_threshold=99997, points_multiplier=D("2.00"))
+    triple = MemberLevel.objects.create(name="三倍卡", rank=8, growth_threshold=99998, points_multiplier=D("3.00"))
+    Member.objects.filter(user=shopper).update(level=None)
+    order = checkout(shopper, store, [(tea, 2)], fulfilment="express")
+    Member.objects.filter(user=shopper).update(level=double)  # the level when the order is paid
+    pay(order)
+    assert order.points_multiplier == D("2.00")
+    Member.objects.filter(user=shopper).update(level=triple)  # moved up between payment and receipt
+    services.ship_order(order, by=manager, parcels=[("shunfeng", "SF2234567890")])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.complete_order(order, by=shopper)
+    assert PointsEntry.objects.get(kind=PointsEntry.Kind.PURCHASE, reference=order.reference).delta == 102  # 51 x 2
