@@ -46,6 +46,30 @@ def test_pickup_order_reserves_stock_and_snapshots_lines(store, shopper, tea, nu
     assert len(order.number) == 18 and order.public_id
 
 
+
+def test_lines_keep_the_name_spec_image_and_price_they_were_ordered_with(store, shopper, tea):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from catalog.models import Product, ProductImage, Sku
+    from tests.members.test_views import _png
+
+    cover = ProductImage.objects.create(
+        product=tea.product, image=SimpleUploadedFile("tea.png", _png().read(), content_type="image/png"))
+    Product.objects.filter(pk=tea.product_id).update(cover=cover)
+    Sku.objects.filter(pk=tea.pk).update(spec_text="500g 罐装")
+    order = checkout(shopper, store, [(tea, 1)])
+    line = order.lines.get()
+    assert (line.product_name, line.spec_text, line.sku_code, line.unit_price) == (
+        "龙井茶", "500g 罐装", tea.code, D("25.50"))
+    assert line.image_url and line.image_url == cover.thumb("card")[0]
+    # the catalogue changes afterwards; the order shows what was bought
+    Product.objects.filter(pk=tea.product_id).update(name="明前龙井", cover=None)
+    Sku.objects.filter(pk=tea.pk).update(spec_text="250g 袋装", price=D("30.00"))
+    cover.delete()
+    line.refresh_from_db()
+    assert (line.product_name, line.spec_text, line.unit_price) == ("龙井茶", "500g 罐装", D("25.50"))
+    assert line.image_url
+
 def test_the_same_checkout_page_submitted_twice_is_one_order(store, shopper, tea):
     token = uuid.uuid4().hex
     first = checkout(shopper, store, [(tea, 2)], token=token)
