@@ -66,6 +66,21 @@ def test_paying_marks_paid_once_however_many_times_the_notice_comes(
     assert any(kind == "order_paid" and "自提码" in body for _u, _s, body, kind in notices)
 
 
+
+def test_the_payment_log_is_append_only(store, shopper, tea):
+    from django.core.exceptions import ValidationError
+
+    order = checkout(shopper, store, [(tea, 1)])
+    attempt, _answer = pay(order)
+    event = PaymentEvent.objects.get(attempt=attempt, kind=PaymentEvent.Kind.SUCCEEDED)
+    before = list(PaymentEvent.objects.filter(order=order).values_list("id", "kind", "amount_fen", "detail"))
+    event.amount_fen = 1
+    with pytest.raises(ValidationError):
+        event.save()
+    with pytest.raises(ValidationError):
+        event.delete()
+    assert list(PaymentEvent.objects.filter(order=order).values_list("id", "kind", "amount_fen", "detail")) == before
+
 def test_a_forged_or_altered_notice_changes_nothing(store, shopper, tea):
     order = checkout(shopper, store, [(tea, 1)])
     from orders.payments.services import start_payment
