@@ -130,6 +130,24 @@ def test_another_members_coupon_is_refused_and_nothing_changes(store, shopper, t
     assert theirs.status == MemberCoupon.Status.UNUSED
 
 
+
+def test_an_expired_or_not_yet_valid_coupon_of_my_own_is_refused_and_nothing_changes(store, shopper, tea):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    for valid_from, valid_until in [(now - timedelta(days=10), now - timedelta(seconds=1)),
+                                    (now + timedelta(days=1), now + timedelta(days=10))]:
+        mine = issue_coupon(shopper, make_coupon(amount="5.00", threshold="10.00"), source=MemberCoupon.Source.GRANT)
+        MemberCoupon.objects.filter(pk=mine.pk).update(valid_from=valid_from, valid_until=valid_until)
+        with pytest.raises(OrderError) as caught:
+            checkout(shopper, store, [(tea, 1)], coupon=str(mine.pk))
+        assert caught.value.code == Code.COUPON_UNUSABLE
+        nothing_changed(store, tea)
+        mine.refresh_from_db()
+        assert mine.status == MemberCoupon.Status.UNUSED and mine.used_at is None
+
 def test_a_price_changed_since_the_page_was_shown_is_refused(store, shopper, tea):
     request = CheckoutRequest(lines=[(tea.pk, 1)], store=store, fulfilment="pickup", coupon="")
     with pytest.raises(OrderError) as caught:
