@@ -391,3 +391,23 @@ def test_completion_earns_with_the_multiplier_of_the_time_of_payment(
     with django_capture_on_commit_callbacks(execute=True):
         services.complete_order(order, by=shopper)
     assert PointsEntry.objects.get(kind=PointsEntry.Kind.PURCHASE, reference=order.reference).delta == 102  # 51 x 2
+
+
+def test_the_pay_deadline_and_the_automatic_receipt_follow_their_settings(store, shopper, tea, manager, settings):
+    assert (settings.ORDER_PAY_TIMEOUT_MINUTES, settings.ORDER_AUTO_CONFIRM_DAYS) == (30, 7)  # the defaults
+    order = checkout(shopper, store, [(tea, 1)], fulfilment="express")
+    assert abs(order.pay_deadline - order.created_at - timedelta(minutes=30)) < timedelta(seconds=5)
+    pay(order)
+    before = timezone.now()
+    services.ship_order(order, by=manager, parcels=[("shunfeng", "SF1234567890")])
+    order.refresh_from_db()
+    assert before + timedelta(days=7) <= order.auto_confirm_at <= timezone.now() + timedelta(days=7)
+
+    settings.ORDER_PAY_TIMEOUT_MINUTES, settings.ORDER_AUTO_CONFIRM_DAYS = 15, 10
+    order = checkout(shopper, store, [(tea, 1)], fulfilment="express")
+    assert abs(order.pay_deadline - order.created_at - timedelta(minutes=15)) < timedelta(seconds=5)
+    pay(order)
+    before = timezone.now()
+    services.ship_order(order, by=manager, parcels=[("yunda", "YD99887766")])
+    order.refresh_from_db()
+    assert before + timedelta(days=10) <= order.auto_confirm_at <= timezone.now() + timedelta(days=10)
