@@ -102,6 +102,15 @@ class ParcelForm(forms.Form):
     tracking_no = forms.CharField(label=_("快递单号"), max_length=40)
 
 
+class RouteForm(forms.Form):
+    """One route line of a parcel typed by staff (the embedded tracking default asks no provider)."""
+
+    shipment = forms.IntegerField(min_value=1, max_value=2**63 - 1)
+    occurred_at = forms.DateTimeField(label=_("物流时间"), input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"])
+    context = forms.CharField(label=_("物流信息"), max_length=255)
+    location = forms.CharField(label=_("地点"), max_length=64, required=False)
+
+
 class DispatchForm(forms.Form):
     courier_name = forms.CharField(label=_("配送员"), max_length=32)
     courier_phone = forms.CharField(label=_("配送员电话"), max_length=20)

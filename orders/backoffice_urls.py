@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/ticket/", detail.ticket, name="ticket"),
     path("<int:pk>/ship/", detail.ship, name="ship"),
     path("<int:pk>/parcel/", detail.add_parcel, name="add_parcel"),
+    path("<int:pk>/route/", detail.add_route, name="add_route"),
     path("<int:pk>/dispatch/", detail.dispatch, name="dispatch"),
     path("<int:pk>/delivered/", detail.delivered, name="delivered"),
     path("<int:pk>/ready/", detail.ready, name="ready"),

@@ -23,9 +23,18 @@ from core.errors import DomainError
 from core.money import fen_to_yuan
 
 from .. import services
-from ..backoffice_forms import DispatchForm, ParcelForm, PriceForm, ReasonForm, RemarkForm, ShipForm
+from ..backoffice_forms import (
+    DispatchForm,
+    ParcelForm,
+    PriceForm,
+    ReasonForm,
+    RemarkForm,
+    RouteForm,
+    ShipForm,
+)
 from ..models import AfterSale, Order, PaymentAttempt, Refund, Shipment
 from ..services.fulfilment import CARRIERS
+from ..tracking import add_manual_event
 from .common import form_error, report_error, scoped_order, staff_status_label
 
 S = Order.Status
@@ -61,6 +70,8 @@ def available_actions(order, user, *, open_after_sale, refund_in_flight, anythin
             actions.add({F.EXPRESS: "ship", F.DELIVERY: "dispatch", F.PICKUP: "ready"}[order.fulfilment])
         if status == S.SHIPPED:
             actions.add("parcel")
+        if status in (S.SHIPPED, S.COMPLETED) and order.fulfilment == F.EXPRESS:
+            actions.add("route")
         if status == S.DELIVERING:
             actions.add("delivered")
         if status in (S.PAID, S.READY_FOR_PICKUP) and order.fulfilment == F.PICKUP and not open_after_sale:
@@ -193,6 +204,23 @@ def add_parcel(request, pk):
     return _run(request, order, lambda: services.add_parcel(order, by=request.user, carrier_code=data["carrier"],
                                                             tracking_no=data["tracking_no"]),
                 _("已补充包裹"))
+
+
+@_action("orders.fulfil_order")
+def add_route(request, pk):
+    """A route line typed by staff for one of this order's parcels (tracking.add_manual_event)."""
+    order = scoped_order(request, pk)
+    form = RouteForm(request.POST)
+    if not form.is_valid():
+        form_error(request, form)
+        return _back(order)
+    data = form.cleaned_data
+    if not Shipment.objects.filter(pk=data["shipment"], order=order).exists():
+        messages.error(request, _("包裹不存在"))
+        return _back(order)
+    return _run(request, order, lambda: add_manual_event(
+        data["shipment"], by=request.user, occurred_at=data["occurred_at"], context=data["context"],
+        location=data["location"]), _("已添加物流轨迹"))
 
 
 @_action("orders.fulfil_order")

@@ -7,6 +7,7 @@ never add up to more than was paid: a CHECK constraint stands behind the conditi
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -109,6 +110,14 @@ class PaymentEvent(models.Model):
 
     def __str__(self):
         return f"{self.attempt_id} {self.kind}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise ValidationError(_("支付记录只能追加，不能修改"))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError(_("支付记录只能追加，不能删除"))
 
 
 class Refund(models.Model):

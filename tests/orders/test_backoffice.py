@@ -356,6 +356,64 @@ def test_manager_ships_in_several_parcels_then_adds_one(client, manager, store, 
     assert texts(more) == ["已补充包裹"] and order.shipments.count() == 3
 
 
+def test_manager_types_route_lines_of_a_parcel_that_the_shopper_sees(client, manager, store, shopper, plenty):
+    from orders.models import TrackingEvent
+
+    order = paid(shopper, store, [(plenty, 1)], fulfilment="express")
+    client.force_login(manager)
+    assert 'data-testid="action-route"' not in client.get(detail(order)).content.decode()  # not shipped yet
+    services.ship_order(order, by=manager, parcels=[("shunfeng", "SF1234567890")])
+    parcel = order.shipments.get()
+    page = client.get(detail(order)).content.decode()
+    assert 'data-testid="action-route"' in page and f'name="shipment" value="{parcel.pk}"' in page
+    when = timezone.localtime() - timedelta(hours=1)
+    form = {"shipment": parcel.pk, "occurred_at": when.strftime("%Y-%m-%dT%H:%M"),
+            "context": "已到达上海转运中心", "location": "上海"}
+    assert texts(client.post(act("add_route", order), form)) == ["已添加物流轨迹"]
+    assert texts(client.post(act("add_route", order), form)) == ["已添加物流轨迹"]  # the same line twice: once
+    event = TrackingEvent.objects.get(shipment=parcel)
+    assert (event.context, event.location) == ("已到达上海转运中心", "上海")
+    assert timezone.localtime(event.occurred_at).strftime("%Y-%m-%d %H:%M") == when.strftime("%Y-%m-%d %H:%M")
+    assert "已到达上海转运中心" in client.get(detail(order)).content.decode()
+    client.force_login(shopper)
+    assert "已到达上海转运中心" in client.get(f"/orders/{order.public_id}/").content.decode()
+
+
+def test_bad_route_lines_become_a_message_and_change_nothing(client, manager, store, other_store, shopper, plenty):
+    from orders.models import TrackingEvent
+
+    order = paid(shopper, store, [(plenty, 1)], fulfilment="express")
+    services.ship_order(order, by=manager, parcels=[("shunfeng", "SF1234567890")])
+    other = paid(shopper, store, [(plenty, 1)], fulfilment="express")
+    services.ship_order(other, by=manager, parcels=[("yunda", "YD99887766")])
+    parcel, others_parcel = order.shipments.get(), other.shipments.get()
+    now = timezone.localtime()
+    good = {"shipment": parcel.pk, "occurred_at": now.strftime("%Y-%m-%dT%H:%M"), "context": "已揽收"}
+    client.force_login(manager)
+    for change, message in [
+        ({"shipment": others_parcel.pk}, "包裹不存在"),  # a parcel of another order
+        ({"shipment": "abc"}, None),
+        ({"shipment": "99999999999999999999999"}, None),
+        ({"occurred_at": "tomorrow"}, None),
+        ({"occurred_at": (now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")}, "物流时间不能晚于现在"),
+        ({"context": ""}, None),
+        ({"context": "长" * 256}, None),
+        ({"location": "地" * 65}, None),
+    ]:
+        response = client.post(act("add_route", order), {**good, **change})
+        assert response.status_code == 302 and len(texts(response)) == 1, change
+        if message:
+            assert texts(response) == [message]
+    assert client.get(act("add_route", order)).status_code == 405
+    assert not TrackingEvent.objects.exists()
+    # another store's manager, a shopper: refused
+    other_manager = make_order_staff(other_store)
+    client.force_login(other_manager)
+    assert client.post(act("add_route", order), good).status_code == 404
+    client.force_login(shopper)
+    assert client.post(act("add_route", order), good).status_code in (302, 403, 404)
+    assert not TrackingEvent.objects.exists()
+
 @pytest.mark.parametrize("form, message", [
     ({}, "请填写至少一个快递单号"),
     ({"carrier": "shunfeng", "tracking_no": "12"}, "快递单号应为 6-40 位字母或数字"),
@@ -511,7 +569,7 @@ def test_every_action_needs_its_permission(client, store, shopper, plenty):
     page = client.get(detail(ready))
     assert page.status_code == 200 and page.context["actions"] == set()
     posts = [("ready", ready, {}), ("ship", ready, {"carrier": "shunfeng", "tracking_no": "SF1234567890"}),
-             ("add_parcel", ready, {}), ("dispatch", ready, {}), ("delivered", ready, {}),
+             ("add_parcel", ready, {}), ("add_route", ready, {}), ("dispatch", ready, {}), ("delivered", ready, {}),
              ("cancel_refund", ready, {"reason": "x"}), ("remark", ready, {"remark": "x"}),
              ("cancel", pending, {"reason": "x"}), ("change_price", pending, {"goods_adjustment": "-1", "reason": "x"})]
     for name, order, form in posts:
@@ -524,7 +582,7 @@ def test_every_action_needs_its_permission(client, store, shopper, plenty):
 def test_actions_answer_only_post(client, manager, store, shopper, plenty):
     order = paid(shopper, store, [(plenty, 1)])
     client.force_login(manager)
-    for name in ("ready", "ship", "add_parcel", "dispatch", "delivered", "cancel", "cancel_refund", "change_price",
+    for name in ("ready", "ship", "add_parcel", "add_route", "dispatch", "delivered", "cancel", "cancel_refund", "change_price",
                  "remark"):
         assert client.get(act(name, order)).status_code == 405, name
     assert Order.objects.get(pk=order.pk).status == S.PAID

@@ -38,9 +38,9 @@ VALUES = FIXED + generated()
 def has_nul(*values):
     """A NUL anywhere in a request is answered 400 before any view (core.middleware): nothing changes."""
     return any("\x00" in str(v) for value in values for v in (value.values() if isinstance(value, dict) else [value]))
-ACTIONS = ["ready", "ship", "add_parcel", "dispatch", "delivered", "cancel", "cancel_refund", "change_price", "remark"]
+ACTIONS = ["ready", "ship", "add_parcel", "add_route", "dispatch", "delivered", "cancel", "cancel_refund", "change_price", "remark"]
 ACTION_FIELDS = ["carrier", "tracking_no", "courier_name", "courier_phone", "reason", "goods_adjustment",
-                 "delivery_fee", "remark"]
+                 "delivery_fee", "remark", "shipment", "occurred_at", "context", "location"]
 
 
 @pytest.fixture
@@ -142,7 +142,8 @@ def test_generated_action_forms_change_nothing_or_give_a_message_never_a_5xx(cli
 
     client.force_login(manager)
     rng = random.Random(11)
-    targets = {"ready": "pickup", "ship": "express", "add_parcel": "express", "dispatch": "delivery",
+    targets = {"ready": "pickup", "ship": "express", "add_parcel": "express", "add_route": "express",
+               "dispatch": "delivery",
                "delivered": "delivery", "cancel": "pending", "cancel_refund": "pickup", "change_price": "pending",
                "remark": "asked"}
     for action, key in targets.items():

@@ -211,3 +211,17 @@ def test_after_sales_ticket_dashboard_and_the_new_order_banner_fit_the_phone(liv
     banner.get_by_role("link", name="查看").click()
     page.wait_for_url(f"**/backoffice/orders/{new.pk}/")
     assert page.locator("[data-testid=new-order-alert]").count() == 0  # seen: the banner is gone
+
+    # a refund-only request approved on the phone: the money goes back through the dev gateway
+    express = shop["express"]
+    refund_asked = services.request_after_sale(express, user=express.user, kind=AfterSale.Kind.REFUND_ONLY,
+                                               reason=AfterSale.Reason.NOT_WANTED, request_id=uuid.uuid4().hex)
+    page.goto(f"{base}/backoffice/orders/after-sales/{refund_asked.pk}/")
+    page.locator("[data-testid=action-approve] button[type=submit]").click()
+    assert str(refund_asked.amount) in confirm(page)
+    page.locator(".bo-message--success").wait_for()
+    assert page.locator("[data-testid=after-sale-status]").inner_text() == "已退款"
+    fits_the_phone(page)
+    screenshot("orders-bo-after-sale-refunded")
+    express.refresh_from_db()
+    assert express.refunded_amount == express.paid_amount == refund_asked.amount

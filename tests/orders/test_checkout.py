@@ -46,6 +46,30 @@ def test_pickup_order_reserves_stock_and_snapshots_lines(store, shopper, tea, nu
     assert len(order.number) == 18 and order.public_id
 
 
+
+def test_lines_keep_the_name_spec_image_and_price_they_were_ordered_with(store, shopper, tea):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from catalog.models import Product, ProductImage, Sku
+    from tests.members.test_views import _png
+
+    cover = ProductImage.objects.create(
+        product=tea.product, image=SimpleUploadedFile("tea.png", _png().read(), content_type="image/png"))
+    Product.objects.filter(pk=tea.product_id).update(cover=cover)
+    Sku.objects.filter(pk=tea.pk).update(spec_text="500g 罐装")
+    order = checkout(shopper, store, [(tea, 1)])
+    line = order.lines.get()
+    assert (line.product_name, line.spec_text, line.sku_code, line.unit_price) == (
+        "龙井茶", "500g 罐装", tea.code, D("25.50"))
+    assert line.image_url and line.image_url == cover.thumb("card")[0]
+    # the catalogue changes afterwards; the order shows what was bought
+    Product.objects.filter(pk=tea.product_id).update(name="明前龙井", cover=None)
+    Sku.objects.filter(pk=tea.pk).update(spec_text="250g 袋装", price=D("30.00"))
+    cover.delete()
+    line.refresh_from_db()
+    assert (line.product_name, line.spec_text, line.unit_price) == ("龙井茶", "500g 罐装", D("25.50"))
+    assert line.image_url
+
 def test_the_same_checkout_page_submitted_twice_is_one_order(store, shopper, tea):
     token = uuid.uuid4().hex
     first = checkout(shopper, store, [(tea, 2)], token=token)
@@ -105,6 +129,24 @@ def test_another_members_coupon_is_refused_and_nothing_changes(store, shopper, t
     theirs.refresh_from_db()
     assert theirs.status == MemberCoupon.Status.UNUSED
 
+
+
+def test_an_expired_or_not_yet_valid_coupon_of_my_own_is_refused_and_nothing_changes(store, shopper, tea):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    for valid_from, valid_until in [(now - timedelta(days=10), now - timedelta(seconds=1)),
+                                    (now + timedelta(days=1), now + timedelta(days=10))]:
+        mine = issue_coupon(shopper, make_coupon(amount="5.00", threshold="10.00"), source=MemberCoupon.Source.GRANT)
+        MemberCoupon.objects.filter(pk=mine.pk).update(valid_from=valid_from, valid_until=valid_until)
+        with pytest.raises(OrderError) as caught:
+            checkout(shopper, store, [(tea, 1)], coupon=str(mine.pk))
+        assert caught.value.code == Code.COUPON_UNUSABLE
+        nothing_changed(store, tea)
+        mine.refresh_from_db()
+        assert mine.status == MemberCoupon.Status.UNUSED and mine.used_at is None
 
 def test_a_price_changed_since_the_page_was_shown_is_refused(store, shopper, tea):
     request = CheckoutRequest(lines=[(tea.pk, 1)], store=store, fulfilment="pickup", coupon="")

@@ -1,5 +1,6 @@
 """Paying, cancelling, fulfilling and completing orders through the services."""
 
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -13,7 +14,7 @@ from members.models import GrowthEntry, Member, MemberLevel, PointsEntry
 from members.services import adjust_points
 from orders import services, signals
 from orders.errors import Code, OrderError
-from orders.models import Order, OrderEvent, PaymentAttempt, PaymentEvent, Refund
+from orders.models import AfterSale, Order, OrderEvent, PaymentAttempt, PaymentEvent, Refund
 from orders.payments import dev
 from orders.payments.views import handle_dev_notice
 from stores.models import Stock, StoreNotification
@@ -64,6 +65,21 @@ def test_paying_marks_paid_once_however_many_times_the_notice_comes(
     assert not StoreNotification.objects.filter(user=manager).exists()
     assert any(kind == "order_paid" and "自提码" in body for _u, _s, body, kind in notices)
 
+
+
+def test_the_payment_log_is_append_only(store, shopper, tea):
+    from django.core.exceptions import ValidationError
+
+    order = checkout(shopper, store, [(tea, 1)])
+    attempt, _answer = pay(order)
+    event = PaymentEvent.objects.get(attempt=attempt, kind=PaymentEvent.Kind.SUCCEEDED)
+    before = list(PaymentEvent.objects.filter(order=order).values_list("id", "kind", "amount_fen", "detail"))
+    event.amount_fen = 1
+    with pytest.raises(ValidationError):
+        event.save()
+    with pytest.raises(ValidationError):
+        event.delete()
+    assert list(PaymentEvent.objects.filter(order=order).values_list("id", "kind", "amount_fen", "detail")) == before
 
 def test_a_forged_or_altered_notice_changes_nothing(store, shopper, tea):
     order = checkout(shopper, store, [(tea, 1)])
@@ -293,3 +309,105 @@ def test_reorder_puts_the_lines_back_in_the_cart_and_names_what_is_gone(store, s
     added, skipped = services.reorder(order, cart)
     assert added == ["龙井茶"] and skipped == ["每日坚果"]
     assert list(cart.lines.values_list("sku_id", "quantity")) == [(tea.pk, 2)]
+
+
+def test_the_shopper_is_told_of_shipping_delivery_pickup_and_refunds(
+    store, shopper, tea, manager, django_capture_on_commit_callbacks, notices
+):
+    def told(kind):
+        return [body for _u, _s, body, k in notices if k == kind]
+
+    shipped = checkout(shopper, store, [(tea, 1)], fulfilment="express")
+    delivered = checkout(shopper, store, [(tea, 1)], fulfilment="delivery")
+    picked = checkout(shopper, store, [(tea, 1)])
+    for order in (shipped, delivered, picked):
+        pay(order)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.ship_order(shipped, by=manager, parcels=[("shunfeng", "SF1234567890")])
+        services.dispatch_delivery(delivered, by=manager, courier_name="李师傅", courier_phone="13900139000")
+        services.mark_ready_for_pickup(picked, by=manager)
+    picked.refresh_from_db()
+    assert [body for body in told("order_shipped") if shipped.number in body and "SF1234567890" in body]
+    assert [body for body in told("order_dispatched") if delivered.number in body and "李师傅" in body]
+    assert [body for body in told("order_ready_for_pickup")
+            if picked.number in body and picked.pickup_code in body and store.name in body]
+
+    after_sale = services.request_after_sale(
+        shipped, user=shopper, kind=AfterSale.Kind.RETURN_REFUND, reason=AfterSale.Reason.NOT_WANTED,
+        request_id=uuid.uuid4().hex)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reject_after_sale(after_sale, by=manager, reason="商品已拆封")
+    assert [body for body in told("order_after_sale") if shipped.number in body and "商品已拆封" in body]
+
+    refunded = checkout(shopper, store, [(tea, 1)])
+    pay(refunded)
+    after_sale = services.request_after_sale(
+        refunded, user=shopper, kind=AfterSale.Kind.REFUND_ONLY, reason=AfterSale.Reason.NOT_WANTED,
+        request_id=uuid.uuid4().hex)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.approve_after_sale(after_sale, by=manager)
+    assert [body for body in told("order_refunded") if refunded.number in body and "25.50" in body]
+
+
+def test_order_refunded_is_sent_after_the_commit_with_the_amount_per_line(
+    store, shopper, tea, nuts, manager, received, django_capture_on_commit_callbacks
+):
+    order = checkout(shopper, store, [(tea, 3), (nuts, 2)], fulfilment="express")
+    pay(order)
+    tea_line, nuts_line = order.lines.get(sku=tea), order.lines.get(sku=nuts)
+    after_sale = services.request_after_sale(
+        order, user=shopper, kind=AfterSale.Kind.REFUND_ONLY, reason=AfterSale.Reason.NOT_WANTED,
+        quantities={tea_line.pk: 1, nuts_line.pk: 1}, request_id=uuid.uuid4().hex)
+    received.clear()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.approve_after_sale(after_sale, by=manager)
+    assert received == []  # nothing before the commit
+    with django_capture_on_commit_callbacks(execute=True):
+        for callback in callbacks:
+            callback()
+    refunds = [kw for name, kw in received if name == "order_refunded"]
+    assert len(refunds) == 1
+    sent = refunds[0]
+    tea_line.refresh_from_db()
+    nuts_line.refresh_from_db()
+    assert sent["order"].pk == order.pk and sent["refund"].state == Refund.State.SUCCEEDED
+    assert sent["lines"] == {tea_line.pk: tea_line.refunded_amount, nuts_line.pk: nuts_line.refunded_amount}
+    assert tea_line.refunded_amount > 0 and nuts_line.refunded_amount > 0
+    assert sum(sent["lines"].values()) == sent["refund"].amount
+
+
+def test_completion_earns_with_the_multiplier_of_the_time_of_payment(
+    store, shopper, tea, manager, django_capture_on_commit_callbacks
+):
+    double = MemberLevel.objects.create(name="双倍卡", rank=7, growth_threshold=99997, points_multiplier=D("2.00"))
+    triple = MemberLevel.objects.create(name="三倍卡", rank=8, growth_threshold=99998, points_multiplier=D("3.00"))
+    Member.objects.filter(user=shopper).update(level=None)
+    order = checkout(shopper, store, [(tea, 2)], fulfilment="express")
+    Member.objects.filter(user=shopper).update(level=double)  # the level when the order is paid
+    pay(order)
+    assert order.points_multiplier == D("2.00")
+    Member.objects.filter(user=shopper).update(level=triple)  # moved up between payment and receipt
+    services.ship_order(order, by=manager, parcels=[("shunfeng", "SF2234567890")])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.complete_order(order, by=shopper)
+    assert PointsEntry.objects.get(kind=PointsEntry.Kind.PURCHASE, reference=order.reference).delta == 102  # 51 x 2
+
+
+def test_the_pay_deadline_and_the_automatic_receipt_follow_their_settings(store, shopper, tea, manager, settings):
+    assert (settings.ORDER_PAY_TIMEOUT_MINUTES, settings.ORDER_AUTO_CONFIRM_DAYS) == (30, 7)  # the defaults
+    order = checkout(shopper, store, [(tea, 1)], fulfilment="express")
+    assert abs(order.pay_deadline - order.created_at - timedelta(minutes=30)) < timedelta(seconds=5)
+    pay(order)
+    before = timezone.now()
+    services.ship_order(order, by=manager, parcels=[("shunfeng", "SF1234567890")])
+    order.refresh_from_db()
+    assert before + timedelta(days=7) <= order.auto_confirm_at <= timezone.now() + timedelta(days=7)
+
+    settings.ORDER_PAY_TIMEOUT_MINUTES, settings.ORDER_AUTO_CONFIRM_DAYS = 15, 10
+    order = checkout(shopper, store, [(tea, 1)], fulfilment="express")
+    assert abs(order.pay_deadline - order.created_at - timedelta(minutes=15)) < timedelta(seconds=5)
+    pay(order)
+    before = timezone.now()
+    services.ship_order(order, by=manager, parcels=[("yunda", "YD99887766")])
+    order.refresh_from_db()
+    assert before + timedelta(days=10) <= order.auto_confirm_at <= timezone.now() + timedelta(days=10)
