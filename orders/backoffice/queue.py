@@ -118,7 +118,9 @@ def filtered_orders(choice, form):
     elif kind == "number":
         conditions.append(Q(number=value) if len(value) == 18 else Q(number__startswith=value))
     elif kind == "name":
-        conditions.append(Q(receiver_name__icontains=value))
+        # the delivery's receiver, or the buyer by nickname (a pickup order has no receiver)
+        buyers = get_user_model().objects.filter(nickname__icontains=value).values("pk")
+        conditions.append(Q(receiver_name__icontains=value) | Q(user_id__in=buyers))
     if data.get("date_from"):
         conditions.append(Q(created_at__gte=_day_start(data["date_from"])))
     if data.get("date_to"):

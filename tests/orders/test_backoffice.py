@@ -152,6 +152,11 @@ def test_search_by_order_number_buyer_phone_in_any_spelling_and_receiver_name(cl
     counts = {t["key"]: t["count"] for t in client.get(QUEUE, {"q": "13833334444"}).context["tabs"]}
     assert counts["all"] == 1 and counts["to_fulfil"] == 1 and counts["completed"] == 0
     assert found("没有这个人") == []
+    # a pickup order has no receiver: its buyer is found by nickname
+    type(bob).objects.filter(pk=bob.pk).update(nickname="司马光")
+    assert found("司马") == [second.pk] and second.fulfilment == "pickup"
+    export = _csv(client.get(reverse("orders_bo:export"), {"q": "司马"}))
+    assert len(export) == 2 and any(second.number in cell for cell in export[1])  # the header and its row
 
 
 def test_the_queue_shows_buyers_masked_never_their_phone(client, clerk, store, plenty):
