@@ -480,13 +480,20 @@ def _record_closed(attempt_id, now):
     return True
 
 
+CLOSE_BATCH = 200
+
+
 def close_payment_attempts(now=None):
     """The worker: close at their gateways the attempts we no longer want paid (order cancelled,
     price changed). A gateway that refuses for now (WeChat: not within 5 minutes of creation) is
-    asked again next run. The gateway is called outside any lock. Returns how many closed."""
+    asked again next run. The gateway is called outside any lock. Returns how many closed.
+
+    At most CLOSE_BATCH a run, the longest waiting first; one not closed this time goes to the back
+    of the line, so a trade that keeps failing never holds up the others."""
     now = now or timezone.now()
     closed = 0
-    for attempt in PaymentAttempt.objects.filter(close_requested=True, state=PaymentAttempt.State.PENDING)[:200]:
+    waiting = PaymentAttempt.objects.filter(close_requested=True, state=PaymentAttempt.State.PENDING)
+    for attempt in waiting.order_by("updated_at", "pk")[:CLOSE_BATCH]:
         try:
             gateway = get_gateway(attempt.channel)
             done = gateway.close(attempt)
@@ -496,6 +503,7 @@ def close_payment_attempts(now=None):
         if done:
             closed += bool(_record_closed(attempt.pk, now))
             continue
+        waiting.filter(pk=attempt.pk).update(updated_at=timezone.now())
         # a trade that cannot be closed may have been paid (its notice lost): ask, and let the
         # confirmation decide (an order cancelled meanwhile gets the money refunded)
         _confirm_if_paid(attempt)

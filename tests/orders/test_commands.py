@@ -97,3 +97,37 @@ def test_poll_tracking_with_manual_tracking_says_so(store, shopper, tea, manager
     pay(order)
     services.ship_order(order, by=manager, parcels=[("yunda", "YD1234567890")])
     assert "手工录入" in run("poll_tracking")
+
+
+def test_a_trade_that_keeps_refusing_to_close_never_holds_up_the_others(store, shopper, tea, monkeypatch):
+    from orders.payments import services as payment_services
+    from orders.payments.gateways import GatewayError
+
+    tea_stock = Stock.objects.get(store=store, sku=tea)
+    Stock.objects.filter(pk=tea_stock.pk).update(on_hand=10)
+    attempts = []
+    for _n in range(3):
+        order = checkout(shopper, store, [(tea, 1)])
+        attempts.append(start_payment(order, user=shopper, channel="dev"))
+    stuck = attempts[0]
+    asked = []
+
+    class Gateway:
+        def close(self, attempt):
+            asked.append(attempt.pk)
+            if attempt.pk == stuck.pk:
+                raise GatewayError("closed for now")
+            return True
+
+        def query(self, attempt):
+            raise GatewayError("no answer")
+
+    monkeypatch.setattr(payment_services, "get_gateway", lambda channel: Gateway())
+    monkeypatch.setattr(payment_services, "CLOSE_BATCH", 1)
+    PaymentAttempt.objects.filter(pk__in=[a.pk for a in attempts]).update(close_requested=True)
+    PaymentAttempt.objects.filter(pk=stuck.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    for _run in range(3):
+        payment_services.close_payment_attempts()
+    assert asked == [stuck.pk, attempts[1].pk, attempts[2].pk]  # the stuck one waits its turn again
+    states = dict(PaymentAttempt.objects.filter(pk__in=[a.pk for a in attempts]).values_list("pk", "state"))
+    assert states == {stuck.pk: "pending", attempts[1].pk: "closed", attempts[2].pk: "closed"}
