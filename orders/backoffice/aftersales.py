@@ -117,7 +117,7 @@ def _run(request, after_sale, call, success):
     except DomainError as exc:
         report_error(request, exc)
     else:
-        messages.success(request, success)
+        messages.success(request, success() if callable(success) else success)
     return _back(after_sale)
 
 
@@ -132,7 +132,13 @@ def approve(request, pk):
     if not form.is_valid():
         form_error(request, form)
         return _back(after_sale)
-    success = _("已同意退款，退款处理中") if after_sale.kind == AfterSale.Kind.REFUND_ONLY else _("已同意退货，等待买家寄回")
+    def success():
+        if after_sale.kind != AfterSale.Kind.REFUND_ONLY:
+            return _("已同意退货，等待买家寄回")
+        # the gateway may have refunded at once (the dev gateway, a fast answer): say what is true now
+        refunded = AfterSale.objects.filter(pk=after_sale.pk, status=AfterSale.Status.REFUNDED).exists()
+        return _("已同意，款项已退回") if refunded else _("已同意退款，退款处理中")
+
     return _run(request, after_sale, lambda: services.approve_after_sale(after_sale, by=request.user,
                                                                          note=form.cleaned_data["note"]), success)
 

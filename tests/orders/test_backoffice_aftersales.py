@@ -93,6 +93,8 @@ def test_approving_a_refund_only_request_refunds_it(client, manager, store, shop
     order.refresh_from_db()
     assert after_sale.status == A.REFUNDED and after_sale.handled_by == manager
     assert order.refunded_amount == after_sale.amount and stock(store, plenty) == (200, 2)
+    html = client.get(page(after_sale)).content.decode()
+    assert 'class="bo-tag bo-tag--ok" data-testid="after-sale-status">已退款<' in html  # done: not a warning
     again = client.post(act("approve", after_sale), {"note": "同意"})
     assert again.status_code == 302 and Refund.objects.filter(order=order).count() == 1
 
