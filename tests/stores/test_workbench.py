@@ -32,14 +32,14 @@ def test_a_clerk_sees_their_stores_work_and_restocks_in_one_tap(client, store_a,
     assert f'{reverse("stores_bo:transfers")}?status=draft' in html
     for label in ("低库存商品", "调拨待发出", "调拨待收货"):
         assert f'{label}</p><p class="bo-card__value">1</p>' in html, label
-    # 补货 opens a transfer into this store with the SKU and a quantity filled in
+    client.force_login(hq_user)
+    html = client.get(reverse("backoffice:dashboard")).content.decode()
+    # 补货 opens a transfer into this store with the SKU and a quantity filled in (for a one-store
+    # clerk, a receipt: test_restock_for_a_one_store_clerk_brings_goods_into_their_store)
     restock = reverse("stores_bo:transfer_create") + f"?destination={store_a.pk}&amp;lines={low.code}+"
     assert restock in html
     form = client.get(reverse("stores_bo:transfer_create"), {"destination": store_a.pk, "lines": f"{low.code} 7"})
-    assert f"{low.code} 7" in form.content.decode()
-
-    client.force_login(hq_user)
-    html = client.get(reverse("backoffice:dashboard")).content.decode()
+    assert f"{low.code} 7" in form.content.decode() and form.context["form"]["destination"].value() == str(store_a.pk)
     assert "龙井" in html and "白茶" in html and '低库存商品</p><p class="bo-card__value">2</p>' in html
     assert Stock.objects.get(store=store_a, sku=low).available == 3
 
@@ -121,3 +121,35 @@ def test_hq_gets_every_store_and_the_chain_totals_in_constant_queries(client, st
     # every per-store link opens a list that holds what it counts
     listing = client.get(reverse("stores_bo:transfers"), {"difference": "open", "destination": store_b.pk})
     assert listing.content.decode().count('class="obo-cell-main"><a href=') == 1
+
+
+def test_restock_for_a_one_store_clerk_brings_goods_into_their_store(client, store_a, store_b, clerk_a, hq_user,
+                                                                     django_capture_on_commit_callbacks):
+    """A one-store clerk sends transfers only from their store (the form chooses it and never offers it as
+    the destination), so 补货 for them starts a receipt into the store, never a transfer out of it.
+    Someone who can send from another store (HQ, a two-store manager) still gets the transfer into it."""
+    from django.contrib.auth.models import Permission
+
+    low = make_sku("龙井")
+    services.receive_stock(store_a, low, 6)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reserve_lines(store_a, [(low, 3)], reference="order:W1")
+    clerk_a.user_permissions.add(Permission.objects.get(codename="add_stockdocument"))
+    client.force_login(clerk_a)
+    html = client.get(reverse("backoffice:dashboard")).content.decode()
+    receipt = f'{reverse("stores_bo:document_create", args=["receipt"])}?store={store_a.pk}'
+    assert receipt in html and f"{reverse('stores_bo:transfer_create')}?destination=" not in html
+    assert client.get(receipt).context["form"]["store"].value() == store_a.pk
+
+    clerk_a.user_permissions.remove(Permission.objects.get(codename="add_stockdocument"))
+    html = client.get(reverse("backoffice:dashboard")).content.decode()
+    assert "龙井" in html and ">补货</a>" not in html  # nothing they could start: no button
+
+    two_stores = make_staff(store_b, role="manager")
+    from stores.models import StoreStaff
+
+    StoreStaff.objects.create(user=two_stores, store=store_a, role="manager")
+    for user in (hq_user, two_stores):
+        client.force_login(user)
+        html = client.get(reverse("backoffice:dashboard")).content.decode()
+        assert f"{reverse('stores_bo:transfer_create')}?destination={store_a.pk}&amp;lines={low.code}+" in html
