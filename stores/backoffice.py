@@ -20,6 +20,7 @@ from core.navigation import safe_next
 from core.numbers import id_or_none, page_number
 
 from . import selectors, services
+from .backoffice_home import add_restock_urls
 from .forms import AdjustForm, ThresholdForm, TransferForm
 from .models import LowStockAlert, Stock, Store, StoreNotification, Transfer, TransferLine
 from .scope import choose_store, get_scoped_object_or_404, is_hq, scope_queryset, stores_for
@@ -331,6 +332,7 @@ def alert_list(request):
     if store:
         alerts = alerts.filter(stock__store_id=store)
     page = Paginator(alerts.order_by("-id"), PAGE_SIZE).get_page(page_number(request.GET.get("page")))
+    add_restock_urls(request.user, page.object_list)  # 补货 on each open alert, as on the workbench
     notifications = list(
         StoreNotification.objects.filter(user=request.user).select_related("store").order_by("-id")[:30]
     )

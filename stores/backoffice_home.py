@@ -99,6 +99,22 @@ def restock_url(user, stock, other_stores):
     return None
 
 
+def add_restock_urls(user, alerts):
+    """Set `restock_url` on each open alert of the list (its stock, store and SKU loaded): one query
+    for the user's working stores when there is an alert and the user is not HQ, none otherwise."""
+    alerts = [alert for alert in alerts if alert.status == LowStockAlert.Status.OPEN]
+    if is_hq(user):
+        def other_stores(store_id):
+            return True
+    else:
+        working = set(stores_for(user).filter(is_archived=False).values_list("pk", flat=True)) if alerts else set()
+
+        def other_stores(store_id):
+            return bool(working - {store_id})
+    for alert in alerts:
+        alert.restock_url = restock_url(user, alert.stock, other_stores)
+
+
 def workbench_cards(request):
     user = request.user
     if not user.has_perm("stores.view_stock"):
@@ -109,16 +125,7 @@ def workbench_cards(request):
     alerts = scope_queryset(LowStockAlert.objects.filter(status=LowStockAlert.Status.OPEN), user, "stock__store")
     low_items = list(alerts.select_related("stock__store", "stock__sku__product").order_by("available_at_open", "pk")
                      [:LOW_ITEMS])
-    if hq:
-        def other_stores(store_id):
-            return True
-    else:
-        working = set(stores_for(user).filter(is_archived=False).values_list("pk", flat=True)) if low_items else set()
-
-        def other_stores(store_id):
-            return bool(working - {store_id})
-    for alert in low_items:
-        alert.restock_url = restock_url(user, alert.stock, other_stores)
+    add_restock_urls(user, low_items)
     per_store, labels = [], [LABELS[f] for f in FIGURES]
     total_cells = [(LABELS[f], totals[f], figure_url(f)) for f in FIGURES]
     if hq:

@@ -153,3 +153,33 @@ def test_restock_for_a_one_store_clerk_brings_goods_into_their_store(client, sto
         client.force_login(user)
         html = client.get(reverse("backoffice:dashboard")).content.decode()
         assert f"{reverse('stores_bo:transfer_create')}?destination={store_a.pk}&amp;lines={low.code}+" in html
+
+
+def test_the_alerts_list_offers_restock_on_each_open_alert_as_the_workbench_does(client, store_a, store_b,
+                                                                                 manager_a, hq_user,
+                                                                                 django_capture_on_commit_callbacks):
+    """The workbench shows five low items; the list its number opens gives 补货 on every open alert
+    (a receipt for a one-store manager, a transfer into the store for HQ), and none on a closed one."""
+    from django.contrib.auth.models import Permission
+
+    from stores.models import LowStockAlert
+
+    skus = [make_sku(f"缺货{i}") for i in range(7)]
+    for sku in skus:
+        services.receive_stock(store_a, sku, 6)
+    with django_capture_on_commit_callbacks(execute=True):
+        for i, sku in enumerate(skus):
+            services.reserve_lines(store_a, [(sku, 3)], reference=f"order:AL{i}")
+    services.receive_stock(store_a, skus[0], 20)  # restocked: its alert closes
+    assert LowStockAlert.objects.filter(status="open").count() == 6
+    manager_a.user_permissions.add(Permission.objects.get(codename="add_stockdocument"))
+    client.force_login(manager_a)
+    html = client.get(reverse("stores_bo:alerts")).content.decode()
+    receipt = f'{reverse("stores_bo:document_create", args=["receipt"])}?store={store_a.pk}'
+    assert html.count(f'href="{receipt}"') == 6
+    assert f'{reverse("stores_bo:transfer_create")}?destination=' not in html
+    html = client.get(reverse("stores_bo:alerts"), {"status": "closed"}).content.decode()
+    assert "缺货0" in html and ">补货</a>" not in html
+    client.force_login(hq_user)
+    html = client.get(reverse("stores_bo:alerts")).content.decode()
+    assert html.count(f'{reverse("stores_bo:transfer_create")}?destination={store_a.pk}&amp;lines=') == 6
