@@ -211,12 +211,17 @@ def transfer_create(request):
         else:
             messages.success(request, _("调拨单已创建"))
             return redirect("stores_bo:transfer_detail", pk=transfer.pk)
-    # the product picker shows the available stock of the source store (the one chosen, else the first)
+    # the product picker shows the available stock of the source store (the one chosen, else the
+    # first that is not the destination: 补货 opens the form with only the destination filled in)
     form.fields["source"].widget.attrs["data-picker-store"] = "#transfer-picker"
     chosen = id_or_none(form["source"].value())
     picker_store = only or (source_stores.filter(pk=chosen).first() if chosen else None)
+    if picker_store is None:
+        destination = id_or_none(form["destination"].value())
+        others = source_stores.exclude(pk=destination) if destination else source_stores
+        picker_store = others.order_by("pk").first() or source_stores.first()
     return render(request, "stores/backoffice/transfer_form.html",
-                  {"form": form, "picker_store": picker_store or source_stores.first(),
+                  {"form": form, "picker_store": picker_store,
                    "wechat_jssdk": bool(settings.WECHAT_APP_ID)})
 
 

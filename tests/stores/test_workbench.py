@@ -183,3 +183,12 @@ def test_the_alerts_list_offers_restock_on_each_open_alert_as_the_workbench_does
     client.force_login(hq_user)
     html = client.get(reverse("stores_bo:alerts")).content.decode()
     assert html.count(f'{reverse("stores_bo:transfer_create")}?destination={store_a.pk}&amp;lines=') == 6
+
+
+def test_restock_into_a_store_shows_the_picker_the_stock_of_another_store(client, store_a, store_b, hq_user):
+    """补货 fills in only the destination; the picker then shows what a store that could send has, not
+    the low store's own stock."""
+    for destination, other in ((store_a, store_b), (store_b, store_a)):
+        client.force_login(hq_user)
+        response = client.get(reverse("stores_bo:transfer_create"), {"destination": destination.pk})
+        assert response.context["picker_store"] == other
