@@ -20,6 +20,7 @@ from core.navigation import safe_next
 from core.numbers import id_or_none, page_number
 
 from . import selectors, services
+from .backoffice_home import add_restock_urls
 from .forms import AdjustForm, ThresholdForm, TransferForm
 from .models import LowStockAlert, Stock, Store, StoreNotification, Transfer, TransferLine
 from .scope import choose_store, get_scoped_object_or_404, is_hq, scope_queryset, stores_for
@@ -210,12 +211,17 @@ def transfer_create(request):
         else:
             messages.success(request, _("调拨单已创建"))
             return redirect("stores_bo:transfer_detail", pk=transfer.pk)
-    # the product picker shows the available stock of the source store (the one chosen, else the first)
+    # the product picker shows the available stock of the source store (the one chosen, else the
+    # first that is not the destination: 补货 opens the form with only the destination filled in)
     form.fields["source"].widget.attrs["data-picker-store"] = "#transfer-picker"
     chosen = id_or_none(form["source"].value())
     picker_store = only or (source_stores.filter(pk=chosen).first() if chosen else None)
+    if picker_store is None:
+        destination = id_or_none(form["destination"].value())
+        others = source_stores.exclude(pk=destination) if destination else source_stores
+        picker_store = others.order_by("pk").first() or source_stores.first()
     return render(request, "stores/backoffice/transfer_form.html",
-                  {"form": form, "picker_store": picker_store or source_stores.first(),
+                  {"form": form, "picker_store": picker_store,
                    "wechat_jssdk": bool(settings.WECHAT_APP_ID)})
 
 
@@ -331,6 +337,7 @@ def alert_list(request):
     if store:
         alerts = alerts.filter(stock__store_id=store)
     page = Paginator(alerts.order_by("-id"), PAGE_SIZE).get_page(page_number(request.GET.get("page")))
+    add_restock_urls(request.user, page.object_list)  # 补货 on each open alert, as on the workbench
     notifications = list(
         StoreNotification.objects.filter(user=request.user).select_related("store").order_by("-id")[:30]
     )

@@ -1,7 +1,7 @@
 """The store workbench (工作台) on the back-office home (core's dashboard, through
 settings.BACKOFFICE_DASHBOARD_EXTRAS): what waits for the user's stores (every store for HQ),
 each number a link to the list it counts, filtered: low-stock items with 补货 (a transfer into the
-store, prefilled), transfers to dispatch and to receive, transfers received short whose difference
+store, prefilled, for whoever can send from another store; else a receipt for the store), transfers to dispatch and to receive, transfers received short whose difference
 waits for HQ, and stocktakes in progress (draft count sheets).
 
 HQ also gets the same numbers per store, and the chain's totals, with the order side of each store
@@ -19,7 +19,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from .models import LowStockAlert, StockDocument, Store, Transfer
-from .scope import is_hq, scope_queryset, store_ids_for
+from .scope import is_hq, scope_queryset, store_ids_for, stores_for
 
 TEMPLATE = "stores/backoffice/_workbench_cards.html"
 LOW_ITEMS = 5
@@ -83,6 +83,38 @@ def _side(name, store_id):
     return {} if store_id is None else {name: store_id}
 
 
+def restock_url(user, stock, other_stores):
+    """Where 补货 starts for this low stock row, or None: a transfer into the store, filled in, for
+    whoever can send from another store (`other_stores(store_id)`: HQ, staff of two stores); else a
+    receipt (入库) for the store. A one-store clerk or manager sends transfers only from their store
+    (the transfer form chooses it and never offers it as the destination), so a transfer would take
+    the goods out of the low store, not bring them in."""
+    if user.has_perm("stores.add_transfer") and other_stores(stock.store_id):
+        want = max(stock.low_threshold * 2 - stock.available, 1)
+        return reverse("stores_bo:transfer_create") + "?" + urlencode(
+            {"destination": stock.store_id, "lines": f"{stock.sku.code} {want}"})
+    if user.has_perm("stores.add_stockdocument"):
+        return reverse("stores_bo:document_create", args=[StockDocument.Kind.RECEIPT]) + "?" + urlencode(
+            {"store": stock.store_id})
+    return None
+
+
+def add_restock_urls(user, alerts):
+    """Set `restock_url` on each open alert of the list (its stock, store and SKU loaded): one query
+    for the user's working stores when there is an alert and the user is not HQ, none otherwise."""
+    alerts = [alert for alert in alerts if alert.status == LowStockAlert.Status.OPEN]
+    if is_hq(user):
+        def other_stores(store_id):
+            return True
+    else:
+        working = set(stores_for(user).filter(is_archived=False).values_list("pk", flat=True)) if alerts else set()
+
+        def other_stores(store_id):
+            return bool(working - {store_id})
+    for alert in alerts:
+        alert.restock_url = restock_url(user, alert.stock, other_stores)
+
+
 def workbench_cards(request):
     user = request.user
     if not user.has_perm("stores.view_stock"):
@@ -93,11 +125,7 @@ def workbench_cards(request):
     alerts = scope_queryset(LowStockAlert.objects.filter(status=LowStockAlert.Status.OPEN), user, "stock__store")
     low_items = list(alerts.select_related("stock__store", "stock__sku__product").order_by("available_at_open", "pk")
                      [:LOW_ITEMS])
-    for alert in low_items:
-        stock = alert.stock
-        want = max(stock.low_threshold * 2 - stock.available, 1)
-        alert.restock_url = reverse("stores_bo:transfer_create") + "?" + urlencode(
-            {"destination": stock.store_id, "lines": f"{stock.sku.code} {want}"})
+    add_restock_urls(user, low_items)
     per_store, labels = [], [LABELS[f] for f in FIGURES]
     total_cells = [(LABELS[f], totals[f], figure_url(f)) for f in FIGURES]
     if hq:

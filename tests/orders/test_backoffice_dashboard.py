@@ -2,6 +2,7 @@
 refunds, top products and orders by hour, for today / 7 / 30 days in Asia/Shanghai, per store or
 for every store (HQ); the same number of queries however many orders there are."""
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -186,3 +187,7 @@ def test_home_counts_pickups_waiting_and_handed_over_today(client, store, other_
     client.force_login(manager)
     html = client.get("/backoffice/").content.decode()
     assert '待自提</p><p class="bo-card__value">1</p>' in html and '今日已核销</p><p class="bo-card__value">1</p>' in html
+    # every number on the workbench is a link (issue 11, item 4): sales and orders to today's dashboard
+    cards = re.findall(r'<(a|div) class="bo-card"[^>]*>\s*<p class="bo-card__label">([^<]+)</p>', html)
+    assert cards and all(tag == "a" for tag, _label in cards), cards
+    assert html.count(f'href="{reverse("orders_bo:dashboard")}?period=today"') == 2

@@ -80,3 +80,11 @@ def test_a_posted_receipt_reads_as_its_document_with_a_link(client, store, tea, 
     html = client.get(reverse("stores_bo:stock_history", args=[stock.pk])).content.decode()
     assert f"入库单 {receipt.number}" in html
     assert f'href="{reverse("stores_bo:document", args=[receipt.pk])}"' in html
+
+
+def test_a_points_exchange_reads_as_words_with_a_link_and_an_odd_id_as_words_only():
+    described = describe(["mall:12", "mall:12:pickup", "mall:x1"])
+    link = reverse("admin:marketing_pointsexchange_change", args=[12])
+    assert described["mall:12"] == ("积分兑换 #12", link)
+    assert described["mall:12:pickup"] == ("积分兑换 #12 · 提货", link)
+    assert described["mall:x1"] == ("积分兑换 #x1", None)

@@ -1,7 +1,8 @@
 """After every back-office action the staff member is told what happened, and an action that cannot
 be undone asks first (issue 11, item 5): the stock row's threshold and adjustment (as a page and as
 the htmx row), notices marked read, a line taken off a document; the transfer's dispatch, receipt and
-cancel carry the confirmation, and in the browser nothing moves until it is confirmed."""
+cancel carry the confirmation, and in the browser nothing moves until it is confirmed; a document's
+post, 作废 and 冲销 ask first, and every document and transfer step ends with its message."""
 
 import re
 
@@ -120,3 +121,56 @@ def test_dispatch_waits_for_the_confirmation_then_says_it_is_done(live_server, p
     assert Stock.objects.get(store=source, sku=tea).on_hand == 7
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot("feedback-transfer-dispatched")
+
+
+def test_a_documents_irreversible_steps_ask_first_and_every_step_says_it_is_done(client, store_a, store_b, sku,
+                                                                                  manager_a):
+    """Post, cancel (作废) and reverse (冲销) carry a confirmation; creating, importing, posting, cancelling
+    and reversing each end with a message saying what was done (the newest of the session's messages: no
+    page in between shows them)."""
+    from django.contrib.auth.models import Permission
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from stores.models import StockDocument
+
+    manager_a.user_permissions.add(*Permission.objects.filter(
+        content_type__app_label="stores", codename__in=["view_stockdocument", "add_stockdocument",
+                                                        "change_stockdocument"]))
+    client.force_login(manager_a)
+    created = client.post(reverse("stores_bo:document_create", args=["receipt"]),
+                          {"store": store_a.pk, "source": "supplier"})
+    doc = StockDocument.objects.get(kind="receipt")
+    assert said(created)[-1:] == [f"单据 {doc.number} 已创建"]
+    upload = SimpleUploadedFile("r.csv", f"SKU编码,数量\n{sku.code},4\n".encode(), content_type="text/csv")
+    imported = client.post(reverse("stores_bo:document_import", args=[doc.pk]), {"file": upload})
+    assert said(imported)[-1:] == ["已导入 1 行"]
+    html = client.get(reverse("stores_bo:document", args=[doc.pk])).content.decode()
+    assert "1 种商品共 4 件，过账后库存立即变化" in _confirm_of(html, reverse("stores_bo:document_post", args=[doc.pk])).group(1)
+    assert "作废后单据不能再使用" in _confirm_of(html, reverse("stores_bo:document_cancel", args=[doc.pk])).group(1)
+    posted = client.post(reverse("stores_bo:document_post", args=[doc.pk]))
+    assert said(posted)[-1:] == [f"单据 {doc.number} 已过账，库存已更新"]
+    html = client.get(reverse("stores_bo:document", args=[doc.pk])).content.decode()
+    assert "冲销单" in _confirm_of(html, reverse("stores_bo:document_reverse", args=[doc.pk])).group(1)
+    reversed_ = client.post(reverse("stores_bo:document_reverse", args=[doc.pk]))
+    reversal = StockDocument.objects.exclude(pk=doc.pk).get()
+    assert said(reversed_)[-1:] == [f"已生成冲销单 {reversal.number}"]
+    draft = documents.create_document(store_a, "receipt", by=manager_a)
+    assert said(client.post(reverse("stores_bo:document_cancel", args=[draft.pk])))[-1:] == ["单据已作废"]
+    assert Stock.objects.get(store=store_a, sku=sku).on_hand == 0
+
+
+def test_a_transfers_every_step_says_it_is_done(client, store_a, store_b, sku, clerk_a, clerk_b):
+    services.receive_stock(store_a, sku, 10)
+    client.force_login(clerk_a)
+    created = client.post(reverse("stores_bo:transfer_create"),
+                          {"source": store_a.pk, "destination": store_b.pk, "lines": f"{sku.code} 3"})
+    transfer = Transfer.objects.get()
+    assert said(created)[-1:] == ["调拨单已创建"]
+    assert said(client.post(reverse("stores_bo:transfer_dispatch", args=[transfer.pk])))[-1:] == ["已发货"]
+    client.force_login(clerk_b)
+    line = transfer.lines.get()
+    received = client.post(reverse("stores_bo:transfer_receive", args=[transfer.pk]), {f"received_{line.pk}": "3"})
+    assert said(received)[-1:] == ["已收货"]
+    again = services.create_transfer(store_b, store_a, [(sku, 1)], by=clerk_b)
+    assert said(client.post(reverse("stores_bo:transfer_cancel", args=[again.pk])))[-1:] == ["调拨已取消"]
+    assert Stock.objects.get(store=store_b, sku=sku).on_hand == 3

@@ -467,3 +467,20 @@ def test_a_one_store_clerk_sends_from_their_store_and_never_to_it(client, store_
     form = client.get(reverse("stores_bo:transfer_create")).context["form"]
     assert form["source"].value() is None
     assert {store_a.pk, store_b.pk} <= {value for value, _label in form.fields["destination"].choices}
+
+
+def test_a_one_store_manager_too_and_a_second_store_archived_leaves_one(client, store_a, store_b, sku):
+    """The issue asks it for a manager: the same preselection, whose 'one store' counts working
+    stores (a second store archived leaves one); with two working stores the manager chooses."""
+    manager = make_staff(store_a, role=StoreStaff.Role.MANAGER)
+    client.force_login(manager)
+    form = client.get(reverse("stores_bo:transfer_create")).context["form"]
+    assert form["source"].value() == store_a.pk
+    assert store_a.pk not in [value for value, _label in form.fields["destination"].choices]
+    StoreStaff.objects.create(user=manager, store=store_b, role=StoreStaff.Role.MANAGER)
+    form = client.get(reverse("stores_bo:transfer_create")).context["form"]
+    assert form["source"].value() is None and store_a.pk in [v for v, _label in form.fields["destination"].choices]
+    store_b.is_archived = True
+    store_b.save(update_fields=["is_archived"])
+    form = client.get(reverse("stores_bo:transfer_create")).context["form"]
+    assert form["source"].value() == store_a.pk

@@ -208,3 +208,24 @@ def test_the_cover_shows_as_a_picture_can_be_replaced_kept_or_removed(
     client.force_login(clerk_a)
     html = client.get(URL, {"store": store_a.pk}).content.decode()
     assert 'data-testid="cover-preview"' in html and 'name="cover"' not in html and 'name="cover-clear"' not in html
+
+
+def test_the_fields_that_stay_with_hq_are_not_on_the_page_and_a_forged_post_changes_none(client, manager_a,
+                                                                                      store_a, store_b):
+    """Name, code, address, location, status and staff are HQ's: the manager's form neither shows them
+    nor takes them from a hand-made POST (its other fields are saved as usual)."""
+    from stores.models import StoreStaff
+
+    client.force_login(manager_a)
+    data = the_form(client, store_a)
+    hq_only = {"name": "改名店", "code": "renamed", "city": "北京市", "street": "长安街1号", "latitude": "39.9",
+               "longitude": "116.4", "is_archived": "on", "status": "closed", "staff-0-user": str(manager_a.pk),
+               "staff-0-role": "manager", "staff-0-store": str(store_b.pk)}
+    assert not set(hq_only) & set(data)
+    before = Store.objects.values("name", "code", "city", "street", "latitude", "longitude", "is_archived", "status").get(
+        pk=store_a.pk)
+    data.update(hq_only, phone="021-1234 5678")
+    assert client.post(URL, data).status_code == 302
+    assert Store.objects.values(*before).get(pk=store_a.pk) == before
+    assert Store.objects.get(pk=store_a.pk).phone == "021-1234 5678"
+    assert list(StoreStaff.objects.filter(user=manager_a).values_list("store", "role")) == [(store_a.pk, "manager")]

@@ -32,14 +32,14 @@ def test_a_clerk_sees_their_stores_work_and_restocks_in_one_tap(client, store_a,
     assert f'{reverse("stores_bo:transfers")}?status=draft' in html
     for label in ("低库存商品", "调拨待发出", "调拨待收货"):
         assert f'{label}</p><p class="bo-card__value">1</p>' in html, label
-    # 补货 opens a transfer into this store with the SKU and a quantity filled in
+    client.force_login(hq_user)
+    html = client.get(reverse("backoffice:dashboard")).content.decode()
+    # 补货 opens a transfer into this store with the SKU and a quantity filled in (for a one-store
+    # clerk, a receipt: test_restock_for_a_one_store_clerk_brings_goods_into_their_store)
     restock = reverse("stores_bo:transfer_create") + f"?destination={store_a.pk}&amp;lines={low.code}+"
     assert restock in html
     form = client.get(reverse("stores_bo:transfer_create"), {"destination": store_a.pk, "lines": f"{low.code} 7"})
-    assert f"{low.code} 7" in form.content.decode()
-
-    client.force_login(hq_user)
-    html = client.get(reverse("backoffice:dashboard")).content.decode()
+    assert f"{low.code} 7" in form.content.decode() and form.context["form"]["destination"].value() == str(store_a.pk)
     assert "龙井" in html and "白茶" in html and '低库存商品</p><p class="bo-card__value">2</p>' in html
     assert Stock.objects.get(store=store_a, sku=low).available == 3
 
@@ -121,3 +121,74 @@ def test_hq_gets_every_store_and_the_chain_totals_in_constant_queries(client, st
     # every per-store link opens a list that holds what it counts
     listing = client.get(reverse("stores_bo:transfers"), {"difference": "open", "destination": store_b.pk})
     assert listing.content.decode().count('class="obo-cell-main"><a href=') == 1
+
+
+def test_restock_for_a_one_store_clerk_brings_goods_into_their_store(client, store_a, store_b, clerk_a, hq_user,
+                                                                     django_capture_on_commit_callbacks):
+    """A one-store clerk sends transfers only from their store (the form chooses it and never offers it as
+    the destination), so 补货 for them starts a receipt into the store, never a transfer out of it.
+    Someone who can send from another store (HQ, a two-store manager) still gets the transfer into it."""
+    from django.contrib.auth.models import Permission
+
+    low = make_sku("龙井")
+    services.receive_stock(store_a, low, 6)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reserve_lines(store_a, [(low, 3)], reference="order:W1")
+    clerk_a.user_permissions.add(Permission.objects.get(codename="add_stockdocument"))
+    client.force_login(clerk_a)
+    html = client.get(reverse("backoffice:dashboard")).content.decode()
+    receipt = f'{reverse("stores_bo:document_create", args=["receipt"])}?store={store_a.pk}'
+    assert receipt in html and f"{reverse('stores_bo:transfer_create')}?destination=" not in html
+    assert client.get(receipt).context["form"]["store"].value() == store_a.pk
+
+    clerk_a.user_permissions.remove(Permission.objects.get(codename="add_stockdocument"))
+    html = client.get(reverse("backoffice:dashboard")).content.decode()
+    assert "龙井" in html and ">补货</a>" not in html  # nothing they could start: no button
+
+    two_stores = make_staff(store_b, role="manager")
+    from stores.models import StoreStaff
+
+    StoreStaff.objects.create(user=two_stores, store=store_a, role="manager")
+    for user in (hq_user, two_stores):
+        client.force_login(user)
+        html = client.get(reverse("backoffice:dashboard")).content.decode()
+        assert f"{reverse('stores_bo:transfer_create')}?destination={store_a.pk}&amp;lines={low.code}+" in html
+
+
+def test_the_alerts_list_offers_restock_on_each_open_alert_as_the_workbench_does(client, store_a, store_b,
+                                                                                 manager_a, hq_user,
+                                                                                 django_capture_on_commit_callbacks):
+    """The workbench shows five low items; the list its number opens gives 补货 on every open alert
+    (a receipt for a one-store manager, a transfer into the store for HQ), and none on a closed one."""
+    from django.contrib.auth.models import Permission
+
+    from stores.models import LowStockAlert
+
+    skus = [make_sku(f"缺货{i}") for i in range(7)]
+    for sku in skus:
+        services.receive_stock(store_a, sku, 6)
+    with django_capture_on_commit_callbacks(execute=True):
+        for i, sku in enumerate(skus):
+            services.reserve_lines(store_a, [(sku, 3)], reference=f"order:AL{i}")
+    services.receive_stock(store_a, skus[0], 20)  # restocked: its alert closes
+    assert LowStockAlert.objects.filter(status="open").count() == 6
+    manager_a.user_permissions.add(Permission.objects.get(codename="add_stockdocument"))
+    client.force_login(manager_a)
+    html = client.get(reverse("stores_bo:alerts")).content.decode()
+    receipt = f'{reverse("stores_bo:document_create", args=["receipt"])}?store={store_a.pk}'
+    assert html.count(f'href="{receipt}"') == 6
+    assert f'{reverse("stores_bo:transfer_create")}?destination=' not in html
+    html = client.get(reverse("stores_bo:alerts"), {"status": "closed"}).content.decode()
+    assert "缺货0" in html and ">补货</a>" not in html
+    client.force_login(hq_user)
+    html = client.get(reverse("stores_bo:alerts")).content.decode()
+    assert html.count(f'{reverse("stores_bo:transfer_create")}?destination={store_a.pk}&amp;lines=') == 6
+
+
+def test_restock_into_a_store_shows_the_picker_the_stock_of_another_store(client, store_a, store_b, hq_user):
+    """补货 fills in only the destination; the picker then shows what a store that could send has, not
+    the low store's own stock."""
+    for destination, other in ((store_a, store_b), (store_b, store_a)):
+        client.force_login(hq_user)
+        response = client.get(reverse("stores_bo:transfer_create"), {"destination": destination.pk})
+        assert response.context["picker_store"] == other
