@@ -189,7 +189,7 @@ def real_kwargs(world):
         "stores_bo:alert_detail": [{"pk": o["alert"].pk}],
         **{f"orders_bo:{name}": [{"pk": o[k].pk} for k in ("pickup", "express", "delivery")]
            for name in ("detail", "ticket", "ship", "add_parcel", "dispatch", "delivered", "ready", "cancel",
-                        "cancel_refund", "change_price", "remark")},
+                        "cancel_refund", "change_price", "remark", "add_route")},
         **{f"orders_bo:after_sale{suffix}": [{"pk": o["after_sale"].pk}]
            for suffix in ("", "_approve", "_reject", "_receive", "_retry")},
         "orders_bo:reconciliation_day": [{"day": day}],
