@@ -538,6 +538,27 @@ def _refuse_short(rows, wanted):
         raise InsufficientStock(_("库存不足：%(lines)s") % {"lines": detail}, short=short)
 
 
+def _record_reserved_sql():
+    """The two CTEs that record a reservation made by a CTE `s` (id, on_hand, reserved, n): its
+    movements (m) and its holds (r, returning their ids); parameters: _record_reserved_params."""
+    qn = connection.ops.quote_name
+    movement, held = qn(StockMovement._meta.db_table), qn(StockReservation._meta.db_table)
+    return (
+        f" m AS (INSERT INTO {movement} ({qn('stock_id')}, {qn('reason')}, {qn('quantity')}, {qn('reserved_delta')},"
+        f" {qn('on_hand_after')}, {qn('reserved_after')}, {qn('actor_id')}, {qn('note')}, {qn('reference')},"
+        f" {qn('created_at')}) SELECT s.id, %s::varchar, 0, s.n, s.on_hand, s.reserved, %s::bigint, '',"
+        f" %s::varchar, %s::timestamptz FROM s ORDER BY s.id),"
+        f" r AS (INSERT INTO {held} ({qn('stock_id')}, {qn('reference')}, {qn('quantity')}, {qn('sold')},"
+        f" {qn('released')}, {qn('state')}, {qn('created_at')}, {qn('updated_at')})"
+        f" SELECT s.id, %s::varchar, s.n, 0, 0, %s::varchar, %s::timestamptz, %s::timestamptz FROM s ORDER BY s.id"
+        f" RETURNING {qn('id')}, {qn('stock_id')})"
+    )
+
+
+def _record_reserved_params(actor, reference, at):
+    return [Reason.RESERVE.value, actor, reference[:64], at, reference, StockReservation.State.HELD.value, at, at]
+
+
 def _reserve_new_at_once(store_id, wanted, *, reference, by):
     """PostgreSQL, a reference made in this transaction (nothing held under it yet): the lock of the
     store's rows for these SKUs (FOR UPDATE in SKU id order, the one lock order), the check of every
@@ -547,7 +568,7 @@ def _reserve_new_at_once(store_id, wanted, *, reference, by):
     and each row again only when it has (available >= n); anything short changes nothing and is
     refused as _reserve_lines refuses it."""
     qn = connection.ops.quote_name
-    stock, movement, held, shop = (qn(m._meta.db_table) for m in (Stock, StockMovement, StockReservation, Store))
+    stock, shop = qn(Stock._meta.db_table), qn(Store._meta.db_table)
     now = timezone.now()
     at = connection.ops.adapt_datetimefield_value(now)
     actor = by.pk if getattr(by, "pk", None) else None
@@ -564,20 +585,12 @@ def _reserve_new_at_once(store_id, wanted, *, reference, by):
         f" AND t.{qn('on_hand')} - t.{qn('reserved')} >= v.n"
         f" RETURNING t.{qn('id')} AS id, t.{qn('on_hand')} AS on_hand, t.{qn('reserved')} AS reserved,"
         f" t.{qn('low_threshold')} AS low_threshold, v.n AS n),"
-        f" m AS (INSERT INTO {movement} ({qn('stock_id')}, {qn('reason')}, {qn('quantity')}, {qn('reserved_delta')},"
-        f" {qn('on_hand_after')}, {qn('reserved_after')}, {qn('actor_id')}, {qn('note')}, {qn('reference')},"
-        f" {qn('created_at')}) SELECT s.id, %s::varchar, 0, s.n, s.on_hand, s.reserved, %s::bigint, '',"
-        f" %s::varchar, %s::timestamptz FROM s ORDER BY s.id),"
-        f" r AS (INSERT INTO {held} ({qn('stock_id')}, {qn('reference')}, {qn('quantity')}, {qn('sold')},"
-        f" {qn('released')}, {qn('state')}, {qn('created_at')}, {qn('updated_at')})"
-        f" SELECT s.id, %s::varchar, s.n, 0, 0, %s::varchar, %s::timestamptz, %s::timestamptz FROM s ORDER BY s.id"
-        f" RETURNING {qn('id')}, {qn('stock_id')})"
+        f"{_record_reserved_sql()}"
         f" SELECT l.sku_id, l.id, l.avail, s.on_hand, s.reserved, s.low_threshold, r.{qn('id')}"
         f" FROM l LEFT JOIN s ON s.id = l.id LEFT JOIN r ON r.{qn('stock_id')} = l.id ORDER BY l.sku_id"
     )
     params = [value for pair in wanted.items() for value in pair]
-    params += [store_id, len(wanted), at, Reason.RESERVE.value, actor, reference[:64], at,
-               reference, StockReservation.State.HELD.value, at, at]
+    params += [store_id, len(wanted), at, *_record_reserved_params(actor, reference, at)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -664,7 +677,7 @@ def _reserve_rows_at_once(quantities, *, reference, by):
     the time written) for the rows the UPDATE changed; a row it did not change gets neither a
     movement nor a reservation (and _reserve_rows refuses, so the caller rolls everything back)."""
     qn = connection.ops.quote_name
-    stock, movement, held = (qn(m._meta.db_table) for m in (Stock, StockMovement, StockReservation))
+    stock = qn(Stock._meta.db_table)
     now = timezone.now()
     at = connection.ops.adapt_datetimefield_value(now)
     actor = by.pk if getattr(by, "pk", None) else None
@@ -675,19 +688,11 @@ def _reserve_rows_at_once(quantities, *, reference, by):
         f" FROM v WHERE t.{qn('id')} = v.id AND t.{qn('on_hand')} - t.{qn('reserved')} >= v.n"
         f" RETURNING t.{qn('id')} AS id, t.{qn('on_hand')} AS on_hand, t.{qn('reserved')} AS reserved,"
         f" t.{qn('low_threshold')} AS low_threshold, v.n AS n),"
-        f" m AS (INSERT INTO {movement} ({qn('stock_id')}, {qn('reason')}, {qn('quantity')}, {qn('reserved_delta')},"
-        f" {qn('on_hand_after')}, {qn('reserved_after')}, {qn('actor_id')}, {qn('note')}, {qn('reference')},"
-        f" {qn('created_at')}) SELECT s.id, %s::varchar, 0, s.n, s.on_hand, s.reserved, %s::bigint, '',"
-        f" %s::varchar, %s::timestamptz FROM s ORDER BY s.id),"
-        f" r AS (INSERT INTO {held} ({qn('stock_id')}, {qn('reference')}, {qn('quantity')}, {qn('sold')},"
-        f" {qn('released')}, {qn('state')}, {qn('created_at')}, {qn('updated_at')})"
-        f" SELECT s.id, %s::varchar, s.n, 0, 0, %s::varchar, %s::timestamptz, %s::timestamptz FROM s ORDER BY s.id"
-        f" RETURNING {qn('id')}, {qn('stock_id')})"
+        f"{_record_reserved_sql()}"
         f" SELECT s.id, s.on_hand, s.reserved, s.low_threshold, r.{qn('id')} FROM s JOIN r ON r.{qn('stock_id')} = s.id"
     )
     params = [value for pair in quantities.items() for value in pair]
-    params += [at, Reason.RESERVE.value, actor, reference[:64], at,
-               reference, StockReservation.State.HELD.value, at, at]
+    params += [at, *_record_reserved_params(actor, reference, at)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
