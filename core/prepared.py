@@ -93,6 +93,32 @@ def _shape(values):
     return tuple((type(v).__name__, len(v)) if isinstance(v, list | tuple) else type(v).__name__ for v in values)
 
 
+def field_converters(fields, table, connection):
+    """[(position, converters, column)] for the model `fields` selected in this order from `table`:
+    what the ORM's iterator applies to each value (empty for most columns). Work it out once per
+    statement, and convert each row with convert_row."""
+    found = []
+    for position, field in enumerate(fields):
+        column = field.get_col(table)
+        converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if converters:
+            found.append((position, converters, column))
+    return found
+
+
+def convert_row(row, converters, connection):
+    """The row's values as the ORM gives them (a list when anything was converted)."""
+    if not converters:
+        return row
+    row = list(row)
+    for position, functions, expression in converters:
+        value = row[position]
+        for function in functions:
+            value = function(value, expression, connection)
+        row[position] = value
+    return row
+
+
 class _ServerStatement:
     """A statement that PostgreSQL prepares once per database session (see the module's docstring):
     `sql` with Django's %s (or %(name)s) placeholders; `statement` is None when it runs as plain SQL."""
@@ -202,13 +228,7 @@ class _Compiled(_ServerStatement):
         populators, annotations, converters = self.populators, self.annotations, self.converters
         objects = []
         for row in rows:
-            if converters:
-                row = list(row)
-                for position, convs, expression in converters:
-                    value = row[position]
-                    for converter in convs:
-                        value = converter(value, expression, connection)
-                    row[position] = value
+            row = convert_row(row, converters, connection)
             obj = model.from_db(db, names, row[start:end])
             for populator in populators:
                 populator.populate(row, obj)

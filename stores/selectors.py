@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from catalog import pagecache
 from core.numbers import id_or_none
-from core.prepared import PreparedSQL
+from core.prepared import PreparedSQL, convert_row, field_converters
 
 from .hours import SHANGHAI, is_open_at, open_intervals
 from .models import Stock, StockMovement, StockReservation, Store, StoreHours
@@ -161,11 +161,7 @@ def _page_rows(coords, city, start, count):
     alias = connection.alias
     stores = []
     for row in rows:
-        if converters:
-            row = list(row)
-            for i, col, funcs in converters:
-                for func in funcs:
-                    row[i] = func(row[i], col, connection)
+        row = convert_row(row, converters, connection)
         stores.append(_listed_store(names, row, plain, alias))
     return stores
 
@@ -189,7 +185,7 @@ def _listed_store(names, row, plain, alias):
 
 @functools.cache
 def _page_sql(vendor, located, by_city):
-    """(the statement, the names of its rows' values, [(index, column, converters)]) for _page_rows:
+    """(the statement, the names of its rows' values, core.prepared.field_converters) for _page_rows:
     without a location, an index range on (city, name, id); with one, nearest first (ties by id).
     The statement is prepared on the server (core.prepared.PreparedSQL): parsing and planning it
     cost PostgreSQL more than running it (~1 ms of a 1.6 ms round trip at 1,000 stores).
@@ -243,12 +239,7 @@ def _page_sql(vendor, located, by_city):
             f" WHERE {visible} ORDER BY {order} LIMIT %(count)s OFFSET %(start)s"
         )
     sql = f"WITH {', '.join(ctes)} {select}" if ctes else select
-    converters = []
-    for i, field in enumerate(fields):
-        col = field.get_col(Store._meta.db_table)
-        funcs = connection.ops.get_db_converters(col) + field.get_db_converters(connection)
-        if funcs:
-            converters.append((i, col, funcs))
+    converters = field_converters(fields, Store._meta.db_table, connection)
     return PreparedSQL(sql), (*(f.attname for f in fields), "half_chord", "hours_text"), converters
 
 

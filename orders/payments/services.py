@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 
 from catalog.services import add_sales
 from core.money import ZERO, fen_to_yuan, floor_int, to_money, yuan_to_fen
-from core.prepared import execute
+from core.prepared import convert_row, execute, field_converters
 from core.references import order_step_ref
 from marketing.services import restore_coupon
 from members.models import Member, MemberLevel
@@ -181,26 +181,14 @@ def _columns(model, vendor):
     statements written out, without a RawQuerySet working them out on every run)."""
     qn = connection.ops.quote_name
     fields = model._meta.concrete_fields
-    converters = []
-    for position, field in enumerate(fields):
-        column = field.get_col(model._meta.db_table)
-        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-        if found:
-            converters.append((position, found, column))
+    converters = field_converters(fields, model._meta.db_table, connection)
     return ", ".join(qn(field.column) for field in fields), [field.attname for field in fields], converters
 
 
 def _instance(model, row):
     """An instance of `model` from a row of its _columns, as the ORM's iterator makes it."""
     _select, names, converters = _columns(model, connection.vendor)
-    if converters:
-        row = list(row)
-        for position, found, column in converters:
-            value = row[position]
-            for converter in found:
-                value = converter(value, column, connection)
-            row[position] = value
-    return model.from_db(connection.alias, names, row)
+    return model.from_db(connection.alias, names, convert_row(row, converters, connection))
 
 
 @functools.cache
